@@ -1,0 +1,124 @@
+/**
+ * The command line: `run`, `decode`, `version`, `help`. Parses arguments with `node:util`
+ * `parseArgs`, maps failures to exit codes (0 ok, 1 runtime failure, 2 usage, 78 configuration
+ * error, 69 a dependency unavailable at start-up) and prints errors with their catalogue id.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { loadConfig } from "../config/load.ts";
+import { CollectorError, errorMessage } from "../errors.ts";
+import { setupLogging } from "../telemetry/log.ts";
+import type { LogLevel } from "../telemetry/log.ts";
+import { decodeFile } from "./decode.ts";
+import { runMain } from "./run.ts";
+import { VERSION } from "./version.ts";
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
+
+const HELP = `seclake ${VERSION}: Amazon Security Lake collector for Devo
+
+Usage:
+  seclake run --config FILE [--once] [--log-level LEVEL]
+      Collect events from the configured inputs and deliver them to the outputs.
+      --once   stop when a full long poll returns nothing and all work is done;
+               exit 0 if every message succeeded, 1 otherwise.
+  seclake decode FILE.parquet [--format ocsf|devo]
+      Print the events of a local Parquet file, one per line.
+  seclake version
+  seclake help
+`;
+
+function usage(message: string): never {
+  throw new CollectorError("USAGE", message);
+}
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(
+  args: string[],
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "run":
+        return await runCommand(rest, options.signal);
+      case "decode":
+        return await decodeCommand(rest);
+      case "version":
+      case "--version":
+        console.log(`seclake ${VERSION}`);
+        return EXIT.ok;
+      case "help":
+      case "--help":
+      case "-h":
+      case undefined:
+        console.log(HELP);
+        return command === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        usage(`Unknown command ${JSON.stringify(command)}; run seclake help`);
+    }
+  } catch (e) {
+    console.error(errorMessage(e));
+    if (e instanceof CollectorError) {
+      if (e.code === "USAGE") return EXIT.usage;
+      if (e.family === "SetupError") return EXIT.config;
+      if (e.family === "InitVariablesError" || e.family === "ApiError") return EXIT.unavailable;
+    }
+    return EXIT.failure;
+  }
+}
+
+function parse<T extends ParseArgsOptionsConfig>(rest: string[], options: T) {
+  try {
+    return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    usage(errorMessage(e));
+  }
+}
+
+async function runCommand(rest: string[], signal?: AbortSignal): Promise<number> {
+  const { values } = parse(rest, {
+    config: { type: "string", short: "c" },
+    once: { type: "boolean", default: false },
+    "log-level": { type: "string" },
+  });
+  if (typeof values.config !== "string") usage("run needs --config FILE");
+  const level = values["log-level"] as string | undefined;
+  if (level !== undefined && !["debug", "info", "warning", "error"].includes(level)) {
+    usage(`--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`);
+  }
+  const config = await loadConfig(values.config);
+  await setupLogging({
+    level: (level as LogLevel | undefined) ?? config.globals.log_level,
+    format: config.globals.log_format,
+  });
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  signal?.addEventListener("abort", stop, { once: true });
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  try {
+    const result = await runMain(config, {
+      once: values.once as boolean,
+      signal: controller.signal,
+    });
+    return result.ok ? EXIT.ok : EXIT.failure;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+  }
+}
+
+async function decodeCommand(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, {
+    format: { type: "string", default: "ocsf" },
+  });
+  if (positionals.length !== 1) usage("decode needs exactly one FILE.parquet");
+  const format = values.format;
+  if (format !== "ocsf" && format !== "devo") {
+    usage(`--format must be ocsf or devo: got ${JSON.stringify(format)}`);
+  }
+  await decodeFile(positionals[0]!, { format });
+  return EXIT.ok;
+}

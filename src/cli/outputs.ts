@@ -1,0 +1,48 @@
+/**
+ * Builds the configured outputs.
+ * @module
+ */
+import type { OutputConfig } from "../config/types.ts";
+import { ConfirmedStreamOutput } from "../output/confirmed_stream.ts";
+import { ConsoleOutput } from "../output/console.ts";
+import { tcpConnector, tlsConnector } from "../output/connectors.ts";
+import type { EventOutput } from "../pipeline/ports.ts";
+
+/** Creates one output from its configuration; certificate files are read here. */
+export async function createOutput(o: OutputConfig): Promise<EventOutput> {
+  const stream = {
+    name: o.name,
+    maxBatchBytes: o.max_batch_bytes,
+    confirmTimeoutMs: o.confirm_timeout_seconds * 1000,
+    retries: o.retries,
+  };
+  switch (o.type) {
+    case "console":
+      return new ConsoleOutput(o.name);
+    case "relay":
+      return new ConfirmedStreamOutput(
+        tcpConnector({
+          address: o.address!,
+          port: o.port!,
+          connectTimeoutSeconds: o.connect_timeout_seconds,
+        }),
+        stream,
+      );
+    case "devo_platform": {
+      const [caCert, cert, key] = await Promise.all(
+        [o.chain!, o.cert!, o.key!].map((p) => Deno.readTextFile(p)),
+      );
+      return new ConfirmedStreamOutput(
+        tlsConnector({
+          address: o.address!,
+          port: o.port!,
+          caCert: caCert!,
+          cert: cert!,
+          key: key!,
+          connectTimeoutSeconds: o.connect_timeout_seconds,
+        }),
+        stream,
+      );
+    }
+  }
+}

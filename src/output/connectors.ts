@@ -1,0 +1,121 @@
+/**
+ * How outputs open connections: mutual TLS to Devo, plain TCP to a relay. Each connector
+ * classifies its failures into catalogue errors.
+ * @module
+ */
+import { CollectorError } from "../errors.ts";
+
+/** Opens one connection to the receiver. */
+export interface Connector {
+  /** `host:port`, for logs. */
+  readonly target: string;
+  connect(signal?: AbortSignal): Promise<Deno.Conn>;
+}
+
+/** Options for {@link tlsConnector}. */
+export interface TlsConnectorOptions {
+  address: string;
+  port: number;
+  /** PEM of the CA chain the server certificate must verify against. */
+  caCert: string;
+  /** PEM of the client certificate. */
+  cert: string;
+  /** PEM of the client key. */
+  key: string;
+  /** Default 15. */
+  connectTimeoutSeconds?: number;
+}
+
+/** A connector for Devo's mutual-TLS syslog endpoint. */
+export function tlsConnector(o: TlsConnectorOptions): Connector {
+  const target = `${o.address}:${o.port}`;
+  return {
+    target,
+    connect: (signal) =>
+      withTimeout(target, o.connectTimeoutSeconds ?? 15, signal, async () => {
+        const conn = await Deno.connectTls({
+          hostname: o.address,
+          port: o.port,
+          caCerts: [o.caCert],
+          cert: o.cert,
+          key: o.key,
+        });
+        try {
+          await conn.handshake();
+        } catch (e) {
+          conn.close();
+          throw e;
+        }
+        return conn;
+      }),
+  };
+}
+
+/** A connector for a plain TCP syslog relay. */
+export function tcpConnector(
+  o: { address: string; port: number; connectTimeoutSeconds?: number },
+): Connector {
+  const target = `${o.address}:${o.port}`;
+  return {
+    target,
+    connect: (signal) =>
+      withTimeout(
+        target,
+        o.connectTimeoutSeconds ?? 15,
+        signal,
+        () => Deno.connect({ hostname: o.address, port: o.port }),
+      ),
+  };
+}
+
+async function withTimeout(
+  target: string,
+  seconds: number,
+  signal: AbortSignal | undefined,
+  open: () => Promise<Deno.Conn>,
+): Promise<Deno.Conn> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = open();
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CollectorError(
+            "OUTPUT_CONNECT",
+            `Connecting to ${target} timed out after ${seconds} seconds`,
+            { context: { target } },
+          ),
+        ),
+      seconds * 1000,
+    );
+  });
+  const aborted = new Promise<never>((_, reject) => {
+    signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  try {
+    return await Promise.race([pending, timeout, aborted]);
+  } catch (e) {
+    pending.then((c) => c.close(), () => {});
+    throw classifyConnError(e, target, "connect");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Maps a network or TLS error to the catalogue: refused/unreachable, TLS, or lost while sending. */
+export function classifyConnError(
+  e: unknown,
+  target: string,
+  phase: "connect" | "send" | "confirm",
+): CollectorError {
+  if (e instanceof CollectorError) return e;
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const tls = /certificate|alert|handshake|tls|InvalidData|UnknownIssuer|BadCertificate/i.test(msg);
+  const code = tls ? "OUTPUT_TLS" : phase === "connect" ? "OUTPUT_CONNECT" : "OUTPUT_WRITE";
+  const what = code === "OUTPUT_TLS"
+    ? `TLS with ${target} failed`
+    : phase === "connect"
+    ? `Cannot connect to ${target}`
+    : `Connection to ${target} lost while ${phase === "send" ? "sending" : "confirming"}`;
+  return new CollectorError(code, `${what}: ${msg}`, { cause: e, context: { target } });
+}

@@ -1,0 +1,45 @@
+/**
+ * The small interfaces the pipeline drives, so tests can drive it with real or local parts:
+ * the queue of notifications, the object reader, and the outputs.
+ * @module
+ */
+import type { AsyncBuffer } from "hyparquet";
+import type { QueueMessage, ReceiveOptions } from "../aws/sqs.ts";
+import type { OutputStats, Receipt } from "../output/confirmed_stream.ts";
+import type { ObjectRef } from "../source/notification.ts";
+
+export type { ObjectRef, QueueMessage, Receipt };
+
+/** Where notifications come from (the SQS queue, or a local folder in the demo). */
+export interface MessageQueue {
+  receive(options: ReceiveOptions): Promise<QueueMessage[]>;
+  delete(message: QueueMessage): Promise<void>;
+  changeVisibility(message: QueueMessage, seconds: number): Promise<void>;
+  /** Requests performed so far. */
+  readonly requests: number;
+}
+
+/** An object opened for reading. */
+export interface OpenedObject {
+  readonly buffer: AsyncBuffer;
+  readonly etag?: string;
+  readonly size: number;
+  close?(): void;
+}
+
+/** Opens announced objects (S3, or local files in the demo). */
+export interface ObjectReader {
+  open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject>;
+  /** Requests performed so far. */
+  readonly requests: number;
+}
+
+/** Where events go, with confirmed delivery. */
+export interface EventOutput {
+  readonly name: string;
+  readonly stats: OutputStats;
+  write(chunk: Uint8Array, events: number): Promise<Receipt>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  abort(): void;
+}

@@ -1,0 +1,19 @@
+/**
+ * The collector's counters, named as the statistics lines and metrics report them.
+ * @module
+ */
+
+/** Counters of one run. */
+export class Counters {
+  messagesReceived = 0;
+  messagesDeleted = 0;
+  messagesLeft = 0;
+  testEvents = 0;
+  invalidMessages = 0;
+  objectsRead = 0;
+  objectsFailed = 0;
+  objectsSkipped = 0;
+  eventsReceived = 0;
+  eventsSent = 0;
+  visibilityExtensions = 0;
+}

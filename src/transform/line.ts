@@ -1,0 +1,52 @@
+/**
+ * The Devo syslog line: `<14>{RFC 3339 UTC time with ms} {hostname} {tag}: {json}\n`.
+ * Priority 14 is facility user, severity info, as Devo's SDKs send.
+ * @module
+ */
+
+/** Options for {@link LineFormatter}. */
+export interface LineFormatOptions {
+  /** Host name in the header; spaces are replaced by `_`. */
+  hostname: string;
+  /** Devo tag (table). */
+  tag: string;
+  /** Value of `@devo_pulling_id`; left out when undefined. */
+  pullingId?: string;
+  /** Clock for the header time; defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** Builds Devo lines for JSON-serialized events; one formatter per pull and tag. */
+export class LineFormatter {
+  #prefix: string;
+  #suffix: string;
+  #now: () => number;
+
+  /** Creates a formatter for the given host, tag and pulling id. */
+  constructor(options: LineFormatOptions) {
+    const host = options.hostname.replace(/\s+/g, "_") || "localhost";
+    this.#prefix = ` ${host} ${options.tag}: `;
+    this.#suffix = options.pullingId === undefined
+      ? ""
+      : `"@devo_pulling_id":${JSON.stringify(options.pullingId)}`;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The header for the current time, e.g. `<14>2024-04-10T12:05:00.123Z host tag: `. */
+  header(): string {
+    return "<14>" + new Date(this.#now()).toISOString() + this.#prefix;
+  }
+
+  /**
+   * One line for `json`, the serialized event object (`{...}`), with the pulling id added as
+   * its last member and a trailing newline.
+   */
+  line(json: string, header = this.header()): string {
+    return header + this.#withPullingId(json) + "\n";
+  }
+
+  #withPullingId(json: string): string {
+    if (this.#suffix === "") return json;
+    return json === "{}" ? "{" + this.#suffix + "}" : json.slice(0, -1) + "," + this.#suffix + "}";
+  }
+}
