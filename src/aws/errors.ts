@@ -45,6 +45,8 @@ export function wrapAwsError(
     retryable = /Throttl|RequestTimeout|SlowDown/i.test(name);
   }
   const what = `${service} ${operation} failed: ${name}${status ? ` (HTTP ${status})` : ""}` +
-    (err.message && err.message !== name ? `: ${err.message}` : "");
+    (err.message && err.message !== name && err.message !== "UnknownError"
+      ? `: ${err.message}`
+      : "");
   return new CollectorError(code, what, { cause: e, retryable, context: { ...context, status } });
 }

@@ -79,6 +79,17 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         log.error("{error}", { error: errorMessage(r.reason) });
       } else if (!r.value.allSucceeded) ok = false;
     }
+    log.info(
+      "Run finished: {messages} messages received, {deleted} deleted, {objects} objects read, {skipped} skipped, {failed} failed, {events} events sent",
+      {
+        messages: counters.messagesReceived,
+        deleted: counters.messagesDeleted,
+        objects: counters.objectsRead,
+        skipped: counters.objectsSkipped,
+        failed: counters.objectsFailed,
+        events: counters.eventsSent,
+      },
+    );
     return { ok, counters };
   } finally {
     await Promise.allSettled(outputs.map((o) => o.close()));

@@ -48,8 +48,9 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<void> 
       );
       return;
     }
+    const template = typeof record.rawMessage === "string" ? record.rawMessage : "";
     const props = Object.entries(record.properties)
-      .filter(([k]) => k !== "error")
+      .filter(([k]) => !template.includes(`{${k}}`))
       .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
     write(

@@ -1,0 +1,44 @@
+/**
+ * Runs the collector as the binary would run: `main.ts` in a subprocess under the permission
+ * set declared in `deno.json` (`-P=seclake`), never with `--allow-all`.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What a collector process did. */
+export interface CollectorRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main.ts ARGS` with the binary's permission set and waits for it to exit. */
+export async function runCollectorProcess(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CollectorRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P=seclake", "--quiet", "main.ts", ...args],
+    cwd: REPO,
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, options.timeoutMs ?? 120_000);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
