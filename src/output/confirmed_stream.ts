@@ -10,6 +10,7 @@ import { CollectorError } from "../errors.ts";
 import { logger } from "../telemetry/log.ts";
 import { classifyConnError } from "./connectors.ts";
 import type { Connector } from "./connectors.ts";
+import { WatchedConn } from "./watched_conn.ts";
 
 /** Resolves when the events written are confirmed; rejects when delivery failed for good. */
 export interface Receipt {
@@ -38,7 +39,7 @@ interface Batch {
   chunks: Uint8Array[];
   bytes: number;
   events: number;
-  conn?: Deno.Conn;
+  conn?: WatchedConn;
   broken: boolean;
   openedAt: number;
   resolve: () => void;
@@ -108,15 +109,15 @@ export class ConfirmedStreamOutput {
       b.events += events;
       if (!b.broken) {
         try {
-          b.conn ??= await this.#connector.connect(this.#abort.signal);
-          await writeAll(b.conn, chunk);
+          b.conn ??= await this.#open();
+          await b.conn.write(chunk);
         } catch (e) {
           // Sent again at commit time, on a new connection.
           this.#log.debug("Write to {target} failed; batch will be resent: {error}", {
             target: this.#connector.target,
             error: String(e),
           });
-          closeQuietly(b.conn);
+          b.conn?.close();
           b.conn = undefined;
           b.broken = true;
         }
@@ -177,13 +178,13 @@ export class ConfirmedStreamOutput {
       if (this.#abort.signal.aborted) break;
       try {
         if (b.broken || !b.conn) {
-          closeQuietly(b.conn);
-          b.conn = await this.#connector.connect(this.#abort.signal);
+          b.conn?.close();
+          b.conn = await this.#open();
           b.broken = false;
-          for (const c of b.chunks) await writeAll(b.conn, c);
+          for (const c of b.chunks) await b.conn.write(c);
         }
-        await this.#confirm(b.conn);
-        closeQuietly(b.conn);
+        await b.conn.confirm(this.#confirmTimeoutMs);
+        b.conn.close();
         this.stats.eventsSent += b.events;
         this.stats.bytesSent += b.bytes;
         this.stats.batchesConfirmed++;
@@ -196,7 +197,7 @@ export class ConfirmedStreamOutput {
         return;
       } catch (e) {
         lastError = classifyConnError(e, this.#connector.target, "confirm");
-        closeQuietly(b.conn);
+        b.conn?.close();
         b.conn = undefined;
         b.broken = true;
         this.stats.retries++;
@@ -213,33 +214,14 @@ export class ConfirmedStreamOutput {
     b.reject(lastError ?? new CollectorError("OUTPUT_WRITE", `Output ${this.name} stopped`));
   }
 
-  /** Closes our sending side and waits for the peer's end-of-stream. */
-  async #confirm(conn: Deno.Conn): Promise<void> {
-    await conn.closeWrite();
-    const buf = new Uint8Array(4096);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      closeQuietly(conn);
-    }, this.#confirmTimeoutMs);
-    try {
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) return;
-      }
-    } catch (e) {
-      if (timedOut) {
-        throw new CollectorError(
-          "OUTPUT_UNCONFIRMED",
-          `${this.#connector.target} did not confirm within ${this.#confirmTimeoutMs} ms`,
-        );
-      }
-      // rsyslog closes without a TLS close_notify after our closeWrite: it read everything.
-      if (e instanceof Deno.errors.UnexpectedEof) return;
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
+  async #open(): Promise<WatchedConn> {
+    const t0 = Date.now();
+    const conn = await this.#connector.connect(this.#abort.signal);
+    return new WatchedConn(conn, {
+      target: this.#connector.target,
+      tls: this.#connector.tls,
+      setupMs: Date.now() - t0,
+    });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -280,17 +262,4 @@ function newBatch(): Batch {
 export function backoff(baseMs: number, attempt: number): number {
   const cap = Math.min(30_000, baseMs * 2 ** (attempt - 1));
   return cap / 2 + Math.random() * cap / 2;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function closeQuietly(conn: Deno.Conn | undefined) {
-  try {
-    conn?.close();
-  } catch {
-    // already closed
-  }
 }

@@ -9,6 +9,8 @@ import { CollectorError } from "../errors.ts";
 export interface Connector {
   /** `host:port`, for logs. */
   readonly target: string;
+  /** Whether connections are TLS. */
+  readonly tls: boolean;
   connect(signal?: AbortSignal): Promise<Deno.Conn>;
 }
 
@@ -31,6 +33,7 @@ export function tlsConnector(o: TlsConnectorOptions): Connector {
   const target = `${o.address}:${o.port}`;
   return {
     target,
+    tls: true,
     connect: (signal) =>
       withTimeout(target, o.connectTimeoutSeconds ?? 15, signal, async () => {
         const conn = await Deno.connectTls({
@@ -58,6 +61,7 @@ export function tcpConnector(
   const target = `${o.address}:${o.port}`;
   return {
     target,
+    tls: false,
     connect: (signal) =>
       withTimeout(
         target,
