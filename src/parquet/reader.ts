@@ -9,7 +9,7 @@ import type { AsyncBuffer, FileMetaData } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { TIMESTAMP_PARSERS } from "../transform/values.ts";
-import { compileRowConverter } from "./shape.ts";
+import { compileColumnConverter } from "./shape.ts";
 import type { JsonObject } from "./shape.ts";
 
 /** A slice of consecutive events of one object. */
@@ -47,34 +47,40 @@ export async function* readEvents(
 ): AsyncGenerator<EventSlice> {
   const { signal, startRow = 0, sliceRows = 1000, name = "object" } = options;
   const metadata = await readMetadata(file, name);
-  const convert = compileRowConverter(parquetSchema(metadata));
+  const schema = parquetSchema(metadata);
+  const columns = schema.children.map((c) => c.element.name);
+  const convert = compileColumnConverter(schema);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const groupEnd = groupStart + Number(group.num_rows);
     if (groupEnd > startRow && groupEnd > groupStart) {
-      signal?.throwIfAborted();
       const rowStart = Math.max(groupStart, startRow);
-      let rows: Record<string, unknown>[];
-      try {
-        rows = await parquetReadObjects({
-          file,
-          metadata,
-          rowStart,
-          rowEnd: groupEnd,
-          compressors,
-          parsers: TIMESTAMP_PARSERS,
-        });
-      } catch (e) {
-        throw wrap(e, name);
-      }
-      for (let i = 0; i < rows.length; i += sliceRows) {
+      // One top-level column at a time: decoding garbage then scales with one column of the
+      // row group, not with all of them.
+      const values: unknown[][] = [];
+      for (const column of columns) {
         signal?.throwIfAborted();
-        const end = Math.min(rows.length, i + sliceRows);
-        const events: JsonObject[] = new Array(end - i);
-        for (let j = i; j < end; j++) {
-          events[j - i] = convert(rows[j]!);
-          rows[j] = undefined as never; // let the raw row go
+        try {
+          const rows = await parquetReadObjects({
+            file,
+            metadata,
+            rowStart,
+            rowEnd: groupEnd,
+            columns: [column],
+            compressors,
+            parsers: TIMESTAMP_PARSERS,
+          });
+          values.push(rows.map((r) => r[column]));
+        } catch (e) {
+          throw wrap(e, name);
         }
+      }
+      const count = groupEnd - rowStart;
+      for (let i = 0; i < count; i += sliceRows) {
+        signal?.throwIfAborted();
+        const end = Math.min(count, i + sliceRows);
+        const events: JsonObject[] = new Array(end - i);
+        for (let j = i; j < end; j++) events[j - i] = convert(values, j);
         yield { rowStart: rowStart + i, events };
       }
     }

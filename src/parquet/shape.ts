@@ -14,15 +14,19 @@ export type JsonObject = { [key: string]: JsonValue };
 
 type Conv = (v: unknown) => JsonValue | undefined;
 
-/** Compiles the converter for rows of a file whose schema root is `root`. */
-export function compileRowConverter(
+/**
+ * Compiles the converter for a file whose schema root is `root`. It takes the decoded values
+ * column by column (`columns[c][row]`, in schema order) and builds the event of one row.
+ */
+export function compileColumnConverter(
   root: SchemaTree,
-): (row: Record<string, unknown>) => JsonObject {
+): (columns: readonly (readonly unknown[])[], row: number) => JsonObject {
   const fields = root.children.map((c) => [c.element.name, convert(c)] as const);
-  return (row) => {
+  return (columns, row) => {
     const out: JsonObject = {};
-    for (const [name, conv] of fields) {
-      const v = conv(row[name]);
+    for (let i = 0; i < fields.length; i++) {
+      const [name, conv] = fields[i]!;
+      const v = conv(columns[i]![row]);
       if (v !== undefined && v !== null) out[name] = v;
     }
     return out;
