@@ -6,6 +6,7 @@
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
 } from "@aws-sdk/client-sqs";
@@ -20,6 +21,15 @@ export interface QueueMessage {
   readonly body: string;
   /** `ApproximateReceiveCount`: 1 on the first delivery. */
   readonly receiveCount: number;
+}
+
+/** What {@link SqsQueue.attributes} reports. */
+export interface QueueAttributes {
+  readonly visibilityTimeoutSeconds: number;
+  /** The queue's RedrivePolicy JSON, when a dead-letter queue is configured. */
+  readonly redrivePolicy?: string;
+  readonly visible: number;
+  readonly inFlight: number;
 }
 
 /** Options for {@link SqsQueue.receive}. */
@@ -75,6 +85,25 @@ export class SqsQueue {
         );
       }
       throw wrapAwsError(e, "SQS", "GetQueueUrl", { queue_name: queueName });
+    }
+  }
+
+  /** The queue's visibility timeout, redrive policy and approximate depth. */
+  async attributes(): Promise<QueueAttributes> {
+    this.requests++;
+    try {
+      const out = await this.#client.send(
+        new GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: ["All"] }),
+      );
+      const a = out.Attributes ?? {};
+      return {
+        visibilityTimeoutSeconds: Number(a.VisibilityTimeout ?? 30),
+        redrivePolicy: a.RedrivePolicy,
+        visible: Number(a.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+      };
+    } catch (e) {
+      throw wrapAwsError(e, "SQS", "GetQueueAttributes", { queue_url: this.url });
     }
   }
 

@@ -16,6 +16,8 @@ import { Counters } from "../telemetry/counters.ts";
 import { logger } from "../telemetry/log.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
+import { StateStore } from "../state/store.ts";
+import { join } from "node:path";
 
 /** Options for {@link runMain}. */
 export interface RunOptions {
@@ -45,10 +47,13 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
   const outputs: EventOutput[] = [];
   const counters = new Counters();
   const clients: AwsClients[] = [];
+  const stores: StateStore[] = [];
   try {
     for (const o of config.outputs) outputs.push(await createOutput(o));
     const runs = config.inputs.map(async (input) => {
-      const { queue, reader } = await openInput(input, clients, options.signal);
+      const { queue, reader, redrive } = await openInput(input, clients, options.signal);
+      const state = await openState(config, input);
+      stores.push(state);
       const events = input.services.events;
       const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
       log.info("Input {input} started ({type})", { input: input.name, type: input.type });
@@ -68,6 +73,11 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         visibilitySeconds: events.visibility_timeout_seconds,
         once: options.once || input.type === "directory",
         signal: options.signal,
+        shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
+        state,
+        quarantine: input.quarantine ? state : undefined,
+        maxReceiveCount: input.max_receive_count,
+        redrive,
         counters,
       });
     });
@@ -93,19 +103,35 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     return { ok, counters };
   } finally {
     await Promise.allSettled(outputs.map((o) => o.close()));
+    await Promise.allSettled(stores.map((s) => s.close()));
     for (const c of clients) c.destroy();
   }
+}
+
+/** Opens the input's state, in its own folder of the persistence directory. */
+async function openState(config: Config, input: InputConfig): Promise<StateStore> {
+  const log = logger("state");
+  const dir = join(config.globals.persistence.directory_name, input.name);
+  const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
+  if (report.reset) {
+    log.warn("reset_persistence_auth changed: the state of input {input} was cleared", {
+      input: input.name,
+    });
+  }
+  for (const e of report.corrupt) log.error("{error}", { error: e.message });
+  return store;
 }
 
 async function openInput(
   input: InputConfig,
   clients: AwsClients[],
   signal?: AbortSignal,
-): Promise<{ queue: MessageQueue; reader: ObjectReader }> {
+): Promise<{ queue: MessageQueue; reader: ObjectReader; redrive: boolean }> {
   if (input.type === "directory") {
     return {
       queue: new DirectoryQueue(input.directory!),
       reader: new LocalObjectReader(input.directory!),
+      redrive: false,
     };
   }
   const c = createClients(input);
@@ -116,5 +142,15 @@ async function openInput(
       ownerAccountId: input.queue_account_id,
       signal,
     });
-  return { queue, reader: new S3ObjectReader(c.s3) };
+  const attributes = await queue.attributes();
+  if (attributes.visibilityTimeoutSeconds < 10) {
+    logger("main").warn("Queue visibility timeout is {seconds} seconds", {
+      seconds: attributes.visibilityTimeoutSeconds,
+    });
+  }
+  return {
+    queue,
+    reader: new S3ObjectReader(c.s3),
+    redrive: attributes.redrivePolicy !== undefined,
+  };
 }

@@ -1,14 +1,21 @@
 /**
  * The one place that decides what happens to an SQS message, from the outcome of every object
- * it named: delete it only when every object was read to the end and every event confirmed;
- * otherwise leave it, so its visibility runs out and it comes back.
+ * it named:
+ * - delete it when every object was read to the end and every event confirmed (or the object
+ *   was already complete, or skipped), and for test events;
+ * - leave it when something failed that a retry can fix (an output, a throttled or failing AWS
+ *   call, a shutdown): its visibility runs out, or it is released, and it comes back;
+ * - for failures a retry cannot fix (a body that is not a notification, an object missing,
+ *   forbidden or not Parquet), leave it until its receive count passes `max_receive_count`;
+ *   then leave it to the queue's redrive policy when there is one, else quarantine it (its body
+ *   and the reason are written to the state directory) and delete it.
  * @module
  */
 import type { CollectorError } from "../errors.ts";
 import type { ObjectOutcome } from "./object_processor.ts";
 
 /** What to do with a message. */
-export type AckAction = "delete" | "leave";
+export type AckAction = "delete" | "leave" | "quarantine";
 
 /** Everything known about one message once its work ended. */
 export interface MessageOutcome {
@@ -21,8 +28,37 @@ export interface MessageOutcome {
   readonly skipped: number;
 }
 
-/** Decides delete or leave for a message. */
-export function decide(outcome: MessageOutcome): AckAction {
-  if (outcome.invalid) return "leave";
-  return outcome.objects.every((o) => o.ok) ? "delete" : "leave";
+/** The queue facts and settings the decision depends on. */
+export interface AckPolicy {
+  /** `ApproximateReceiveCount` of this delivery. */
+  receiveCount: number;
+  /** `max_receive_count`. */
+  maxReceiveCount: number;
+  /** The queue has a redrive policy (a dead-letter queue takes poison messages). */
+  redrive: boolean;
+  /** Quarantine is enabled. */
+  quarantine: boolean;
+}
+
+/** The errors that made the message fail, if any. */
+export function failures(outcome: MessageOutcome): CollectorError[] {
+  const out: CollectorError[] = [];
+  if (outcome.invalid) out.push(outcome.invalid);
+  for (const o of outcome.objects) if (!o.ok) out.push(o.error);
+  return out;
+}
+
+/** A failure a later retry cannot fix: bad data or a permanent AWS refusal. */
+export function isPermanent(e: CollectorError): boolean {
+  return !e.retryable && (e.family === "DataError" || e.family === "ApiError");
+}
+
+/** Decides delete, leave or quarantine for a message. */
+export function decide(outcome: MessageOutcome, policy: AckPolicy): AckAction {
+  const errors = failures(outcome);
+  if (errors.length === 0) return "delete";
+  if (!errors.every(isPermanent)) return "leave";
+  if (policy.receiveCount < policy.maxReceiveCount) return "leave";
+  if (policy.redrive || !policy.quarantine) return "leave";
+  return "quarantine";
 }

@@ -1,7 +1,9 @@
 /**
  * The receive loop: long-polls the queue for as many messages as there are free work slots,
- * processes each message's objects, keeps messages hidden while they are worked on, and lets
- * the acker decide each message's fate.
+ * processes each message's objects, keeps messages hidden while they are worked on (heartbeat
+ * at half the visibility timeout), and lets the acker decide each message's fate. On stop it
+ * receives no more, gives work in flight `shutdownTimeoutMs` to finish, then stops it (what was
+ * written is still confirmed and checkpointed) and releases unfinished messages at once.
  * @module
  */
 import { CollectorError, errorMessage } from "../errors.ts";
@@ -9,11 +11,29 @@ import { parseNotification } from "../source/notification.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { Counters } from "../telemetry/counters.ts";
 import { logger } from "../telemetry/log.ts";
-import { decide } from "./acker.ts";
+import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
 import { processObject } from "./object_processor.ts";
 import type { ObjectOutcome } from "./object_processor.ts";
-import type { EventOutput, MessageQueue, ObjectReader, QueueMessage } from "./ports.ts";
+import type {
+  EventOutput,
+  MessageQueue,
+  ObjectReader,
+  ObjectState,
+  QueueMessage,
+} from "./ports.ts";
+
+/** Where poison messages go. */
+export interface Quarantine {
+  quarantine(record: {
+    time: string;
+    message_id: string;
+    receive_count: number;
+    reason: string;
+    error_id?: number;
+    body: string;
+  }): Promise<void>;
+}
 
 /** Options for {@link runCollector}. */
 export interface CollectorOptions {
@@ -30,9 +50,20 @@ export interface CollectorOptions {
   waitSeconds: number;
   /** Visibility timeout; messages in progress are extended at half of it. */
   visibilitySeconds: number;
+  /** Completed objects and checkpoints. */
+  state?: ObjectState;
+  /** Where poison messages are set aside; without it they are only left on the queue. */
+  quarantine?: Quarantine;
+  /** Receives after which a permanently failing message is quarantined. Default 5. */
+  maxReceiveCount?: number;
+  /** The queue has a redrive policy: leave poison messages to it. Default false. */
+  redrive?: boolean;
   /** Stop once a full long poll returns nothing and all work is done. */
   once?: boolean;
+  /** Stops receiving; then in-flight work gets `shutdownTimeoutMs` to finish. */
   signal?: AbortSignal;
+  /** Default 25,000 ms. */
+  shutdownTimeoutMs?: number;
   counters?: Counters;
 }
 
@@ -48,30 +79,73 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
   const log = logger("pipeline");
   const counters = o.counters ?? new Counters();
   const inFlight = new Set<Promise<void>>();
-  let failures = 0;
+  const work = new AbortController(); // stops in-flight work after the shutdown timeout
+  let failuresSeen = 0;
 
-  const work = async (message: QueueMessage, formatter: LineFormatter) => {
+  const handle = async (message: QueueMessage, formatter: LineFormatter) => {
     const heartbeat = startHeartbeat(o.queue, message, o.visibilitySeconds, counters);
+    let released = false;
     try {
-      const outcome = await processMessage(message, o, formatter, counters);
-      const action = decide(outcome);
+      const outcome = await processMessage(message, o, formatter, counters, work.signal);
+      const action = decide(outcome, {
+        receiveCount: message.receiveCount,
+        maxReceiveCount: o.maxReceiveCount ?? 5,
+        redrive: o.redrive ?? false,
+        quarantine: o.quarantine !== undefined,
+      });
+      heartbeat.stop();
       if (action === "delete") {
         await o.queue.delete(message);
         counters.messagesDeleted++;
-      } else {
-        counters.messagesLeft++;
-        failures++;
+        return;
+      }
+      failuresSeen++;
+      if (action === "quarantine") {
+        const errors = failures(outcome);
+        await o.quarantine!.quarantine({
+          time: new Date().toISOString(),
+          message_id: message.id,
+          receive_count: message.receiveCount,
+          reason: errors.map((e) => e.message).join("; "),
+          error_id: errors[0]?.id,
+          body: message.body,
+        });
+        await o.queue.delete(message);
+        counters.messagesQuarantined++;
+        log.error("Message {message_id} quarantined after {count} receives: {reason}", {
+          message_id: message.id,
+          count: message.receiveCount,
+          reason: errors.map((e) => e.message).join("; "),
+        });
+        return;
+      }
+      counters.messagesLeft++;
+      if (work.signal.aborted || o.signal?.aborted) {
+        // Shutting down: let another instance take it now.
+        await o.queue.changeVisibility(message, 0);
+        counters.messagesReleased++;
+        released = true;
       }
     } catch (e) {
-      failures++;
+      failuresSeen++;
       log.error("{error}", { error: errorMessage(e), message_id: message.id });
     } finally {
       heartbeat.stop();
+      if (!released && (work.signal.aborted)) {
+        await o.queue.changeVisibility(message, 0).then(
+          () => counters.messagesReleased++,
+          () => {},
+        );
+      }
     }
   };
 
+  let receiveErrors = 0;
   while (!o.signal?.aborted) {
-    while (inFlight.size >= o.maxConcurrent) await Promise.race(inFlight);
+    while (inFlight.size >= o.maxConcurrent && !o.signal?.aborted) {
+      await Promise.race([...inFlight, aborted(o.signal)]);
+    }
+    if (o.signal?.aborted) break;
     const free = o.maxConcurrent - inFlight.size;
     const pullStart = Date.now();
     let messages: QueueMessage[];
@@ -82,11 +156,16 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         visibilitySeconds: o.visibilitySeconds,
         signal: o.signal,
       });
+      receiveErrors = 0;
     } catch (e) {
+      receiveErrors++;
+      counters.retries++;
       log.error("{error}", { error: errorMessage(e) });
-      failures++;
-      if (o.once) break;
-      await sleep(5000, o.signal);
+      if (o.once && receiveErrors >= 5) {
+        failuresSeen++;
+        break;
+      }
+      await sleep(Math.min(30_000, 500 * 2 ** receiveErrors), o.signal);
       continue;
     }
     counters.messagesReceived += messages.length;
@@ -97,12 +176,26 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     }
     const formatter = o.formatterFor(pullStart);
     for (const m of messages) {
-      const p: Promise<void> = work(m, formatter).finally(() => inFlight.delete(p));
+      const p: Promise<void> = handle(m, formatter).finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
   }
-  await Promise.all(inFlight);
-  return { counters, allSucceeded: failures === 0 };
+  if (inFlight.size > 0) {
+    const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
+    log.info("Stopping: waiting up to {seconds} seconds for {count} messages in progress", {
+      seconds: timeoutMs / 1000,
+      count: inFlight.size,
+    });
+    const timer = setTimeout(() => {
+      log.warn("Shutdown timeout reached: stopping work in progress");
+      work.abort();
+      // Unconfirmed batches fail now; their rows stay unconfirmed and are sent again later.
+      for (const out of o.outputs) out.abort();
+    }, timeoutMs);
+    await Promise.all(inFlight);
+    clearTimeout(timer);
+  }
+  return { counters, allSucceeded: failuresSeen === 0 };
 }
 
 async function processMessage(
@@ -110,6 +203,7 @@ async function processMessage(
   o: CollectorOptions,
   formatter: LineFormatter,
   counters: Counters,
+  signal: AbortSignal,
 ): Promise<MessageOutcome> {
   const log = logger("pipeline");
   let notification;
@@ -142,11 +236,24 @@ async function processMessage(
       reader: o.reader,
       outputs: o.outputs,
       formatter,
-      signal: o.signal,
+      state: o.state,
+      signal,
       onEvents: (n) => counters.eventsReceived += n,
+      onRetry: () => counters.retries++,
     });
     objects.push(outcome);
-    if (outcome.ok) {
+    if (outcome.ok && outcome.duplicate) {
+      counters.objectsDuplicate++;
+      counters.duplicatedEventsFiltered += outcome.events;
+      log.info(
+        "s3://{bucket}/{key} was already delivered; {events} duplicated events filtered out",
+        {
+          bucket: ref.bucket,
+          key: ref.key,
+          events: outcome.events,
+        },
+      );
+    } else if (outcome.ok) {
       counters.objectsRead++;
       counters.eventsSent += outcome.events;
       log.debug("Delivered {events} events of s3://{bucket}/{key}", {
@@ -156,6 +263,7 @@ async function processMessage(
       });
     } else {
       counters.objectsFailed++;
+      counters.eventsSent += outcome.events;
       log.error("{error}", { error: outcome.error.message, bucket: ref.bucket, key: ref.key });
     }
   }
@@ -175,6 +283,14 @@ function startHeartbeat(
     );
   }, (visibilitySeconds * 1000) / 2);
   return { stop: () => clearInterval(timer) };
+}
+
+function aborted(signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,18 +1,38 @@
 /**
  * Reads one announced object and delivers its events: row group by row group, each event
  * serialized, formatted as a Devo line, written in large chunks to every output. The object is
- * done only when every output confirmed every one of its events.
+ * done only when every output confirmed every one of its events; then it is recorded as
+ * completed, so a repeated notification sends nothing. While it is in progress, the number of
+ * leading rows confirmed is checkpointed, so a retry (after a crash, on this or another
+ * instance) resumes after them.
  * @module
  */
 import { CollectorError, errorMessage } from "../errors.ts";
 import { readEvents } from "../parquet/reader.ts";
 import { toJson } from "../transform/json.ts";
 import type { LineFormatter } from "../transform/line.ts";
-import type { EventOutput, ObjectReader, ObjectRef, Receipt } from "./ports.ts";
+import { logger } from "../telemetry/log.ts";
+import type {
+  EventOutput,
+  ObjectReader,
+  ObjectRef,
+  ObjectState,
+  OpenedObject,
+  Receipt,
+} from "./ports.ts";
 
 /** The result of one object. */
 export type ObjectOutcome =
-  | { readonly ok: true; readonly ref: ObjectRef; readonly events: number }
+  | {
+    readonly ok: true;
+    readonly ref: ObjectRef;
+    /** Events delivered by this run. */
+    readonly events: number;
+    /** The object had already been completed: nothing was sent; `events` it had. */
+    readonly duplicate?: boolean;
+    /** Rows skipped because an earlier run had them confirmed. */
+    readonly resumedAt?: number;
+  }
   | {
     readonly ok: false;
     readonly ref: ObjectRef;
@@ -25,57 +45,129 @@ export interface ProcessObjectOptions {
   reader: ObjectReader;
   outputs: readonly EventOutput[];
   formatter: LineFormatter;
+  /** Completed objects and checkpoints; without it every object is read from its start. */
+  state?: ObjectState;
+  /** Stops reading; what was written is still confirmed and checkpointed. */
   signal?: AbortSignal;
   /** Bytes of lines per write. Default 256 KiB. */
   chunkBytes?: number;
+  /** Attempts for transient S3 failures within one processing. Default 3. */
+  attempts?: number;
+  /** First retry delay, doubled each attempt. Default 1000 ms. */
+  retryBaseMs?: number;
   /** Called with the number of events of each slice read. */
   onEvents?: (n: number) => void;
+  /** Called after each retry of a transient failure. */
+  onRetry?: (error: CollectorError) => void;
 }
 
 const encoder = new TextEncoder();
+
+function asCollectorError(e: unknown, name: string): CollectorError {
+  if (e instanceof CollectorError) return e;
+  if (e instanceof DOMException && e.name === "AbortError") {
+    return new CollectorError("OUTPUT_WRITE", `Processing of ${name} stopped by shutdown`, {
+      cause: e,
+      retryable: true,
+    });
+  }
+  return new CollectorError("PARQUET_INVALID", `Cannot process ${name}: ${errorMessage(e)}`, {
+    cause: e,
+  });
+}
 
 /** Reads `ref` and delivers its events; never throws, the outcome says what happened. */
 export async function processObject(
   ref: ObjectRef,
   options: ProcessObjectOptions,
 ): Promise<ObjectOutcome> {
-  const { reader, outputs, formatter, signal, chunkBytes = 256 * 1024 } = options;
+  const { reader, outputs, formatter, state, signal, chunkBytes = 256 * 1024 } = options;
+  const attempts = options.attempts ?? 3;
   const name = `s3://${ref.bucket}/${ref.key}`;
-  let events = 0;
-  const receipts: Receipt[] = [];
-  let opened;
-  try {
-    opened = await reader.open(ref, signal);
-    let text = "";
-    let pending = 0;
-    const send = async () => {
-      if (pending === 0) return;
-      const chunk = encoder.encode(text);
-      for (const out of outputs) receipts.push(await out.write(chunk, pending));
-      text = "";
-      pending = 0;
-    };
-    for await (const slice of readEvents(opened.buffer, { signal, name })) {
-      const header = formatter.header();
-      for (const event of slice.events) {
-        text += formatter.line(toJson(event), header);
-        pending++;
-        if (text.length >= chunkBytes) await send();
+  const log = logger("pipeline");
+
+  const known = state?.completed(ref);
+  if (known) return { ok: true, ref, events: known.events, duplicate: true };
+
+  let written = 0; // rows handed to the outputs (from the start of the object)
+  let confirmed = 0; // leading rows every output confirmed
+  let id = ref;
+  let resumedAt: number | undefined;
+  // Confirmations arrive in order; each one advances the checkpoint.
+  let chain: Promise<void> = Promise.resolve();
+  let chainError: unknown;
+
+  for (let attempt = 1;; attempt++) {
+    let opened: OpenedObject | undefined;
+    try {
+      opened = await reader.open(ref, signal);
+      if (!ref.etag && opened.etag) {
+        id = { ...ref, etag: opened.etag };
+        const again = state?.completed(id);
+        if (again) return { ok: true, ref, events: again.events, duplicate: true };
       }
-      events += slice.events.length;
-      options.onEvents?.(slice.events.length);
+      if (attempt === 1) {
+        written = confirmed = state?.checkpoint(id) ?? 0;
+        if (written > 0) {
+          resumedAt = written;
+          log.info("Resuming {object} after {rows} confirmed rows", {
+            object: name,
+            rows: written,
+          });
+        }
+      }
+      let text = "";
+      let pending = 0;
+      const send = async () => {
+        if (pending === 0) return;
+        const chunk = encoder.encode(text);
+        const receipts: Receipt[] = [];
+        for (const out of outputs) receipts.push(await out.write(chunk, pending));
+        written += pending;
+        const upTo = written;
+        text = "";
+        pending = 0;
+        chain = chain.then(async () => {
+          await Promise.all(receipts.map((r) => r.confirmed));
+          confirmed = upTo;
+          await state?.saveCheckpoint(id, upTo);
+        });
+        chain.catch((e) => chainError ??= e);
+      };
+      for await (const slice of readEvents(opened.buffer, { signal, name, startRow: written })) {
+        const header = formatter.header();
+        for (const event of slice.events) {
+          text += formatter.line(toJson(event), header);
+          pending++;
+          if (text.length >= chunkBytes) await send();
+        }
+        options.onEvents?.(slice.events.length);
+        if (chainError) throw chainError;
+      }
+      await send();
+      await chain;
+      await state?.markCompleted(id, written);
+      return { ok: true, ref, events: written - (resumedAt ?? 0), resumedAt };
+    } catch (e) {
+      const error = asCollectorError(chainError ?? e, name);
+      // Whatever was written is confirmed (or fails) before anything else happens.
+      await Promise.allSettled(outputs.map((o) => o.flush()));
+      await chain.catch(() => {});
+      const transient = error.retryable && error.family === "ApiError" && !signal?.aborted &&
+        !chainError;
+      if (!transient || attempt >= attempts) {
+        return { ok: false, ref, events: confirmed - (resumedAt ?? 0), error };
+      }
+      options.onRetry?.(error);
+      log.warn("{error}; retrying from row {row} (attempt {attempt} of {attempts})", {
+        error: error.message,
+        row: written,
+        attempt: attempt + 1,
+        attempts,
+      });
+      await new Promise((r) => setTimeout(r, (options.retryBaseMs ?? 1000) * 2 ** (attempt - 1)));
+    } finally {
+      opened?.close?.();
     }
-    await send();
-    await Promise.all(receipts.map((r) => r.confirmed));
-    return { ok: true, ref, events };
-  } catch (e) {
-    const error = e instanceof CollectorError ? e : new CollectorError(
-      "PARQUET_INVALID",
-      `Cannot process ${name}: ${errorMessage(e)}`,
-      { cause: e },
-    );
-    return { ok: false, ref, events, error };
-  } finally {
-    opened?.close?.();
   }
 }

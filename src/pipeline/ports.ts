@@ -34,6 +34,14 @@ export interface ObjectReader {
   readonly requests: number;
 }
 
+/** What the pipeline remembers between runs (see `state/store.ts`). */
+export interface ObjectState {
+  completed(o: ObjectRef): { readonly events: number } | undefined;
+  markCompleted(o: ObjectRef, events: number): Promise<void>;
+  checkpoint(o: ObjectRef): number;
+  saveCheckpoint(o: ObjectRef, rows: number): Promise<void>;
+}
+
 /** Where events go, with confirmed delivery. */
 export interface EventOutput {
   readonly name: string;
