@@ -24,6 +24,8 @@ export interface S3Object {
   readonly buffer: AsyncBuffer;
   readonly etag?: string;
   readonly size: number;
+  /** S3 requests made for this object so far. */
+  readonly requests: number;
 }
 
 /** Opens `bucket/key` for reading. */
@@ -34,7 +36,17 @@ export async function openS3Object(
   options: OpenS3Options = {},
 ): Promise<S3Object> {
   const { wholeObjectBytes = 4 * 1024 * 1024, signal } = options;
-  const counter = options.counter ?? { requests: 0 };
+  const shared = options.counter ?? { requests: 0 };
+  const own = { requests: 0 };
+  const counter = {
+    get requests() {
+      return own.requests;
+    },
+    set requests(v: number) {
+      shared.requests += v - own.requests;
+      own.requests = v;
+    },
+  };
   const ctx = { bucket, key };
   const get = async (range?: string): Promise<{ bytes: Uint8Array; etag?: string }> => {
     counter.requests++;
@@ -75,12 +87,18 @@ export async function openS3Object(
       buffer: { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) },
       etag: whole.etag ?? etag,
       size: ab.byteLength,
+      get requests() {
+        return own.requests;
+      },
     };
   }
   const byteLength = size;
   return {
     etag,
     size,
+    get requests() {
+      return own.requests;
+    },
     buffer: {
       byteLength,
       async slice(start: number, end = byteLength): Promise<ArrayBuffer> {

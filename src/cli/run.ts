@@ -12,8 +12,11 @@ import { errorMessage } from "../errors.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
 import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
-import { Counters } from "../telemetry/counters.ts";
+import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
+import { startMetricsServer } from "../telemetry/server.ts";
+import type { MetricsServer } from "../telemetry/server.ts";
+import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
 import { StateStore } from "../state/store.ts";
@@ -27,10 +30,10 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** The result of a run: whether every message succeeded, and the counters. */
+/** The result of a run: whether every message succeeded, and its telemetry. */
 export interface RunResult {
   readonly ok: boolean;
-  readonly counters: Counters;
+  readonly telemetry: Telemetry;
 }
 
 function hostname(): string {
@@ -45,18 +48,81 @@ function hostname(): string {
 export async function runMain(config: Config, options: RunOptions = {}): Promise<RunResult> {
   const log = logger("main");
   const outputs: EventOutput[] = [];
-  const counters = new Counters();
+  const telemetry = new Telemetry();
   const clients: AwsClients[] = [];
   const stores: StateStore[] = [];
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const health = { lastLoop: Date.now(), queueOk: false, started: false };
+  let server: MetricsServer | undefined;
+  const g = config.globals;
   try {
+    log.info("Setup started for collector {name} (id {id})", { name: g.name, id: g.id });
+    if (g.metrics.listen) {
+      server = await startMetricsServer(g.metrics.listen, {
+        live: () => {
+          const idle = (Date.now() - health.lastLoop) / 1000;
+          const limit = 60 +
+            Math.max(...config.inputs.map((i) => i.services.events.wait_time_seconds));
+          return idle < limit || !health.started
+            ? { ok: true, reason: "loops turning" }
+            : { ok: false, reason: `receive loop idle for ${idle.toFixed(0)} seconds` };
+        },
+        ready: () => {
+          if (!health.started) return { ok: false, reason: "starting" };
+          if (options.signal?.aborted) return { ok: false, reason: "stopping" };
+          if (!health.queueOk) return { ok: false, reason: "queue not reachable" };
+          const down = outputs.filter((o) => o.stats.failing).map((o) => o.name);
+          return down.length === 0
+            ? { ok: true, reason: "ready" }
+            : { ok: false, reason: `output not delivering: ${down.join(", ")}` };
+        },
+        metrics: () => {
+          const m = telemetry.metrics;
+          for (const o of outputs) {
+            m.eventsSent.set({ output: o.name }, o.stats.eventsSent);
+            m.bytesSent.set({ output: o.name }, o.stats.bytesSent);
+          }
+          m.bytesInFlight.set({}, outputs.reduce((t, o) => t + o.stats.pendingBytes, 0));
+          m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
+          return telemetry.render();
+        },
+      });
+      log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
+    }
     for (const o of config.outputs) outputs.push(await createOutput(o));
+    const senderStats = new SenderStats();
+    timers.push(setInterval(() => {
+      const lines = senderStats.lines(outputs.map((o) => ({
+        name: o.name,
+        eventsSent: o.stats.eventsSent,
+        bytesSent: o.stats.bytesSent,
+        senders: 1,
+        queueSize: o.stats.pendingBytes,
+      })));
+      for (const line of lines) logger("output").info(line);
+    }, g.sender_stats_period_seconds * 1000));
+    timers.push(
+      setInterval(
+        () => logger("memory").info(memoryReport()),
+        g.memory_report_period_seconds * 1000,
+      ),
+    );
     const runs = config.inputs.map(async (input) => {
       const { queue, reader, redrive } = await openInput(input, clients, options.signal);
       const state = await openState(config, input);
       stores.push(state);
       const events = input.services.events;
       const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
-      log.info("Input {input} started ({type})", { input: input.name, type: input.type });
+      log.info("Setup terminated for input {input} ({type})", {
+        input: input.name,
+        type: input.type,
+      });
+      log.info("PrePull step for input {input}: {completed} completed objects remembered", {
+        input: input.name,
+        completed: state.completedCount,
+      });
+      health.started = true;
+      if (input.type === "directory") health.queueOk = true;
       return runCollector({
         queue,
         reader,
@@ -73,12 +139,14 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         visibilitySeconds: events.visibility_timeout_seconds,
         once: options.once || input.type === "directory",
         signal: options.signal,
-        shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
+        shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
         state,
         quarantine: input.quarantine ? state : undefined,
         maxReceiveCount: input.max_receive_count,
         redrive,
-        counters,
+        telemetry,
+        onLoop: () => health.lastLoop = Date.now(),
+        onReceive: (ok) => health.queueOk = ok,
       });
     });
     const results = await Promise.allSettled(runs);
@@ -86,25 +154,37 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     for (const r of results) {
       if (r.status === "rejected") {
         ok = false;
-        log.error("{error}", { error: errorMessage(r.reason) });
+        const e = r.reason;
+        telemetry.emit("error", { error: errorMessage(e), error_id: (e as { id?: number }).id });
+        if (results.length === 1) throw e;
       } else if (!r.value.allSucceeded) ok = false;
     }
+    const m = telemetry.metrics;
     log.info(
-      "Run finished: {messages} messages received, {deleted} deleted, {objects} objects read, {skipped} skipped, {failed} failed, {events} events sent",
+      "Run finished: {messages} messages received, {deleted} deleted, {objects} objects delivered, {skipped} skipped, {failed} failed, {duplicates} duplicated events filtered out",
       {
-        messages: counters.messagesReceived,
-        deleted: counters.messagesDeleted,
-        objects: counters.objectsRead,
-        skipped: counters.objectsSkipped,
-        failed: counters.objectsFailed,
-        events: counters.eventsSent,
+        messages: m.messagesReceived.total(),
+        deleted: m.messagesDeleted.total(),
+        objects: m.objects.get({ result: "delivered" }),
+        skipped: m.objects.get({ result: "skipped" }),
+        failed: m.objects.get({ result: "failed" }),
+        duplicates: m.duplicatesFiltered.total(),
       },
     );
-    return { ok, counters };
+    return { ok, telemetry };
   } finally {
+    for (const t of timers) clearInterval(t);
     await Promise.allSettled(outputs.map((o) => o.close()));
+    for (const o of outputs) {
+      log.info("Output {output}: {events} events ({bytes} bytes) confirmed", {
+        output: o.name,
+        events: o.stats.eventsSent,
+        bytes: o.stats.bytesSent,
+      });
+    }
     await Promise.allSettled(stores.map((s) => s.close()));
     for (const c of clients) c.destroy();
+    await server?.close();
   }
 }
 

@@ -54,6 +54,10 @@ export interface OutputStats {
   batchesConfirmed: number;
   batchesFailed: number;
   retries: number;
+  /** The last attempt to deliver failed (the receiver is down or refusing us). */
+  failing: boolean;
+  /** Bytes written and not yet confirmed. */
+  pendingBytes: number;
 }
 
 /** A confirmed-delivery output over a {@link Connector} (Devo mutual TLS or a TCP relay). */
@@ -65,6 +69,8 @@ export class ConfirmedStreamOutput {
     batchesConfirmed: 0,
     batchesFailed: 0,
     retries: 0,
+    failing: false,
+    pendingBytes: 0,
   };
   #connector: Connector;
   #maxBatchBytes: number;
@@ -106,6 +112,7 @@ export class ConfirmedStreamOutput {
       if (b.bytes === 0) b.openedAt = Date.now();
       b.chunks.push(chunk);
       b.bytes += chunk.length;
+      this.stats.pendingBytes += chunk.length;
       b.events += events;
       if (!b.broken) {
         try {
@@ -188,6 +195,8 @@ export class ConfirmedStreamOutput {
         this.stats.eventsSent += b.events;
         this.stats.bytesSent += b.bytes;
         this.stats.batchesConfirmed++;
+        this.stats.failing = false;
+        this.stats.pendingBytes -= b.bytes;
         this.#log.debug("Confirmed {events} events ({bytes} bytes) on {target}", {
           events: b.events,
           bytes: b.bytes,
@@ -201,6 +210,7 @@ export class ConfirmedStreamOutput {
         b.conn = undefined;
         b.broken = true;
         this.stats.retries++;
+        this.stats.failing = true;
         this.#log.warn("{error} (attempt {attempt} of {retries})", {
           error: (lastError as Error).message,
           attempt,
@@ -211,6 +221,7 @@ export class ConfirmedStreamOutput {
       }
     }
     this.stats.batchesFailed++;
+    this.stats.pendingBytes -= b.bytes;
     b.reject(lastError ?? new CollectorError("OUTPUT_WRITE", `Output ${this.name} stopped`));
   }
 

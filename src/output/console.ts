@@ -14,6 +14,8 @@ export class ConsoleOutput {
     batchesConfirmed: 0,
     batchesFailed: 0,
     retries: 0,
+    failing: false,
+    pendingBytes: 0,
   };
   #out: { write(p: Uint8Array): Promise<number> };
   #queue: Promise<unknown> = Promise.resolve();

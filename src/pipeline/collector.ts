@@ -9,8 +9,9 @@
 import { CollectorError, errorMessage } from "../errors.ts";
 import { parseNotification } from "../source/notification.ts";
 import type { LineFormatter } from "../transform/line.ts";
-import { Counters } from "../telemetry/counters.ts";
+import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
+import { PullStats } from "../telemetry/stats.ts";
 import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
 import { processObject } from "./object_processor.ts";
@@ -64,12 +65,16 @@ export interface CollectorOptions {
   signal?: AbortSignal;
   /** Default 25,000 ms. */
   shutdownTimeoutMs?: number;
-  counters?: Counters;
+  /** Where events and metrics go. */
+  telemetry?: Telemetry;
+  /** Called on every turn of the receive loop (liveness). */
+  onLoop?: () => void;
+  /** Called after each receive: whether the queue answered. */
+  onReceive?: (ok: boolean) => void;
 }
 
 /** What a run did. */
 export interface RunSummary {
-  readonly counters: Counters;
   /** Every message that ended was deleted (nothing failed). */
   readonly allSucceeded: boolean;
 }
@@ -77,16 +82,16 @@ export interface RunSummary {
 /** Runs until `signal` aborts or, with `once`, until the queue is drained. */
 export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
   const log = logger("pipeline");
-  const counters = o.counters ?? new Counters();
+  const tele = o.telemetry ?? new Telemetry();
   const inFlight = new Set<Promise<void>>();
   const work = new AbortController(); // stops in-flight work after the shutdown timeout
   let failuresSeen = 0;
 
-  const handle = async (message: QueueMessage, formatter: LineFormatter) => {
-    const heartbeat = startHeartbeat(o.queue, message, o.visibilitySeconds, counters);
+  const handle = async (message: QueueMessage, formatter: LineFormatter, pull: PullStats) => {
+    const heartbeat = startHeartbeat(o.queue, message, o.visibilitySeconds, tele, pull);
     let released = false;
     try {
-      const outcome = await processMessage(message, o, formatter, counters, work.signal);
+      const outcome = await processMessage(message, o, formatter, tele, pull, work.signal);
       const action = decide(outcome, {
         receiveCount: message.receiveCount,
         maxReceiveCount: o.maxReceiveCount ?? 5,
@@ -95,8 +100,9 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       });
       heartbeat.stop();
       if (action === "delete") {
+        pull.requests++;
         await o.queue.delete(message);
-        counters.messagesDeleted++;
+        tele.emit("message_deleted", { message_id: message.id });
         return;
       }
       failuresSeen++;
@@ -110,30 +116,32 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
           error_id: errors[0]?.id,
           body: message.body,
         });
+        pull.requests++;
         await o.queue.delete(message);
-        counters.messagesQuarantined++;
-        log.error("Message {message_id} quarantined after {count} receives: {reason}", {
+        tele.emit("message_quarantined", {
           message_id: message.id,
-          count: message.receiveCount,
+          receive_count: message.receiveCount,
           reason: errors.map((e) => e.message).join("; "),
+          error_id: errors[0]?.id,
         });
         return;
       }
-      counters.messagesLeft++;
+      tele.emit("message_left", { message_id: message.id });
       if (work.signal.aborted || o.signal?.aborted) {
         // Shutting down: let another instance take it now.
+        pull.requests++;
         await o.queue.changeVisibility(message, 0);
-        counters.messagesReleased++;
+        tele.emit("message_released", { message_id: message.id });
         released = true;
       }
     } catch (e) {
       failuresSeen++;
-      log.error("{error}", { error: errorMessage(e), message_id: message.id });
+      tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: message.id });
     } finally {
       heartbeat.stop();
       if (!released && (work.signal.aborted)) {
         await o.queue.changeVisibility(message, 0).then(
-          () => counters.messagesReleased++,
+          () => tele.emit("message_released", { message_id: message.id }),
           () => {},
         );
       }
@@ -142,6 +150,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
 
   let receiveErrors = 0;
   while (!o.signal?.aborted) {
+    o.onLoop?.();
     while (inFlight.size >= o.maxConcurrent && !o.signal?.aborted) {
       await Promise.race([...inFlight, aborted(o.signal)]);
     }
@@ -157,10 +166,11 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         signal: o.signal,
       });
       receiveErrors = 0;
+      o.onReceive?.(true);
     } catch (e) {
       receiveErrors++;
-      counters.retries++;
-      log.error("{error}", { error: errorMessage(e) });
+      o.onReceive?.(false);
+      tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" });
       if (o.once && receiveErrors >= 5) {
         failuresSeen++;
         break;
@@ -168,17 +178,27 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       await sleep(Math.min(30_000, 500 * 2 ** receiveErrors), o.signal);
       continue;
     }
-    counters.messagesReceived += messages.length;
+    tele.emit("messages_received", { count: messages.length });
+    const pull = new PullStats(pullStart);
+    pull.requests = 1;
+    pull.messages = messages.length;
     if (messages.length === 0) {
+      log.info(pull.line(Date.now()));
       if (o.once && inFlight.size === 0) break;
       if (o.once) await Promise.race(inFlight);
       continue;
     }
+    log.info("Pull started (@devo_pulling_id={id}): {count} messages", {
+      id: pull.pullingId,
+      count: messages.length,
+    });
     const formatter = o.formatterFor(pullStart);
-    for (const m of messages) {
-      const p: Promise<void> = handle(m, formatter).finally(() => inFlight.delete(p));
+    const handled = messages.map((m) => {
+      const p: Promise<void> = handle(m, formatter, pull).finally(() => inFlight.delete(p));
       inFlight.add(p);
-    }
+      return p;
+    });
+    Promise.all(handled).then(() => log.info(pull.line(Date.now())));
   }
   if (inFlight.size > 0) {
     const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
@@ -195,17 +215,17 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     await Promise.all(inFlight);
     clearTimeout(timer);
   }
-  return { counters, allSucceeded: failuresSeen === 0 };
+  return { allSucceeded: failuresSeen === 0 };
 }
 
 async function processMessage(
   message: QueueMessage,
   o: CollectorOptions,
   formatter: LineFormatter,
-  counters: Counters,
+  tele: Telemetry,
+  pull: PullStats,
   signal: AbortSignal,
 ): Promise<MessageOutcome> {
-  const log = logger("pipeline");
   let notification;
   try {
     notification = parseNotification(message.body);
@@ -213,73 +233,81 @@ async function processMessage(
     const error = e instanceof CollectorError
       ? e
       : new CollectorError("NOTIFICATION_INVALID", errorMessage(e));
-    counters.invalidMessages++;
-    log.error("{error}", { error: error.message, message_id: message.id, ...error.context });
+    tele.emit("error", {
+      error: error.message,
+      error_id: error.id,
+      message_id: message.id,
+      ...error.context,
+    });
     return { test: false, invalid: error, objects: [], skipped: 0 };
   }
   if (notification.kind === "test") {
-    counters.testEvents++;
-    log.info("S3 test event received; deleting it", { message_id: message.id });
+    tele.emit("test_event", { message_id: message.id });
     return { test: true, objects: [], skipped: 0 };
   }
   for (const s of notification.skipped) {
-    counters.objectsSkipped++;
-    log.info("Skipping {key}: {reason}", {
-      key: s.key ?? "(record)",
-      reason: s.reason,
-      bucket: s.bucket,
-    });
+    tele.emit("object_skipped", { key: s.key ?? "(record)", reason: s.reason, bucket: s.bucket });
   }
   const objects: ObjectOutcome[] = [];
   for (const ref of notification.objects) {
+    tele.emit("object_started", { bucket: ref.bucket, key: ref.key });
     const outcome = await processObject(ref, {
       reader: o.reader,
       outputs: o.outputs,
       formatter,
       state: o.state,
       signal,
-      onEvents: (n) => counters.eventsReceived += n,
-      onRetry: () => counters.retries++,
+      onEvents: (n) => {
+        pull.eventsReceived += n;
+        tele.emit("events_received", { count: n });
+      },
+      onRetry: (error) =>
+        tele.emit("retry", { error: error.message, error_id: error.id, stage: "s3" }),
     });
     objects.push(outcome);
+    pull.requests += outcome.requests;
+    const where = { bucket: ref.bucket, key: ref.key };
     if (outcome.ok && outcome.duplicate) {
-      counters.objectsDuplicate++;
-      counters.duplicatedEventsFiltered += outcome.events;
-      log.info(
-        "s3://{bucket}/{key} was already delivered; {events} duplicated events filtered out",
-        {
-          bucket: ref.bucket,
-          key: ref.key,
-          events: outcome.events,
-        },
-      );
+      pull.duplicatesFiltered += outcome.events;
+      tele.emit("object_duplicate", { ...where, events: outcome.events });
     } else if (outcome.ok) {
-      counters.objectsRead++;
-      counters.eventsSent += outcome.events;
-      log.debug("Delivered {events} events of s3://{bucket}/{key}", {
+      pull.objects++;
+      pull.eventsSent += outcome.events;
+      tele.emit("object_delivered", {
+        ...where,
         events: outcome.events,
-        bucket: ref.bucket,
-        key: ref.key,
+        seconds: outcome.seconds.toFixed(3),
       });
     } else {
-      counters.objectsFailed++;
-      counters.eventsSent += outcome.events;
-      log.error("{error}", { error: outcome.error.message, bucket: ref.bucket, key: ref.key });
+      pull.objects++;
+      pull.eventsSent += outcome.events;
+      tele.emit("object_failed", {
+        ...where,
+        error: outcome.error.message,
+        error_id: outcome.error.id,
+      });
     }
   }
   return { test: false, objects, skipped: notification.skipped.length };
+}
+
+function errorId(e: unknown): number | undefined {
+  return e instanceof CollectorError ? e.id : undefined;
 }
 
 function startHeartbeat(
   queue: MessageQueue,
   message: QueueMessage,
   visibilitySeconds: number,
-  counters: Counters,
+  tele: Telemetry,
+  pull: PullStats,
 ): { stop(): void } {
   const timer = setInterval(() => {
+    pull.requests++;
     queue.changeVisibility(message, visibilitySeconds).then(
-      () => counters.visibilityExtensions++,
-      (e) => logger("pipeline").warn("{error}", { error: errorMessage(e), message_id: message.id }),
+      () =>
+        tele.emit("visibility_extended", { message_id: message.id, seconds: visibilitySeconds }),
+      (e) => tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" }),
     );
   }, (visibilitySeconds * 1000) / 2);
   return { stop: () => clearInterval(timer) };

@@ -21,8 +21,10 @@ import type {
   Receipt,
 } from "./ports.ts";
 
-/** The result of one object. */
-export type ObjectOutcome =
+/** The result of one object, with the requests it took. */
+export type ObjectOutcome = Outcome & { readonly requests: number; readonly seconds: number };
+
+type Outcome =
   | {
     readonly ok: true;
     readonly ref: ObjectRef;
@@ -81,6 +83,17 @@ export async function processObject(
   ref: ObjectRef,
   options: ProcessObjectOptions,
 ): Promise<ObjectOutcome> {
+  const tally = { requests: 0 };
+  const t0 = performance.now();
+  const outcome = await deliver(ref, options, tally);
+  return { ...outcome, requests: tally.requests, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function deliver(
+  ref: ObjectRef,
+  options: ProcessObjectOptions,
+  tally: { requests: number },
+): Promise<Outcome> {
   const { reader, outputs, formatter, state, signal, chunkBytes = 256 * 1024 } = options;
   const attempts = options.attempts ?? 3;
   const name = `s3://${ref.bucket}/${ref.key}`;
@@ -167,6 +180,7 @@ export async function processObject(
       });
       await new Promise((r) => setTimeout(r, (options.retryBaseMs ?? 1000) * 2 ** (attempt - 1)));
     } finally {
+      tally.requests += opened?.requests ?? 0;
       opened?.close?.();
     }
   }

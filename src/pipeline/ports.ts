@@ -24,6 +24,8 @@ export interface OpenedObject {
   readonly buffer: AsyncBuffer;
   readonly etag?: string;
   readonly size: number;
+  /** Requests made for this object. */
+  readonly requests?: number;
   close?(): void;
 }
 

@@ -1,0 +1,329 @@
+/**
+ * The named internal events of the collector: every log line about the work and every metric
+ * come from here, so a log line and its metric can never disagree. `docs/telemetry.md` is
+ * generated from {@link EVENTS} and {@link METRICS}.
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { Counter, Histogram, Registry } from "./metrics.ts";
+import { logger } from "./log.ts";
+
+/** Fields an event carries. */
+export type Fields = Record<string, unknown>;
+
+/** Builds the metric families of one collector. */
+function families() {
+  const r = new Registry();
+  return {
+    registry: r,
+    messagesReceived: r.add(
+      new Counter("seclake_messages_received_total", "SQS messages received."),
+    ),
+    messagesDeleted: r.add(
+      new Counter(
+        "seclake_messages_deleted_total",
+        "SQS messages deleted after every object they named was delivered or skipped.",
+      ),
+    ),
+    messagesLeft: r.add(
+      new Counter(
+        "seclake_messages_left_total",
+        "SQS messages left on the queue after a failure, to come back.",
+      ),
+    ),
+    messagesReleased: r.add(
+      new Counter(
+        "seclake_messages_released_total",
+        "SQS messages released at once (visibility 0) at shutdown.",
+      ),
+    ),
+    messagesQuarantined: r.add(
+      new Counter(
+        "seclake_messages_quarantined_total",
+        "Poison messages written to quarantine.jsonl and deleted.",
+      ),
+    ),
+    testEvents: r.add(
+      new Counter("seclake_test_events_total", "s3:TestEvent messages received and deleted."),
+    ),
+    objects: r.add(
+      new Counter(
+        "seclake_objects_total",
+        "Objects named by notifications, by result: delivered, duplicate, skipped, failed.",
+      ),
+    ),
+    eventsReceived: r.add(
+      new Counter("seclake_events_received_total", "Events decoded from Parquet objects."),
+    ),
+    eventsSent: r.add(
+      new Counter("seclake_events_sent_total", "Events confirmed by the receiver, by output."),
+    ),
+    bytesSent: r.add(
+      new Counter(
+        "seclake_bytes_sent_total",
+        "Bytes of syslog lines confirmed by the receiver, by output.",
+      ),
+    ),
+    duplicatesFiltered: r.add(
+      new Counter(
+        "seclake_duplicated_events_filtered_total",
+        "Events not sent again because their object had already been delivered.",
+      ),
+    ),
+    visibilityExtensions: r.add(
+      new Counter(
+        "seclake_visibility_extensions_total",
+        "Visibility timeout extensions of messages in progress.",
+      ),
+    ),
+    retries: r.add(new Counter("seclake_retries_total", "Retries, by stage: sqs, s3, output.")),
+    errors: r.add(new Counter("seclake_errors_total", "Errors, by catalogue id.")),
+    objectsInFlight: r.add(
+      new Counter("seclake_objects_in_flight", "Objects being read and delivered now.", "gauge"),
+    ),
+    bytesInFlight: r.add(
+      new Counter(
+        "seclake_bytes_in_flight",
+        "Bytes written to outputs and not yet confirmed.",
+        "gauge",
+      ),
+    ),
+    queueMessages: r.add(
+      new Counter(
+        "seclake_queue_messages",
+        "ApproximateNumberOfMessages of the queue, by state: visible, not_visible.",
+        "gauge",
+      ),
+    ),
+    oldestMessageAge: r.add(
+      new Counter(
+        "seclake_oldest_message_age_seconds",
+        "Age of the oldest message received in the last pull.",
+        "gauge",
+      ),
+    ),
+    objectSeconds: r.add(
+      new Histogram("seclake_object_processing_seconds", "Time to read and deliver one object.", [
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+        10,
+        30,
+        60,
+        120,
+        300,
+      ]),
+    ),
+  };
+}
+
+/** The metric families; see {@link Telemetry.metrics}. */
+export type Metrics = ReturnType<typeof families>;
+
+interface EventSpec {
+  /** Level of the log line; `none` for events that only count. */
+  readonly level: "debug" | "info" | "warning" | "error" | "none";
+  /** Log message template with `{field}` placeholders. */
+  readonly message: string;
+  /** Metric effects. */
+  readonly count: (m: Metrics, f: Fields) => void;
+  /** Metric names the event changes, for docs. */
+  readonly metrics: readonly string[];
+}
+
+const n = (v: unknown) => (typeof v === "number" ? v : 1);
+const s = (v: unknown) => String(v ?? "");
+
+/** Every named event: its log line and the metrics it changes. */
+export const EVENTS = {
+  messages_received: {
+    level: "debug",
+    message: "Received {count} messages",
+    count: (m, f) => m.messagesReceived.inc({}, n(f.count)),
+    metrics: ["seclake_messages_received_total"],
+  },
+  message_deleted: {
+    level: "debug",
+    message: "Message {message_id} deleted",
+    count: (m) => m.messagesDeleted.inc(),
+    metrics: ["seclake_messages_deleted_total"],
+  },
+  message_left: {
+    level: "warning",
+    message: "Message {message_id} left on the queue to be retried",
+    count: (m) => m.messagesLeft.inc(),
+    metrics: ["seclake_messages_left_total"],
+  },
+  message_released: {
+    level: "info",
+    message: "Message {message_id} released for another consumer",
+    count: (m) => m.messagesReleased.inc(),
+    metrics: ["seclake_messages_released_total"],
+  },
+  message_quarantined: {
+    level: "error",
+    message: "Message {message_id} quarantined after {receive_count} receives: {reason}",
+    count: (m) => m.messagesQuarantined.inc(),
+    metrics: ["seclake_messages_quarantined_total"],
+  },
+  test_event: {
+    level: "info",
+    message: "S3 test event received; deleting it",
+    count: (m) => m.testEvents.inc(),
+    metrics: ["seclake_test_events_total"],
+  },
+  object_skipped: {
+    level: "info",
+    message: "Skipping {key}: {reason}",
+    count: (m) => m.objects.inc({ result: "skipped" }),
+    metrics: ["seclake_objects_total{result=skipped}"],
+  },
+  object_started: {
+    level: "none",
+    message: "",
+    count: (m) => m.objectsInFlight.inc({}, 1),
+    metrics: ["seclake_objects_in_flight"],
+  },
+  object_delivered: {
+    level: "debug",
+    message: "Delivered {events} events of s3://{bucket}/{key} in {seconds} seconds",
+    count: (m, f) => {
+      m.objects.inc({ result: "delivered" });
+      m.objectsInFlight.inc({}, -1);
+      m.objectSeconds.observe(Number(f.seconds ?? 0));
+    },
+    metrics: [
+      "seclake_objects_total{result=delivered}",
+      "seclake_objects_in_flight",
+      "seclake_object_processing_seconds",
+    ],
+  },
+  object_duplicate: {
+    level: "info",
+    message: "s3://{bucket}/{key} was already delivered; {events} duplicated events filtered out",
+    count: (m, f) => {
+      m.objects.inc({ result: "duplicate" });
+      m.objectsInFlight.inc({}, -1);
+      m.duplicatesFiltered.inc({}, n(f.events));
+    },
+    metrics: [
+      "seclake_objects_total{result=duplicate}",
+      "seclake_duplicated_events_filtered_total",
+    ],
+  },
+  object_failed: {
+    level: "error",
+    message: "{error}",
+    count: (m, f) => {
+      m.objects.inc({ result: "failed" });
+      m.objectsInFlight.inc({}, -1);
+      m.errors.inc({ id: s(f.error_id) });
+    },
+    metrics: ["seclake_objects_total{result=failed}", "seclake_errors_total{id}"],
+  },
+  events_received: {
+    level: "none",
+    message: "",
+    count: (m, f) => m.eventsReceived.inc({}, n(f.count)),
+    metrics: ["seclake_events_received_total"],
+  },
+  batch_confirmed: {
+    level: "debug",
+    message: "Output {output} confirmed {events} events ({bytes} bytes)",
+    count: (m, f) => {
+      m.eventsSent.inc({ output: s(f.output) }, n(f.events));
+      m.bytesSent.inc({ output: s(f.output) }, n(f.bytes));
+    },
+    metrics: ["seclake_events_sent_total{output}", "seclake_bytes_sent_total{output}"],
+  },
+  visibility_extended: {
+    level: "debug",
+    message: "Visibility of message {message_id} extended by {seconds} seconds",
+    count: (m) => m.visibilityExtensions.inc(),
+    metrics: ["seclake_visibility_extensions_total"],
+  },
+  retry: {
+    level: "warning",
+    message: "{error}; retrying ({stage})",
+    count: (m, f) => m.retries.inc({ stage: s(f.stage) }),
+    metrics: ["seclake_retries_total{stage}"],
+  },
+  error: {
+    level: "error",
+    message: "{error}",
+    count: (m, f) => m.errors.inc({ id: s(f.error_id) }),
+    metrics: ["seclake_errors_total{id}"],
+  },
+} as const satisfies Record<string, EventSpec>;
+
+/** Name of a telemetry event. */
+export type EventName = keyof typeof EVENTS;
+
+/** Names of every metric family, for docs. */
+export const METRICS = (() => {
+  const m = families();
+  return m.registry.families.map((f) => ({ name: f.name, type: f.type, help: f.help }));
+})();
+
+/** Options for {@link Telemetry}. */
+export interface TelemetryOptions {
+  /** Identical error lines are logged at most once per this many ms. Default 60,000. */
+  errorRepeatMs?: number;
+  /** Clock. */
+  now?: () => number;
+}
+
+/** The collector's telemetry: emits named events to the log and the metrics together. */
+export class Telemetry {
+  /** The metric families. */
+  readonly metrics: Metrics = families();
+  #log: Logger = logger("pipeline");
+  #errorRepeatMs: number;
+  #now: () => number;
+  #lastError = new Map<string, { at: number; suppressed: number }>();
+
+  /** Creates an empty telemetry. */
+  constructor(options: TelemetryOptions = {}) {
+    this.#errorRepeatMs = options.errorRepeatMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Records event `name`: its metrics, then its log line (errors rate-limited). */
+  emit(name: EventName, fields: Fields = {}): void {
+    const spec: EventSpec = EVENTS[name];
+    spec.count(this.metrics, fields);
+    if (spec.level === "none") return;
+    if (spec.level === "error") {
+      const k = `${fields.error_id ?? ""}|${fields.error ?? ""}|${fields.reason ?? ""}`;
+      const last = this.#lastError.get(k);
+      const now = this.#now();
+      if (last && now - last.at < this.#errorRepeatMs) {
+        last.suppressed++;
+        return;
+      }
+      if (last?.suppressed) fields = { ...fields, repeated: last.suppressed };
+      this.#lastError.set(k, { at: now, suppressed: 0 });
+      if (this.#lastError.size > 10_000) this.#lastError.clear();
+    }
+    const log = this.#log;
+    switch (spec.level) {
+      case "debug":
+        return log.debug(spec.message, fields);
+      case "info":
+        return log.info(spec.message, fields);
+      case "warning":
+        return log.warn(spec.message, fields);
+      case "error":
+        return log.error(spec.message, fields);
+    }
+  }
+
+  /** The Prometheus text of every metric. */
+  render(): string {
+    return this.metrics.registry.render();
+  }
+}
