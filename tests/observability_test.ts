@@ -17,9 +17,7 @@ import type { LineReceiver } from "./helpers/tls_receiver.ts";
 const DAY = "region=us-east-1/accountId=111122223333/eventDay=20240410";
 
 function metric(text: string, name: string): number {
-  const line = text.split("\n").find((l) =>
-    l.startsWith(name + " ") || l.startsWith(name + "{") && l.startsWith(name)
-  );
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
   if (!line) return 0;
   return Number(line.slice(line.lastIndexOf(" ") + 1));
 }
