@@ -8,7 +8,9 @@
  * @module
  */
 import { CollectorError, errorMessage } from "../errors.ts";
+import { readEventJson } from "../parquet/json_reader.ts";
 import { readEvents } from "../parquet/reader.ts";
+import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { logger } from "../telemetry/log.ts";
@@ -57,6 +59,11 @@ export interface ProcessObjectOptions {
   attempts?: number;
   /** First retry delay, doubled each attempt. Default 1000 ms. */
   retryBaseMs?: number;
+  /**
+   * Applied to every decoded event before it is serialized (obfuscation); returning undefined
+   * drops the event. When absent, events go the fast path: JSON text straight from the columns.
+   */
+  eventTransform?: (event: JsonObject) => JsonObject | undefined;
   /** Called with the number of events of each slice read. */
   onEvents?: (n: number) => void;
   /** Called after each retry of a transient failure. */
@@ -147,15 +154,35 @@ async function deliver(
         });
         chain.catch((e) => chainError ??= e);
       };
-      for await (const slice of readEvents(opened.buffer, { signal, name, startRow: written })) {
-        const header = formatter.header();
-        for (const event of slice.events) {
-          text += formatter.line(toJson(event), header);
-          pending++;
-          if (text.length >= chunkBytes) await send();
+      if (options.eventTransform) {
+        // Object path: events are transformed (obfuscation) before they are serialized.
+        const transform = options.eventTransform;
+        for await (const slice of readEvents(opened.buffer, { signal, name, startRow: written })) {
+          const header = formatter.header();
+          for (const event of slice.events) {
+            const e = transform(event);
+            if (e !== undefined) text += formatter.line(toJson(e), header);
+            pending++;
+            if (text.length >= chunkBytes) await send();
+          }
+          options.onEvents?.(slice.events.length);
+          if (chainError) throw chainError;
         }
-        options.onEvents?.(slice.events.length);
-        if (chainError) throw chainError;
+      } else {
+        // Fast path: JSON text straight from the column data.
+        const append = formatter.extraMembers;
+        for await (
+          const slice of readEventJson(opened.buffer, { signal, name, startRow: written, append })
+        ) {
+          const header = formatter.header();
+          for (const json of slice.json) {
+            text += formatter.rawLine(json, header);
+            pending++;
+            if (text.length >= chunkBytes) await send();
+          }
+          options.onEvents?.(slice.json.length);
+          if (chainError) throw chainError;
+        }
       }
       await send();
       await chain;

@@ -37,6 +37,16 @@ export class LineFormatter {
     return "<14>" + new Date(this.#now()).toISOString() + this.#prefix;
   }
 
+  /** The JSON member(s) every event gets (`"@devo_pulling_id":"..."`), or "" when none. */
+  get extraMembers(): string {
+    return this.#suffix;
+  }
+
+  /** One line for `json` taken as is (it already carries {@link extraMembers}). */
+  rawLine(json: string, header = this.header()): string {
+    return header + json + "\n";
+  }
+
   /**
    * One line for `json`, the serialized event object (`{...}`), with the pulling id added as
    * its last member and a trailing newline.

@@ -62,3 +62,14 @@ Deno.test("Devo line: priority, UTC ms time, host, tag, JSON with pulling id, ne
   const plain = new LineFormatter({ hostname: "h", tag: "my.app.x", now: () => 0 });
   assert.equal(plain.line('{"a":1}'), '<14>1970-01-01T00:00:00.000Z h my.app.x: {"a":1}\n');
 });
+
+Deno.test("timestamp cache gives the same text as toISOString", () => {
+  for (
+    const ms of [0, 1, 999, 1000, 1712750700001, 1712750700010, 1712750700999, -1, -1001, 253402300799999]
+  ) {
+    assert.equal(timestampFromMillis(ms), new Date(ms).toISOString(), String(ms));
+    assert.equal(timestampFromMillis(ms), new Date(ms).toISOString(), String(ms)); // cached
+  }
+  assert.equal(timestampFromMillis(253402300800000), new Date(253402300800000).toISOString());
+  assert.equal(timestampFromMillis(1.5), "1970-01-01T00:00:00.001Z");
+});

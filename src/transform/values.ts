@@ -19,11 +19,28 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
+// Timestamps of one file are close together: the text up to the second is reused.
+let cachedSecond = NaN;
+let cachedPrefix = "";
+
 /** Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`; out-of-range values stay numbers. */
 export function timestampFromMillis(ms: number): string | number {
-  if (!Number.isFinite(ms)) return ms;
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) ? ms : d.toISOString();
+  if (!Number.isInteger(ms)) {
+    if (!Number.isFinite(ms)) return ms;
+    ms = Math.floor(ms);
+  }
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    const d = new Date(second * 1000);
+    if (Number.isNaN(d.getTime())) return ms;
+    const iso = d.toISOString();
+    // Years beyond 9999 or before 0 have a longer form; do not cache those.
+    if (iso.length !== 24) return new Date(ms).toISOString();
+    cachedSecond = second;
+    cachedPrefix = iso.slice(0, 20);
+  }
+  const milli = ms - second * 1000;
+  return cachedPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
 }
 
 /** Converts a Parquet INT64: a number when exact, else the bigint (serialized with all digits). */
