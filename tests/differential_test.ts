@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
 import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../scripts/ocsf_fixtures.ts";
-import { readEventJson } from "../src/parquet/json_reader.ts";
+import { readEventLines } from "../src/parquet/json_reader.ts";
 import { bufferFromFile, readEvents } from "../src/parquet/reader.ts";
 import { toJson } from "../src/transform/json.ts";
 
@@ -30,7 +30,13 @@ async function compare(path: string, startRow = 0): Promise<number> {
       for (const e of s.events) reference.push(toJson(e));
     }
     const fast: string[] = [];
-    for await (const s of readEventJson(file, { startRow, sliceRows: 333 })) fast.push(...s.json);
+    const dec = new TextDecoder();
+    for await (const s of readEventLines(file, { startRow, sliceRows: 333 })) {
+      const lines = dec.decode(s.bytes).split("\n");
+      assert.equal(lines.pop(), "");
+      assert.equal(lines.length, s.rows);
+      fast.push(...lines);
+    }
     assert.equal(fast.length, reference.length, path);
     for (let i = 0; i < fast.length; i++) {
       if (fast[i] !== reference[i]) {

@@ -19,22 +19,30 @@ import { compressors } from "hyparquet-compressors";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { toJson } from "../transform/json.ts";
 import { scalar, TIMESTAMP_PARSERS } from "../transform/values.ts";
+import { ByteOut, jsonUtf8Bytes } from "./json_bytes.ts";
 import { readMetadata } from "./reader.ts";
 
-/** A slice of consecutive events of one object, as JSON text. */
-export interface JsonSlice {
+/** A slice of consecutive events of one object, as complete lines of bytes. */
+export interface LineSlice {
   /** Index of the first event of the slice in the object. */
   readonly rowStart: number;
-  readonly json: string[];
+  /** Number of events (lines) in `bytes`. */
+  readonly rows: number;
+  /** `rows` lines: header, event JSON, newline. */
+  readonly bytes: Uint8Array;
 }
 
-/** Options for {@link readEventJson}. */
-export interface ReadEventJsonOptions {
+/** Options for {@link readEventLines}. */
+export interface ReadEventLinesOptions {
   signal?: AbortSignal;
   /** Rows to skip at the start of the object. Default 0. */
   startRow?: number;
-  /** Events per slice. Default 1000. */
+  /** Most events per slice. Default 1000. */
   sliceRows?: number;
+  /** A slice ends once it holds this many bytes. Default 256 KiB. */
+  sliceBytes?: number;
+  /** The bytes written before each event (the syslog header), asked once per slice. */
+  header?: () => Uint8Array;
   /** Names the object in errors. */
   name?: string;
   /** JSON members added at the end of every event, e.g. `"@devo_pulling_id":"1"`. */
@@ -50,8 +58,11 @@ interface Leaf {
   def?: ArrayLike<number>;
   /** Repetition levels, or undefined when the column is not repeated. */
   rep?: ArrayLike<number>;
-  /** JSON text of each value (undefined where the policy leaves the value out). */
-  values: (string | undefined)[];
+  /** Text columns: UTF-8 of each value; `escaped[v]` says it is already JSON (dictionary). */
+  text?: Uint8Array[];
+  escaped?: Uint8Array;
+  /** Other columns: converted values. */
+  values?: unknown[];
   /** Level cursor. */
   i: number;
   /** Value cursor. */
@@ -61,8 +72,8 @@ interface Leaf {
 /** A compiled schema node. */
 interface Plan {
   kind: "leaf" | "struct" | "list" | "map";
-  /** `"name":` */
-  keyJson: string;
+  /** `"name":` as bytes. */
+  keyBytes: Uint8Array;
   optional: boolean;
   /** Definition level at which this node is present. */
   def: number;
@@ -78,7 +89,7 @@ interface Plan {
   key?: Plan;
   value?: Plan;
   /** list: the element is a one-field struct (legacy `array` / `_tuple` group) to re-wrap. */
-  wrapKeyJson?: string;
+  wrapKeyBytes?: Uint8Array;
 }
 
 const isRepeated = (n: SchemaTree) => n.element.repetition_type === "REPEATED";
@@ -92,13 +103,13 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
     const repeated = isRepeated(n) && !asElement;
     const d = def + (optional || isRepeated(n) ? 1 : 0);
     const r = rep + (isRepeated(n) ? 1 : 0);
-    const keyJson = JSON.stringify(n.element.name) + ":";
+    const keyBytes = new TextEncoder().encode(JSON.stringify(n.element.name) + ":");
     if (repeated) {
       // A repeated field outside a LIST annotation: a list whose element is the field itself.
       const element = node(n, def, rep, true);
       return {
         kind: "list",
-        keyJson,
+        keyBytes,
         optional: false,
         def,
         leaves: element.leaves,
@@ -113,7 +124,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       leafPaths.push(n.path);
       return {
         kind: "leaf",
-        keyJson,
+        keyBytes,
         optional,
         def: d,
         leaves,
@@ -129,20 +140,22 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       const rd = d + 1;
       const rl = r + 1;
       let element: Plan;
-      let wrapKeyJson: string | undefined;
+      let wrapKeyBytes: Uint8Array | undefined;
       if (only.children.length === 1) {
         const inner = only.children[0]!;
         const legacy = only.element.name === "array" ||
           only.element.name === `${n.element.name}_tuple`;
         element = node(inner, rd, rl);
-        if (legacy) wrapKeyJson = JSON.stringify(inner.element.name) + ":";
+        if (legacy) {
+          wrapKeyBytes = new TextEncoder().encode(JSON.stringify(inner.element.name) + ":");
+        }
       } else {
         // Two-level: the repeated field itself is the element (primitive or group).
         element = { ...node(only, d, r, true), def: rd, optional: false };
       }
       return {
         kind: "list",
-        keyJson,
+        keyBytes,
         optional,
         def: d,
         leaves: element.leaves,
@@ -150,7 +163,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         repDef: rd,
         repLevel: rl,
         element,
-        wrapKeyJson,
+        wrapKeyBytes,
       };
     }
     if (
@@ -165,7 +178,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       const ki = only.children.findIndex((c) => c.element.name === "key");
       return {
         kind: "map",
-        keyJson,
+        keyBytes,
         optional,
         def: d,
         leaves: plans.flatMap((p) => p.leaves),
@@ -179,7 +192,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
     const children = n.children.map((c) => node(c, d, r));
     return {
       kind: "struct",
-      keyJson,
+      keyBytes,
       optional,
       def: d,
       leaves: children.flatMap((c) => c.leaves),
@@ -192,103 +205,188 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
   return { fields, leafPaths };
 }
 
-/** JSON text of one leaf value, or undefined when the policy leaves it out (null). */
-function valueJson(v: unknown): string | undefined {
+/** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
+function omitted(v: unknown): boolean {
   switch (typeof v) {
     case "string":
-      return JSON.stringify(v);
-    case "number":
-      return Number.isFinite(v) ? String(v) : undefined;
     case "bigint":
-      return v.toString();
     case "boolean":
-      return v ? "true" : "false";
+      return false;
+    case "number":
+      return !Number.isFinite(v);
     default: {
-      const s = scalar(v);
-      return s === undefined || s === null ? undefined : toJson(s);
+      const x = scalar(v);
+      return x === undefined || x === null;
     }
   }
 }
 
-/** Assembles rows from decoded leaves. */
-class Assembler {
-  constructor(private readonly leaves: Leaf[]) {}
+/** Writes a converted (non-text) value that is not {@link omitted}. */
+function writeValue(o: ByteOut, v: unknown): void {
+  switch (typeof v) {
+    case "string":
+      return o.jsonString(v);
+    case "number":
+      return Number.isSafeInteger(v) ? o.int(v) : o.ascii(String(v));
+    case "bigint": {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? o.int(n) : o.ascii(v.toString());
+    }
+    case "boolean":
+      return o.ascii(v ? "true" : "false");
+    default:
+      return o.text(toJson(scalar(v)!));
+  }
+}
 
-  #defAt(li: number): number {
-    const l = this.leaves[li]!;
-    return l.def ? l.def[l.i]! : l.maxDef;
+const COMMA = 44;
+const OPEN = 123;
+const CLOSE = 125;
+const LOPEN = 91;
+const LCLOSE = 93;
+const COLON = 58;
+const enc = new TextEncoder();
+
+/** Assembles rows from decoded leaves, writing JSON bytes. */
+class Assembler {
+  readonly #leaves: Leaf[];
+  readonly #o: ByteOut;
+  readonly #scratch = new ByteOut(256);
+
+  constructor(leaves: Leaf[], out: ByteOut) {
+    this.#leaves = leaves;
+    this.#o = out;
   }
 
-  #repAt(li: number): number {
-    const l = this.leaves[li]!;
-    return l.rep && l.i < l.rep.length ? l.rep[l.i]! : 0;
+  #defAt(li: number): number {
+    const l = this.#leaves[li]!;
+    return l.def ? l.def[l.i]! : l.maxDef;
   }
 
   /** Skips one (null or empty) entry of every leaf under `p`. */
   #skip(p: Plan): void {
-    for (const li of p.leaves) this.leaves[li]!.i++;
+    for (const li of p.leaves) this.#leaves[li]!.i++;
   }
 
-  /** The JSON of node `p` at the cursors, or undefined when it is null. */
-  emit(p: Plan): string | undefined {
+  /** True (and the entry skipped) when `p` is null here or its value is left out. */
+  isNull(p: Plan): boolean {
     const first = p.leaves[0]!;
     if (p.optional && this.#defAt(first) < p.def) {
       this.#skip(p);
-      return undefined;
+      return true;
     }
+    if (p.kind === "leaf") {
+      const l = this.#leaves[first]!;
+      if (l.values && omitted(l.values[l.v])) {
+        l.i++;
+        l.v++;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Writes the members of struct `p` (or of a row); returns whether any was written. */
+  members(children: readonly Plan[], o: ByteOut, any = false): boolean {
+    for (const c of children) {
+      if (this.isNull(c)) continue;
+      if (any) o.byte(COMMA);
+      o.bytes(c.keyBytes);
+      this.value(c, o);
+      any = true;
+    }
+    return any;
+  }
+
+  /** Writes the value of `p`, known not to be null. */
+  value(p: Plan, o: ByteOut = this.#o): void {
+    const first = p.leaves[0]!;
     switch (p.kind) {
       case "leaf": {
-        const l = this.leaves[first]!;
+        const l = this.#leaves[first]!;
         l.i++;
-        return l.values[l.v++];
+        const v = l.v++;
+        if (l.text) {
+          if (l.escaped![v]) o.bytes(l.text[v]!);
+          else o.jsonUtf8(l.text[v]!);
+        } else writeValue(o, l.values![v]);
+        return;
       }
-      case "struct": {
-        let s = "{";
-        for (const c of p.children) {
-          const t = this.emit(c);
-          if (t !== undefined) s += (s.length > 1 ? "," : "") + c.keyJson + t;
-        }
-        return s + "}";
-      }
+      case "struct":
+        o.byte(OPEN);
+        this.members(p.children, o);
+        o.byte(CLOSE);
+        return;
       case "list": {
         if (this.#defAt(first) < p.repDef) {
           this.#skip(p);
-          return "[]";
+          o.byte(LOPEN);
+          o.byte(LCLOSE);
+          return;
         }
         const el = p.element!;
-        let s = "[";
+        o.byte(LOPEN);
+        let n = 0;
         do {
-          let t = this.emit(el);
-          if (p.wrapKeyJson !== undefined) t = t === undefined ? "{}" : `{${p.wrapKeyJson}${t}}`;
-          s += (s.length > 1 ? "," : "") + (t ?? "null");
+          if (n++ > 0) o.byte(COMMA);
+          const isNull = this.isNull(el);
+          if (p.wrapKeyBytes) {
+            o.byte(OPEN);
+            if (!isNull) {
+              o.bytes(p.wrapKeyBytes);
+              this.value(el, o);
+            }
+            o.byte(CLOSE);
+          } else if (isNull) o.ascii("null");
+          else this.value(el, o);
         } while (this.#more(first, p.repLevel));
-        return s + "]";
+        o.byte(LCLOSE);
+        return;
       }
       case "map": {
+        o.byte(OPEN);
         if (this.#defAt(first) < p.repDef) {
           this.#skip(p);
-          return "{}";
+          o.byte(CLOSE);
+          return;
         }
-        let s = "{";
+        let any = false;
+        const k = this.#scratch;
         do {
-          const k = this.emit(p.key!);
-          const v = this.emit(p.value!);
-          if (v !== undefined && k !== undefined) {
-            const key = k.startsWith('"') ? k : JSON.stringify(k);
-            s += (s.length > 1 ? "," : "") + key + ":" + v;
-          }
+          k.pos = 0;
+          const keyNull = this.isNull(p.key!);
+          if (!keyNull) this.value(p.key!, k);
+          if (this.isNull(p.value!) || keyNull) continue;
+          if (any) o.byte(COMMA);
+          if (k.buf[0] === 34) o.bytes(k.buf.subarray(0, k.pos));
+          else o.jsonString(new TextDecoder().decode(k.buf.subarray(0, k.pos)));
+          o.byte(COLON);
+          this.value(p.value!, o);
+          any = true;
         } while (this.#more(first, p.repLevel));
-        return s + "}";
+        o.byte(CLOSE);
+        return;
       }
     }
   }
 
   /** Whether the next entry of leaf `li` continues the list at `repLevel`. */
   #more(li: number, repLevel: number): boolean {
-    const l = this.leaves[li]!;
-    const n = l.def ? l.def.length : l.rep ? l.rep.length : l.values.length;
-    return l.i < n && this.#repAt(li) >= repLevel;
+    const l = this.#leaves[li]!;
+    if (!l.rep || l.i >= l.rep.length) return false;
+    return l.rep[l.i]! >= repLevel;
   }
+}
+
+/** Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). */
+function isTextColumn(decoder: ColumnDecoder): boolean {
+  const e = decoder.element;
+  if (e.type !== "BYTE_ARRAY") return false;
+  const ct = e.converted_type;
+  const lt = e.logical_type?.type;
+  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM") return false;
+  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM") return false;
+  return true;
 }
 
 /** Decodes every page of one column chunk. */
@@ -303,11 +401,14 @@ function decodeChunk(
     view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
     offset: 0,
   };
+  const text = isTextColumn(decoder);
   let dictionary: DecodedArray | undefined;
-  let dictionaryJson: (string | undefined)[] | undefined;
+  let dictionaryJson: Uint8Array[] | undefined;
   const def = maxDef > 0 ? new Uint8Array(numValues) : undefined;
   const rep = maxRep > 0 ? new Uint8Array(numValues) : undefined;
-  const values: (string | undefined)[] = [];
+  const values: unknown[] = new Array(numValues);
+  const escapedFlags = text ? new Uint8Array(numValues) : undefined;
+  let nv = 0;
   let count = 0;
   let anyNull = false;
   while (count < numValues && reader.offset < bytes.length) {
@@ -328,8 +429,8 @@ function decodeChunk(
         header.dictionary_page_header!.num_values,
         decoder.element.type_length,
       );
-      dictionary = convert(dict, decoder);
-      dictionaryJson = undefined;
+      dictionary = text ? dict : convert(dict, decoder);
+      dictionaryJson = text ? Array.from(dict as Uint8Array[], jsonUtf8Bytes) : undefined;
       continue;
     }
     let levels;
@@ -364,20 +465,30 @@ function decodeChunk(
       }
     }
     if (rep && r.length) { for (let i = 0; i < n; i++) rep[count + i] = r[i]!; }
-    if (dictionary && encoding.endsWith("_DICTIONARY")) {
-      // Each dictionary entry is serialized once, not once per row.
-      const dj = dictionaryJson ??= Array.from(dictionary as ArrayLike<unknown>, valueJson);
-      for (let i = 0; i < dataPage.length; i++) values.push(dj[dataPage[i] as number]);
+    const dictPage = dictionary !== undefined && encoding.endsWith("_DICTIONARY");
+    if (text && dictPage) {
+      // Each dictionary entry was escaped once; rows share its bytes.
+      const dj = dictionaryJson!;
+      escapedFlags!.fill(1, nv, nv + dataPage.length);
+      for (let i = 0; i < dataPage.length; i++) values[nv++] = dj[dataPage[i] as number];
+    } else if (text) {
+      for (let i = 0; i < dataPage.length; i++) values[nv++] = dataPage[i];
     } else {
       const page = convertWithDictionary(dataPage, dictionary, encoding, decoder);
-      for (let i = 0; i < page.length; i++) values.push(valueJson(page[i]));
+      for (let i = 0; i < page.length; i++) values[nv++] = page[i];
     }
     count += n;
   }
   if (count !== numValues) {
     throw new Error(`column chunk ends after ${count} of ${numValues} values`);
   }
-  return { maxDef, def: anyNull ? def : undefined, rep, values, i: 0, v: 0 };
+  values.length = nv;
+  const leaf: Leaf = { maxDef, def: anyNull ? def : undefined, rep, i: 0, v: 0 };
+  if (text) {
+    leaf.text = values as Uint8Array[];
+    leaf.escaped = escapedFlags;
+  } else leaf.values = values;
+  return leaf;
 }
 
 function chunkRange(
@@ -391,13 +502,18 @@ function chunkRange(
   return [start, start + Number(col.total_compressed_size)];
 }
 
-/** Yields the events of `file` as JSON text, in row order, one row group decoded at a time. */
-export async function* readEventJson(
+/**
+ * Yields the events of `file` as complete lines (header, event JSON with `append` members,
+ * newline), in row order, one row group decoded at a time.
+ */
+export async function* readEventLines(
   file: AsyncBuffer,
-  options: ReadEventJsonOptions = {},
-): AsyncGenerator<JsonSlice> {
-  const { signal, startRow = 0, sliceRows = 1000, name = "object" } = options;
-  const tail = options.append ? options.append + "}" : "}";
+  options: ReadEventLinesOptions = {},
+): AsyncGenerator<LineSlice> {
+  const { signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024, name = "object" } =
+    options;
+  const header = options.header ?? (() => EMPTY);
+  const tail = options.append ? enc.encode("," + options.append) : EMPTY;
   const metadata: FileMetaData = await readMetadata(file, name);
   let fields: Plan[];
   let leafPaths: string[][];
@@ -409,6 +525,7 @@ export async function* readEventJson(
   } catch (e) {
     throw wrap(e, name);
   }
+  const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const rows = Number(group.num_rows);
@@ -420,10 +537,15 @@ export async function* readEventJson(
     signal?.throwIfAborted();
     let leaves: Leaf[];
     try {
+      if (group.columns.length !== schemaLeaves.length) {
+        throw new Error(
+          `row group has ${group.columns.length} columns, schema ${schemaLeaves.length}`,
+        );
+      }
       const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
       const lo = Math.min(...ranges.map((r) => r[0]));
       const hi = Math.max(...ranges.map((r) => r[1]));
-      if (lo < 0 || hi > file.byteLength || hi - lo > file.byteLength) {
+      if (lo < 0 || hi > file.byteLength) {
         throw new Error(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
         );
@@ -432,11 +554,10 @@ export async function* readEventJson(
       leaves = group.columns.map((c, i) => {
         const md = c.meta_data!;
         const path = schemaLeaves[i]!.path;
-        const element = path.at(-1)!.element;
         const decoder: ColumnDecoder = {
           pathInSchema: md.path_in_schema,
           type: md.type,
-          element,
+          element: path.at(-1)!.element,
           schemaPath: path,
           codec: md.codec,
           parsers: PARSERS,
@@ -462,25 +583,34 @@ export async function* readEventJson(
       if (isCollectorError(e)) throw e;
       throw wrap(e, name);
     }
-    const asm = new Assembler(leaves);
-    const emitRow = (): string => {
-      let s = "{";
-      for (const f of fields) {
-        const t = asm.emit(f);
-        if (t !== undefined) s += (s.length > 1 ? "," : "") + f.keyJson + t;
-      }
-      return s.length > 1 && tail.length > 1 ? s + "," + tail : s + tail;
-    };
+    const asm = new Assembler(leaves, out);
+    const scratch = new ByteOut(1024);
     try {
       let row = groupStart;
-      for (; row < startRow; row++) emitRow();
+      // Rows before startRow are assembled into a scratch buffer and dropped.
+      const skipper = new Assembler(leaves, scratch);
+      for (; row < startRow; row++) {
+        scratch.pos = 0;
+        skipper.members(fields, scratch);
+      }
       while (row < groupEnd) {
         signal?.throwIfAborted();
-        const end = Math.min(groupEnd, row + sliceRows);
-        const json: string[] = new Array(end - row);
-        for (let j = 0; j < json.length; j++) json[j] = emitRow();
-        yield { rowStart: row, json };
-        row = end;
+        const first = row;
+        const head = header();
+        out.pos = 0;
+        while (row < groupEnd && row - first < sliceRows && out.pos < sliceBytes) {
+          out.bytes(head);
+          out.byte(OPEN);
+          const any = asm.members(fields, out);
+          if (tail.length > 0) {
+            if (any) out.bytes(tail);
+            else out.bytes(tail.subarray(1));
+          }
+          out.byte(CLOSE);
+          out.byte(10);
+          row++;
+        }
+        yield { rowStart: first, rows: row - first, bytes: out.buf.slice(0, out.pos) };
       }
     } catch (e) {
       if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
@@ -489,6 +619,8 @@ export async function* readEventJson(
     groupStart = groupEnd;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function pathTo(root: SchemaTree, names: string[]): SchemaTree[] {
   const out = [root];

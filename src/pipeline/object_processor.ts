@@ -8,7 +8,7 @@
  * @module
  */
 import { CollectorError, errorMessage } from "../errors.ts";
-import { readEventJson } from "../parquet/json_reader.ts";
+import { readEventLines } from "../parquet/json_reader.ts";
 import { readEvents } from "../parquet/reader.ts";
 import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
@@ -42,6 +42,11 @@ type Outcome =
     readonly ref: ObjectRef;
     readonly events: number;
     readonly error: CollectorError;
+    /**
+     * Reading was stopped by `signal` (shutdown), not by a failure: the rows confirmed so far
+     * are checkpointed and a retry resumes after them.
+     */
+    readonly stopped?: boolean;
   };
 
 /** Options for {@link processObject}. */
@@ -74,7 +79,7 @@ const encoder = new TextEncoder();
 
 function asCollectorError(e: unknown, name: string): CollectorError {
   if (e instanceof CollectorError) return e;
-  if (e instanceof DOMException && e.name === "AbortError") {
+  if (e === undefined || (e instanceof DOMException && e.name === "AbortError")) {
     return new CollectorError("OUTPUT_WRITE", `Processing of ${name} stopped by shutdown`, {
       cause: e,
       retryable: true,
@@ -108,6 +113,9 @@ async function deliver(
 
   const known = state?.completed(ref);
   if (known) return { ok: true, ref, events: known.events, duplicate: true };
+  if (signal?.aborted) {
+    return { ok: false, ref, events: 0, error: asCollectorError(signal.reason, name), stopped: true };
+  }
 
   let written = 0; // rows handed to the outputs (from the start of the object)
   let confirmed = 0; // leading rows every output confirmed
@@ -138,21 +146,33 @@ async function deliver(
       }
       let text = "";
       let pending = 0;
-      const send = async () => {
-        if (pending === 0) return;
-        const chunk = encoder.encode(text);
+      const sendBytes = async (chunk: Uint8Array, rows: number) => {
+        // The outputs start their next batch only once this chunk's checkpoint is saved (or
+        // failed), so a crash repeats at most the batch in flight.
+        const saved = Promise.withResolvers<void>();
         const receipts: Receipt[] = [];
-        for (const out of outputs) receipts.push(await out.write(chunk, pending));
-        written += pending;
+        try {
+          for (const out of outputs) receipts.push(await out.write(chunk, rows, saved.promise));
+        } catch (e) {
+          saved.resolve();
+          throw e;
+        }
+        written += rows;
         const upTo = written;
-        text = "";
-        pending = 0;
         chain = chain.then(async () => {
           await Promise.all(receipts.map((r) => r.confirmed));
           confirmed = upTo;
           await state?.saveCheckpoint(id, upTo);
         });
-        chain.catch((e) => chainError ??= e);
+        chain.catch((e) => chainError ??= e).finally(() => saved.resolve());
+      };
+      const send = async () => {
+        if (pending === 0) return;
+        const rows = pending;
+        const chunk = encoder.encode(text);
+        text = "";
+        pending = 0;
+        await sendBytes(chunk, rows);
       };
       if (options.eventTransform) {
         // Object path: events are transformed (obfuscation) before they are serialized.
@@ -169,18 +189,18 @@ async function deliver(
           if (chainError) throw chainError;
         }
       } else {
-        // Fast path: JSON text straight from the column data.
-        const append = formatter.extraMembers;
-        for await (
-          const slice of readEventJson(opened.buffer, { signal, name, startRow: written, append })
-        ) {
-          const header = formatter.header();
-          for (const json of slice.json) {
-            text += formatter.rawLine(json, header);
-            pending++;
-            if (text.length >= chunkBytes) await send();
-          }
-          options.onEvents?.(slice.json.length);
+        // Fast path: JSON bytes straight from the column data, whole lines at a time.
+        const lines = readEventLines(opened.buffer, {
+          signal,
+          name,
+          startRow: written,
+          append: formatter.extraMembers,
+          header: () => encoder.encode(formatter.header()),
+          sliceBytes: chunkBytes,
+        });
+        for await (const slice of lines) {
+          await sendBytes(slice.bytes, slice.rows);
+          options.onEvents?.(slice.rows);
           if (chainError) throw chainError;
         }
       }
@@ -193,11 +213,12 @@ async function deliver(
       // Whatever was written is confirmed (or fails) before anything else happens.
       await Promise.allSettled(outputs.map((o) => o.flush()));
       await chain.catch(() => {});
-      const transient = error.retryable && error.family === "ApiError" && !signal?.aborted &&
-        !chainError;
-      if (!transient || attempt >= attempts) {
-        return { ok: false, ref, events: confirmed - (resumedAt ?? 0), error };
+      const events = confirmed - (resumedAt ?? 0);
+      if (signal?.aborted && !chainError) {
+        return { ok: false, ref, events, error: asCollectorError(signal.reason, name), stopped: true };
       }
+      const transient = error.retryable && error.family === "ApiError" && !chainError;
+      if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
       options.onRetry?.(error);
       log.warn("{error}; retrying from row {row} (attempt {attempt} of {attempts})", {
         error: error.message,
@@ -205,10 +226,22 @@ async function deliver(
         attempt: attempt + 1,
         attempts,
       });
-      await new Promise((r) => setTimeout(r, (options.retryBaseMs ?? 1000) * 2 ** (attempt - 1)));
+      await sleep((options.retryBaseMs ?? 1000) * 2 ** (attempt - 1), signal);
     } finally {
       tally.requests += opened?.requests ?? 0;
       opened?.close?.();
     }
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -1,0 +1,197 @@
+/**
+ * Byte-level JSON writing for the fast path: a growable output buffer, JSON string escaping
+ * done on UTF-8 bytes (text columns are never turned into JavaScript strings), and integer and
+ * timestamp writers that allocate nothing.
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const HEX = "0123456789abcdef";
+
+/** A growable byte buffer that lines of JSON are written into. */
+export class ByteOut {
+  buf: Uint8Array;
+  pos = 0;
+
+  /** Starts with `capacity` bytes. */
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  /** Writes one byte. */
+  byte(b: number): void {
+    if (this.pos >= this.buf.length) this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Writes bytes. */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    if (this.pos + n > this.buf.length) this.ensure(n);
+    if (n <= 32) {
+      // A loop beats TypedArray.set for the short keys and values that dominate.
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+      this.pos = p;
+    } else {
+      this.buf.set(b, this.pos);
+      this.pos += n;
+    }
+  }
+
+  /** Writes a string of ASCII characters. */
+  ascii(s: string): void {
+    this.ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+  }
+
+  /** Writes any string as UTF-8. */
+  text(s: string): void {
+    this.ensure(s.length * 3);
+    this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+  }
+
+  /** Writes a safe integer in decimal. */
+  int(n: number): void {
+    if (n < 0) {
+      this.byte(45);
+      n = -n;
+    }
+    if (n < 10) return this.byte(48 + n);
+    this.ascii(String(n));
+  }
+
+  /** Writes `s` as a JSON string (quotes and escapes), exactly as `JSON.stringify` does. */
+  jsonString(s: string): void {
+    let plain = true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 34 || c === 92 || c > 0x7e) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain) {
+      this.ensure(s.length + 2);
+      this.buf[this.pos++] = 34;
+      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+      this.buf[this.pos++] = 34;
+    } else {
+      this.text(JSON.stringify(s));
+    }
+  }
+
+  /**
+   * Writes UTF-8 `b` as a JSON string. Valid UTF-8 is copied with only `"`, `\` and control
+   * characters escaped; anything else is decoded as `TextDecoder` does (replacement characters)
+   * and written as `JSON.stringify` would.
+   */
+  jsonUtf8(b: Uint8Array): void {
+    this.ensure(b.length * 6 + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 34;
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i]!;
+      if (c >= 0x20 && c !== 34 && c !== 92 && c < 0x80) {
+        buf[p++] = c;
+      } else if (c < 0x80) {
+        buf[p++] = 92;
+        switch (c) {
+          case 34:
+            buf[p++] = 34;
+            break;
+          case 92:
+            buf[p++] = 92;
+            break;
+          case 8:
+            buf[p++] = 98;
+            break;
+          case 9:
+            buf[p++] = 116;
+            break;
+          case 10:
+            buf[p++] = 110;
+            break;
+          case 12:
+            buf[p++] = 102;
+            break;
+          case 13:
+            buf[p++] = 114;
+            break;
+          default:
+            buf[p++] = 117;
+            buf[p++] = 48;
+            buf[p++] = 48;
+            buf[p++] = HEX.charCodeAt(c >> 4);
+            buf[p++] = HEX.charCodeAt(c & 15);
+        }
+      } else {
+        const n = utf8SequenceLength(b, i);
+        if (n === 0) {
+          // Not valid UTF-8: fall back to the decoder's exact behaviour.
+          this.jsonString(decoder.decode(b));
+          return;
+        }
+        for (let k = 0; k < n; k++) buf[p++] = b[i + k]!;
+        i += n - 1;
+      }
+    }
+    buf[p++] = 34;
+    this.pos = p;
+  }
+
+  /** The bytes written so far (a copy). */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
+
+/** Length of the valid UTF-8 sequence starting at `b[i]` (a byte >= 0x80), or 0 if invalid. */
+function utf8SequenceLength(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  const c1 = b[i + 1];
+  if (c1 === undefined) return 0;
+  if (c >= 0xc2 && c <= 0xdf) return (c1 & 0xc0) === 0x80 ? 2 : 0;
+  const c2 = b[i + 2];
+  if (c2 === undefined || (c2 & 0xc0) !== 0x80) return 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (c === 0xe0 && c1 < 0xa0) return 0; // overlong
+    if (c === 0xed && c1 > 0x9f) return 0; // surrogates
+    return (c1 & 0xc0) === 0x80 ? 3 : 0;
+  }
+  const c3 = b[i + 3];
+  if (c3 === undefined || (c3 & 0xc0) !== 0x80) return 0;
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (c === 0xf0 && c1 < 0x90) return 0;
+    if (c === 0xf4 && c1 > 0x8f) return 0;
+    return (c1 & 0xc0) === 0x80 ? 4 : 0;
+  }
+  return 0;
+}
+
+/** JSON bytes of a UTF-8 value (quoted, escaped), for dictionary entries written many times. */
+export function jsonUtf8Bytes(b: Uint8Array): Uint8Array {
+  const o = new ByteOut(b.length + 16);
+  o.jsonUtf8(b);
+  return o.take();
+}
+
+/** JSON bytes of a JS string. */
+export function jsonStringBytes(s: string): Uint8Array {
+  return encoder.encode(JSON.stringify(s));
+}
