@@ -1,458 +1,1111 @@
 /**
- * Loads a YAML configuration file: parses it, replaces `${VAR}` from the environment, validates
- * every value against the schema table, applies defaults and returns a frozen {@link Config}.
- * Every mistake is a `SetupError` naming the YAML path, the line and the value (secrets masked).
+ * Loads a YAML configuration file: parses it, replaces `${VAR}` from the environment, reads
+ * `*_file` secrets, validates every value against the schema table, applies defaults, checks the
+ * certificate files and returns a frozen {@link Config}. Every mistake is a numbered `SetupError`
+ * naming the YAML path, the line and the value received (secrets masked); all mistakes of one
+ * pass are reported together. Nothing here opens a network connection.
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { Node as YamlNode } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Document, Node as YamlNode } from "yaml";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { CollectorError } from "../errors.ts";
+import {
+  amount,
+  article,
+  closest,
+  DAY,
+  deepFreeze,
+  describe,
+  dropUndefined,
+  fileProblem,
+  fill,
+  isNull,
+  iso,
+  keyAt,
+  lineOfError,
+  parseRfc3339,
+  parseSize,
+  patternHint,
+  placesOf,
+  rangeText,
+  typeName,
+  yamlHint,
+} from "./_util.ts";
+import type { Path } from "./_util.ts";
 import type { ErrorCode } from "../errors.ts";
-import { SCHEMA } from "./schema.ts";
-import type { ListSpec, MapSpec, ObjectSpec, ScalarSpec, Spec } from "./schema.ts";
+import { checkCertificateFiles } from "./pem.ts";
+import { acceptsFile, isMasked, NATIVE_SOURCES, SCHEMA } from "./schema.ts";
+import type {
+  ListSpec,
+  MapSpec,
+  ObjectListSpec,
+  ObjectSpec,
+  Pattern,
+  ScalarSpec,
+  Spec,
+} from "./schema.ts";
 import type { Config, InputConfig, OutputConfig } from "./types.ts";
 
-/** Options for {@link loadConfig} and {@link parseConfig}. */
+/** Options for {@link loadConfig}, {@link parseConfig} and {@link validateConfig}. */
 export interface LoadOptions {
   /** Environment used for `${VAR}`; defaults to the process environment. */
   env?: (name: string) => string | undefined;
   /** Directory relative paths are resolved against; defaults to the config file's directory. */
   baseDir?: string;
-  /** Check that certificate files exist and are PEM (default true). */
+  /**
+   * Check that the certificate files exist, are PEM, are valid now and pair with the key, and
+   * that directory inputs exist (default true). `*_file` secrets are always read.
+   */
   checkFiles?: boolean;
+  /** The current time, for `historical_poll_datetime` and certificate validity (default now). */
+  now?: () => Date;
 }
 
-/** Reads and validates the configuration file at `path`. */
+/** The outcome of {@link validateConfig}: the configuration, or every mistake found. */
+export interface ValidationResult {
+  /** The frozen configuration when there is no error. */
+  readonly config?: Config;
+  /** Every `SetupError` found, in file order within each pass; empty when valid. */
+  readonly errors: readonly CollectorError[];
+}
+
+/** Reads and validates the configuration file at `path`; throws the first error found. */
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<Config> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new CollectorError("CONFIG_UNREADABLE", `Cannot read configuration file ${path}`, {
-      cause: e,
-      context: { path },
-    });
-  }
+  const text = await readConfigText(path);
   return parseConfig(text, { baseDir: dirname(resolve(path)), ...options });
 }
 
-interface Ctx {
-  lc: LineCounter;
-  env: (name: string) => string | undefined;
+/** Reads the configuration file at `path` as text, or throws `CONFIG_UNREADABLE`. */
+export async function readConfigText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "may not be read by this user"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a folder"
+      : `cannot be read (${e instanceof Error ? e.message : String(e)})`;
+    throw new CollectorError(
+      "CONFIG_UNREADABLE",
+      `Configuration file ${path} ${why}: give the path of the YAML file with --config`,
+      { cause: e, context: { path } },
+    );
+  }
 }
 
-/** Validates configuration `text` (YAML) and returns the frozen configuration. */
+/**
+ * Validates configuration `text` (YAML) and returns the frozen configuration. Throws the first
+ * `SetupError`; the others found in the same pass are in its `related` list.
+ */
 export function parseConfig(text: string, options: LoadOptions = {}): Config {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const err = doc.errors[0]!;
-    const pos = err.linePos?.[0] ?? lc.linePos(err.pos[0]);
-    const where = pos ? ` (line ${pos.line}, column ${pos.col})` : "";
-    throw new CollectorError(
-      "CONFIG_YAML",
-      `Configuration is not valid YAML: ${err.message.split("\n")[0]}${where}`,
-      { context: { line: pos?.line, column: pos?.col } },
-    );
+  const result = validateConfig(text, options);
+  if (result.errors.length > 0) {
+    const [first, ...rest] = result.errors;
+    throw new CollectorError(first!.code, first!.detail, {
+      context: first!.context,
+      cause: first!.cause,
+      related: rest,
+    });
   }
-  const ctx: Ctx = { lc, env: options.env ?? ((n) => Deno.env.get(n)) };
-  const root = doc.contents;
-  if (!root || !isMap(root)) {
-    throw new CollectorError(
-      "CONFIG_TYPE",
-      "The configuration must be a mapping with globals, outputs and inputs",
-    );
-  }
-  const raw = walk(ctx, root, SCHEMA, []) as Record<string, unknown>;
-  const baseDir = options.baseDir ?? Deno.cwd();
-  const config = finish(ctx, doc, raw, baseDir, options.checkFiles ?? true);
-  return deepFreeze(config);
+  return result.config!;
 }
 
-function lineOf(ctx: Ctx, node: YamlNode | null | undefined): number | undefined {
-  const offset = node?.range?.[0];
-  return offset === undefined ? undefined : ctx.lc.linePos(offset).line;
+/**
+ * Validates configuration `text` (YAML) without throwing. Passes run in order (YAML syntax,
+ * settings, relations between settings, files); a pass runs only when the one before found
+ * nothing, so one mistake is not reported twice.
+ */
+export function validateConfig(text: string, options: LoadOptions = {}): ValidationResult {
+  const v = new Validator(text, options);
+  const config = v.run();
+  return v.errors.length > 0 ? { errors: v.errors } : { config: deepFreeze(config!), errors: [] };
 }
 
-function fail(
-  code: ErrorCode,
-  ctx: Ctx,
-  node: YamlNode | null | undefined,
-  path: readonly string[],
-  what: string,
-): never {
-  const line = lineOf(ctx, node);
-  const p = path.join(".");
-  throw new CollectorError(code, `${p} ${what}${line ? ` (line ${line})` : ""}`, {
-    context: { path: p, line },
-  });
-}
+type Raw = Record<string, unknown>;
 
-function shown(spec: ScalarSpec | ListSpec, value: unknown): string {
-  if ("secret" in spec && spec.secret) return '"****"';
-  return JSON.stringify(value);
-}
-
-function typeName(node: YamlNode): string {
-  if (isMap(node)) return "an object";
-  if (isSeq(node)) return "a list";
-  if (isScalar(node)) {
-    const v = node.value;
-    if (v === null) return "empty";
-    if (typeof v === "number") return Number.isInteger(v) ? "an integer" : "a number";
-    return `a ${typeof v}`;
-  }
-  return "something else";
-}
-
-const ARTICLE: Record<string, string> = {
-  string: "a string",
-  integer: "an integer",
-  boolean: "a boolean",
-  enum: "a string",
-  list: "a list",
-  object: "an object",
-  map: "an object",
-};
-
-function walk(
-  ctx: Ctx,
-  node: YamlNode | null,
-  spec: Spec,
-  path: string[],
-  keyNode?: YamlNode,
-): unknown {
-  if (node === null || (isScalar(node) && node.value === null)) return undefined;
-  switch (spec.kind) {
-    case "object":
-      return walkObject(ctx, node, spec, path, keyNode);
-    case "map":
-      return walkMap(ctx, node, spec, path);
-    case "list":
-      return walkList(ctx, node, spec, path);
-    default:
-      return walkScalar(ctx, node, spec, path);
-  }
-}
-
-function walkObject(
-  ctx: Ctx,
-  node: YamlNode,
-  spec: ObjectSpec,
-  path: string[],
-  keyNode?: YamlNode,
-) {
-  if (!isMap(node)) {
-    fail("CONFIG_TYPE", ctx, node, path, `must be an object: got ${typeName(node)}`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const pair of node.items) {
-    const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    const child = spec.fields[key];
-    if (!child) {
-      const hint = closest(key, Object.keys(spec.fields));
-      fail(
-        "CONFIG_UNKNOWN_KEY",
-        ctx,
-        pair.key as YamlNode,
-        [...path, key],
-        `is not a known setting${hint ? `: did you mean ${[...path, hint].join(".")}?` : ""}`,
-      );
-    }
-    out[key] = walk(
-      ctx,
-      pair.value as YamlNode | null,
-      child,
-      [...path, key],
-      pair.key as YamlNode,
-    );
-  }
-  for (const [key, child] of Object.entries(spec.fields)) {
-    if (out[key] === undefined && "default" in child && child.default !== undefined) {
-      out[key] = child.default;
-    }
-    if (out[key] === undefined && child.kind === "object") {
-      out[key] = walk(ctx, emptyMap(node), child, [...path, key]);
-    }
-    if (out[key] === undefined && child.required) {
-      fail("CONFIG_MISSING", ctx, keyNode ?? node, [...path, key], "is required but missing");
-    }
-  }
+/** Formats a YAML path: `inputs.x.services.events.obfuscation[0].method`. */
+export function formatPath(path: Path): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? p : `.${p}`;
   return out;
 }
 
-function emptyMap(near: YamlNode): YamlNode {
-  // A stand-in node at the parent's position, so defaults of nested objects apply.
-  const doc = parseDocument("{}");
-  const m = doc.contents as YamlNode;
-  m.range = near.range;
-  return m;
+const MASK = '"****"';
+
+/** Where a setting was written: the line of its key and of its value. */
+interface Where {
+  readonly keyLine?: number;
+  readonly valueLine?: number;
+  /** The `${VAR}` names its value came from, for messages. */
+  readonly fromEnv?: readonly string[];
 }
 
-function walkMap(ctx: Ctx, node: YamlNode, spec: MapSpec, path: string[]) {
-  if (!isMap(node)) {
-    fail("CONFIG_TYPE", ctx, node, path, `must be an object: got ${typeName(node)}`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const pair of node.items) {
-    const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    const value = (pair.value as YamlNode | null) ?? emptyMap(pair.key as YamlNode);
-    out[key] = walk(ctx, value, spec.value, [...path, key], pair.key as YamlNode) ?? {};
-  }
-  return out;
-}
+class Validator {
+  readonly errors: CollectorError[] = [];
+  readonly #lc = new LineCounter();
+  readonly #doc: Document.Parsed;
+  readonly #env: (name: string) => string | undefined;
+  readonly #baseDir: string;
+  readonly #checkFiles: boolean;
+  readonly #now: Date;
+  readonly #where = new Map<string, Where>();
 
-function walkList(ctx: Ctx, node: YamlNode, spec: ListSpec, path: string[]) {
-  if (!isSeq(node)) fail("CONFIG_TYPE", ctx, node, path, `must be a list: got ${typeName(node)}`);
-  return node.items.map((item, i) => {
-    const p = [...path, String(i)];
-    if (!isScalar(item) || typeof item.value !== "string") {
-      fail("CONFIG_TYPE", ctx, item as YamlNode, p, "must be a string");
-    }
-    const v = substitute(ctx, item, p, item.value as string);
-    if (spec.pattern && !spec.pattern.re.test(v)) {
-      fail(
-        "CONFIG_PATTERN",
-        ctx,
-        item,
-        p,
-        `must be ${spec.pattern.form}: got ${JSON.stringify(v)}`,
+  constructor(text: string, options: LoadOptions) {
+    this.#doc = parseDocument(text, {
+      lineCounter: this.#lc,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
+    this.#env = options.env ?? ((n) => Deno.env.get(n));
+    this.#baseDir = options.baseDir ?? Deno.cwd();
+    this.#checkFiles = options.checkFiles ?? true;
+    this.#now = options.now?.() ?? new Date();
+  }
+
+  run(): Config | undefined {
+    this.#syntax();
+    if (this.errors.length > 0) return undefined;
+    const root = this.#deref(this.#doc.contents);
+    if (!root || !isMap(root)) {
+      const what = !root || (isScalar(root) && root.value === null)
+        ? "is empty"
+        : `is ${typeName(root)}`;
+      this.#fail(
+        "CONFIG_NOT_MAPPING",
+        [],
+        this.#line(root ?? undefined) ?? 1,
+        `The configuration ${what}: it must be a mapping with globals, outputs and inputs sections`,
       );
+      return undefined;
     }
-    return v;
-  });
-}
-
-function substitute(ctx: Ctx, node: YamlNode, path: string[], value: string): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-    const v = ctx.env(name);
-    if (v === undefined) {
-      fail(
-        "CONFIG_ENV",
-        ctx,
-        node,
-        path,
-        `refers to environment variable ${name}, which is not set`,
-      );
-    }
-    return v;
-  });
-}
-
-function walkScalar(ctx: Ctx, node: YamlNode, spec: ScalarSpec, path: string[]): unknown {
-  const want = ARTICLE[spec.kind]!;
-  if (!isScalar(node)) {
-    fail("CONFIG_TYPE", ctx, node, path, `must be ${want}: got ${typeName(node)}`);
+    const raw = this.#walkObject(root, SCHEMA, [], 1) as Raw;
+    if (this.errors.length > 0) return undefined;
+    this.#relations(raw);
+    if (this.errors.length > 0) return undefined;
+    const config = this.#build(raw);
+    if (this.#checkFiles) this.#files(config);
+    this.errors.sort((a, b) => (lineOfError(a) ?? 0) - (lineOfError(b) ?? 0));
+    return this.errors.length > 0 ? undefined : config;
   }
-  let value = node.value;
-  if (typeof value === "string") value = substitute(ctx, node, path, value);
-  // A value that came from ${VAR} is text; accept digits and true/false for numbers and booleans.
-  const fromEnv = typeof node.value === "string" && /\$\{/.test(node.value);
-  switch (spec.kind) {
-    case "integer": {
-      if (fromEnv && typeof value === "string" && /^-?\d+$/.test(value)) value = Number(value);
-      if (typeof value !== "number" || !Number.isInteger(value)) {
-        fail("CONFIG_TYPE", ctx, node, path, `must be an integer: got ${shown(spec, value)}`);
-      }
-      if (
-        (spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)
-      ) {
-        fail(
-          "CONFIG_RANGE",
-          ctx,
-          node,
-          path,
-          `must be between ${spec.min} and ${spec.max}: got ${value}`,
-        );
-      }
-      return value;
-    }
-    case "boolean": {
-      if (fromEnv && (value === "true" || value === "false")) value = value === "true";
-      if (typeof value !== "boolean") {
-        fail("CONFIG_TYPE", ctx, node, path, `must be true or false: got ${shown(spec, value)}`);
-      }
-      return value;
-    }
-    case "enum": {
-      if (typeof value !== "string" || !spec.choices!.includes(value)) {
-        fail(
-          "CONFIG_RANGE",
-          ctx,
-          node,
-          path,
-          `must be one of ${spec.choices!.join(", ")}: got ${JSON.stringify(value)}`,
-        );
-      }
-      return value;
-    }
-    default: {
-      if (typeof value === "number" && !spec.pattern && !spec.secret) value = String(value);
-      if (typeof value !== "string") {
-        fail("CONFIG_TYPE", ctx, node, path, `must be a string: got ${typeName(node)}`);
-      }
-      if (value === "") return undefined;
-      if (spec.pattern && !spec.pattern.re.test(value)) {
-        fail(
-          "CONFIG_PATTERN",
-          ctx,
-          node,
-          path,
-          `must be ${spec.pattern.form}: got ${shown(spec, value)}`,
-        );
-      }
-      return value;
-    }
-  }
-}
 
-function finish(
-  ctx: Ctx,
-  doc: ReturnType<typeof parseDocument>,
-  raw: Record<string, unknown>,
-  baseDir: string,
-  checkFiles: boolean,
-): Config {
-  // The key node of `path` (the line an operator looks at), else the value node.
-  const at = (path: string[]): YamlNode | undefined => {
-    const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
-    if (parent && isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === path.at(-1));
-      if (pair) return pair.key as YamlNode;
+  // ---- reporting -----------------------------------------------------------------------------
+
+  #fail(code: ErrorCode, path: Path, line: number | undefined, what: string): void {
+    const p = formatPath(path);
+    const text = p === "" ? what : `${p} ${what}`;
+    this.errors.push(
+      new CollectorError(code, `${text}${line ? ` (line ${line})` : ""}`, {
+        context: { path: p, line },
+      }),
+    );
+  }
+
+  #line(node: YamlNode | null | undefined): number | undefined {
+    const offset = node?.range?.[0];
+    return offset === undefined ? undefined : this.#lc.linePos(offset).line;
+  }
+
+  /** The line of the key at `path`, else that of its nearest written ancestor. */
+  #lineNear(path: Path): number | undefined {
+    for (let i = path.length; i > 0; i--) {
+      const w = this.#where.get(formatPath(path.slice(0, i)));
+      if (w) return w.keyLine ?? w.valueLine;
     }
     return undefined;
-  };
-  const abs = (
-    p: string | undefined,
-  ) => (p === undefined ? undefined : isAbsolute(p) ? p : resolve(baseDir, p));
-  const globals = raw.globals as Config["globals"];
-  const persistence = globals.persistence;
+  }
 
-  const outputs: OutputConfig[] = [];
-  for (const [name, o] of Object.entries(raw.outputs as Record<string, Record<string, unknown>>)) {
-    const path = ["outputs", name];
-    const type = o.type as OutputConfig["type"];
-    const c = (o.config ?? {}) as Record<string, unknown>;
-    const needed = type === "devo_platform"
-      ? ["address", "port", "chain", "cert", "key"]
-      : type === "relay"
-      ? ["address", "port"]
-      : [];
-    for (const k of needed) {
-      if (c[k] === undefined) {
-        fail(
-          "CONFIG_MISSING",
-          ctx,
-          at([...path, "config"]) ?? at(path),
-          [...path, "config", k],
-          "is required for output type " + type,
+  #written(path: Path): boolean {
+    return this.#where.has(formatPath(path));
+  }
+
+  #syntax(): void {
+    const errs = this.#doc.errors;
+    let other = false;
+    for (const err of errs) {
+      const pos = this.#lc.linePos(err.pos[0]);
+      const at = `(line ${pos.line}, column ${pos.col})`;
+      if (err.code === "DUPLICATE_KEY") {
+        const key = keyAt(this.#doc.contents, err.pos[0]);
+        this.errors.push(
+          new CollectorError(
+            "CONFIG_DUPLICATE_KEY",
+            `The key ${
+              key ? JSON.stringify(key) + " " : ""
+            }is given twice in one mapping: remove one of the two ${at}`,
+            { context: { line: pos.line, column: pos.col } },
+          ),
+        );
+      } else if (!other) {
+        other = true;
+        const first = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+        this.errors.push(
+          new CollectorError(
+            "CONFIG_YAML",
+            `Configuration is not valid YAML: ${first}${yamlHint(err.code)} ${at}`,
+            { context: { line: pos.line, column: pos.col } },
+          ),
         );
       }
     }
-    const files: Record<string, string | undefined> = {};
-    for (const k of ["chain", "cert", "key"] as const) {
-      files[k] = abs(c[k] as string | undefined);
-      if (type === "devo_platform" && checkFiles) {
-        checkPem(ctx, at([...path, "config", k]), [...path, "config", k], files[k]!);
-      }
-    }
-    outputs.push({ ...(c as object), name, type, ...files } as OutputConfig);
-  }
-  if (outputs.length === 0) {
-    throw new CollectorError("CONFIG_NO_OUTPUT", "outputs must name at least one output");
   }
 
-  const inputs: InputConfig[] = [];
-  for (const [name, i] of Object.entries(raw.inputs as Record<string, Record<string, unknown>>)) {
+  #deref(node: unknown): YamlNode | undefined {
+    let n = node as YamlNode | null | undefined;
+    for (let i = 0; i < 16 && n && isAlias(n); i++) n = n.resolve(this.#doc) as YamlNode;
+    return n ?? undefined;
+  }
+
+  // ---- pass 2: every value against the schema ------------------------------------------------
+
+  #walk(node: YamlNode | undefined, spec: Spec, path: Path, keyLine?: number): unknown {
+    switch (spec.kind) {
+      case "object":
+        return this.#walkObject(node, spec, path, keyLine);
+      case "map":
+        return this.#walkMap(node, spec, path);
+      case "list":
+        return this.#walkList(node, spec, path);
+      case "objects":
+        return this.#walkObjects(node, spec, path);
+      default:
+        return this.#walkScalar(node, spec, path);
+    }
+  }
+
+  #walkObject(
+    node: YamlNode | undefined,
+    spec: ObjectSpec,
+    path: Path,
+    keyLine?: number,
+  ): Raw | undefined {
+    if (isNull(node)) {
+      if (spec.optional && node === undefined) return undefined;
+      node = undefined;
+    }
+    if (node !== undefined && !isMap(node)) {
+      this.#fail(
+        "CONFIG_TYPE",
+        path,
+        this.#line(node),
+        `must be an object (a mapping of settings): got ${typeName(node)}`,
+      );
+      return undefined;
+    }
+    const out: Raw = {};
+    const given = new Set<string>();
+    const invalid = new Set<string>();
+    for (const pair of node?.items ?? []) {
+      const keyNode = pair.key as YamlNode;
+      const key = String(isScalar(keyNode) ? keyNode.value : keyNode);
+      const valueNode = this.#deref(pair.value);
+      const line = this.#line(keyNode);
+      const child = spec.fields[key];
+      if (child) {
+        if (given.has(key)) {
+          this.#conflict(path, key, `${key}_file`, line);
+          continue;
+        }
+        given.add(key);
+        this.#where.set(formatPath([...path, key]), {
+          keyLine: line,
+          valueLine: this.#line(valueNode),
+        });
+        const before = this.errors.length;
+        out[key] = this.#walk(valueNode, child, [...path, key], line);
+        if (this.errors.length > before) invalid.add(key);
+        continue;
+      }
+      const base = key.endsWith("_file") ? key.slice(0, -5) : undefined;
+      const baseSpec = base === undefined ? undefined : spec.fields[base];
+      if (base !== undefined && baseSpec && acceptsFile(baseSpec)) {
+        if (given.has(base)) {
+          this.#conflict(path, base, key, line);
+          continue;
+        }
+        given.add(base);
+        this.#where.set(formatPath([...path, base]), {
+          keyLine: line,
+          valueLine: this.#line(valueNode),
+        });
+        const before = this.errors.length;
+        out[base] = this.#fromFile(valueNode, baseSpec as ScalarSpec, [...path, key], [
+          ...path,
+          base,
+        ]);
+        if (this.errors.length > before) invalid.add(base);
+        continue;
+      }
+      this.#fail("CONFIG_UNKNOWN_KEY", [...path, key], line, this.#unknown(key, spec, path));
+    }
+    for (const [key, child] of Object.entries(spec.fields)) {
+      if (out[key] !== undefined || invalid.has(key)) continue;
+      if (child.kind !== "object" && child.kind !== "map" && child.kind !== "objects") {
+        if (child.kind !== "list" && child.default !== undefined) out[key] = child.default;
+      } else if (child.kind === "object" && !child.optional) {
+        out[key] = this.#walkObject(undefined, child, [...path, key]);
+      } else if (child.kind === "objects") {
+        out[key] = [];
+      }
+      if (out[key] === undefined && child.required) {
+        const line = this.#where.get(formatPath([...path, key]))?.keyLine ?? keyLine ??
+          this.#line(node);
+        this.#missing([...path, key], child, line, given.has(key) ? "is empty" : undefined);
+      }
+    }
+    return out;
+  }
+
+  #missing(path: Path, spec: Spec, line: number | undefined, why?: string): void {
+    why ??= this.#written(path) ? "is empty" : "is required";
+    why += this.#emptyNote(path);
+    const key = String(path.at(-1));
+    const example = spec.example ?? ("choices" in spec ? spec.choices?.[0] : undefined);
+    const hint = example !== undefined ? `add it, e.g. ${key}: ${example}` : `add it`;
+    this.#fail("CONFIG_MISSING", path, line, `${why}: ${hint}`);
+  }
+
+  /** ` (it comes from ${VAR}, which is empty)` when the value at `path` came from variables. */
+  #emptyNote(path: Path): string {
+    const vars = this.#where.get(formatPath(path))?.fromEnv;
+    return vars?.length ? ` (it comes from \${${vars.join("}, ${")}}, which is empty)` : "";
+  }
+
+  #conflict(path: Path, a: string, b: string, line: number | undefined): void {
+    this.#fail(
+      "CONFIG_CONFLICT",
+      [...path, b],
+      line,
+      `cannot be given together with ${formatPath([...path, a])}: keep one of the two`,
+    );
+  }
+
+  #unknown(key: string, spec: ObjectSpec, path: Path): string {
+    const known = Object.entries(spec.fields).flatMap(([k, s]) =>
+      acceptsFile(s) ? [k, `${k}_file`] : [k]
+    );
+    const near = closest(key, known);
+    if (near) return `is not a known setting: did you mean ${formatPath([...path, near])}?`;
+    const elsewhere = placesOf(key).map((p) => fill(p, path));
+    if (elsewhere.length > 0) {
+      return `is not a setting here: it belongs under ${
+        elsewhere.map((p) => p.split(".").slice(0, -1).join(".")).join(" or ")
+      }`;
+    }
+    return `is not a known setting: remove it (docs/configuration.md lists the settings of ${
+      formatPath(path) || "the top level"
+    })`;
+  }
+
+  #fromFile(
+    node: YamlNode | undefined,
+    spec: ScalarSpec,
+    filePath: Path,
+    basePath: Path,
+  ): unknown {
+    const pathSpec: ScalarSpec = { kind: "string", description: spec.description };
+    const file = this.#walkScalar(node, pathSpec, filePath) as string | undefined;
+    if (file === undefined) return undefined;
+    const line = this.#line(node);
+    const abs = isAbsolute(file) ? file : resolve(this.#baseDir, file);
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(abs);
+    } catch (e) {
+      const [code, why] = fileProblem(e);
+      this.#fail(code, filePath, line, `names ${abs}, which ${why}`);
+      return undefined;
+    }
+    const value = text.replace(/\r?\n$/, "");
+    if (value.trim() === "") {
+      this.#fail(
+        "CONFIG_FILE_EMPTY",
+        filePath,
+        line,
+        `names ${abs}, which is empty: write the value of ${formatPath(basePath)} into it`,
+      );
+      return undefined;
+    }
+    return this.#checkScalar(value, true, spec, basePath, line, `${abs}`);
+  }
+
+  #walkMap(node: YamlNode | undefined, spec: MapSpec, path: Path): Raw | undefined {
+    if (isNull(node)) return undefined;
+    if (!isMap(node)) {
+      this.#fail(
+        "CONFIG_TYPE",
+        path,
+        this.#line(node),
+        `must be an object (a mapping of names to settings): got ${typeName(node!)}`,
+      );
+      return undefined;
+    }
+    const out: Raw = {};
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode;
+      const key = String(isScalar(keyNode) ? keyNode.value : keyNode);
+      const line = this.#line(keyNode);
+      const valueNode = this.#deref(pair.value);
+      this.#where.set(formatPath([...path, key]), {
+        keyLine: line,
+        valueLine: this.#line(valueNode),
+      });
+      if (spec.key) this.#checkKey(key, spec.key, [...path, key], line);
+      const value = this.#walk(valueNode, spec.value, [...path, key], line);
+      if (value !== undefined) out[key] = value;
+      else if (isNull(valueNode) && spec.value.kind === "object") {
+        out[key] = this.#walkObject(undefined, spec.value, [...path, key], line);
+      } else if (isNull(valueNode)) this.#missing([...path, key], spec.value, line, "has no value");
+    }
+    return out;
+  }
+
+  #checkKey(key: string, pattern: Pattern, path: Path, line: number | undefined): void {
+    if (!pattern.re.test(key)) {
+      this.#fail(
+        pattern.code ?? "CONFIG_PATTERN",
+        path,
+        line,
+        `is not a valid key: it must be ${pattern.form}`,
+      );
+    } else if (pattern.code === "CONFIG_SOURCE_NAME" && key !== "default") {
+      this.#checkSource(key, path, line);
+    }
+  }
+
+  #checkSource(value: string, path: Path, line: number | undefined): boolean {
+    if ((NATIVE_SOURCES as readonly string[]).includes(value)) return true;
+    const near = closest(value, NATIVE_SOURCES);
+    if (near && (/^[A-Z0-9_]+$/.test(value) || value.toUpperCase() === near)) {
+      this.#fail(
+        "CONFIG_SOURCE_NAME",
+        path,
+        line,
+        `is not a Security Lake source name: did you mean ${near}? got ${JSON.stringify(value)}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  #walkList(node: YamlNode | undefined, spec: ListSpec, path: Path): string[] | undefined {
+    if (isNull(node)) return undefined;
+    if (!isSeq(node)) {
+      this.#fail(
+        "CONFIG_TYPE",
+        path,
+        this.#line(node),
+        `must be a list (written [a, b] or one "- item" per line): got ${typeName(node!)}`,
+      );
+      return undefined;
+    }
+    const out: string[] = [];
+    node.items.forEach((item, i) => {
+      const n = this.#deref(item);
+      this.#where.set(formatPath([...path, i]), { valueLine: this.#line(n) });
+      if (isNull(n)) {
+        this.#fail(
+          "CONFIG_TYPE",
+          [...path, i],
+          this.#line(n) ?? this.#lineNear(path),
+          "must be a string: got nothing (an empty list item)",
+        );
+        return;
+      }
+      const v = this.#walkScalar(n, spec.item, [...path, i]);
+      if (typeof v === "string") out.push(v);
+    });
+    return out;
+  }
+
+  #walkObjects(node: YamlNode | undefined, spec: ObjectListSpec, path: Path): Raw[] | undefined {
+    if (isNull(node)) return [];
+    if (!isSeq(node)) {
+      this.#fail(
+        "CONFIG_TYPE",
+        path,
+        this.#line(node),
+        `must be a list of objects (one "- key: value" entry per item): got ${typeName(node!)}`,
+      );
+      return undefined;
+    }
+    const out: Raw[] = [];
+    node.items.forEach((item, i) => {
+      const n = this.#deref(item);
+      this.#where.set(formatPath([...path, i]), {
+        valueLine: this.#line(n),
+        keyLine: this.#line(n),
+      });
+      if (isNull(n)) {
+        this.#fail(
+          "CONFIG_TYPE",
+          [...path, i],
+          this.#line(n) ?? this.#lineNear(path),
+          "must be an object: got nothing",
+        );
+        return;
+      }
+      const v = this.#walkObject(n, spec.item, [...path, i], this.#line(n));
+      if (v) out.push(v);
+    });
+    return out;
+  }
+
+  #walkScalar(node: YamlNode | undefined, spec: ScalarSpec, path: Path): unknown {
+    if (isNull(node)) return undefined;
+    const line = this.#line(node);
+    if (!isScalar(node!)) {
+      this.#fail(spec.typeCode ?? "CONFIG_TYPE", path, line, this.#typeMessage(spec, node!));
+      return undefined;
+    }
+    let value = node.value;
+    let text = false;
+    if (typeof value === "string") {
+      const sub = this.#substitute(value, path, line);
+      if (sub === undefined) return undefined;
+      if (sub !== value) {
+        text = true;
+        this.#where.set(formatPath(path), {
+          ...this.#where.get(formatPath(path)),
+          fromEnv: [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!),
+        });
+      }
+      value = sub;
+    } else if (typeof value === "number" && (spec.kind === "string") && !spec.typeCode) {
+      // An unquoted number where text is expected (ids, account ids): keep it as written.
+      value = node.source ?? String(value);
+    }
+    return this.#checkScalar(value, text, spec, path, line);
+  }
+
+  #typeMessage(spec: ScalarSpec, node: YamlNode | unknown, value?: unknown): string {
+    const got = node !== undefined && typeof node === "object" && node !== null && !isScalar(node)
+      ? typeName(node as YamlNode)
+      : isMasked(spec)
+      ? `${article(typeof value)} (masked)`
+      : describe(value);
+    switch (spec.kind) {
+      case "integer":
+        return spec.unit === "bytes"
+          ? `must be a number of bytes or a size such as 8MiB: got ${got}`
+          : `must be a whole number${spec.unit ? ` of ${spec.unit}` : ""}: got ${got}${
+            typeof value === "string" && /^-?\d+$/.test(value) ? " (write it without quotes)" : ""
+          }`;
+      case "boolean":
+        return `must be true or false: got ${got}`;
+      case "enum":
+        return `must be one of ${spec.choices!.join(", ")}: got ${got}`;
+      case "datetime":
+        return `must be a string holding an RFC 3339 date-time, e.g. "2024-05-01T00:00:00Z": got ${got}`;
+      default:
+        return spec.typeCode === "CONFIG_RESET_AUTH"
+          ? `must be a string: got ${got}; quote it, e.g. "${String(value ?? "2024-05-01")}"`
+          : `must be a string: got ${got}`;
+    }
+  }
+
+  #substitute(value: string, path: Path, line: number | undefined): string | undefined {
+    let ok = true;
+    const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = this.#env(name);
+      if (v === undefined) {
+        ok = false;
+        this.#fail(
+          "CONFIG_ENV",
+          path,
+          line,
+          `refers to environment variable ${name}, which is not set: export ${name} before starting the collector`,
+        );
+        return "";
+      }
+      return v;
+    });
+    return ok ? out : undefined;
+  }
+
+  /** Checks one scalar `value`; `text` says it came from `${VAR}` or a file (so "25" may be 25). */
+  #checkScalar(
+    value: unknown,
+    text: boolean,
+    spec: ScalarSpec,
+    path: Path,
+    line: number | undefined,
+    file?: string,
+  ): unknown {
+    const masked = isMasked(spec);
+    const shown = (v: unknown) => (masked ? MASK : describe(v));
+    const from = file ? ` (read from ${file})` : "";
+    switch (spec.kind) {
+      case "integer": {
+        let n = value;
+        if (typeof n === "string" && spec.unit === "bytes") n = parseSize(n) ?? n;
+        if (typeof n === "string" && text && /^-?\d+$/.test(n.trim())) n = Number(n.trim());
+        if (typeof n !== "number" || !Number.isInteger(n)) {
+          this.#fail(
+            spec.typeCode ?? "CONFIG_TYPE",
+            path,
+            line,
+            this.#typeMessage(spec, undefined, value) + from,
+          );
+          return undefined;
+        }
+        if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+          this.#fail(
+            "CONFIG_RANGE",
+            path,
+            line,
+            `must be ${rangeText(spec)}: got ${amount(n, spec)}`,
+          );
+          return undefined;
+        }
+        return n;
+      }
+      case "boolean": {
+        let b = value;
+        if (text && typeof b === "string" && /^(true|false)$/i.test(b.trim())) {
+          b = b.trim().toLowerCase() === "true";
+        }
+        if (typeof b !== "boolean") {
+          this.#fail(
+            spec.typeCode ?? "CONFIG_TYPE",
+            path,
+            line,
+            this.#typeMessage(spec, undefined, value),
+          );
+          return undefined;
+        }
+        return b;
+      }
+      case "enum": {
+        if (typeof value !== "string" || !spec.choices!.includes(value)) {
+          const near = typeof value === "string" ? closest(value, spec.choices!) : undefined;
+          this.#fail(
+            typeof value === "string" ? "CONFIG_CHOICE" : (spec.typeCode ?? "CONFIG_TYPE"),
+            path,
+            line,
+            `must be one of ${spec.choices!.join(", ")}: got ${shown(value)}${
+              near ? `; did you mean ${near}?` : ""
+            }`,
+          );
+          return undefined;
+        }
+        return value;
+      }
+      case "datetime":
+        return this.#checkDatetime(value, spec, path, line);
+      default: {
+        if (typeof value !== "string") {
+          this.#fail(
+            spec.typeCode ?? "CONFIG_TYPE",
+            path,
+            line,
+            this.#typeMessage(spec, undefined, value),
+          );
+          return undefined;
+        }
+        if (value === "") return undefined;
+        if (spec.pattern && !spec.pattern.re.test(value)) {
+          this.#fail(
+            spec.pattern.code ?? "CONFIG_PATTERN",
+            path,
+            line,
+            `must be ${spec.pattern.form}: got ${shown(value)}${from}${
+              masked ? "" : patternHint(spec.pattern.code, value)
+            }`,
+          );
+          return undefined;
+        }
+        if (spec.pattern?.code === "CONFIG_SOURCE_NAME" && !this.#checkSource(value, path, line)) {
+          return undefined;
+        }
+        if (spec.regex) {
+          try {
+            new RegExp(value);
+          } catch (e) {
+            const why = e instanceof Error
+              ? e.message.replace(/^Invalid regular expression: /, "")
+              : "";
+            this.#fail(
+              "CONFIG_REGEX",
+              path,
+              line,
+              `is not a valid regular expression (${why}): got ${shown(value)}`,
+            );
+            return undefined;
+          }
+        }
+        return value;
+      }
+    }
+  }
+
+  #checkDatetime(value: unknown, spec: ScalarSpec, path: Path, line: number | undefined): unknown {
+    if (typeof value !== "string") {
+      this.#fail(
+        spec.typeCode ?? "CONFIG_TYPE",
+        path,
+        line,
+        this.#typeMessage(spec, undefined, value),
+      );
+      return undefined;
+    }
+    if (value === "") return undefined;
+    const ms = parseRfc3339(value);
+    if (ms === undefined) {
+      this.#fail(
+        "CONFIG_HISTORICAL_FORMAT",
+        path,
+        line,
+        `must be an RFC 3339 date-time with a time zone, e.g. 2024-05-01T00:00:00Z: got ${
+          describe(value)
+        }`,
+      );
+      return undefined;
+    }
+    const now = this.#now.getTime();
+    if (ms > now) {
+      this.#fail(
+        "CONFIG_HISTORICAL_FUTURE",
+        path,
+        line,
+        `must not be in the future (now is ${iso(now)}): got ${describe(value)}`,
+      );
+      return undefined;
+    }
+    const days = spec.maxAgeDays ?? 365;
+    if (ms < now - days * DAY) {
+      this.#fail(
+        "CONFIG_HISTORICAL_TOO_OLD",
+        path,
+        line,
+        `must be at most ${days} days back (not before ${iso(now - days * DAY)}): got ${
+          describe(value)
+        }`,
+      );
+      return undefined;
+    }
+    return new Date(ms).toISOString();
+  }
+
+  // ---- pass 3: relations between settings ----------------------------------------------------
+
+  #relations(raw: Raw): void {
+    const outputs = (raw.outputs ?? {}) as Record<string, Raw>;
+    if (Object.keys(outputs).length === 0) {
+      this.#fail(
+        "CONFIG_NO_OUTPUT",
+        ["outputs"],
+        this.#lineNear(["outputs"]),
+        `${
+          this.#written(["outputs"]) ? "is empty" : "is missing"
+        }: configure at least one output (devo_platform, relay or console)`,
+      );
+    }
+    for (const [name, o] of Object.entries(outputs)) this.#outputRelations(name, o);
+
+    const inputs = (raw.inputs ?? {}) as Record<string, Raw>;
+    const enabled = Object.entries(inputs).filter(([, i]) => i.enabled !== false);
+    if (enabled.length === 0) {
+      const what = !this.#written(["inputs"])
+        ? "is missing"
+        : Object.keys(inputs).length === 0
+        ? "is empty"
+        : "has no enabled input (every input has enabled: false)";
+      this.#fail(
+        "CONFIG_NO_INPUT",
+        ["inputs"],
+        this.#lineNear(["inputs"]),
+        `${what}: configure and enable at least one input`,
+      );
+    }
+    for (const [name, i] of enabled) this.#inputRelations(name, i);
+  }
+
+  #outputRelations(name: string, o: Raw): void {
+    const path = ["outputs", name];
+    const c = (o.config ?? {}) as Raw;
+    const needed = o.type === "devo_platform"
+      ? ["address", "port", "chain", "cert", "key"]
+      : o.type === "relay"
+      ? ["address", "port"]
+      : [];
+    const fields = ((SCHEMA.fields.outputs as MapSpec).value as ObjectSpec).fields;
+    const configSpec = fields.config as ObjectSpec;
+    for (const k of needed) {
+      if (c[k] !== undefined) continue;
+      this.#missing(
+        [...path, "config", k],
+        configSpec.fields[k]!,
+        this.#lineNear([...path, "config", k]),
+        `is required for output type ${o.type}`,
+      );
+    }
+  }
+
+  #inputRelations(name: string, i: Raw): void {
     const path = ["inputs", name];
-    const input = { ...i, name, directory: abs(i.directory as string | undefined) } as InputConfig;
-    if (!input.enabled) continue;
-    if (input.type === "security_lake") {
-      const creds = input.credentials;
-      const checks: [string[], unknown][] = [
-        [["credentials", "aws_access_key_id"], creds.aws_access_key_id],
-        [["credentials", "aws_secret_access_key"], creds.aws_secret_access_key],
-        [["region"], input.region],
-        [["queue_name"], input.queue_name ?? input.queue_url],
-      ];
-      for (const [p, v] of checks) {
-        if (v === undefined) {
-          fail(
-            "CONFIG_MISSING",
-            ctx,
-            at([...path, ...p.slice(0, -1)]) ?? at(path),
-            [...path, ...p],
-            "is required but missing",
+    const inputSpec = (SCHEMA.fields.inputs as MapSpec).value as ObjectSpec;
+    if (i.type === "directory") {
+      if (i.directory === undefined) {
+        this.#missing(
+          [...path, "directory"],
+          inputSpec.fields.directory!,
+          this.#lineNear([...path, "directory"]),
+          "is required for input type directory",
+        );
+      }
+    } else {
+      if (i.region === undefined) {
+        this.#missing(
+          [...path, "region"],
+          inputSpec.fields.region!,
+          this.#lineNear([...path, "region"]),
+        );
+      }
+      if (i.queue_name === undefined && i.queue_url === undefined) {
+        this.#fail(
+          "CONFIG_MISSING",
+          [...path, "queue_name"],
+          this.#lineNear([...path, "queue_name"]),
+          "is required (or queue_url): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue",
+        );
+      }
+      if (i.queue_name !== undefined && i.queue_url !== undefined) {
+        this.#conflict(path, "queue_name", "queue_url", this.#lineNear([...path, "queue_url"]));
+      }
+      if (i.queue_account_id !== undefined && i.queue_url !== undefined) {
+        this.#fail(
+          "CONFIG_CONFLICT",
+          [...path, "queue_account_id"],
+          this.#lineNear([...path, "queue_account_id"]),
+          `cannot be given together with ${
+            formatPath([...path, "queue_url"])
+          }, which already names the account: keep one of the two`,
+        );
+      }
+      this.#credentialRelations([...path, "credentials"], i.credentials as Raw, true);
+      for (const k of ["sqs_credentials", "s3_credentials"]) {
+        if (i[k] !== undefined) this.#credentialRelations([...path, k], i[k] as Raw, true);
+      }
+    }
+    const events = ((i.services as Raw).events ?? {}) as Raw;
+    const ev = [...path, "services", "events"];
+    const map = events.devo_tag_map as Record<string, string> | undefined;
+    if (map !== undefined && map.default === undefined) {
+      this.#fail(
+        "CONFIG_TAG_MAP_DEFAULT",
+        [...ev, "devo_tag_map"],
+        this.#lineNear([...ev, "devo_tag_map"]),
+        `has no default entry: add default: ${
+          events.tag ?? "cloud.aws.amazon.security_lake.events"
+        }`,
+      );
+    }
+    const include = (events.include_sources ?? []) as string[];
+    ((events.exclude_sources ?? []) as string[]).forEach((s, n) => {
+      if (include.includes(s)) {
+        this.#fail(
+          "CONFIG_CONFLICT",
+          [...ev, "exclude_sources", n],
+          this.#lineNear([...ev, "exclude_sources", n]),
+          `names ${s}, which include_sources also names: keep it in one of the two lists`,
+        );
+      }
+    });
+    const allowed = i.allowed_buckets as string[] | undefined;
+    if (i.bucket !== undefined && allowed !== undefined && !allowed.includes(i.bucket as string)) {
+      this.#fail(
+        "CONFIG_CONFLICT",
+        [...path, "bucket"],
+        this.#lineNear([...path, "bucket"]),
+        `names ${i.bucket}, which allowed_buckets does not list: add it there or correct it`,
+      );
+    }
+    ((events.obfuscation ?? []) as Raw[]).forEach((rule, n) =>
+      this.#ruleRelations([...ev, "obfuscation", n], rule)
+    );
+  }
+
+  #credentialRelations(path: Path, c: Raw, needSome: boolean): void {
+    const has = (k: string) => c[k] !== undefined;
+    const line = (k: string) => this.#lineNear([...path, k]);
+    if (has("aws_access_key_id") !== has("aws_secret_access_key")) {
+      const [given, absent] = has("aws_access_key_id")
+        ? ["aws_access_key_id", "aws_secret_access_key"]
+        : ["aws_secret_access_key", "aws_access_key_id"];
+      this.#fail(
+        "CONFIG_CREDENTIALS_PAIR",
+        [...path, absent],
+        line(given),
+        `is missing${
+          this.#emptyNote([...path, absent])
+        } while ${given} is given: set both keys of the IAM access key, or neither`,
+      );
+    } else if (has("aws_session_token") && !has("aws_access_key_id")) {
+      this.#fail(
+        "CONFIG_CREDENTIALS_PAIR",
+        [...path, "aws_session_token"],
+        line("aws_session_token"),
+        "is given without aws_access_key_id and aws_secret_access_key: set all three or remove it",
+      );
+    }
+    if (has("profile") && (has("aws_access_key_id") || has("aws_secret_access_key"))) {
+      this.#fail(
+        "CONFIG_CONFLICT",
+        [...path, "profile"],
+        line("profile"),
+        `cannot be given together with ${
+          formatPath([...path, "aws_access_key_id"])
+        }: use the profile or the access keys, not both`,
+      );
+    }
+    if (!has("role_arn")) {
+      for (const k of ["external_id", "role_session_name", "role_duration_seconds"]) {
+        if (this.#written([...path, k])) {
+          this.#fail(
+            "CONFIG_REQUIRES",
+            [...path, k],
+            line(k),
+            `has no effect without ${
+              formatPath([...path, "role_arn"])
+            }: add role_arn or remove ${k}`,
           );
         }
       }
-    } else if (input.directory === undefined) {
-      fail(
+    }
+    if (
+      needSome && !has("aws_access_key_id") && !has("aws_secret_access_key") && !has("profile") &&
+      !has("role_arn")
+    ) {
+      this.#fail(
         "CONFIG_MISSING",
-        ctx,
-        at(path),
-        [...path, "directory"],
-        "is required for input type directory",
+        [...path, "aws_access_key_id"],
+        this.#lineNear([...path, "aws_access_key_id"]),
+        'is required: set aws_access_key_id and aws_secret_access_key (or profile, or role_arn), e.g. aws_access_key_id: "${AWS_ACCESS_KEY_ID}"',
       );
     }
-    inputs.push(input);
   }
-  if (inputs.length === 0) {
-    throw new CollectorError("CONFIG_NO_INPUT", "inputs must contain at least one enabled input");
-  }
-  return {
-    globals: {
-      ...globals,
-      persistence: { ...persistence, directory_name: abs(persistence.directory_name)! },
-    },
-    outputs,
-    inputs,
-  };
-}
 
-function checkPem(ctx: Ctx, node: YamlNode | undefined, path: string[], file: string) {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "does not exist" : "cannot be read";
-    fail("CONFIG_FILE", ctx, node, path, `names ${file}, which ${why}`);
-  }
-  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
-    fail("CONFIG_FILE", ctx, node, path, `names ${file}, which is not a PEM file`);
-  }
-}
-
-/** The known key closest to `key` by edit distance, when close enough to be a typo. */
-export function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = distance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+  #ruleRelations(path: Path, rule: Raw): void {
+    const line = this.#lineNear(path);
+    const given = (k: string) => this.#written([...path, k]);
+    if (rule.paths === undefined && rule.string_patterns === undefined) {
+      this.#fail(
+        "CONFIG_OBFUSCATION_RULE",
+        path,
+        line,
+        "names neither paths nor string_patterns: add the fields (paths) or the patterns (string_patterns) it applies to",
+      );
+    }
+    const method = rule.method as string;
+    if (method === "hash" && rule.hash_key === undefined) {
+      this.#fail(
+        "CONFIG_OBFUSCATION_RULE",
+        [...path, "hash_key"],
+        this.#lineNear([...path, "method"]),
+        'is required for method hash: add it, e.g. hash_key: "${SECLAKE_HASH_KEY}" (or hash_key_file)',
+      );
+    }
+    const only: Record<string, string> = {
+      value: "mask",
+      hash_key: "hash",
+      hash_length: "hash",
+      keep_last: "partial",
+    };
+    for (const [k, m] of Object.entries(only)) {
+      if (given(k) && method !== m) {
+        this.#fail(
+          "CONFIG_OBFUSCATION_RULE",
+          [...path, k],
+          this.#lineNear([...path, k]),
+          `applies to method ${m} only, and this rule's method is ${method}: remove ${k} or change the method`,
+        );
+      }
     }
   }
-  return row[b.length]!;
+
+  // ---- building the typed configuration -------------------------------------------------------
+
+  #abs(p: string | undefined): string | undefined {
+    return p === undefined ? undefined : isAbsolute(p) ? p : resolve(this.#baseDir, p);
+  }
+
+  #build(raw: Raw): Config {
+    const globals = raw.globals as Raw & { persistence: Raw };
+    const outputs: OutputConfig[] = Object.entries((raw.outputs ?? {}) as Record<string, Raw>).map(
+      ([name, o]) => {
+        const c = (o.config ?? {}) as Raw;
+        return {
+          ...c,
+          name,
+          type: o.type,
+          chain: this.#abs(c.chain as string | undefined),
+          cert: this.#abs(c.cert as string | undefined),
+          key: this.#abs(c.key as string | undefined),
+        } as unknown as OutputConfig;
+      },
+    );
+    const inputs: InputConfig[] = Object.entries((raw.inputs ?? {}) as Record<string, Raw>)
+      .filter(([, i]) => i.enabled !== false)
+      .map(([name, i]) => ({
+        ...i,
+        name,
+        directory: this.#abs(i.directory as string | undefined),
+      } as unknown as InputConfig));
+    return {
+      globals: {
+        ...globals,
+        persistence: {
+          ...globals.persistence,
+          directory_name: this.#abs(globals.persistence.directory_name as string)!,
+        },
+      } as unknown as Config["globals"],
+      outputs: dropUndefined(outputs),
+      inputs: dropUndefined(inputs),
+    };
+  }
+
+  // ---- pass 4: files ---------------------------------------------------------------------------
+
+  #files(config: Config): void {
+    for (const o of config.outputs) {
+      if (o.type !== "devo_platform") continue;
+      const at = (k: string) => ["outputs", o.name, "config", k];
+      for (
+        const problem of checkCertificateFiles({ chain: o.chain!, cert: o.cert!, key: o.key! }, {
+          now: this.#now,
+        })
+      ) {
+        this.#fail(
+          problem.code,
+          at(problem.setting),
+          this.#where.get(formatPath(at(problem.setting)))?.valueLine ??
+            this.#lineNear(at(problem.setting)),
+          problem.text,
+        );
+      }
+    }
+    for (const i of config.inputs) {
+      if (i.type !== "directory" || i.directory === undefined) continue;
+      const path = ["inputs", i.name, "directory"];
+      const line = this.#where.get(formatPath(path))?.valueLine;
+      try {
+        if (!Deno.statSync(i.directory).isDirectory) {
+          this.#fail(
+            "CONFIG_FILE_UNREADABLE",
+            path,
+            line,
+            `names ${i.directory}, which is a file, not a folder`,
+          );
+        }
+      } catch (e) {
+        const [code, why] = fileProblem(e);
+        this.#fail(code, path, line, `names ${i.directory}, which ${why}`);
+      }
+    }
+  }
 }
 
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === "object") {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
+export { closest, humanBytes, parseRfc3339 } from "./_util.ts";

@@ -57,7 +57,7 @@ Deno.test("the four settings Devo requires are checked, with path and line", () 
   expectError(
     EXAMPLE.replace(/ {4}region: us-east-1\n/, ""),
     "CONFIG_MISSING",
-    ["SetupError 3", "inputs.security_lake.region is required", "(line 9)"],
+    ["SetupError 6", "inputs.security_lake.region is required", "(line 9)"],
   );
   expectError(
     EXAMPLE.replace(/ {4}queue_name: .*\n/, ""),
@@ -66,8 +66,11 @@ Deno.test("the four settings Devo requires are checked, with path and line", () 
   );
   expectError(
     EXAMPLE.replace(/ aws_access_key_id: "\$\{AWS_ACCESS_KEY_ID\}",/, ""),
-    "CONFIG_MISSING",
-    ["inputs.security_lake.credentials.aws_access_key_id is required", "(line 12)"],
+    "CONFIG_CREDENTIALS_PAIR",
+    [
+      "SetupError 40: inputs.security_lake.credentials.aws_access_key_id is missing while aws_secret_access_key is given",
+      "(line 12)",
+    ],
   );
   expectError(
     EXAMPLE,
@@ -82,15 +85,15 @@ Deno.test("range, type, pattern and unknown-key errors name the setting and line
     EXAMPLE.replace("events: {}", "events: { max_messages: 25 }"),
     "CONFIG_RANGE",
     [
-      "SetupError 5: inputs.security_lake.services.events.max_messages must be between 1 and 10: got 25 (line 17)",
+      "SetupError 11: inputs.security_lake.services.events.max_messages must be between 1 and 10: got 25 (line 17)",
     ],
   );
   expectError(
     EXAMPLE.replace("events: {}", "events: { wait_time_seconds: soon }"),
     "CONFIG_TYPE",
-    ["wait_time_seconds must be an integer"],
+    ['wait_time_seconds must be a whole number of seconds: got "soon" (line 17)'],
   );
-  expectError(EXAMPLE.replace("us-east-1", "Mars"), "CONFIG_PATTERN", [
+  expectError(EXAMPLE.replace("us-east-1", "Mars"), "CONFIG_REGION", [
     "region must be an AWS region",
   ]);
   expectError(
@@ -100,7 +103,7 @@ Deno.test("range, type, pattern and unknown-key errors name the setting and line
   );
   expectError(
     EXAMPLE.replace("type: console", "type: kafka"),
-    "CONFIG_RANGE",
+    "CONFIG_CHOICE",
     ["outputs.console_1.type must be one of devo_platform, relay, console"],
   );
 });
@@ -129,16 +132,14 @@ Deno.test("YAML syntax errors give line and column; empty sections are errors", 
   expectError(
     "globals: {}\noutputs: {}\ninputs: {x: {type: directory, directory: d}}\n",
     "CONFIG_NO_OUTPUT",
-    [
-      "SetupError 10",
-    ],
+    ["SetupError 10"],
   );
   expectError(
     "outputs: {c: {type: console}}\ninputs: {x: {enabled: false}}\n",
     "CONFIG_NO_INPUT",
     ["SetupError 9"],
   );
-  expectError("outputs: {c: {type: console}}\n", "CONFIG_MISSING", ["inputs is required"]);
+  expectError("outputs: {c: {type: console}}\n", "CONFIG_NO_INPUT", ["inputs is missing"]);
 });
 
 Deno.test("devo_platform needs readable PEM files", async () => {
@@ -155,9 +156,17 @@ Deno.test("devo_platform needs readable PEM files", async () => {
     );
     assert.throws(
       () => parseConfig(yaml, { env: ENV, baseDir: dir }),
-      (e) =>
-        isCollectorError(e, "CONFIG_FILE") && e.message.includes("not a PEM file") &&
-        e.message.includes("cert"),
+      (e) => {
+        assert.ok(isCollectorError(e, "CONFIG_NOT_PEM"), String(e));
+        const all = [e, ...e.related].map((x) => x.message);
+        assert.ok(all.some((m) => /config\.chain .* is damaged/.test(m)), all.join("\n"));
+        assert.ok(
+          all.some((m) => /config\.cert .* holds no PEM certificate/.test(m)),
+          all.join("\n"),
+        );
+        assert.ok(all.some((m) => /config\.key .* does not exist/.test(m)), all.join("\n"));
+        return true;
+      },
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

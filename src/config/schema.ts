@@ -1,60 +1,101 @@
 /**
  * The configuration schema: every setting declared once, with its type, default, unit, allowed
- * range or pattern, whether it is secret, and its description. Loading, validation, defaults and
- * the generated `docs/configuration.md` all read this table.
+ * range or pattern, whether it is secret, and its description. Loading, validation, defaults,
+ * the generated `docs/configuration.md` and `config.example.yaml` all read this table.
  * @module
  */
+import type { ErrorCode } from "../errors.ts";
 
-/** A scalar setting. */
-export interface ScalarSpec {
-  readonly kind: "string" | "integer" | "boolean" | "enum";
-  readonly description: string;
-  readonly default?: string | number | boolean;
-  /** Unit of a number, for docs (seconds, bytes...). */
-  readonly unit?: string;
-  readonly min?: number;
-  readonly max?: number;
-  /** Regular expression a string must match, with a human description of the form. */
-  readonly pattern?: { readonly re: RegExp; readonly form: string };
-  readonly choices?: readonly string[];
-  /** Values are masked in messages and dumps. */
-  readonly secret?: boolean;
-  readonly required?: boolean;
+/** The form a string must have: a regular expression, its description, and the error it raises. */
+export interface Pattern {
+  readonly re: RegExp;
+  /** What the form is, completing "must be ...", e.g. "an AWS region such as us-east-1". */
+  readonly form: string;
+  /** Catalogue code raised when a value does not match (default `CONFIG_PATTERN`). */
+  readonly code?: ErrorCode;
 }
 
-/** A list of strings. */
-export interface ListSpec {
-  readonly kind: "list";
+/** Fields every node of the schema has. */
+interface BaseSpec {
+  /** One or two sentences for the docs; the first also appears in error messages. */
   readonly description: string;
-  readonly pattern?: { readonly re: RegExp; readonly form: string };
+  /** The setting must be given (checked wherever its parent is present). */
   readonly required?: boolean;
+  /** An example value for messages and the example configuration (YAML text). */
+  readonly example?: string;
+  /** Shown commented out in `config.example.yaml` (an optional or alternative setting). */
+  readonly exampleOnly?: boolean;
+}
+
+/** A scalar setting: text, a whole number, a boolean, one of a few words, or a date-time. */
+export interface ScalarSpec extends BaseSpec {
+  readonly kind: "string" | "integer" | "boolean" | "enum" | "datetime";
+  readonly default?: string | number | boolean;
+  /** Unit of a number, for docs and messages: `seconds` or `bytes` (which also accepts `8MiB`). */
+  readonly unit?: "seconds" | "bytes";
+  readonly min?: number;
+  readonly max?: number;
+  /** Form a string must have. */
+  readonly pattern?: Pattern;
+  /** The allowed words of an `enum`. */
+  readonly choices?: readonly string[];
+  /** Secret: masked in messages and dumps, and also accepted as `<key>_file`. */
+  readonly secret?: boolean;
+  /** Not secret, but masked in messages and dumps anyway (for example an external id). */
+  readonly masked?: boolean;
+  /** Also accepted as `<key>_file`: the path of a file holding the value (secrets imply it). */
+  readonly file?: boolean;
+  /** Catalogue code for a value of the wrong type (default `CONFIG_TYPE`). */
+  readonly typeCode?: ErrorCode;
+  /** A string list item must compile as a JavaScript regular expression. */
+  readonly regex?: boolean;
+  /** A `datetime` must not lie further back than this many days. */
+  readonly maxAgeDays?: number;
+}
+
+/** A list of strings, each checked against `item`. */
+export interface ListSpec extends BaseSpec {
+  readonly kind: "list";
+  readonly item: ScalarSpec;
 }
 
 /** An object with a fixed set of keys. */
-export interface ObjectSpec {
+export interface ObjectSpec extends BaseSpec {
   readonly kind: "object";
-  readonly description: string;
   readonly fields: Readonly<Record<string, Spec>>;
-  readonly required?: boolean;
+  /** When absent, the object stays absent (no defaults are filled in). */
+  readonly optional?: boolean;
+  /** Has the same keys as this sibling; the docs list them once, there. */
+  readonly sameAs?: string;
 }
 
-/** An object whose keys are names chosen by the operator (outputs, inputs). */
-export interface MapSpec {
+/** An object whose keys are names chosen by the operator (outputs, inputs, a tag map). */
+export interface MapSpec extends BaseSpec {
   readonly kind: "map";
-  readonly description: string;
   readonly value: Spec;
-  readonly required?: boolean;
+  /** Form the keys must have. */
+  readonly key?: Pattern;
+  /** The key used in the example configuration. */
+  readonly exampleKey: string;
+}
+
+/** A list of objects of one shape (obfuscation rules). */
+export interface ObjectListSpec extends BaseSpec {
+  readonly kind: "objects";
+  readonly item: ObjectSpec;
 }
 
 /** Any node of the schema. */
-export type Spec = ScalarSpec | ListSpec | ObjectSpec | MapSpec;
+export type Spec = ScalarSpec | ListSpec | ObjectSpec | MapSpec | ObjectListSpec;
 
-const str = (description: string, extra: Partial<ScalarSpec> = {}): ScalarSpec => ({
+type Extra = Partial<Omit<ScalarSpec, "kind" | "description">>;
+
+const str = (description: string, extra: Extra = {}): ScalarSpec => ({
   kind: "string",
   description,
   ...extra,
 });
-const int = (description: string, extra: Partial<ScalarSpec> = {}): ScalarSpec => ({
+const int = (description: string, extra: Extra = {}): ScalarSpec => ({
   kind: "integer",
   description,
   ...extra,
@@ -64,70 +105,272 @@ const bool = (description: string, dflt: boolean): ScalarSpec => ({
   description,
   default: dflt,
 });
+const choice = (
+  description: string,
+  choices: readonly string[],
+  extra: Extra = {},
+): ScalarSpec => ({ kind: "enum", description, choices, ...extra });
 const obj = (
   description: string,
   fields: Record<string, Spec>,
-  extra: { required?: boolean } = {},
+  extra: { required?: boolean; optional?: boolean; sameAs?: string } = {},
 ): ObjectSpec => ({ kind: "object", description, fields, ...extra });
+const list = (
+  description: string,
+  item: ScalarSpec,
+  extra: { example?: string; exampleOnly?: boolean } = {},
+): ListSpec => ({
+  kind: "list",
+  description,
+  item,
+  ...extra,
+});
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 
 /** The Devo table Security Lake events go to unless configured otherwise. */
 export const DEFAULT_TAG = "cloud.aws.amazon.security_lake.events";
 
-const TAG_PATTERN = {
-  re: /^[a-z0-9_]+(\.[a-z0-9_\-]+){2,}$/i,
-  form: "a Devo tag of dot-separated words, e.g. cloud.aws.amazon.security_lake.events",
-};
-const REGION_PATTERN = {
-  re: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/,
-  form: "an AWS region such as us-east-1",
-};
-const QUEUE_NAME_PATTERN = {
-  re: /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
-  form: "1 to 80 letters, digits, hyphens or underscores",
-};
-const ADDRESS_PATTERN = {
-  re: /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:]+\]?$/,
-  form: "a host name or IP address without scheme or port",
-};
-const URL_PATTERN = { re: /^https?:\/\/[^\s/]+(\/.*)?$/, form: "an http(s) URL" };
+/** The native Security Lake source names (the `<SOURCE>` of `aws/<SOURCE>/...` keys). */
+export const NATIVE_SOURCES = [
+  "CLOUD_TRAIL_MGMT",
+  "LAMBDA_EXECUTION",
+  "S3_DATA",
+  "VPC_FLOW",
+  "ROUTE53",
+  "SH_FINDINGS",
+  "EKS_AUDIT",
+  "WAF",
+] as const;
 
-const outputConfig = obj("Settings of this output.", {
-  address: str("Host name or IP address of the receiver.", { pattern: ADDRESS_PATTERN }),
-  port: int("TCP port of the receiver.", { min: 1, max: 65535 }),
-  chain: str(
-    "PEM file with the CA chain that signs the receiver's certificate (Devo's chain.crt).",
+/** Replacement written by the `mask` obfuscation method unless `value` says otherwise. */
+export const DEFAULT_MASK = "****SANITIZED****";
+
+const TAG: Pattern = {
+  re: /^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+){2,}$/,
+  form:
+    "a Devo tag of three or more dot-separated words, e.g. cloud.aws.amazon.security_lake.events",
+  code: "CONFIG_TAG",
+};
+const REGION: Pattern = {
+  re: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/,
+  form: "an AWS region code such as us-east-1",
+  code: "CONFIG_REGION",
+};
+const QUEUE_NAME: Pattern = {
+  re: /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
+  form: "an SQS queue name (1 to 80 letters, digits, hyphens or underscores), not a URL or ARN",
+  code: "CONFIG_QUEUE_NAME",
+};
+const ADDRESS: Pattern = {
+  re:
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$|^\[?[0-9A-Fa-f:.]+\]?$/,
+  form: "a host name or IP address without scheme, port or path, e.g. collector-eu.devo.io",
+  code: "CONFIG_ADDRESS",
+};
+const URL_FORM: Pattern = {
+  re: /^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/,
+  form: "an http:// or https:// URL",
+  code: "CONFIG_URL",
+};
+const ACCOUNT_ID: Pattern = {
+  re: /^\d{12}$/,
+  form: "a 12-digit AWS account id",
+  code: "CONFIG_ACCOUNT_ID",
+};
+const ROLE_ARN: Pattern = {
+  re: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/,
+  form: "an IAM role ARN such as arn:aws:iam::123456789012:role/seclake",
+  code: "CONFIG_ROLE_ARN",
+};
+const BUCKET: Pattern = {
+  re: /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  form: "an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens), not a URL",
+  code: "CONFIG_BUCKET",
+};
+const SOURCE: Pattern = {
+  re: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+  form: "a Security Lake source name such as CLOUD_TRAIL_MGMT",
+  code: "CONFIG_SOURCE_NAME",
+};
+const LISTEN: Pattern = {
+  re:
+    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)?(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))?$/,
+  form: "host:port, host or :port (port 1–65535), e.g. 0.0.0.0:9464",
+  code: "CONFIG_LISTEN",
+};
+const FIELD_PATH: Pattern = {
+  re: /^(\*|[A-Za-z_@$][\w@$-]*)(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*)(\[\])?)*$/,
+  form:
+    "a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list)",
+};
+const NAME: Pattern = {
+  re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/,
+  form: "a name of up to 64 letters, digits, underscores, dots or hyphens",
+};
+const ACCESS_KEY_ID: Pattern = {
+  re: /^[A-Za-z0-9]{4,128}$/,
+  form: "an access key id such as AKIAIOSFODNN7EXAMPLE (letters and digits only)",
+};
+
+const credentials = (description: string, sameAs?: string): ObjectSpec =>
+  obj(description, {
+    aws_access_key_id: str("AWS access key id of the subscriber's IAM identity.", {
+      pattern: ACCESS_KEY_ID,
+      file: true,
+      example: '"${AWS_ACCESS_KEY_ID}"',
+    }),
+    aws_secret_access_key: str("AWS secret access key belonging to aws_access_key_id.", {
+      secret: true,
+      example: '"${AWS_SECRET_ACCESS_KEY}"',
+    }),
+    aws_session_token: str("Session token, for temporary credentials.", {
+      secret: true,
+      example: '"${AWS_SESSION_TOKEN}"',
+      exampleOnly: true,
+    }),
+    role_arn: str(
+      "IAM role assumed with the credentials above (or, without them, with the credentials of the environment), e.g. the subscriber role Security Lake created.",
+      {
+        pattern: ROLE_ARN,
+        example: "arn:aws:iam::123456789012:role/AmazonSecurityLake-Subscriber",
+        exampleOnly: true,
+      },
+    ),
+    external_id: str("External id the role's trust policy requires (needs role_arn).", {
+      masked: true,
+      file: true,
+      pattern: { re: /^[\w+=,.@:\/-]{2,1224}$/, form: "2 to 1224 letters, digits or +=,.@:/-" },
+      example: '"${SECLAKE_EXTERNAL_ID}"',
+      exampleOnly: true,
+    }),
+    role_session_name: str("Session name of the assumed role, shown in CloudTrail.", {
+      default: "seclake",
+      pattern: { re: /^[\w+=,.@-]{2,64}$/, form: "2 to 64 letters, digits or +=,.@-" },
+      exampleOnly: true,
+    }),
+    role_duration_seconds: int(
+      "Lifetime of the assumed role's credentials; they are renewed before they expire.",
+      { default: 3600, unit: "seconds", min: 900, max: 43200, exampleOnly: true },
+    ),
+    profile: str(
+      "Named profile of the shared AWS files (~/.aws/config, ~/.aws/credentials), instead of access keys.",
+      { example: "security-lake", exampleOnly: true },
+    ),
+  }, sameAs ? { optional: true, sameAs } : {});
+
+const output = obj("One output. Its key names it in logs and metrics.", {
+  type: choice(
+    "devo_platform: Devo over mutual TLS; relay: plain TCP syslog to a relay; console: one line per event on standard output.",
+    ["devo_platform", "relay", "console"],
+    { required: true, example: "devo_platform" },
   ),
-  cert: str("PEM file with the client certificate (the Devo domain certificate)."),
-  key: str("PEM file with the client certificate's private key.", { secret: true }),
-  hostname: str("Host name written in each syslog header; defaults to this machine's name."),
-  connect_timeout_seconds: int("Time allowed to open a connection and finish the handshake.", {
-    default: 15,
-    unit: "seconds",
-    min: 1,
-    max: 300,
+  config: obj("Settings of this output.", {
+    address: str("Host name or IP address of the receiver (devo_platform, relay).", {
+      pattern: ADDRESS,
+      example: "collector-eu.devo.io",
+    }),
+    port: int("TCP port of the receiver (devo_platform, relay).", {
+      min: 1,
+      max: 65535,
+      example: "443",
+    }),
+    chain: str(
+      "PEM file with the CA chain that signs the receiver's certificate (Devo's chain.crt).",
+      { example: "certs/chain.crt" },
+    ),
+    cert: str("PEM file with the client certificate (the Devo domain's certificate).", {
+      example: "certs/domain.crt",
+    }),
+    key: str(
+      "PEM file with the client certificate's private key, unencrypted; its contents are never shown.",
+      { example: "certs/domain.key" },
+    ),
+    hostname: str("Host name written in each syslog header; absent means this machine's name.", {
+      example: "seclake-1.example.com",
+      exampleOnly: true,
+    }),
+    connect_timeout_seconds: int("Time allowed to open a connection and finish the handshake.", {
+      default: 15,
+      unit: "seconds",
+      min: 1,
+      max: 300,
+    }),
+    confirm_timeout_seconds: int(
+      "Time allowed for the receiver to confirm a batch by closing its side after ours.",
+      { default: 30, unit: "seconds", min: 1, max: 600 },
+    ),
+    max_batch_bytes: int(
+      "Bytes written per connection (one batch) before delivery is confirmed: the commit size.",
+      { default: 8 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB },
+    ),
+    commit_interval_seconds: int(
+      "Longest time a batch waits for more events before it is committed (sent and confirmed).",
+      { default: 2, unit: "seconds", min: 1, max: 300 },
+    ),
+    retries: int("Attempts to deliver one batch before the objects in it are failed.", {
+      default: 5,
+      min: 1,
+      max: 100,
+    }),
+    senders: int("Connections used in parallel (devo_platform, relay).", {
+      default: 1,
+      min: 1,
+      max: 16,
+    }),
   }),
-  confirm_timeout_seconds: int(
-    "Time allowed for the receiver to confirm a batch by closing its side after ours.",
-    { default: 30, unit: "seconds", min: 1, max: 600 },
+});
+
+const obfuscationRule = obj("One obfuscation rule.", {
+  paths: list(
+    "Fields the rule applies to; absent means every string field (string_patterns then required).",
+    str("A field path.", { pattern: FIELD_PATH }),
+    { example: "[actor.user.email_addr, src_endpoint.ip]", exampleOnly: true },
   ),
-  max_batch_bytes: int("Bytes written per connection before delivery is confirmed.", {
-    default: 8 * 1024 * 1024,
-    unit: "bytes",
-    min: 1024,
-    max: 1024 * 1024 * 1024,
+  string_patterns: list(
+    "Regular expressions (JavaScript syntax); only the matching parts of string values are replaced.",
+    str("A regular expression.", { regex: true }),
+    { example: "['\\b\\d{3}-\\d{2}-\\d{4}\\b']", exampleOnly: true },
+  ),
+  method: choice(
+    "mask: replace with value; hash: keyed HMAC-SHA-256, hex, hash_length characters; partial: keep the last keep_last characters; drop: remove the field.",
+    ["mask", "hash", "partial", "drop"],
+    { required: true, example: "hash" },
+  ),
+  value: str("Replacement written by mask.", { default: DEFAULT_MASK }),
+  hash_key: str("Secret key of the hash (required for hash).", {
+    secret: true,
+    example: '"${SECLAKE_HASH_KEY}"',
   }),
-  retries: int("Attempts to deliver one batch before the objects in it are failed.", {
-    default: 5,
-    min: 1,
-    max: 100,
+  hash_length: int("Hex characters of the hash kept, for hash.", {
+    default: 16,
+    min: 8,
+    max: 64,
+  }),
+  keep_last: int("Characters kept in clear at the end, for partial.", {
+    default: 4,
+    min: 0,
+    max: 64,
   }),
 });
 
 const events = obj("The `events` service: Security Lake OCSF records.", {
-  tag: str("Devo tag (table) every event is sent with.", {
+  tag: str("Devo tag (table) every event is sent with, unless devo_tag_map names another.", {
     default: DEFAULT_TAG,
-    pattern: TAG_PATTERN,
+    pattern: TAG,
   }),
+  devo_tag_map: {
+    kind: "map",
+    description:
+      "Tag per Security Lake source name (as in include_sources); must hold a `default` entry used for every other source.",
+    key: { ...SOURCE, form: "a Security Lake source name such as CLOUD_TRAIL_MGMT, or default" },
+    exampleKey: "default",
+    example: `{ default: ${DEFAULT_TAG}, VPC_FLOW: my.app.security_lake.vpc_flow }`,
+    exampleOnly: true,
+    value: str("Devo tag for this source.", { pattern: TAG, example: DEFAULT_TAG }),
+  },
   wait_time_seconds: int("SQS long-poll wait.", { default: 20, unit: "seconds", min: 1, max: 20 }),
   max_messages: int("Most SQS messages asked for in one receive.", {
     default: 10,
@@ -135,43 +378,150 @@ const events = obj("The `events` service: Security Lake OCSF records.", {
     max: 10,
   }),
   visibility_timeout_seconds: int(
-    "How long a received message stays hidden from other consumers while it is processed.",
+    "How long a received message stays hidden from other consumers; extended at half of it while the message is worked on.",
     { default: 300, unit: "seconds", min: 10, max: 43200 },
   ),
   max_concurrent_objects: int("Objects read at the same time.", { default: 4, min: 1, max: 64 }),
+  include_sources: list(
+    "Only objects of these sources are read (native names such as CLOUD_TRAIL_MGMT, or custom source names); absent means all.",
+    str("A source name.", { pattern: SOURCE }),
+    { example: "[CLOUD_TRAIL_MGMT, VPC_FLOW]", exampleOnly: true },
+  ),
+  exclude_sources: list(
+    "Objects of these sources are skipped (and their messages deleted).",
+    str("A source name.", { pattern: SOURCE }),
+    { example: "[LAMBDA_EXECUTION]", exampleOnly: true },
+  ),
   add_pulling_id: bool("Add `@devo_pulling_id` (the pull's start, epoch ms) to every event.", true),
+  obfuscation: {
+    kind: "objects",
+    description:
+      "Rules applied to every event before it is sent, in order. Each rule names fields (paths), string patterns, or both.",
+    item: obfuscationRule,
+    example: [
+      "- paths: [actor.user.email_addr, src_endpoint.ip]",
+      "  method: hash",
+      '  hash_key: "${SECLAKE_HASH_KEY}"',
+      "- string_patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b']",
+      "  method: partial",
+      "  keep_last: 4",
+    ].join("\n"),
+    exampleOnly: true,
+  },
 });
 
-const input = obj("One input. Its key is the input's name.", {
-  id: { kind: "string", description: "Identifier of this input in logs.", default: "1" },
+const input = obj("One input. Its key names it in logs, metrics and state.", {
+  id: str("Identifier of this input in logs.", { default: "1" }),
   enabled: bool("Whether this input runs.", true),
-  type: {
-    kind: "enum",
-    description:
-      "security_lake: the Security Lake SQS queue and its S3 bucket; directory: a local folder of Parquet files (demo, tests).",
-    default: "security_lake",
-    choices: ["security_lake", "directory"],
-  },
-  credentials: obj("AWS credentials of the subscriber.", {
-    aws_access_key_id: str("AWS access key id.", {
-      pattern: { re: /^[A-Z0-9]{4,128}$/i, form: "an access key id such as AKIA..." },
-    }),
-    aws_secret_access_key: str("AWS secret access key.", { secret: true }),
-    aws_session_token: str("Session token for temporary credentials.", { secret: true }),
+  type: choice(
+    "security_lake: the Security Lake subscriber queue and its S3 bucket; directory: a local folder of Parquet files (demo, trials).",
+    ["security_lake", "directory"],
+    { default: "security_lake" },
+  ),
+  credentials: credentials(
+    "AWS credentials of the subscriber: access keys, a profile, or a role (with or without keys).",
+  ),
+  sqs_credentials: credentials(
+    "Credentials for SQS only, when the queue is reached with another identity than the bucket; same keys as credentials.",
+    "credentials",
+  ),
+  s3_credentials: credentials(
+    "Credentials for S3 only, when the bucket is reached with another identity than the queue; same keys as credentials.",
+    "credentials",
+  ),
+  region: str("AWS region of the subscriber queue (and of the lake bucket).", {
+    pattern: REGION,
+    example: "us-east-1",
   }),
-  region: str("AWS region of the queue and the lake bucket.", { pattern: REGION_PATTERN }),
-  queue_name: str("Name of the Security Lake subscriber queue.", { pattern: QUEUE_NAME_PATTERN }),
-  queue_url: str("URL of the queue; used instead of resolving queue_name.", {
-    pattern: URL_PATTERN,
+  queue_name: str("Name of the Security Lake subscriber queue.", {
+    pattern: QUEUE_NAME,
+    example: "AmazonSecurityLake-00000000-0000-Main-Queue",
   }),
-  queue_account_id: str("Account that owns the queue, when it is not the caller's.", {
-    pattern: { re: /^\d{12}$/, form: "a 12-digit AWS account id" },
+  queue_account_id: str(
+    "Account that owns the queue, when it is not the caller's (needs queue_name).",
+    { pattern: ACCOUNT_ID, example: '"123456789012"', exampleOnly: true },
+  ),
+  queue_url: str("URL of the queue, instead of queue_name (and queue_account_id).", {
+    pattern: URL_FORM,
+    example:
+      "https://sqs.us-east-1.amazonaws.com/123456789012/AmazonSecurityLake-00000000-0000-Main-Queue",
+    exampleOnly: true,
   }),
   endpoint_url: str(
-    "One endpoint for SQS and S3 (VPC endpoints, tests); implies path-style S3 addressing.",
-    { pattern: URL_PATTERN },
+    "One endpoint for SQS, S3 and STS (local stand-ins such as moto, tests); implies path-style S3 addressing.",
+    { pattern: URL_FORM, example: "http://127.0.0.1:5000", exampleOnly: true },
   ),
-  directory: str("For type directory: the folder whose Parquet files are read."),
+  reset_persistence_auth: str(
+    "Any text; changing it resets this input's saved state at the next start (once).",
+    { typeCode: "CONFIG_RESET_AUTH", example: '"2024-05-01"', exampleOnly: true },
+  ),
+  historical_poll_datetime: {
+    kind: "datetime",
+    description:
+      "RFC 3339 date-time to backfill from (listing the bucket), at most one year back and not in the future.",
+    maxAgeDays: 365,
+    typeCode: "CONFIG_HISTORICAL_TYPE",
+    example: '"2024-05-01T00:00:00Z"',
+    exampleOnly: true,
+  },
+  bucket: str("The lake bucket; needed for backfill, and checked by `seclake check`.", {
+    pattern: BUCKET,
+    example: "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123",
+    exampleOnly: true,
+  }),
+  accounts: list(
+    "Only objects of these accounts are read (the accountId= partition); absent means all.",
+    str("An account id.", { pattern: ACCOUNT_ID }),
+    { example: '["123456789012"]', exampleOnly: true },
+  ),
+  regions: list(
+    "Only objects of these regions are read (the region= partition); absent means all.",
+    str("A region.", { pattern: REGION }),
+    { example: "[us-east-1, eu-west-1]", exampleOnly: true },
+  ),
+  allowed_buckets: list(
+    "Buckets notifications may name; objects elsewhere are refused. Absent means any.",
+    str("A bucket name.", { pattern: BUCKET }),
+    {
+      example: "[aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123]",
+      exampleOnly: true,
+    },
+  ),
+  backfill_concurrency: int("Objects read at the same time while backfilling.", {
+    default: 1,
+    min: 1,
+    max: 64,
+  }),
+  max_receive_count: int("Receives of one message before it is quarantined.", {
+    default: 5,
+    min: 1,
+    max: 1000,
+  }),
+  quarantine: bool(
+    "Set aside messages that keep failing (after max_receive_count) instead of retrying them forever.",
+    true,
+  ),
+  max_object_bytes: int("Largest object read; larger ones are quarantined.", {
+    default: 1 * GiB,
+    unit: "bytes",
+    min: 1 * KiB,
+    max: 64 * GiB,
+  }),
+  max_event_bytes: int("Largest event line sent; see oversized_events.", {
+    default: 1 * MiB,
+    unit: "bytes",
+    min: 1 * KiB,
+    max: 64 * MiB,
+  }),
+  oversized_events: choice(
+    "What happens to an event larger than max_event_bytes: truncate it (marked), or quarantine its object.",
+    ["truncate", "quarantine"],
+    { default: "truncate" },
+  ),
+  directory: str("For type directory: the folder whose Parquet files are read.", {
+    example: "./lake",
+    exampleOnly: true,
+  }),
   services: obj("Services of this input.", { events }),
 });
 
@@ -181,46 +531,74 @@ export const SCHEMA: ObjectSpec = obj("The configuration file.", {
     id: str("Identifier of this collector instance.", { default: "seclake" }),
     name: str("Name of this collector, written in logs.", { default: "seclake" }),
     persistence: obj("Where state is kept.", {
-      type: {
-        kind: "enum",
-        description: "Kind of state store.",
-        default: "filesystem",
-        choices: ["filesystem"],
-      },
+      type: choice("Kind of state store.", ["filesystem"], { default: "filesystem" }),
       directory_name: str("Directory of the state files.", { default: "state" }),
     }),
-    log_level: {
-      kind: "enum",
-      description: "Lowest level logged.",
+    log_level: choice("Lowest level logged.", ["debug", "info", "warning", "error"], {
       default: "info",
-      choices: ["debug", "info", "warning", "error"],
-    },
-    log_format: {
-      kind: "enum",
-      description: "text: Devo-style lines; json: one JSON object per line.",
-      default: "text",
-      choices: ["text", "json"],
-    },
+    }),
+    log_format: choice("text: Devo-style lines; json: one JSON object per line.", [
+      "text",
+      "json",
+    ], { default: "text" }),
+    metrics: obj("The metrics and health endpoint (/metrics, /healthz, /readyz).", {
+      listen: str("Address the endpoint listens on; absent means the endpoint is off.", {
+        pattern: LISTEN,
+        example: "127.0.0.1:9464",
+        exampleOnly: true,
+      }),
+    }),
+    sender_stats_period_seconds: int("Period of the sender statistics log lines.", {
+      default: 300,
+      unit: "seconds",
+      min: 60,
+      max: 1800,
+    }),
+    memory_report_period_seconds: int("Period of the memory usage log lines.", {
+      default: 300,
+      unit: "seconds",
+      min: 10,
+      max: 86400,
+    }),
+    shutdown_timeout_seconds: int(
+      "Time work in flight gets to finish after a stop signal before the collector exits.",
+      { default: 25, unit: "seconds", min: 1, max: 3600 },
+    ),
+    max_in_flight_bytes: int(
+      "Event bytes held in memory across all inputs before reading pauses.",
+      { default: 256 * MiB, unit: "bytes", min: 1 * MiB, max: 64 * GiB },
+    ),
+    queue_depth_poll_seconds: int("Period of the queue depth metric (GetQueueAttributes).", {
+      default: 60,
+      unit: "seconds",
+      min: 10,
+      max: 3600,
+    }),
   }),
   outputs: {
     kind: "map",
     description: "Where events go. Each key names one output.",
-    required: true,
-    value: obj("One output.", {
-      type: {
-        kind: "enum",
-        description:
-          "devo_platform: Devo over mutual TLS; relay: plain TCP syslog; console: standard output.",
-        required: true,
-        choices: ["devo_platform", "relay", "console"],
-      },
-      config: outputConfig,
-    }),
+    key: NAME,
+    exampleKey: "devo_1",
+    value: output,
   },
   inputs: {
     kind: "map",
     description: "Where events come from. Each key names one input.",
-    required: true,
+    key: NAME,
+    exampleKey: "security_lake",
     value: input,
   },
 });
+
+/** Whether `spec` may also be given as `<key>_file`. */
+export function acceptsFile(spec: Spec): boolean {
+  return spec.kind !== "list" && spec.kind !== "object" && spec.kind !== "map" &&
+    spec.kind !== "objects" && (spec.secret === true || spec.file === true);
+}
+
+/** Whether values of `spec` are masked in messages and dumps. */
+export function isMasked(spec: Spec): boolean {
+  return spec.kind !== "list" && spec.kind !== "object" && spec.kind !== "map" &&
+    spec.kind !== "objects" && (spec.secret === true || spec.masked === true);
+}

@@ -1,0 +1,170 @@
+/**
+ * Checks the certificate files of a `devo_platform` output before anything connects: each file
+ * exists and is readable, holds the PEM it should, every certificate is valid now, and the key
+ * belongs to the certificate. Key material never appears in a message.
+ * @module
+ */
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { Buffer } from "node:buffer";
+import type { ErrorCode } from "../errors.ts";
+import { fileProblem } from "./_util.ts";
+
+/** One problem with a certificate file, for the setting (`chain`, `cert` or `key`) that names it. */
+export interface PemProblem {
+  readonly code: ErrorCode;
+  readonly setting: "chain" | "cert" | "key";
+  /** Completes "outputs.x.config.<setting> ...": what is wrong and the fix. */
+  readonly text: string;
+}
+
+/** Absolute paths of the three files. */
+export interface CertificateFiles {
+  readonly chain: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |)PRIVATE KEY)-----[\s\S]+?-----END \1-----/;
+
+/** Checks `files` as of `options.now` (default now); returns every problem found. */
+export function checkCertificateFiles(
+  files: CertificateFiles,
+  options: { now?: Date } = {},
+): PemProblem[] {
+  const now = options.now ?? new Date();
+  const problems: PemProblem[] = [];
+  const read = (setting: PemProblem["setting"]): string | undefined => {
+    const path = files[setting];
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (e) {
+      const [code, why] = fileProblem(e);
+      problems.push({ code, setting, text: `names ${path}, which ${why}` });
+      return undefined;
+    }
+  };
+
+  const certs = (setting: "chain" | "cert"): X509Certificate[] | undefined => {
+    const text = read(setting);
+    if (text === undefined) return undefined;
+    const path = files[setting];
+    const blocks = text.match(CERT_BLOCK) ?? [];
+    if (blocks.length === 0) {
+      problems.push({
+        code: "CONFIG_NOT_PEM",
+        setting,
+        text: `names ${path}, which holds no PEM certificate (${
+          whatIs(text)
+        }): use the PEM file Devo provides`,
+      });
+      return undefined;
+    }
+    const out: X509Certificate[] = [];
+    for (const [n, block] of blocks.entries()) {
+      try {
+        out.push(new X509Certificate(block));
+      } catch {
+        problems.push({
+          code: "CONFIG_NOT_PEM",
+          setting,
+          text: `names ${path}, whose certificate ${
+            n + 1
+          } is damaged (not valid base64 DER): download the file again`,
+        });
+        return undefined;
+      }
+    }
+    for (const c of out) {
+      const from = new Date(c.validFrom);
+      const to = new Date(c.validTo);
+      if (to.getTime() < now.getTime()) {
+        problems.push({
+          code: "CONFIG_CERT_EXPIRED",
+          setting,
+          text: `names ${path}, whose certificate ${subject(c)} expired on ${
+            isoDay(to)
+          }: download fresh certificates from Devo`,
+        });
+      } else if (from.getTime() > now.getTime()) {
+        problems.push({
+          code: "CONFIG_CERT_NOT_YET_VALID",
+          setting,
+          text: `names ${path}, whose certificate ${subject(c)} is valid only from ${
+            isoDay(from)
+          }: check this machine's clock`,
+        });
+      }
+    }
+    return out;
+  };
+
+  certs("chain");
+  const cert = certs("cert");
+  let key: KeyObject | undefined;
+  const keyText = read("key");
+  if (keyText !== undefined) {
+    if (/ENCRYPTED/.test(keyText) && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
+      problems.push({
+        code: "CONFIG_KEY_ENCRYPTED",
+        setting: "key",
+        text:
+          `names ${files.key}, which holds a passphrase-protected key: write an unencrypted copy with openssl pkey and point key at it`,
+      });
+    } else {
+      const block = KEY_BLOCK.exec(keyText)?.[0];
+      try {
+        if (block === undefined) throw new Error("no block");
+        key = createPrivateKey(block);
+      } catch {
+        problems.push({
+          code: "CONFIG_NOT_PEM",
+          setting: "key",
+          text: `names ${files.key}, which holds no usable PEM private key (${
+            block ? "the key block is damaged" : whatIs(keyText)
+          }): use the domain's .key file from Devo`,
+        });
+      }
+    }
+  }
+  if (cert?.[0] && key && !samePublicKey(cert[0], key)) {
+    problems.push({
+      code: "CONFIG_KEY_MISMATCH",
+      setting: "key",
+      text:
+        `names ${files.key}, which is not the private key of the certificate in ${files.cert} (${
+          subject(cert[0])
+        }): use the key issued with that certificate`,
+    });
+  }
+  return problems;
+}
+
+function samePublicKey(cert: X509Certificate, key: KeyObject): boolean {
+  try {
+    const a = cert.publicKey.export({ type: "spki", format: "der" });
+    const b = createPublicKey(key).export({ type: "spki", format: "der" });
+    return Buffer.compare(a, b) === 0;
+  } catch {
+    return false;
+  }
+}
+
+function subject(c: X509Certificate): string {
+  return JSON.stringify(c.subject.replace(/\n/g, ", "));
+}
+
+function isoDay(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** What a file that is not the expected PEM looks like, without showing its contents. */
+function whatIs(text: string): string {
+  const kind = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
+  if (kind) return `it holds a PEM ${kind.toLowerCase()}`;
+  if (text.trim() === "") return "it is empty";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0e-\x1f]/.test(text)) return "it is binary, perhaps DER or PKCS#12";
+  return "it is text without PEM markers";
+}
