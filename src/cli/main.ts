@@ -1,7 +1,8 @@
 /**
- * The command line: `run`, `decode`, `version`, `help`. Parses arguments with `node:util`
- * `parseArgs`, maps failures to exit codes (0 ok, 1 runtime failure, 2 usage, 78 configuration
- * error, 69 a dependency unavailable at start-up) and prints errors with their catalogue id.
+ * The command line: `run`, `check`, `backfill`, `decode`, `version`, `help`. Parses arguments
+ * with `node:util` `parseArgs`, maps failures to exit codes (0 ok, 1 runtime failure, 2 usage,
+ * 78 configuration error, 69 a dependency unavailable at start-up) and prints errors with their
+ * catalogue id.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -10,9 +11,11 @@ import { loadConfig } from "../config/load.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
+import { backfillCommand } from "./backfill.ts";
+import { checkCommand } from "./check.ts";
 import { decodeFile } from "./decode.ts";
 import { runMain } from "./run.ts";
-import { VERSION } from "./version.ts";
+import { formatVersion, VERSION, versionInfo } from "./version.ts";
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
@@ -24,9 +27,21 @@ Usage:
       Collect events from the configured inputs and deliver them to the outputs.
       --once   stop when a full long poll returns nothing and all work is done;
                exit 0 if every message succeeded, 1 otherwise.
+  seclake check --config FILE [--json]
+      Validate the configuration, then probe the AWS credentials, the queue, the lake
+      bucket (when bucket is set) and each output; one line per check.
+      Exit 0 if all pass, 78 for a configuration error, 69 if a dependency failed.
+  seclake backfill --config FILE --from DATE [--to DATE] [--sources A,B] [--dry-run]
+                   [--shard i/n] [--input NAME] [--log-level LEVEL]
+      Read the lake bucket's objects from day --from to --to (default today, UTC; at most
+      365 days back), oldest first, deliver them, then exit; a second run goes on where
+      the first stopped and sends nothing twice. --dry-run prints the objects and bytes per
+      day and source instead; --shard i/n takes one of n parts, for n instances.
+      Exit 0 if every object was delivered, 1 otherwise, 69 if the bucket cannot be listed.
   seclake decode FILE.parquet [--format ocsf|devo]
       Print the events of a local Parquet file, one per line.
   seclake version
+      Print the version, the commit it was built from, the Deno version and the target.
   seclake help
 `;
 
@@ -44,11 +59,15 @@ export async function main(
     switch (command) {
       case "run":
         return await runCommand(rest, options.signal);
+      case "check":
+        return await checkCommand(rest, { signal: options.signal });
+      case "backfill":
+        return await backfillCommand(rest, { signal: options.signal });
       case "decode":
         return await decodeCommand(rest);
       case "version":
       case "--version":
-        console.log(`seclake ${VERSION}`);
+        console.log(formatVersion(await versionInfo()));
         return EXIT.ok;
       case "help":
       case "--help":
@@ -62,6 +81,7 @@ export async function main(
   } catch (e) {
     console.error(errorMessage(e));
     if (e instanceof CollectorError) {
+      for (const other of e.related) console.error(other.message);
       if (e.code === "USAGE") return EXIT.usage;
       if (e.family === "SetupError") return EXIT.config;
       if (e.family === "InitVariablesError" || e.family === "ApiError") return EXIT.unavailable;

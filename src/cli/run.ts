@@ -9,6 +9,7 @@ import { S3ObjectReader } from "../aws/s3.ts";
 import { SqsQueue } from "../aws/sqs.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
+import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
 import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
@@ -19,6 +20,7 @@ import type { MetricsServer } from "../telemetry/server.ts";
 import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
+import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
 import { StateStore } from "../state/store.ts";
 import { join } from "node:path";
 
@@ -108,6 +110,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       ),
     );
     const runs = config.inputs.map(async (input) => {
+      const backfill = prePullWanted(input);
       const { queue, reader, redrive } = await openInput(input, clients, options.signal);
       const state = await openState(config, input);
       stores.push(state);
@@ -123,16 +126,34 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       });
       health.started = true;
       if (input.type === "directory") health.queueOk = true;
-      return runCollector({
+      const formatterFor = (pullStart: number) =>
+        new LineFormatter({
+          hostname: host,
+          tag: events.tag,
+          pullingId: events.add_pulling_id ? String(pullStart) : undefined,
+        });
+      // The live path and the backfill never read the same object at the same time.
+      const locks = new ObjectLocks();
+      const live = guardLivePath({ reader, state, locks });
+      const prePull = backfill
+        ? runPrePullBackfill({
+          config,
+          input,
+          state,
+          locks,
+          outputs,
+          formatterFor,
+          telemetry,
+          signal: options.signal,
+          once: options.once,
+          shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
+        })
+        : undefined;
+      const summary = await runCollector({
         queue,
-        reader,
+        reader: live.reader,
         outputs,
-        formatterFor: (pullStart) =>
-          new LineFormatter({
-            hostname: host,
-            tag: events.tag,
-            pullingId: events.add_pulling_id ? String(pullStart) : undefined,
-          }),
+        formatterFor,
         maxConcurrent: events.max_concurrent_objects,
         maxMessages: events.max_messages,
         waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
@@ -140,7 +161,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         once: options.once || input.type === "directory",
         signal: options.signal,
         shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
-        state,
+        state: live.state,
         quarantine: input.quarantine ? state : undefined,
         maxReceiveCount: input.max_receive_count,
         redrive,
@@ -148,6 +169,8 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         onLoop: () => health.lastLoop = Date.now(),
         onReceive: (ok) => health.queueOk = ok,
       });
+      const backfilled = await prePull;
+      return { allSucceeded: summary.allSucceeded && (backfilled?.ok ?? true) };
     });
     const results = await Promise.allSettled(runs);
     let ok = true;

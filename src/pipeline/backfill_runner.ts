@@ -1,0 +1,433 @@
+/**
+ * Runs a backfill: the objects of each listed day go through {@link processObject} with the same
+ * outputs and state as live notifications (so an object completed either way is sent once),
+ * `concurrency` objects at a time, oldest day first. As objects complete, the cursor moves:
+ * per partition, the last key completed with every key before it; per day, once all of its
+ * partitions are done. A failed object holds its partition's cursor where it is, so it is read
+ * again at the next start; nothing half-read is ever recorded as completed.
+ *
+ * {@link ObjectLocks} keeps the live path and the backfill from reading the same object at the
+ * same time: each path takes the object's lock before reading it, and the second one waits, then
+ * finds it completed. {@link guardLivePath} puts the locks into the live path's reader.
+ * @module
+ */
+import { CollectorError, errorMessage } from "../errors.ts";
+import type { BackfillObject, DayBatch } from "../source/backfill.ts";
+import { Telemetry } from "../telemetry/events.ts";
+import { logger } from "../telemetry/log.ts";
+import type { LineFormatter } from "../transform/line.ts";
+import { processObject } from "./object_processor.ts";
+import type { ObjectOutcome, ProcessObjectOptions } from "./object_processor.ts";
+import type { EventOutput, ObjectReader, ObjectRef, ObjectState, OpenedObject } from "./ports.ts";
+
+/** In-process locks on objects, shared by the live path and the backfill. */
+export class ObjectLocks {
+  #held = new Map<string, Promise<void>>();
+
+  /** Objects locked now. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Whether `ref` is locked now. */
+  has(ref: { bucket: string; key: string }): boolean {
+    return this.#held.has(`${ref.bucket}/${ref.key}`);
+  }
+
+  /**
+   * Takes the lock of `ref`, waiting while another holder has it; resolves with the function
+   * that releases it (idempotent). Rejects with the signal's reason when `signal` aborts first.
+   */
+  async acquire(
+    ref: { bucket: string; key: string },
+    signal?: AbortSignal,
+  ): Promise<() => void> {
+    const id = `${ref.bucket}/${ref.key}`;
+    for (let held = this.#held.get(id); held; held = this.#held.get(id)) {
+      signal?.throwIfAborted();
+      await untilAborted(held, signal);
+    }
+    signal?.throwIfAborted();
+    let resolve!: () => void;
+    this.#held.set(id, new Promise<void>((r) => resolve = r));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held.delete(id);
+      resolve();
+    };
+  }
+}
+
+/**
+ * The live path's reader and state, guarded: opening an object takes its lock (released when
+ * the object is closed), and an object found completed by then reports all its rows as
+ * confirmed, so the processor sends nothing of it again.
+ */
+export function guardLivePath(
+  o: { reader: ObjectReader; state?: ObjectState; locks: ObjectLocks },
+): { reader: ObjectReader; state?: ObjectState } {
+  const { reader, state, locks } = o;
+  const guardedReader: ObjectReader = {
+    get requests() {
+      return reader.requests;
+    },
+    async open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject> {
+      const release = await locks.acquire(ref, signal);
+      try {
+        const opened = await reader.open(ref, signal);
+        return {
+          get buffer() {
+            return opened.buffer;
+          },
+          get etag() {
+            return opened.etag;
+          },
+          get size() {
+            return opened.size;
+          },
+          get requests() {
+            return opened.requests;
+          },
+          close() {
+            try {
+              opened.close?.();
+            } finally {
+              release();
+            }
+          },
+        };
+      } catch (e) {
+        release();
+        throw e;
+      }
+    },
+  };
+  const guardedState: ObjectState | undefined = state && {
+    completed: (ref) => state.completed(ref),
+    markCompleted: (ref, events) => state.markCompleted(ref, events),
+    // Rows confirmed: all of them once the object completed (the other path finished it).
+    checkpoint: (ref) => state.completed(ref)?.events ?? state.checkpoint(ref),
+    saveCheckpoint: (ref, rows) => state.saveCheckpoint(ref, rows),
+  };
+  return { reader: guardedReader, state: guardedState };
+}
+
+/** What the runner needs of a cursor (see `state/backfill_cursor.ts`). */
+export interface BackfillCursorPort {
+  advance(prefix: string, last: string | undefined, done?: boolean): Promise<void>;
+  doneThroughDay(day: string): Promise<void>;
+  flush(): Promise<void>;
+}
+
+/** Hooks for progress displays. */
+export interface BackfillProgressHooks {
+  /** A day was listed: its objects are about to be read. */
+  onDayListed?(batch: DayBatch): void;
+  /** An object ended (delivered, already complete, or failed). */
+  onObjectDone?(object: BackfillObject, outcome: ObjectOutcome): void;
+  /** Events were decoded. */
+  onEvents?(count: number): void;
+}
+
+/** Options for {@link runBackfill}. */
+export interface BackfillRunOptions {
+  /** The days to read, oldest first (`enumerateBackfill`). */
+  batches: AsyncIterable<DayBatch>;
+  reader: ObjectReader;
+  outputs: readonly EventOutput[];
+  /** A formatter for each day, given the time its reading starts (epoch ms). */
+  formatterFor: (startMs: number) => LineFormatter;
+  /** Completed objects and checkpoints: the same store as the live path's. */
+  state?: ObjectState;
+  /** Shared with the live path; without it nothing guards against reading an object twice. */
+  locks?: ObjectLocks;
+  /** Where the backfill stands; without it a restart lists everything again. */
+  cursor?: BackfillCursorPort;
+  /** Objects read at the same time. Default 1. */
+  concurrency?: number;
+  /** Stops taking objects; work in progress then gets `shutdownTimeoutMs` to finish. */
+  signal?: AbortSignal;
+  /** Default 25,000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Where object events and metrics go. */
+  telemetry?: Telemetry;
+  /** Progress display hooks. */
+  progress?: BackfillProgressHooks;
+  /** Attempts per object for transient S3 failures. Default 3. */
+  attempts?: number;
+  /** First retry delay of an object, doubled each attempt. Default 1000 ms. */
+  retryBaseMs?: number;
+  /** Applied to every event before it is sent (obfuscation): the live path's transform. */
+  eventTransform?: ProcessObjectOptions["eventTransform"];
+}
+
+/** What a backfill run did. */
+export interface BackfillSummary {
+  /** Every object was delivered or already complete, the listing finished and nothing stopped it. */
+  readonly ok: boolean;
+  /** The signal stopped it before the end. */
+  readonly stopped: boolean;
+  /** Days listed. */
+  readonly days: number;
+  /** Objects delivered by this run. */
+  readonly delivered: number;
+  /** Objects found already completed (by an earlier run or the live path). */
+  readonly duplicates: number;
+  /** Objects that failed (they are read again at the next start); not those stopped by a shutdown. */
+  readonly failed: number;
+  /** Of the failed objects, those whose error a later try can fix (throttling, an output down). */
+  readonly transientFailures: number;
+  /** Events delivered by this run. */
+  readonly events: number;
+  /** Bytes of the objects delivered or found complete. */
+  readonly bytes: number;
+  /** The listing error that ended the run, if one did. */
+  readonly error?: CollectorError;
+  /** The first failures (at most 20), for reports. */
+  readonly failures: readonly { readonly key: string; readonly error: CollectorError }[];
+}
+
+interface DayTrack {
+  readonly day: string;
+  open: number;
+  failed: boolean;
+}
+
+interface PartitionTrack {
+  readonly prefix: string;
+  readonly objects: readonly BackfillObject[];
+  readonly status: Int8Array;
+  next: number;
+  readonly day: DayTrack;
+}
+
+/** Reads every object of `batches`; never throws: the summary says what happened. */
+export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummary> {
+  const concurrency = o.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`Option concurrency must be a positive integer: got ${concurrency}`);
+  }
+  const tele = o.telemetry ?? new Telemetry();
+  const work = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const days: DayTrack[] = [];
+  const failures: { key: string; error: CollectorError }[] = [];
+  const counts = {
+    days: 0,
+    delivered: 0,
+    duplicates: 0,
+    failed: 0,
+    transientFailures: 0,
+    events: 0,
+    bytes: 0,
+  };
+  let stopped = false;
+  let error: CollectorError | undefined;
+  // Once stopped, work in progress gets the shutdown timeout: reading stops early enough to
+  // confirm what was sent and save the checkpoints; then unconfirmed batches are abandoned.
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const onStop = () => {
+    if (timers.length > 0) return;
+    const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
+    timers.push(setTimeout(() => work.abort(), timeoutMs - Math.min(5_000, timeoutMs / 2)));
+    timers.push(setTimeout(() => {
+      work.abort();
+      for (const out of o.outputs) out.abort();
+    }, timeoutMs));
+  };
+  const stopping = new Promise<void>((resolve) => {
+    if (o.signal?.aborted) resolve();
+    o.signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  o.signal?.addEventListener("abort", onStop, { once: true });
+
+  const cursorWrite = (p: Promise<void> | undefined) =>
+    p?.catch((e) => tele.emit("error", { error: errorMessage(e), error_id: idOf(e) }));
+
+  const closeDays = () => {
+    while (days.length > 0 && days[0]!.open === 0 && !days[0]!.failed) {
+      const d = days.shift()!;
+      cursorWrite(o.cursor?.doneThroughDay(d.day));
+    }
+  };
+
+  const handle = async (track: PartitionTrack, i: number, formatter: LineFormatter) => {
+    const object = track.objects[i]!;
+    const where = { bucket: object.bucket, key: object.key };
+    let outcome: ObjectOutcome;
+    let release: (() => void) | undefined;
+    try {
+      release = await o.locks?.acquire(object, work.signal);
+      tele.emit("object_started", where);
+      outcome = await processObject(object, {
+        reader: o.reader,
+        outputs: o.outputs,
+        formatter,
+        state: o.state,
+        signal: work.signal,
+        attempts: o.attempts,
+        retryBaseMs: o.retryBaseMs,
+        eventTransform: o.eventTransform,
+        onEvents: (n) => {
+          tele.emit("events_received", { count: n });
+          o.progress?.onEvents?.(n);
+        },
+        onRetry: (e) => tele.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
+      });
+    } catch (e) {
+      // Only the lock wait can throw (shutdown while waiting).
+      const err = new CollectorError(
+        "OUTPUT_WRITE",
+        `Backfill of ${object.key} stopped by shutdown`,
+        {
+          cause: e,
+          retryable: true,
+        },
+      );
+      outcome = {
+        ok: false,
+        ref: object,
+        events: 0,
+        error: err,
+        stopped: true,
+        requests: 0,
+        seconds: 0,
+      };
+      tele.emit("object_started", where);
+    } finally {
+      release?.();
+    }
+    if (outcome.ok && outcome.duplicate) {
+      counts.duplicates++;
+      counts.bytes += object.size;
+      tele.emit("object_duplicate", { ...where, events: outcome.events });
+    } else if (outcome.ok) {
+      counts.delivered++;
+      counts.events += outcome.events;
+      counts.bytes += object.size;
+      tele.emit("object_delivered", {
+        ...where,
+        events: outcome.events,
+        seconds: outcome.seconds.toFixed(3),
+      });
+    } else if (outcome.stopped) {
+      // Stopped by the shutdown: checkpointed, read again from there at the next start.
+      counts.events += outcome.events;
+      tele.metrics.objectsInFlight.inc({}, -1);
+      logger("backfill").info(
+        "Stopped reading s3://{bucket}/{key} for the shutdown after {events} events",
+        { ...where, events: outcome.events },
+      );
+    } else {
+      counts.failed++;
+      if (outcome.error.retryable) counts.transientFailures++;
+      counts.events += outcome.events;
+      if (failures.length < 20) failures.push({ key: object.key, error: outcome.error });
+      tele.emit("object_failed", {
+        ...where,
+        error: outcome.error.message,
+        error_id: outcome.error.id,
+      });
+    }
+    o.progress?.onObjectDone?.(object, outcome);
+    track.status[i] = outcome.ok ? 1 : -1;
+    if (!outcome.ok) track.day.failed = true;
+    const before = track.next;
+    while (track.next < track.objects.length && track.status[track.next] === 1) track.next++;
+    if (track.next > before) {
+      const done = track.next === track.objects.length;
+      await cursorWrite(o.cursor?.advance(track.prefix, track.objects[track.next - 1]!.key, done));
+      if (done) {
+        track.day.open--;
+        closeDays();
+      }
+    }
+  };
+
+  try {
+    outer: for await (const batch of o.batches) {
+      counts.days++;
+      o.progress?.onDayListed?.(batch);
+      const day: DayTrack = { day: batch.day, open: batch.partitions.length, failed: false };
+      days.push(day);
+      const formatter = o.formatterFor(Date.now());
+      for (const p of batch.partitions) {
+        for (const s of p.skipped) {
+          tele.emit("object_skipped", { key: s.key, reason: s.reason });
+        }
+        if (p.alreadyDone || p.objects.length === 0) {
+          if (!p.alreadyDone) {
+            await cursorWrite(o.cursor?.advance(p.partition.prefix, undefined, true));
+          }
+          day.open--;
+          continue;
+        }
+        const track: PartitionTrack = {
+          prefix: p.partition.prefix,
+          objects: p.objects,
+          status: new Int8Array(p.objects.length),
+          next: 0,
+          day,
+        };
+        for (let i = 0; i < p.objects.length; i++) {
+          while (inFlight.size >= concurrency && !o.signal?.aborted) {
+            await Promise.race([...inFlight, stopping]);
+          }
+          if (o.signal?.aborted) {
+            stopped = true;
+            break outer;
+          }
+          const job: Promise<void> = handle(track, i, formatter).finally(() =>
+            inFlight.delete(job)
+          );
+          inFlight.add(job);
+        }
+      }
+      closeDays();
+      if (o.signal?.aborted) {
+        stopped = true;
+        break;
+      }
+    }
+  } catch (e) {
+    if (o.signal?.aborted) stopped = true;
+    else {
+      error = e instanceof CollectorError
+        ? e
+        : new CollectorError("S3_CALL", `Backfill listing failed: ${errorMessage(e)}`, {
+          cause: e,
+        });
+    }
+  }
+  if (o.signal?.aborted) onStop();
+  await Promise.all(inFlight);
+  for (const t of timers) clearTimeout(t);
+  o.signal?.removeEventListener("abort", onStop);
+  await cursorWrite(o.cursor?.flush());
+  return {
+    ok: !stopped && error === undefined && counts.failed === 0,
+    stopped,
+    ...counts,
+    ...(error ? { error } : {}),
+    failures,
+  };
+}
+
+function idOf(e: unknown): number | undefined {
+  return e instanceof CollectorError ? e.id : undefined;
+}
+
+/** Waits for `p` to settle, or for `signal` to abort; leaves no listener behind. */
+function untilAborted(p: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return p.then(() => {}, () => {});
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    p.then(done, done);
+  });
+}
