@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { partitionOf, selector, tagChooser } from "./partition.ts";
+
+const CT =
+  "aws/CLOUD_TRAIL_MGMT/2.0/region=us-west-2/accountId=111122223333/eventDay=20240410/a.gz.parquet";
+const EXT = "ext/my_source/region=eu-west-1/accountId=external/eventDay=20240411/b.parquet";
+
+Deno.test("partition facts come from key=value segments, not positions", () => {
+  assert.deepEqual(partitionOf(CT), {
+    source: "CLOUD_TRAIL_MGMT",
+    region: "us-west-2",
+    account: "111122223333",
+    day: "20240410",
+  });
+  assert.deepEqual(partitionOf(EXT), {
+    source: "my_source",
+    region: "eu-west-1",
+    account: "external",
+    day: "20240411",
+  });
+  assert.deepEqual(partitionOf("random/file.parquet"), {});
+  assert.equal(
+    partitionOf("aws/CLOUD_TRAIL/region=us-east-1/eventHour=2023042314/x").day,
+    "20230423",
+  );
+});
+
+Deno.test("live selection by source, account and region; unknown partitions are kept", () => {
+  const s = selector({
+    include_sources: ["CLOUD_TRAIL_MGMT", "my_source"],
+    accounts: ["111122223333"],
+  });
+  assert.equal(s(CT), undefined);
+  assert.equal(s(EXT), "account_excluded");
+  assert.equal(s(CT.replace("CLOUD_TRAIL_MGMT", "VPC_FLOW")), "source_excluded");
+  assert.equal(s("random/file.parquet"), undefined);
+  const ex = selector({ exclude_sources: ["VPC_FLOW"], regions: ["us-west-2"] });
+  assert.equal(ex(CT), undefined);
+  assert.equal(ex(CT.replace("CLOUD_TRAIL_MGMT", "VPC_FLOW")), "source_excluded");
+  assert.equal(ex(EXT), "region_excluded");
+  assert.equal(selector({})(EXT), undefined);
+});
+
+Deno.test("devo_tag_map picks the tag per source, else default, else tag", () => {
+  const t = tagChooser("cloud.aws.amazon.security_lake.events", {
+    CLOUD_TRAIL_MGMT: "cloud.aws.amazon.security_lake.cloudtrail",
+    default: "cloud.aws.amazon.security_lake.other",
+  });
+  assert.equal(t(CT), "cloud.aws.amazon.security_lake.cloudtrail");
+  assert.equal(t(EXT), "cloud.aws.amazon.security_lake.other");
+  assert.equal(tagChooser("a.b.c")(CT), "a.b.c");
+});
