@@ -15,11 +15,12 @@ import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { readPlain } from "hyparquet/src/plain.js";
-import { compressors } from "hyparquet-compressors";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { toJson } from "../transform/json.ts";
 import { scalar, TIMESTAMP_PARSERS } from "../transform/values.ts";
 import { ByteOut, jsonUtf8Bytes } from "./json_bytes.ts";
+import { DEFAULT_LIMITS, ReadGuard } from "./limits.ts";
+import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
 
 /** A slice of consecutive events of one object, as complete lines of bytes. */
@@ -47,6 +48,8 @@ export interface ReadEventLinesOptions {
   name?: string;
   /** JSON members added at the end of every event, e.g. `"@devo_pulling_id":"1"`. */
   append?: string;
+  /** Caps on what the object may declare (see `limits.ts`). Default {@link DEFAULT_LIMITS}. */
+  limits?: ParquetLimits;
 }
 
 const PARSERS = { ...DEFAULT_PARSERS, ...TIMESTAMP_PARSERS };
@@ -420,7 +423,7 @@ function decodeChunk(
         body,
         Number(header.uncompressed_page_size),
         decoder.codec,
-        compressors,
+        decoder.compressors,
       );
       const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
       const dict = readPlain(
@@ -442,7 +445,7 @@ function decodeChunk(
         body,
         Number(header.uncompressed_page_size),
         decoder.codec,
-        compressors,
+        decoder.compressors,
       );
       levels = readDataPage(page, daph, decoder);
       encoding = daph.encoding;
@@ -514,11 +517,15 @@ export async function* readEventLines(
     options;
   const header = options.header ?? (() => EMPTY);
   const tail = options.append ? enc.encode("," + options.append) : EMPTY;
-  const metadata: FileMetaData = await readMetadata(file, name);
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const metadata: FileMetaData = await readMetadata(file, name, limits);
+  // Checks the metadata now, and every page as its row group arrives (see limits.ts).
+  let guard: ReadGuard;
   let fields: Plan[];
   let leafPaths: string[][];
   let schemaLeaves: { path: SchemaTree[] }[];
   try {
+    guard = new ReadGuard(metadata, file.byteLength, limits, name);
     const root = parquetSchema(metadata);
     ({ fields, leafPaths } = compile(root));
     schemaLeaves = leafPaths.map((p) => ({ path: pathTo(root, p) }));
@@ -550,7 +557,7 @@ export async function* readEventLines(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
         );
       }
-      const bytes = new Uint8Array(await file.slice(lo, hi));
+      const bytes = new Uint8Array(await guard.buffer(file).slice(lo, hi));
       leaves = group.columns.map((c, i) => {
         const md = c.meta_data!;
         const path = schemaLeaves[i]!.path;
@@ -561,7 +568,7 @@ export async function* readEventLines(
           schemaPath: path,
           codec: md.codec,
           parsers: PARSERS,
-          compressors,
+          compressors: guard.compressors,
           utf8: true,
         };
         let maxDef = 0;
@@ -582,6 +589,8 @@ export async function* readEventLines(
     } catch (e) {
       if (isCollectorError(e)) throw e;
       throw wrap(e, name);
+    } finally {
+      guard.release();
     }
     const asm = new Assembler(leaves, out);
     const scratch = new ByteOut(1024);

@@ -6,9 +6,10 @@
  */
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
-import { compressors } from "hyparquet-compressors";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { TIMESTAMP_PARSERS } from "../transform/values.ts";
+import { checkSchemaShape, DEFAULT_LIMITS, footerCheckedBuffer, ReadGuard } from "./limits.ts";
+import type { ParquetLimits } from "./limits.ts";
 import { compileColumnConverter } from "./shape.ts";
 import type { JsonObject } from "./shape.ts";
 
@@ -29,12 +30,23 @@ export interface ReadEventsOptions {
   sliceRows?: number;
   /** Names the object in errors. */
   name?: string;
+  /** Caps on what the object may declare (see `limits.ts`). Default {@link DEFAULT_LIMITS}. */
+  limits?: ParquetLimits;
 }
 
-/** Reads the footer of `file`; a file that is not Parquet gives `DataError 601`. */
-export async function readMetadata(file: AsyncBuffer, name = "object"): Promise<FileMetaData> {
+/**
+ * Reads the footer of `file`: a file that is not Parquet gives `DataError 601`, a footer length
+ * beyond the object or `limits.maxFooterBytes` 604, a schema deeper or wider than the limits 606.
+ */
+export async function readMetadata(
+  file: AsyncBuffer,
+  name = "object",
+  limits: ParquetLimits = DEFAULT_LIMITS,
+): Promise<FileMetaData> {
   try {
-    return await parquetMetadataAsync(file);
+    const metadata = await parquetMetadataAsync(footerCheckedBuffer(file, limits, name));
+    checkSchemaShape(metadata, limits, name);
+    return metadata;
   } catch (e) {
     throw wrap(e, name);
   }
@@ -46,10 +58,21 @@ export async function* readEvents(
   options: ReadEventsOptions = {},
 ): AsyncGenerator<EventSlice> {
   const { signal, startRow = 0, sliceRows = 1000, name = "object" } = options;
-  const metadata = await readMetadata(file, name);
-  const schema = parquetSchema(metadata);
-  const columns = schema.children.map((c) => c.element.name);
-  const convert = compileColumnConverter(schema);
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const metadata = await readMetadata(file, name, limits);
+  let guard: ReadGuard;
+  let columns: string[];
+  let convert: ReturnType<typeof compileColumnConverter>;
+  try {
+    // Checks the metadata now, and every page as its column chunk arrives.
+    guard = new ReadGuard(metadata, file.byteLength, limits, name);
+    const schema = parquetSchema(metadata);
+    columns = schema.children.map((c) => c.element.name);
+    convert = compileColumnConverter(schema);
+  } catch (e) {
+    throw wrap(e, name);
+  }
+  const guarded = guard.buffer(file);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const groupEnd = groupStart + Number(group.num_rows);
@@ -62,17 +85,19 @@ export async function* readEvents(
         signal?.throwIfAborted();
         try {
           const rows = await parquetReadObjects({
-            file,
+            file: guarded,
             metadata,
             rowStart,
             rowEnd: groupEnd,
             columns: [column],
-            compressors,
+            compressors: guard.compressors,
             parsers: TIMESTAMP_PARSERS,
           });
           values.push(rows.map((r) => r[column]));
         } catch (e) {
           throw wrap(e, name);
+        } finally {
+          guard.release();
         }
       }
       const count = groupEnd - rowStart;
@@ -88,9 +113,18 @@ export async function* readEvents(
   }
 }
 
+/**
+ * Wraps whatever the decoder threw (an `Error`, a `RangeError` from a bad offset, a stack
+ * overflow, even a non-Error value) once, as `DataError 601` or `602`.
+ */
 function wrap(e: unknown, name: string): CollectorError {
   if (isCollectorError(e)) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  let msg: string;
+  try {
+    msg = e instanceof Error ? e.message : String(e);
+  } catch {
+    msg = "unknown failure";
+  }
   const unsupported = /unsupported|not supported|codec/i.test(msg);
   return new CollectorError(
     unsupported ? "PARQUET_UNSUPPORTED" : "PARQUET_INVALID",

@@ -1,10 +1,13 @@
 /**
  * Parses every SQS body shape a Security Lake subscriber can see into the objects it announces:
  * the EventBridge "Object Created" shape (with or without `detail-type`), native S3 `Records[]`
- * (keys URL-decoded, `+` is a space), SNS-wrapped bodies, and `s3:TestEvent`.
+ * (keys URL-decoded, `+` is a space), SNS-wrapped bodies, and `s3:TestEvent`. Hostile bodies are
+ * refused with a catalogue error: larger than SQS allows (608), naming a key with a `..` or `.`
+ * segment, a control character or a line break (609), or a bucket outside `allowedBuckets` (610).
  * @module
  */
 import { CollectorError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 /** An S3 object named by a notification. */
 export interface ObjectRef {
@@ -35,15 +38,74 @@ export type Notification =
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
-function invalid(why: string, body: string): never {
-  const preview = body.length > 120 ? body.slice(0, 120) + "..." : body;
-  throw new CollectorError("NOTIFICATION_INVALID", `Notification body not understood: ${why}`, {
-    context: { body_preview: preview, body_bytes: body.length },
+/** The largest SQS message body: 256 KiB. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** The longest S3 object key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+
+/** Options for {@link parseNotification}. */
+export interface ParseOptions {
+  /** Buckets objects may be in (`allowed_buckets`); absent means any valid bucket name. */
+  allowedBuckets?: readonly string[];
+  /** Largest body accepted, in UTF-8 bytes. Default {@link MAX_BODY_BYTES}. */
+  maxBodyBytes?: number;
+}
+
+function preview(body: string): string {
+  return body.length > 120 ? body.slice(0, 120) + "..." : body;
+}
+
+function refuse(code: ErrorCode, what: string, body: string, context: object = {}): never {
+  throw new CollectorError(code, what, {
+    context: { body_preview: preview(body), body_bytes: body.length, ...context },
   });
 }
 
-/** Parses an SQS message body. Throws `DataError 600` for a body of no known shape. */
-export function parseNotification(body: string): Notification {
+function invalid(why: string, body: string): never {
+  refuse("NOTIFICATION_INVALID", `Notification body not understood: ${why}`, body);
+}
+
+/** UTF-8 length of `s`, computed only as far as `limit` needs. */
+function utf8Over(s: string, limit: number): number | undefined {
+  if (s.length * 3 <= limit) return undefined;
+  if (s.length > limit) return s.length; // at least that many bytes
+  const n = new TextEncoder().encode(s).length;
+  return n > limit ? n : undefined;
+}
+
+/**
+ * Parses an SQS message body. Throws `DataError 600` for a body of no known shape, 608, 609 or
+ * 610 for a hostile one (see the module); never any other kind of exception.
+ */
+export function parseNotification(body: string, options: ParseOptions = {}): Notification {
+  try {
+    return parse(body, options, 0);
+  } catch (e) {
+    if (e instanceof CollectorError) throw e;
+    // A body shaped in a way the parser did not foresee: still a catalogue error.
+    throw new CollectorError(
+      "NOTIFICATION_INVALID",
+      `Notification body not understood: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        cause: e,
+        context: { body_preview: preview(String(body)), body_bytes: String(body).length },
+      },
+    );
+  }
+}
+
+function parse(body: string, options: ParseOptions, depth: number): Notification {
+  if (typeof body !== "string") invalid("not text", String(body));
+  const max = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const over = utf8Over(body, max);
+  if (over !== undefined) {
+    refuse(
+      "NOTIFICATION_TOO_LARGE",
+      `Notification body of ${over} bytes is larger than SQS allows (${max} bytes)`,
+      body,
+    );
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(body);
@@ -56,12 +118,66 @@ export function parseNotification(body: string): Notification {
     (doc.Type === "Notification" || typeof doc.TopicArn === "string") &&
     typeof doc.Message === "string"
   ) {
-    return parseNotification(doc.Message);
+    if (depth >= 2) invalid("SNS envelope nested more than twice", body);
+    return parse(doc.Message, options, depth + 1);
   }
   if (doc.Event === "s3:TestEvent") return { kind: "test" };
-  if (isObj(doc.detail)) return fromEventBridge(doc, body);
-  if (Array.isArray(doc.Records)) return fromRecords(doc.Records, body);
-  invalid("neither an EventBridge event, S3 Records, SNS envelope nor a test event", body);
+  let n: Notification | undefined;
+  if (isObj(doc.detail)) n = fromEventBridge(doc, body);
+  else if (Array.isArray(doc.Records)) n = fromRecords(doc.Records, body);
+  else invalid("neither an EventBridge event, S3 Records, SNS envelope nor a test event", body);
+  if (n.kind === "objects") {
+    for (const o of [...n.objects, ...n.skipped]) checkRef(o.bucket, o.key, body, options);
+  }
+  return n;
+}
+
+// Any name S3 ever allowed (legacy us-east-1 buckets included): no slash, space or control.
+const BUCKET = /^[A-Za-z0-9._-]{1,255}$/;
+// C0 and C1 control characters, DEL, and the Unicode line and paragraph separators.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function shown(key: string): string {
+  return JSON.stringify(key.length > 200 ? key.slice(0, 200) + "..." : key);
+}
+
+/** Refuses a bucket outside the allowed ones and keys no Security Lake writer produces. */
+function checkRef(
+  bucket: string | undefined,
+  key: string | undefined,
+  body: string,
+  options: ParseOptions,
+): void {
+  if (bucket !== undefined) {
+    const allowed = options.allowedBuckets;
+    if (!BUCKET.test(bucket) || (allowed !== undefined && !allowed.includes(bucket))) {
+      refuse(
+        "NOTIFICATION_BUCKET_NOT_ALLOWED",
+        `Notification names bucket ${shown(bucket)}, which ${
+          BUCKET.test(bucket) ? "allowed_buckets does not list" : "is not a valid bucket name"
+        }`,
+        body,
+        { bucket: shown(bucket) },
+      );
+    }
+  }
+  if (key === undefined) return;
+  let why: string | undefined;
+  if (key === "") why = "is empty";
+  else if (CONTROL.test(key)) why = "contains a control character or a line break";
+  else if (key.split("/").some((s) => s === ".." || s === ".")) why = "has a . or .. segment";
+  else if (utf8Over(key, MAX_KEY_BYTES) !== undefined) {
+    why = `is longer than ${MAX_KEY_BYTES} bytes`;
+  }
+  if (why) {
+    refuse(
+      "NOTIFICATION_KEY_INVALID",
+      `Notification names object key ${shown(key)}, which ${why}`,
+      body,
+      { bucket, key: shown(key) },
+    );
+  }
 }
 
 function fromEventBridge(doc: Obj, body: string): Notification {
@@ -117,7 +233,7 @@ function ref(bucket: string, key: string, size: unknown, etag: unknown): ObjectR
   return {
     bucket,
     key,
-    ...(typeof size === "number" ? { size } : {}),
+    ...(typeof size === "number" && Number.isSafeInteger(size) && size >= 0 ? { size } : {}),
     ...(typeof etag === "string" && etag ? { etag: etag.replace(/"/g, "") } : {}),
   };
 }

@@ -1,0 +1,273 @@
+/**
+ * Obfuscation of source events (`services.events.obfuscation`): rules, applied in order to every
+ * decoded event before it is serialized, that mask, hash, partly mask or drop the fields they
+ * name, or only the parts of string values that match their patterns.
+ *
+ * Paths are dotted OCSF field names: `*` matches any key of an object (or every element of a
+ * list), `name[]` every element of the list `name`. Lists met along a path are walked
+ * element by element, so `observables.value` and `observables[].value` are the same path.
+ * A path that names a missing (or null) field does nothing; fields not named are untouched.
+ *
+ * Methods: `mask` writes the fixed `value`; `hash` writes the HMAC-SHA-256 of the value under
+ * `hash_key`, in hex, cut to `hash_length` characters (the same input always gives the same
+ * pseudonym); `partial` keeps the last `keep_last` characters and writes `*` for the others (a
+ * value no longer than `keep_last` is masked entirely); `drop` removes the field (a list
+ * element named with `[]` or `*` is removed from its list). Non-string values (numbers,
+ * booleans, objects, lists) are stringified first for mask, hash and partial: the result is
+ * always a string, hashed or cut from the value's compact JSON text (`123`, `true`,
+ * `{"a":1}`).
+ *
+ * With `string_patterns`, only the parts of string values that match a pattern are replaced
+ * (each match masked, hashed or partly masked; with `drop`, a string that matches is removed):
+ * in every string of the event when the rule has no paths, or in every string at or below the
+ * named paths. Map keys are never changed.
+ *
+ * Rules are compiled once; hashing is synchronous (`node:crypto`) and remembers recent inputs.
+ * @module
+ */
+import { createHmac } from "node:crypto";
+import type { ObfuscationRule } from "../config/types.ts";
+import { DEFAULT_MASK } from "../config/schema.ts";
+import { toJson } from "./json.ts";
+import type { JsonValue } from "./values.ts";
+
+/** An event as decoded: an OCSF object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** What the obfuscation did so far; the metrics read it. */
+export interface ObfuscationStats {
+  /** Values masked, hashed, partly masked or dropped (a string counts once however many matches). */
+  fieldsObfuscated: number;
+  /** Events in which at least one value changed. */
+  eventsTouched: number;
+}
+
+type Container = JsonObject | JsonValue[];
+
+/** One step of a path: a key (or any key), optionally followed by "every element". */
+interface Step {
+  readonly key?: string;
+  readonly any: boolean;
+  readonly each: boolean;
+}
+
+interface CompiledRule {
+  readonly paths: readonly (readonly Step[])[] | undefined;
+  readonly patterns: readonly RegExp[] | undefined;
+  readonly method: ObfuscationRule["method"];
+  /** The replacement of a whole value or of one match. */
+  readonly replace: (text: string) => string;
+}
+
+const HASH_CACHE_ENTRIES = 4096;
+
+/** Parses `actor.user.name`, `observables[].value`, `unmapped.*`, `resources[]`. */
+export function parsePath(path: string): Step[] {
+  if (path.trim() === "") throw new RangeError("An obfuscation path must not be empty");
+  return path.split(".").map((part) => {
+    const each = part.endsWith("[]");
+    const name = each ? part.slice(0, -2) : part;
+    if (name === "" || name.includes("[") || name.includes("]")) {
+      throw new RangeError(
+        `Obfuscation path ${
+          JSON.stringify(path)
+        } is not valid: write names separated by dots, * for any key and [] after a list, e.g. observables[].value`,
+      );
+    }
+    return name === "*" ? { any: true, each } : { key: name, any: false, each };
+  });
+}
+
+function replacer(rule: ObfuscationRule): (text: string) => string {
+  switch (rule.method) {
+    case "mask": {
+      const value = rule.value ?? DEFAULT_MASK;
+      return () => value;
+    }
+    case "hash": {
+      if (!rule.hash_key) throw new RangeError("Obfuscation method hash needs hash_key");
+      const key = rule.hash_key;
+      const length = rule.hash_length ?? 64;
+      const cache = new Map<string, string>();
+      return (text) => {
+        let h = cache.get(text);
+        if (h === undefined) {
+          h = createHmac("sha256", key).update(text, "utf8").digest("hex").slice(0, length);
+          if (cache.size >= HASH_CACHE_ENTRIES) cache.clear();
+          cache.set(text, h);
+        }
+        return h;
+      };
+    }
+    case "partial": {
+      const keep = rule.keep_last ?? 4;
+      return (text) => {
+        const chars = Array.from(text);
+        if (chars.length <= keep) return "*".repeat(chars.length);
+        return "*".repeat(chars.length - keep) + chars.slice(chars.length - keep).join("");
+      };
+    }
+    case "drop":
+      return (text) => text;
+  }
+}
+
+/**
+ * Applies obfuscation rules to events. Build one per input; {@link apply} changes an event in
+ * place; {@link stats} counts what was done.
+ */
+export class Obfuscator {
+  readonly #rules: CompiledRule[];
+  /** Running totals, read by the metrics. */
+  readonly stats: ObfuscationStats = { fieldsObfuscated: 0, eventsTouched: 0 };
+  #changed = 0;
+
+  /** Compiles `rules` (already validated by the configuration loader). */
+  constructor(rules: readonly ObfuscationRule[]) {
+    this.#rules = rules.map((r) => {
+      if (!r.paths?.length && !r.string_patterns?.length) {
+        throw new RangeError("An obfuscation rule needs paths, string_patterns or both");
+      }
+      return {
+        paths: r.paths?.length ? r.paths.map(parsePath) : undefined,
+        patterns: r.string_patterns?.length
+          ? r.string_patterns.map((p) => new RegExp(p, "g"))
+          : undefined,
+        method: r.method,
+        replace: replacer(r),
+      };
+    });
+  }
+
+  /** Whether there is any rule. */
+  get active(): boolean {
+    return this.#rules.length > 0;
+  }
+
+  /** Applies every rule, in order, to `event` (changed in place); returns it. */
+  apply(event: JsonObject): JsonObject {
+    this.#changed = 0;
+    for (const rule of this.#rules) {
+      if (rule.paths === undefined) {
+        for (const key of Object.keys(event)) this.#patterns(rule, event, key);
+      } else {
+        for (const path of rule.paths) this.#walk(rule, event, path, 0);
+      }
+    }
+    if (this.#changed > 0) {
+      this.stats.fieldsObfuscated += this.#changed;
+      this.stats.eventsTouched++;
+    }
+    return event;
+  }
+
+  /** `apply` as a function, for the object processor's `eventTransform`. */
+  readonly transform = (event: JsonObject): JsonObject => this.apply(event);
+
+  /** Visits the values `path[i..]` names below `node`. */
+  #walk(rule: CompiledRule, node: JsonValue, path: readonly Step[], i: number): void {
+    if (node === null || typeof node !== "object") return;
+    const step = path[i]!;
+    if (Array.isArray(node)) {
+      if (step.any) {
+        this.#each(rule, node, path, i);
+      } else {
+        // A list met on the way: walk its elements with the same step.
+        for (const e of node.slice()) this.#walk(rule, e, path, i);
+      }
+      return;
+    }
+    const obj = node as JsonObject;
+    if (step.any) {
+      for (const key of Object.keys(obj)) this.#visit(rule, obj, key, path, i);
+    } else if (step.key !== undefined && Object.hasOwn(obj, step.key)) {
+      this.#visit(rule, obj, step.key, path, i);
+    }
+  }
+
+  /** `container[key]` matched step `i`: go on, or act when it was the last step. */
+  #visit(rule: CompiledRule, container: JsonObject, key: string, path: readonly Step[], i: number) {
+    const value = container[key];
+    if (value === undefined || value === null) return;
+    if (path[i]!.each && Array.isArray(value)) {
+      this.#each(rule, value, path, i);
+    } else if (i + 1 === path.length) {
+      this.#act(rule, container, key);
+    } else {
+      this.#walk(rule, value, path, i + 1);
+    }
+  }
+
+  /** Every element of `list` matched step `i`. */
+  #each(rule: CompiledRule, list: JsonValue[], path: readonly Step[], i: number): void {
+    if (i + 1 === path.length) {
+      if (rule.method === "drop" && rule.patterns === undefined) {
+        const before = list.length;
+        let w = 0;
+        for (let r = 0; r < list.length; r++) {
+          if (list[r] === null || list[r] === undefined) list[w++] = list[r]!;
+        }
+        list.length = w;
+        this.#changed += before - w;
+        return;
+      }
+      // Backwards, so that a dropped element does not shift the ones still to visit.
+      for (let k = list.length - 1; k >= 0; k--) this.#act(rule, list, k);
+      return;
+    }
+    for (const e of list) this.#walk(rule, e, path, i + 1);
+  }
+
+  /** Applies the rule to the value `container[key]` named by a path. */
+  #act(rule: CompiledRule, container: Container, key: string | number): void {
+    const value = (container as Record<string | number, JsonValue>)[key];
+    if (value === undefined || value === null) return;
+    if (rule.patterns !== undefined) {
+      this.#patterns(rule, container, key);
+      return;
+    }
+    if (rule.method === "drop") {
+      if (Array.isArray(container)) container.splice(key as number, 1);
+      else delete container[key as string];
+    } else {
+      (container as Record<string | number, JsonValue>)[key] = rule.replace(
+        typeof value === "string" ? value : toJson(value),
+      );
+    }
+    this.#changed++;
+  }
+
+  /** Replaces the matches of the rule's patterns in every string at or below `container[key]`. */
+  #patterns(rule: CompiledRule, container: Container, key: string | number): void {
+    const c = container as Record<string | number, JsonValue>;
+    const value = c[key];
+    if (typeof value === "string") {
+      let matched = false;
+      let text = value;
+      for (const re of rule.patterns!) {
+        text = text.replace(re, (m) => {
+          if (m === "") return m;
+          matched = true;
+          return rule.replace(m);
+        });
+      }
+      if (!matched) return;
+      this.#changed++;
+      if (rule.method !== "drop") c[key] = text;
+      else if (Array.isArray(container)) container.splice(key as number, 1);
+      else delete c[key];
+    } else if (Array.isArray(value)) {
+      // Backwards, so that a dropped element does not shift the ones still to visit.
+      for (let k = value.length - 1; k >= 0; k--) this.#patterns(rule, value, k);
+    } else if (value !== null && typeof value === "object") {
+      for (const k of Object.keys(value)) this.#patterns(rule, value as JsonObject, k);
+    }
+  }
+}
+
+/** The obfuscator for `rules`, or undefined when there is none (events then take the fast path). */
+export function compileObfuscation(
+  rules: readonly ObfuscationRule[] | undefined,
+): Obfuscator | undefined {
+  return rules && rules.length > 0 ? new Obfuscator(rules) : undefined;
+}
