@@ -19,6 +19,8 @@ import { startMetricsServer } from "../telemetry/server.ts";
 import type { MetricsServer } from "../telemetry/server.ts";
 import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { LineFormatter } from "../transform/line.ts";
+import { compileObfuscation } from "../transform/obfuscate.ts";
+import { expiringCertificates } from "../output/cert_expiry.ts";
 import { createOutput } from "./outputs.ts";
 import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
 import { StateStore } from "../state/store.ts";
@@ -92,6 +94,18 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
+    for (const c of expiringCertificates(config.outputs)) {
+      logger("output").warn(
+        "The client certificate {path} of output {output} ({subject}) expires on {not_after}, in {days} days: renew it before Devo refuses it",
+        {
+          path: c.path,
+          output: c.output,
+          subject: c.subject,
+          not_after: c.notAfter.toISOString(),
+          days: c.daysLeft,
+        },
+      );
+    }
     const senderStats = new SenderStats();
     timers.push(setInterval(() => {
       const lines = senderStats.lines(outputs.map((o) => ({
@@ -115,6 +129,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       const state = await openState(config, input);
       stores.push(state);
       const events = input.services.events;
+      const obfuscator = compileObfuscation(events.obfuscation);
       const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
       log.info("Setup terminated for input {input} ({type})", {
         input: input.name,
@@ -168,7 +183,21 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         telemetry,
         onLoop: () => health.lastLoop = Date.now(),
         onReceive: (ok) => health.queueOk = ok,
+        objectOptions: {
+          eventTransform: obfuscator?.transform,
+          maxObjectBytes: input.max_object_bytes,
+          maxEventBytes: input.max_event_bytes,
+          oversizedEvents: input.oversized_events,
+        },
+        notificationOptions: { allowedBuckets: input.allowed_buckets },
       });
+      if (obfuscator) {
+        log.info("Input {input}: {fields} fields obfuscated in {events} events", {
+          input: input.name,
+          fields: obfuscator.stats.fieldsObfuscated,
+          events: obfuscator.stats.eventsTouched,
+        });
+      }
       const backfilled = await prePull;
       return { allSucceeded: summary.allSucceeded && (backfilled?.ok ?? true) };
     });

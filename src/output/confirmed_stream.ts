@@ -3,7 +3,21 @@
  * acknowledgements, and TLS 1.3 can accept writes that the peer later throws away, so a batch
  * counts as delivered only when the peer proves it read it: after the batch is written we close
  * our sending side and wait for the peer's end-of-stream; then a new connection starts the next
- * batch. A batch that is not confirmed is sent again, whole, on a new connection.
+ * batch. A batch that is not confirmed is sent again on a new connection.
+ *
+ * A receiver that keeps cutting connections before confirming (a relay or load balancer with a
+ * per-connection limit) would fail a large batch forever, so after a cut the batch is resent in
+ * pieces of half the size that was cut, on one connection each, and later batches stay that
+ * small until a run of clean sends lets them grow back.
+ *
+ * A TLS receiver that ends its confirmed connections with a close_notify alert proves it read
+ * everything only with one: an end without it means it cut the connection, dropping what it had
+ * not read yet, and the batch is sent again. Whether a receiver sends close_notify at all
+ * (rsyslog does not) is learned from an empty probe connection the first time it matters.
+ *
+ * The holders of a batch's receipts can ask the output to wait, once the batch is confirmed, for
+ * what they do with the confirmation (checkpoints) before the next batch starts: a crash then
+ * repeats at most the one batch in flight.
  * @module
  */
 import { CollectorError } from "../errors.ts";
@@ -11,10 +25,27 @@ import { logger } from "../telemetry/log.ts";
 import { classifyConnError } from "./connectors.ts";
 import type { Connector } from "./connectors.ts";
 import { WatchedConn } from "./watched_conn.ts";
+import type { Confirmation } from "./watched_conn.ts";
 
 /** Resolves when the events written are confirmed; rejects when delivery failed for good. */
 export interface Receipt {
   readonly confirmed: Promise<void>;
+}
+
+/** Options of one write. */
+export interface WriteOptions {
+  /**
+   * Once the batch holding this write is confirmed, the next batch starts only when `settled`
+   * settled (or the confirmation timeout passed), so the writer can record the confirmation
+   * (a checkpoint) before more is sent.
+   */
+  readonly settled?: Promise<unknown>;
+  /**
+   * Asked when the write's turn comes (writes wait while a batch is confirmed); false refuses
+   * it (nothing is sent). A writer whose earlier batch just failed uses it to send nothing
+   * after the gap.
+   */
+  readonly admit?: () => boolean;
 }
 
 /** Options for {@link ConfirmedStreamOutput}. */
@@ -27,13 +58,21 @@ export interface ConfirmedStreamOptions {
   commitIntervalMs?: number;
   /** Confirm once no write came for this long. Default 100 ms. */
   lingerMs?: number;
-  /** Time allowed for the peer's end-of-stream. Default 30 s. */
+  /**
+   * Time allowed for the peer's end-of-stream, and for any single write to make progress.
+   * Default 30 s.
+   */
   confirmTimeoutMs?: number;
-  /** Attempts per batch before its events are failed. Default 5. */
+  /** Attempts in a row that may fail before a batch's events are failed. Default 5. */
   retries?: number;
   /** First retry delay; doubles each attempt, with jitter, up to 30 s. Default 500 ms. */
   retryBaseMs?: number;
 }
+
+/** Smallest piece a cut batch is split into (a longer single line is sent whole). */
+const MIN_PIECE_BYTES = 4 * 1024;
+/** Clean sends after which a per-connection limit learned from cuts doubles. */
+const GROW_AFTER = 16;
 
 interface Batch {
   chunks: Uint8Array[];
@@ -42,6 +81,8 @@ interface Batch {
   conn?: WatchedConn;
   broken: boolean;
   openedAt: number;
+  /** Promises the next batch waits for once this one is confirmed. */
+  holds: Promise<unknown>[];
   resolve: () => void;
   reject: (e: unknown) => void;
   confirmed: Promise<void>;
@@ -80,6 +121,15 @@ export class ConfirmedStreamOutput {
   #retries: number;
   #retryBaseMs: number;
   #batch: Batch = newBatch();
+  /** The batch being confirmed, if any. */
+  #committing?: Batch;
+  /** Bytes sent per connection, lowered when the receiver cuts connections. */
+  #limit = Infinity;
+  #cleanSends = 0;
+  /** Whether the TLS receiver ends confirmed connections with close_notify; unknown at first. */
+  #closeNotify?: boolean;
+  /** The empty connection asking the receiver how it ends, while one is open. */
+  #probe?: WatchedConn;
   #queue: Promise<unknown> = Promise.resolve();
   #linger?: ReturnType<typeof setTimeout>;
   #interval?: ReturnType<typeof setTimeout>;
@@ -100,13 +150,20 @@ export class ConfirmedStreamOutput {
   }
 
   /** Adds `chunk` (whole lines, `events` of them) to the current batch and sends it. */
-  write(chunk: Uint8Array, events: number): Promise<Receipt> {
+  write(chunk: Uint8Array, events: number, options: WriteOptions = {}): Promise<Receipt> {
     if (this.#closed) {
       return Promise.reject(new CollectorError("OUTPUT_WRITE", `Output ${this.name} is closed`));
     }
     return this.#serial(async () => {
-      if (this.#batch.bytes > 0 && this.#batch.bytes + chunk.length > this.#maxBatchBytes) {
+      const max = Math.min(this.#maxBatchBytes, this.#limit);
+      if (this.#batch.bytes > 0 && this.#batch.bytes + chunk.length > max) {
         await this.#commit();
+      }
+      // Asked now: the batch just committed may have failed the writer's earlier rows.
+      if (options.admit && !options.admit()) {
+        throw new CollectorError("OUTPUT_WRITE", `Output ${this.name} refused a write`, {
+          context: { output: this.name },
+        });
       }
       const b = this.#batch;
       if (b.bytes === 0) b.openedAt = Date.now();
@@ -114,19 +171,28 @@ export class ConfirmedStreamOutput {
       b.bytes += chunk.length;
       this.stats.pendingBytes += chunk.length;
       b.events += events;
+      if (options.settled) b.holds.push(options.settled);
+      if (!b.broken && b.bytes > this.#limit) {
+        // Larger than the receiver takes on one connection: sent in pieces at commit time.
+        b.conn?.close();
+        b.conn = undefined;
+        b.broken = true;
+      }
       if (!b.broken) {
+        let opened = b.conn !== undefined;
         try {
           b.conn ??= await this.#open();
-          await b.conn.write(chunk);
+          opened = true;
+          await b.conn.write(chunk, this.#confirmTimeoutMs);
         } catch (e) {
-          // Sent again at commit time, on a new connection.
-          this.#log.debug("Write to {target} failed; batch will be resent: {error}", {
-            target: this.#connector.target,
-            error: String(e),
-          });
+          // Sent again at commit time, on a new connection (in pieces, if this one was cut).
+          const fields = { error: e instanceof Error ? e.message : String(e), output: this.name };
+          if (opened) this.#log.warn("{error}; the batch will be sent again", fields);
+          else this.#log.debug("{error}; the batch will be sent again", fields);
           b.conn?.close();
           b.conn = undefined;
           b.broken = true;
+          if (opened && !this.#abort.signal.aborted) this.#cut(b.bytes);
         }
       }
       this.#schedule();
@@ -148,11 +214,17 @@ export class ConfirmedStreamOutput {
     clearTimeout(this.#interval);
   }
 
-  /** Stops retrying at once; pending events are failed (they are sent again on the next run). */
+  /**
+   * Stops at once: open connections are closed, retries end, and events not confirmed yet are
+   * failed (they are sent again on the next run).
+   */
   abort(): void {
     this.#abort.abort(new CollectorError("OUTPUT_WRITE", `Output ${this.name} stopped`));
     clearTimeout(this.#linger);
     clearTimeout(this.#interval);
+    this.#committing?.conn?.close();
+    this.#batch.conn?.close();
+    this.#probe?.close();
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -180,49 +252,152 @@ export class ConfirmedStreamOutput {
     const b = this.#batch;
     if (b.bytes === 0) return;
     this.#batch = newBatch();
+    this.#committing = b;
+    try {
+      await this.#deliver(b);
+    } catch (e) {
+      this.stats.batchesFailed++;
+      this.stats.pendingBytes -= b.bytes;
+      b.reject(e);
+      return;
+    } finally {
+      b.conn?.close();
+      b.conn = undefined;
+      this.#committing = undefined;
+    }
+    this.stats.eventsSent += b.events;
+    this.stats.bytesSent += b.bytes;
+    this.stats.batchesConfirmed++;
+    this.stats.failing = false;
+    this.stats.pendingBytes -= b.bytes;
+    this.#log.debug("Confirmed {events} events ({bytes} bytes) on {target}", {
+      events: b.events,
+      bytes: b.bytes,
+      target: this.#connector.target,
+    });
+    b.resolve();
+    if (b.holds.length > 0) await this.#settle(b.holds);
+  }
+
+  /** Delivers `b`, in pieces after cuts; throws the last error once `retries` attempts failed. */
+  async #deliver(b: Batch): Promise<void> {
+    let data: Uint8Array | undefined;
+    let offset = 0; // bytes of the batch confirmed
+    let failures = 0;
     let lastError: unknown;
-    for (let attempt = 1; attempt <= this.#retries; attempt++) {
-      if (this.#abort.signal.aborted) break;
+    while (true) {
+      if (this.#abort.signal.aborted) throw lastError ?? this.#abort.signal.reason;
+      let size = 0; // bytes on the connection, once it opened
       try {
-        if (b.broken || !b.conn) {
-          b.conn?.close();
-          b.conn = await this.#open();
-          b.broken = false;
-          for (const c of b.chunks) await b.conn.write(c);
+        if (offset === 0 && !b.broken && b.conn) {
+          // Written as it came: confirm it.
+          size = b.bytes;
+          await this.#accept(await b.conn.confirm(this.#confirmTimeoutMs));
+          this.#sent();
+          return;
         }
-        await b.conn.confirm(this.#confirmTimeoutMs);
+        b.conn?.close();
+        b.conn = undefined;
+        data ??= concat(b.chunks);
+        const end = pieceEnd(data, offset, this.#limit);
+        b.conn = await this.#open();
+        size = end - offset;
+        await b.conn.write(data.subarray(offset, end), this.#confirmTimeoutMs);
+        await this.#accept(await b.conn.confirm(this.#confirmTimeoutMs));
         b.conn.close();
-        this.stats.eventsSent += b.events;
-        this.stats.bytesSent += b.bytes;
-        this.stats.batchesConfirmed++;
-        this.stats.failing = false;
-        this.stats.pendingBytes -= b.bytes;
-        this.#log.debug("Confirmed {events} events ({bytes} bytes) on {target}", {
-          events: b.events,
-          bytes: b.bytes,
-          target: this.#connector.target,
-        });
-        b.resolve();
-        return;
+        b.conn = undefined;
+        this.#sent();
+        offset = end;
+        failures = 0;
+        if (offset >= data.length) return;
       } catch (e) {
-        lastError = classifyConnError(e, this.#connector.target, "confirm");
+        lastError = classifyConnError(e, this.#connector.target, size > 0 ? "confirm" : "connect");
         b.conn?.close();
         b.conn = undefined;
         b.broken = true;
+        failures++;
         this.stats.retries++;
         this.stats.failing = true;
+        if (size > 0 && !this.#abort.signal.aborted) this.#cut(size);
         this.#log.warn("{error} (attempt {attempt} of {retries})", {
           error: (lastError as Error).message,
-          attempt,
+          attempt: failures,
           retries: this.#retries,
           output: this.name,
         });
-        if (attempt < this.#retries) await this.#sleep(backoff(this.#retryBaseMs, attempt));
+        if (failures >= this.#retries) throw lastError;
+        await this.#sleep(backoff(this.#retryBaseMs, failures));
       }
     }
-    this.stats.batchesFailed++;
-    this.stats.pendingBytes -= b.bytes;
-    b.reject(lastError ?? new CollectorError("OUTPUT_WRITE", `Output ${this.name} stopped`));
+  }
+
+  /**
+   * Accepts a confirmation, or throws when its end proves nothing: a TLS end without close_notify
+   * from a receiver that sends close_notify when it read everything.
+   */
+  async #accept(c: Confirmation): Promise<void> {
+    if (c.closeNotify) {
+      if (this.#connector.tls) this.#closeNotify = true;
+      return;
+    }
+    if (this.#closeNotify === false) return;
+    // Unknown, or the receiver changed: ask it with a connection that carries nothing.
+    const probe = this.#probe = await this.#open();
+    try {
+      this.#closeNotify = (await probe.confirm(this.#confirmTimeoutMs)).closeNotify;
+    } finally {
+      probe.close();
+      this.#probe = undefined;
+    }
+    this.#log.debug("{target} ends confirmed connections {how}", {
+      target: this.#connector.target,
+      how: this.#closeNotify ? "with a TLS close_notify" : "without a TLS close_notify",
+    });
+    if (!this.#closeNotify) return;
+    throw new CollectorError(
+      "OUTPUT_WRITE",
+      `${this.#connector.target} ended the connection without the TLS close_notify it sends when it read everything: it cut the connection`,
+      { context: { target: this.#connector.target } },
+    );
+  }
+
+  /** A connection was confirmed: after enough of them, a lowered limit doubles. */
+  #sent() {
+    if (this.#limit === Infinity) return;
+    if (++this.#cleanSends < GROW_AFTER) return;
+    this.#cleanSends = 0;
+    this.#limit *= 2;
+    if (this.#limit >= this.#maxBatchBytes) this.#limit = Infinity;
+  }
+
+  /** A connection carrying `size` bytes ended before it was confirmed: send less at once. */
+  #cut(size: number) {
+    this.#cleanSends = 0;
+    const limit = Math.max(MIN_PIECE_BYTES, Math.floor(Math.min(this.#limit, size) / 2));
+    if (limit >= this.#limit) return;
+    this.#limit = limit;
+    this.#log.info(
+      "Output {output}: {target} ended a connection before confirming; sending at most {bytes} bytes per connection",
+      { output: this.name, target: this.#connector.target, bytes: limit },
+    );
+  }
+
+  /** Waits for a confirmed batch's holders, at most the confirmation timeout. */
+  async #settle(holds: Promise<unknown>[]): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const signal = this.#abort.signal;
+    let onAbort: (() => void) | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#confirmTimeoutMs);
+      onAbort = resolve;
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([Promise.allSettled(holds), limit]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort!);
+    }
   }
 
   async #open(): Promise<WatchedConn> {
@@ -249,6 +424,26 @@ export class ConfirmedStreamOutput {
   }
 }
 
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** End of the next piece from `offset`: at most `limit` bytes, cut after a newline. */
+function pieceEnd(data: Uint8Array, offset: number, limit: number): number {
+  if (data.length - offset <= limit) return data.length;
+  const last = data.lastIndexOf(0x0a, offset + limit - 1);
+  if (last >= offset) return last + 1;
+  const next = data.indexOf(0x0a, offset + limit);
+  return next < 0 ? data.length : next + 1;
+}
+
 function newBatch(): Batch {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
@@ -263,6 +458,7 @@ function newBatch(): Batch {
     events: 0,
     broken: false,
     openedAt: 0,
+    holds: [],
     resolve,
     reject,
     confirmed,

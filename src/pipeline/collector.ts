@@ -8,6 +8,7 @@
  */
 import { CollectorError, errorMessage } from "../errors.ts";
 import { parseNotification } from "../source/notification.ts";
+import type { ParseOptions } from "../source/notification.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
@@ -15,7 +16,7 @@ import { PullStats } from "../telemetry/stats.ts";
 import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
 import { processObject } from "./object_processor.ts";
-import type { ObjectOutcome } from "./object_processor.ts";
+import type { ObjectOutcome, ProcessObjectOptions } from "./object_processor.ts";
 import type {
   EventOutput,
   MessageQueue,
@@ -71,11 +72,27 @@ export interface CollectorOptions {
   onLoop?: () => void;
   /** Called after each receive: whether the queue answered. */
   onReceive?: (ok: boolean) => void;
+  /** Handed to every object's processing: obfuscation and the size limits of the input. */
+  objectOptions?: Pick<
+    ProcessObjectOptions,
+    | "eventTransform"
+    | "maxObjectBytes"
+    | "maxEventBytes"
+    | "oversizedEvents"
+    | "parquetLimits"
+    | "onTruncated"
+  >;
+  /** How notifications are parsed: the buckets they may name. */
+  notificationOptions?: ParseOptions;
 }
 
 /** What a run did. */
 export interface RunSummary {
-  /** Every message that ended was deleted (nothing failed). */
+  /**
+   * With `once`: every message received was finally deleted (none is left failed or was
+   * quarantined). Without it the loop ran until its signal and failed messages are the queue's
+   * to bring back, so this is false only when the loop itself had to give up.
+   */
   readonly allSucceeded: boolean;
 }
 
@@ -85,29 +102,46 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
   const tele = o.telemetry ?? new Telemetry();
   const inFlight = new Set<Promise<void>>();
   const work = new AbortController(); // stops in-flight work after the shutdown timeout
-  let failuresSeen = 0;
+  /** Messages whose last outcome in this run was a failure. */
+  const failed = new Set<string>();
+  let gaveUp = false;
 
-  const handle = async (message: QueueMessage, formatter: LineFormatter, pull: PullStats) => {
-    const heartbeat = startHeartbeat(o.queue, message, o.visibilitySeconds, tele, pull);
+  /**
+   * Messages in progress, by id, with their latest delivery: a message whose visibility ran out
+   * anyway (SQS unreachable for a while) and that comes back while it is still worked on is not
+   * processed twice; its newer receipt handle is used from then on.
+   */
+  const active = new Map<string, { message: QueueMessage }>();
+
+  const handle = async (first: QueueMessage, formatter: LineFormatter, pull: PullStats) => {
+    const current = { message: first };
+    active.set(first.id, current);
+    const heartbeat = startHeartbeat(o.queue, current, o.visibilitySeconds, tele, pull);
     let released = false;
     try {
-      const outcome = await processMessage(message, o, formatter, tele, pull, work.signal);
+      const outcome = await processMessage(first, o, formatter, tele, pull, work.signal);
+      const message = current.message;
       const action = decide(outcome, {
         receiveCount: message.receiveCount,
         maxReceiveCount: o.maxReceiveCount ?? 5,
         redrive: o.redrive ?? false,
         quarantine: o.quarantine !== undefined,
       });
-      heartbeat.stop();
+      // An extension still in flight must not land after the delete or the release.
+      await heartbeat.stop();
+      const errors = failures(outcome);
+      // Only stopped by the shutdown: checkpointed, released below, not a failure.
+      const stopped = errors.length > 0 &&
+        outcome.objects.every((x) => x.ok || x.stopped) && !outcome.invalid;
       if (action === "delete") {
         pull.requests++;
         await o.queue.delete(message);
+        failed.delete(message.id);
         tele.emit("message_deleted", { message_id: message.id });
         return;
       }
-      failuresSeen++;
+      if (!stopped) failed.add(message.id);
       if (action === "quarantine") {
-        const errors = failures(outcome);
         await o.quarantine!.quarantine({
           time: new Date().toISOString(),
           message_id: message.id,
@@ -126,7 +160,11 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         });
         return;
       }
-      tele.emit("message_left", { message_id: message.id });
+      tele.emit("message_left", {
+        message_id: message.id,
+        receive_count: message.receiveCount,
+        reason: errors.map((e) => e.message).join("; "),
+      });
       if (work.signal.aborted || o.signal?.aborted) {
         // Shutting down: let another instance take it now.
         pull.requests++;
@@ -135,13 +173,14 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         released = true;
       }
     } catch (e) {
-      failuresSeen++;
-      tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: message.id });
+      failed.add(first.id);
+      tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: first.id });
     } finally {
-      heartbeat.stop();
+      await heartbeat.stop();
+      active.delete(first.id);
       if (!released && (work.signal.aborted)) {
-        await o.queue.changeVisibility(message, 0).then(
-          () => tele.emit("message_released", { message_id: message.id }),
+        await o.queue.changeVisibility(current.message, 0).then(
+          () => tele.emit("message_released", { message_id: first.id }),
           () => {},
         );
       }
@@ -172,10 +211,10 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       o.onReceive?.(false);
       tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" });
       if (o.once && receiveErrors >= 5) {
-        failuresSeen++;
+        gaveUp = true;
         break;
       }
-      await sleep(Math.min(30_000, 500 * 2 ** receiveErrors), o.signal);
+      await sleep(jitter(Math.min(30_000, 500 * 2 ** receiveErrors)), o.signal);
       continue;
     }
     tele.emit("messages_received", { count: messages.length });
@@ -193,10 +232,19 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       count: messages.length,
     });
     const formatter = o.formatterFor(pullStart);
-    const handled = messages.map((m) => {
+    const handled = messages.flatMap((m) => {
+      const running = active.get(m.id);
+      if (running) {
+        running.message = m;
+        log.warn("Message {message_id} came back while in progress; its new receipt is used", {
+          message_id: m.id,
+          receive_count: m.receiveCount,
+        });
+        return [];
+      }
       const p: Promise<void> = handle(m, formatter, pull).finally(() => inFlight.delete(p));
       inFlight.add(p);
-      return p;
+      return [p];
     });
     Promise.all(handled).then(() => log.info(pull.line(Date.now())));
   }
@@ -206,16 +254,23 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       seconds: timeoutMs / 1000,
       count: inFlight.size,
     });
-    const timer = setTimeout(() => {
-      log.warn("Shutdown timeout reached: stopping work in progress");
+    // Reading stops early enough to confirm what was sent and save the checkpoints in time.
+    const confirmMs = Math.min(5_000, timeoutMs / 2);
+    const stopReading = setTimeout(() => {
+      log.info("Stopping work in progress: confirming what was sent and saving checkpoints");
+      work.abort();
+    }, timeoutMs - confirmMs);
+    const stopAll = setTimeout(() => {
+      log.warn("Shutdown timeout reached: events not confirmed yet are sent again later");
       work.abort();
       // Unconfirmed batches fail now; their rows stay unconfirmed and are sent again later.
       for (const out of o.outputs) out.abort();
     }, timeoutMs);
     await Promise.all(inFlight);
-    clearTimeout(timer);
+    clearTimeout(stopReading);
+    clearTimeout(stopAll);
   }
-  return { allSucceeded: failuresSeen === 0 };
+  return { allSucceeded: !gaveUp && (!o.once || failed.size === 0) };
 }
 
 async function processMessage(
@@ -228,7 +283,7 @@ async function processMessage(
 ): Promise<MessageOutcome> {
   let notification;
   try {
-    notification = parseNotification(message.body);
+    notification = parseNotification(message.body, o.notificationOptions);
   } catch (e) {
     const error = e instanceof CollectorError
       ? e
@@ -252,6 +307,7 @@ async function processMessage(
   for (const ref of notification.objects) {
     tele.emit("object_started", { bucket: ref.bucket, key: ref.key });
     const outcome = await processObject(ref, {
+      ...o.objectOptions,
       reader: o.reader,
       outputs: o.outputs,
       formatter,
@@ -278,6 +334,16 @@ async function processMessage(
         events: outcome.events,
         seconds: outcome.seconds.toFixed(3),
       });
+    } else if (outcome.stopped) {
+      pull.eventsSent += outcome.events;
+      tele.metrics.objectsInFlight.inc({}, -1);
+      logger("pipeline").info(
+        "Stopped reading s3://{bucket}/{key} for the shutdown after {events} events",
+        {
+          ...where,
+          events: outcome.events,
+        },
+      );
     } else {
       pull.objects++;
       pull.eventsSent += outcome.events;
@@ -297,20 +363,27 @@ function errorId(e: unknown): number | undefined {
 
 function startHeartbeat(
   queue: MessageQueue,
-  message: QueueMessage,
+  current: { readonly message: QueueMessage },
   visibilitySeconds: number,
   tele: Telemetry,
   pull: PullStats,
-): { stop(): void } {
+): { stop(): Promise<void> } {
+  let pending: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     pull.requests++;
-    queue.changeVisibility(message, visibilitySeconds).then(
+    const message = current.message;
+    pending = queue.changeVisibility(message, visibilitySeconds).then(
       () =>
         tele.emit("visibility_extended", { message_id: message.id, seconds: visibilitySeconds }),
       (e) => tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" }),
     );
   }, (visibilitySeconds * 1000) / 2);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return pending;
+    },
+  };
 }
 
 function aborted(signal?: AbortSignal): Promise<void> {
@@ -331,4 +404,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/** `ms` with full jitter on its upper half, so instances that failed together retry apart. */
+function jitter(ms: number): number {
+  return ms / 2 + Math.random() * ms / 2;
 }

@@ -9,9 +9,12 @@
  */
 import { CollectorError, errorMessage } from "../errors.ts";
 import { readEventLines } from "../parquet/json_reader.ts";
+import { limitsFor } from "../parquet/limits.ts";
+import type { ParquetLimits } from "../parquet/limits.ts";
 import { readEvents } from "../parquet/reader.ts";
 import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
+import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { logger } from "../telemetry/log.ts";
 import type {
@@ -62,7 +65,7 @@ export interface ProcessObjectOptions {
   chunkBytes?: number;
   /** Attempts for transient S3 failures within one processing. Default 3. */
   attempts?: number;
-  /** First retry delay, doubled each attempt. Default 1000 ms. */
+  /** First retry delay, doubled each attempt; each wait is half to all of it. Default 1 s. */
   retryBaseMs?: number;
   /**
    * Applied to every decoded event before it is serialized (obfuscation); returning undefined
@@ -73,6 +76,25 @@ export interface ProcessObjectOptions {
   onEvents?: (n: number) => void;
   /** Called after each retry of a transient failure. */
   onRetry?: (error: CollectorError) => void;
+  /**
+   * Largest object read (`max_object_bytes`): a larger one, by the notification's size or
+   * HeadObject's, fails with `DataError 603` before any of it is read. Default: no limit.
+   */
+  maxObjectBytes?: number;
+  /**
+   * Largest event, in bytes of its JSON (`max_event_bytes`); see `oversizedEvents`.
+   * Default: no limit.
+   */
+  maxEventBytes?: number;
+  /**
+   * A larger event is sent cut down and marked (`truncate`, the default: see
+   * `transform/truncate.ts`) or fails its object with `DataError 607` (`quarantine`).
+   */
+  oversizedEvents?: "truncate" | "quarantine";
+  /** Caps on what a Parquet object may declare. Default: derived from `maxObjectBytes`. */
+  parquetLimits?: ParquetLimits;
+  /** Called with the number of events of an object that were sent truncated. */
+  onTruncated?: (n: number) => void;
 }
 
 const encoder = new TextEncoder();
@@ -114,9 +136,18 @@ async function deliver(
   const known = state?.completed(ref);
   if (known) return { ok: true, ref, events: known.events, duplicate: true };
   if (signal?.aborted) {
-    return { ok: false, ref, events: 0, error: asCollectorError(signal.reason, name), stopped: true };
+    return {
+      ok: false,
+      ref,
+      events: 0,
+      error: asCollectorError(signal.reason, name),
+      stopped: true,
+    };
   }
 
+  const limits = options.parquetLimits ??
+    (options.maxObjectBytes !== undefined ? limitsFor(options.maxObjectBytes) : undefined);
+  const fit = new EventFitter(name, options, formatter.extraMembers);
   let written = 0; // rows handed to the outputs (from the start of the object)
   let confirmed = 0; // leading rows every output confirmed
   let id = ref;
@@ -124,11 +155,20 @@ async function deliver(
   // Confirmations arrive in order; each one advances the checkpoint.
   let chain: Promise<void> = Promise.resolve();
   let chainError: unknown;
+  /** A batch holding rows of this object failed. */
+  let failedBatch = false;
 
   for (let attempt = 1;; attempt++) {
     let opened: OpenedObject | undefined;
     try {
-      opened = await reader.open(ref, signal);
+      if (options.maxObjectBytes !== undefined) {
+        // Before any read: the size the notification announced, then the real one.
+        checkSize(ref.size, options.maxObjectBytes, name);
+        opened = await reader.open(ref, signal);
+        checkSize(opened.size, options.maxObjectBytes, name);
+      } else {
+        opened = await reader.open(ref, signal);
+      }
       if (!ref.etag && opened.etag) {
         id = { ...ref, etag: opened.etag };
         const again = state?.completed(id);
@@ -148,15 +188,18 @@ async function deliver(
       let pending = 0;
       const sendBytes = async (chunk: Uint8Array, rows: number) => {
         // The outputs start their next batch only once this chunk's checkpoint is saved (or
-        // failed), so a crash repeats at most the batch in flight.
+        // failed), so a crash repeats at most the batch in flight; and once a batch of this
+        // object failed, nothing after the gap is sent (it would only be sent again).
         const saved = Promise.withResolvers<void>();
+        const write = { settled: saved.promise, admit: () => !failedBatch };
         const receipts: Receipt[] = [];
         try {
-          for (const out of outputs) receipts.push(await out.write(chunk, rows, saved.promise));
+          for (const out of outputs) receipts.push(await out.write(chunk, rows, write));
         } catch (e) {
           saved.resolve();
           throw e;
         }
+        for (const r of receipts) r.confirmed.catch(() => failedBatch = true);
         written += rows;
         const upTo = written;
         chain = chain.then(async () => {
@@ -177,11 +220,15 @@ async function deliver(
       if (options.eventTransform) {
         // Object path: events are transformed (obfuscation) before they are serialized.
         const transform = options.eventTransform;
-        for await (const slice of readEvents(opened.buffer, { signal, name, startRow: written })) {
+        for await (
+          const slice of readEvents(opened.buffer, { signal, name, startRow: written, limits })
+        ) {
           const header = formatter.header();
           for (const event of slice.events) {
             const e = transform(event);
-            if (e !== undefined) text += formatter.line(toJson(e), header);
+            if (e !== undefined) {
+              text += formatter.line(fit.json(toJson(e), written + pending), header);
+            }
             pending++;
             if (text.length >= chunkBytes) await send();
           }
@@ -197,9 +244,10 @@ async function deliver(
           append: formatter.extraMembers,
           header: () => encoder.encode(formatter.header()),
           sliceBytes: chunkBytes,
+          limits,
         });
         for await (const slice of lines) {
-          await sendBytes(slice.bytes, slice.rows);
+          await sendBytes(fit.lines(slice.bytes, written), slice.rows);
           options.onEvents?.(slice.rows);
           if (chainError) throw chainError;
         }
@@ -207,15 +255,23 @@ async function deliver(
       await send();
       await chain;
       await state?.markCompleted(id, written);
+      fit.report();
       return { ok: true, ref, events: written - (resumedAt ?? 0), resumedAt };
     } catch (e) {
-      const error = asCollectorError(chainError ?? e, name);
       // Whatever was written is confirmed (or fails) before anything else happens.
       await Promise.allSettled(outputs.map((o) => o.flush()));
       await chain.catch(() => {});
+      // A failed batch is the cause, rather than the write refused after it.
+      const error = asCollectorError(chainError ?? e, name);
       const events = confirmed - (resumedAt ?? 0);
       if (signal?.aborted && !chainError) {
-        return { ok: false, ref, events, error: asCollectorError(signal.reason, name), stopped: true };
+        return {
+          ok: false,
+          ref,
+          events,
+          error: asCollectorError(signal.reason, name),
+          stopped: true,
+        };
       }
       const transient = error.retryable && error.family === "ApiError" && !chainError;
       if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
@@ -226,13 +282,107 @@ async function deliver(
         attempt: attempt + 1,
         attempts,
       });
-      await sleep((options.retryBaseMs ?? 1000) * 2 ** (attempt - 1), signal);
+      const delay = (options.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
+      await sleep(delay / 2 + Math.random() * delay / 2, signal);
     } finally {
       tally.requests += opened?.requests ?? 0;
       opened?.close?.();
     }
   }
 }
+
+/** Refuses an object larger than `max` (`DataError 603`); an unknown size passes. */
+function checkSize(size: number | undefined, max: number, name: string): void {
+  if (size !== undefined && size > max) {
+    throw new CollectorError(
+      "OBJECT_TOO_LARGE",
+      `Object ${name} of ${size} bytes is larger than max_object_bytes (${max} bytes)`,
+      { context: { object: name, object_bytes: size, max_object_bytes: max } },
+    );
+  }
+}
+
+/** Applies `max_event_bytes` to events, as JSON text (object path) or as whole lines. */
+class EventFitter {
+  #truncated = 0;
+  readonly #name: string;
+  readonly #max?: number;
+  readonly #quarantine: boolean;
+  readonly #options: ProcessObjectOptions;
+  readonly #last: string[];
+
+  constructor(name: string, options: ProcessObjectOptions, extraMembers: string) {
+    this.#name = name;
+    this.#max = options.maxEventBytes;
+    this.#quarantine = options.oversizedEvents === "quarantine";
+    this.#options = options;
+    this.#last = extraMembers ? [extraMembers] : [];
+  }
+
+  /** `json` (the event of row `row`), or its truncated form when it is too large. */
+  json(json: string, row: number, last: readonly string[] = []): string {
+    const max = this.#max;
+    if (max === undefined || !isOversized(json, max)) return json;
+    const bytes = utf8Length(json);
+    if (this.#quarantine) {
+      throw new CollectorError(
+        "EVENT_TOO_LARGE",
+        `Event at row ${row} of ${this.#name} has ${bytes} bytes, more than max_event_bytes (${max})`,
+        { context: { object: this.#name, row, event_bytes: bytes } },
+      );
+    }
+    this.#truncated++;
+    return truncateEvent(json, max, bytes, last);
+  }
+
+  /** Lines (`header{json}\n`...) whose first is row `row`, with oversized events fitted. */
+  lines(bytes: Uint8Array, row: number): Uint8Array {
+    const max = this.#max;
+    if (max === undefined || bytes.length <= max) return bytes;
+    let parts: Uint8Array[] | undefined;
+    let copied = 0;
+    let start = 0;
+    while (start < bytes.length) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      if (end - start > max) {
+        const open = bytes.indexOf(0x7b, start); // the event starts at its first "{"
+        if (open >= 0 && open < end && end - open > max) {
+          const json = decoder.decode(bytes.subarray(open, end));
+          const fitted = this.json(json, row, this.#last);
+          if (fitted !== json) {
+            (parts ??= []).push(bytes.subarray(copied, open), encoder.encode(fitted));
+            copied = end;
+          }
+        }
+      }
+      start = end + 1;
+      row++;
+    }
+    if (!parts) return bytes;
+    parts.push(bytes.subarray(copied));
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  /** Logs and reports the events truncated in this object. */
+  report(): void {
+    if (this.#truncated === 0) return;
+    logger("pipeline").warn(
+      "{count} events of {object} were larger than max_event_bytes ({max} bytes) and were sent truncated",
+      { count: this.#truncated, object: this.#name, max: this.#max },
+    );
+    this.#options.onTruncated?.(this.#truncated);
+    this.#truncated = 0;
+  }
+}
+
+const decoder = new TextDecoder();
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

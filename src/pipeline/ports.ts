@@ -5,10 +5,10 @@
  */
 import type { AsyncBuffer } from "hyparquet";
 import type { QueueMessage, ReceiveOptions } from "../aws/sqs.ts";
-import type { OutputStats, Receipt } from "../output/confirmed_stream.ts";
+import type { OutputStats, Receipt, WriteOptions } from "../output/confirmed_stream.ts";
 import type { ObjectRef } from "../source/notification.ts";
 
-export type { ObjectRef, QueueMessage, Receipt };
+export type { ObjectRef, QueueMessage, Receipt, WriteOptions };
 
 /** Where notifications come from (the SQS queue, or a local folder in the demo). */
 export interface MessageQueue {
@@ -48,7 +48,8 @@ export interface ObjectState {
 export interface EventOutput {
   readonly name: string;
   readonly stats: OutputStats;
-  write(chunk: Uint8Array, events: number): Promise<Receipt>;
+  /** Adds `chunk` (`events` whole lines) to the output (see {@link WriteOptions}). */
+  write(chunk: Uint8Array, events: number, options?: WriteOptions): Promise<Receipt>;
   flush(): Promise<void>;
   close(): Promise<void>;
   abort(): void;

@@ -231,12 +231,14 @@ export class StateStore {
     await this.#writeCheckpoints();
   }
 
-  /** Writes checkpoints.json, coalescing saves that arrive while one is being written. */
+  /**
+   * Writes checkpoints.json, coalescing saves that arrive while one is being written: they share
+   * the writer, which writes once more after the current write (resolving when their state is
+   * on disk), instead of queueing one write each.
+   */
   #writeCheckpoints(): Promise<void> {
     this.#checkpointDirty = true;
-    if (this.#checkpointWriting) {
-      return this.#checkpointWriting.then(() => this.#writeCheckpoints());
-    }
+    if (this.#checkpointWriting) return this.#checkpointWriting;
     this.#checkpointWriting = (async () => {
       try {
         while (this.#checkpointDirty) {

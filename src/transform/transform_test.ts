@@ -65,7 +65,18 @@ Deno.test("Devo line: priority, UTC ms time, host, tag, JSON with pulling id, ne
 
 Deno.test("timestamp cache gives the same text as toISOString", () => {
   for (
-    const ms of [0, 1, 999, 1000, 1712750700001, 1712750700010, 1712750700999, -1, -1001, 253402300799999]
+    const ms of [
+      0,
+      1,
+      999,
+      1000,
+      1712750700001,
+      1712750700010,
+      1712750700999,
+      -1,
+      -1001,
+      253402300799999,
+    ]
   ) {
     assert.equal(timestampFromMillis(ms), new Date(ms).toISOString(), String(ms));
     assert.equal(timestampFromMillis(ms), new Date(ms).toISOString(), String(ms)); // cached
