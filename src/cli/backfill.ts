@@ -51,6 +51,7 @@ import { Telemetry } from "../telemetry/events.ts";
 import { logger, setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
+import { tagChooser } from "../source/partition.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
 
@@ -688,6 +689,7 @@ async function commandInput(
         new LineFormatter({
           hostname: host,
           tag: events.tag,
+          tagFor: tagChooser(events.tag, events.devo_tag_map),
           pullingId: events.add_pulling_id ? String(start) : undefined,
         }),
       state,

@@ -22,6 +22,7 @@ import { LineFormatter } from "../transform/line.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
 import { createOutput } from "./outputs.ts";
+import { selector, tagChooser } from "../source/partition.ts";
 import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
 import { StateStore } from "../state/store.ts";
 import { join } from "node:path";
@@ -141,10 +142,12 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       });
       health.started = true;
       if (input.type === "directory") health.queueOk = true;
+      const tagFor = tagChooser(events.tag, events.devo_tag_map);
       const formatterFor = (pullStart: number) =>
         new LineFormatter({
           hostname: host,
           tag: events.tag,
+          tagFor,
           pullingId: events.add_pulling_id ? String(pullStart) : undefined,
         });
       // The live path and the backfill never read the same object at the same time.
@@ -169,6 +172,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         reader: live.reader,
         outputs,
         formatterFor,
+        select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
         maxConcurrent: events.max_concurrent_objects,
         maxMessages: events.max_messages,
         waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,

@@ -44,6 +44,8 @@ export interface CollectorOptions {
   outputs: readonly EventOutput[];
   /** A formatter for a pull, given the pull's start (epoch ms). */
   formatterFor: (pullStartMs: number) => LineFormatter;
+  /** Why an announced object is not read (include/exclude sources, accounts, regions). */
+  select?: (key: string) => string | undefined;
   /** Messages worked on at once. */
   maxConcurrent: number;
   /** Most messages per receive (1–10). */
@@ -304,7 +306,14 @@ async function processMessage(
     tele.emit("object_skipped", { key: s.key ?? "(record)", reason: s.reason, bucket: s.bucket });
   }
   const objects: ObjectOutcome[] = [];
+  let skipped = notification.skipped.length;
   for (const ref of notification.objects) {
+    const filtered = o.select?.(ref.key);
+    if (filtered) {
+      skipped++;
+      tele.emit("object_skipped", { key: ref.key, reason: filtered, bucket: ref.bucket });
+      continue;
+    }
     tele.emit("object_started", { bucket: ref.bucket, key: ref.key });
     const outcome = await processObject(ref, {
       ...o.objectOptions,
@@ -354,7 +363,7 @@ async function processMessage(
       });
     }
   }
-  return { test: false, objects, skipped: notification.skipped.length };
+  return { test: false, objects, skipped };
 }
 
 function errorId(e: unknown): number | undefined {

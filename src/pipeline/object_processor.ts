@@ -128,7 +128,9 @@ async function deliver(
   options: ProcessObjectOptions,
   tally: { requests: number },
 ): Promise<Outcome> {
-  const { reader, outputs, formatter, state, signal, chunkBytes = 256 * 1024 } = options;
+  const { reader, outputs, state, signal, chunkBytes = 256 * 1024 } = options;
+  // The object's tag may differ per source (devo_tag_map).
+  const formatter = options.formatter.forKey(ref.key);
   const attempts = options.attempts ?? 3;
   const name = `s3://${ref.bucket}/${ref.key}`;
   const log = logger("pipeline");

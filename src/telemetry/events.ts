@@ -298,7 +298,9 @@ export class Telemetry {
     spec.count(this.metrics, fields);
     if (spec.level === "none") return;
     if (spec.level === "error") {
-      const k = `${fields.error_id ?? ""}|${fields.error ?? ""}|${fields.reason ?? ""}`;
+      // The same error about another message or object is news: it is logged too.
+      const k = `${fields.error_id ?? ""}|${fields.error ?? ""}|${fields.reason ?? ""}|` +
+        `${fields.message_id ?? ""}|${fields.key ?? ""}`;
       const last = this.#lastError.get(k);
       const now = this.#now();
       if (last && now - last.at < this.#errorRepeatMs) {

@@ -117,3 +117,14 @@ Deno.test("metrics server answers /metrics, /healthz and /readyz", async () => {
     await server.close();
   }
 });
+
+Deno.test("the same error about different messages is logged for each", async () => {
+  const lines: string[] = [];
+  await setupLogging({ level: "debug", write: (l) => lines.push(l) });
+  const t = new Telemetry({ now: () => 0 });
+  for (const id of ["m1", "m2", "m1"]) {
+    t.emit("error", { error: "DataError 600: x", error_id: 600, message_id: id });
+  }
+  assert.equal(lines.filter((l) => l.includes("DataError 600: x")).length, 2);
+  await setupLogging();
+});

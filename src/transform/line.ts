@@ -14,6 +14,8 @@ export interface LineFormatOptions {
   pullingId?: string;
   /** Clock for the header time; defaults to `Date.now`. */
   now?: () => number;
+  /** The tag for an object key (`devo_tag_map`); `tag` when absent. */
+  tagFor?: (key: string) => string;
 }
 
 /** Builds Devo lines for JSON-serialized events; one formatter per pull and tag. */
@@ -21,15 +23,32 @@ export class LineFormatter {
   #prefix: string;
   #suffix: string;
   #now: () => number;
+  #options: LineFormatOptions;
+  #byTag?: Map<string, LineFormatter>;
 
   /** Creates a formatter for the given host, tag and pulling id. */
   constructor(options: LineFormatOptions) {
+    this.#options = options;
     const host = options.hostname.replace(/\s+/g, "_") || "localhost";
     this.#prefix = ` ${host} ${options.tag}: `;
     this.#suffix = options.pullingId === undefined
       ? ""
       : `"@devo_pulling_id":${JSON.stringify(options.pullingId)}`;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** The formatter for events of the object `key`: the same, with that object's tag. */
+  forKey(key: string): LineFormatter {
+    const tagFor = this.#options.tagFor;
+    if (!tagFor) return this;
+    const tag = tagFor(key);
+    if (tag === this.#options.tag) return this;
+    this.#byTag ??= new Map();
+    let f = this.#byTag.get(tag);
+    if (!f) {
+      this.#byTag.set(tag, f = new LineFormatter({ ...this.#options, tag, tagFor: undefined }));
+    }
+    return f;
   }
 
   /** The header for the current time, e.g. `<14>2024-04-10T12:05:00.123Z host tag: `. */
