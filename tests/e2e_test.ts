@@ -121,7 +121,7 @@ async function publish(lake: TestLake, dir: string): Promise<Published> {
         return Promise.resolve(p.length);
       },
     };
-    await decodeFile(path, { out });
+    await decodeFile(path, { out, reference: true });
     const lines = text.split("\n").filter((l) => l);
     sampleEvents += lines.length;
     sampleJson.push(...lines);

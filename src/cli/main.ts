@@ -38,7 +38,7 @@ Usage:
       the first stopped and sends nothing twice. --dry-run prints the objects and bytes per
       day and source instead; --shard i/n takes one of n parts, for n instances.
       Exit 0 if every object was delivered, 1 otherwise, 69 if the bucket cannot be listed.
-  seclake decode FILE.parquet [--format ocsf|devo]
+  seclake decode FILE.parquet [--format ocsf|devo] [--reference]
       Print the events of a local Parquet file, one per line.
   seclake version
       Print the version, the commit it was built from, the Deno version and the target.
@@ -133,12 +133,13 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
 async function decodeCommand(rest: string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     format: { type: "string", default: "ocsf" },
+    reference: { type: "boolean", default: false },
   });
   if (positionals.length !== 1) usage("decode needs exactly one FILE.parquet");
   const format = values.format;
   if (format !== "ocsf" && format !== "devo") {
     usage(`--format must be ocsf or devo: got ${JSON.stringify(format)}`);
   }
-  await decodeFile(positionals[0]!, { format });
+  await decodeFile(positionals[0]!, { format, reference: values.reference === true });
   return EXIT.ok;
 }
