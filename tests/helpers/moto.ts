@@ -15,6 +15,41 @@ export interface MotoServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+let python: Promise<string> | undefined;
+
+/**
+ * The Python that has moto: `$MOTO_PYTHON` when set, else the first `python3` on `PATH` that
+ * can import it. Launchers such as `npx` put their own folder (often `/usr/bin`) first on
+ * `PATH`, which can hide the Python moto was installed for (pyenv, a virtualenv).
+ */
+export function motoPython(): Promise<string> {
+  return python ??= (async () => {
+    const fromEnv = Deno.env.get("MOTO_PYTHON");
+    if (fromEnv) return fromEnv;
+    const sep = Deno.build.os === "windows" ? ";" : ":";
+    const dirs = (Deno.env.get("PATH") ?? "").split(sep).filter((d) => d);
+    const home = Deno.env.get("HOME");
+    if (home) dirs.push(`${home}/.pyenv/shims`);
+    const seen = new Set<string>();
+    for (const dir of dirs) {
+      const candidate = `${dir}/python3`;
+      if (seen.has(candidate)) continue;
+      seen.add(candidate);
+      try {
+        const out = await new Deno.Command(candidate, {
+          args: ["-c", "import moto"],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        if (out.success) return candidate;
+      } catch {
+        // not there
+      }
+    }
+    return "python3";
+  })();
+}
+
 /** Options for {@link startMoto}. */
 export interface StartMotoOptions {
   /** How long to wait for moto to answer HTTP, in milliseconds. Default 30000. */
@@ -32,7 +67,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const port = freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const daemon = spawnDaemon("python3", [
+  const daemon = spawnDaemon(await motoPython(), [
     "-m",
     "moto.server",
     "-H",
