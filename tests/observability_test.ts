@@ -103,6 +103,12 @@ inputs:
     const bytes = receiver.lines.reduce((t, l) => t + new TextEncoder().encode(l).length + 1, 0);
     assert.equal(metric(text, 'seclake_bytes_sent_total{output="devo_1"}'), bytes);
     assert.equal(metric(text, "seclake_duplicated_events_filtered_total"), 0);
+    // Queue depth was polled at start; the oldest message age was taken.
+    assert.ok(text.includes('seclake_queue_messages{state="visible"}'));
+    assert.ok(metric(text, 'seclake_queue_messages{state="visible"}') <= 3);
+    assert.ok(text.includes('seclake_queue_messages{state="not_visible"}'));
+    assert.ok(metric(text, "seclake_oldest_message_age_seconds") > 0);
+    assert.equal(metric(text, "seclake_object_processing_seconds_count"), 3);
     assert.equal((await get("/healthz")).status, 200);
     assert.equal((await get("/readyz")).status, 200);
 

@@ -21,6 +21,8 @@ export interface QueueMessage {
   readonly body: string;
   /** `ApproximateReceiveCount`: 1 on the first delivery. */
   readonly receiveCount: number;
+  /** When the message was sent (epoch ms), when SQS says. */
+  readonly sentTimestamp?: number;
 }
 
 /** What {@link SqsQueue.attributes} reports. */
@@ -126,6 +128,9 @@ export class SqsQueue {
         receiptHandle: m.ReceiptHandle ?? "",
         body: m.Body ?? "",
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? "1"),
+        ...(m.Attributes?.SentTimestamp
+          ? { sentTimestamp: Number(m.Attributes.SentTimestamp) }
+          : {}),
       }));
     } catch (e) {
       if (options.signal?.aborted) return [];

@@ -127,6 +127,16 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     const runs = config.inputs.map(async (input) => {
       const backfill = prePullWanted(input);
       const { queue, reader, redrive } = await openInput(input, clients, options.signal);
+      if (queue instanceof SqsQueue) {
+        // Queue depth for /metrics (ApproximateNumberOfMessages, ...NotVisible).
+        const poll = () =>
+          queue.attributes().then((a) => {
+            telemetry.metrics.queueMessages.set({ state: "visible" }, a.visible);
+            telemetry.metrics.queueMessages.set({ state: "not_visible" }, a.inFlight);
+          }, () => {});
+        poll();
+        timers.push(setInterval(poll, g.queue_depth_poll_seconds * 1000));
+      }
       const state = await openState(config, input);
       stores.push(state);
       const events = input.services.events;

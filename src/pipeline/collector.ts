@@ -220,6 +220,10 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       continue;
     }
     tele.emit("messages_received", { count: messages.length });
+    const sent = messages.map((m) => m.sentTimestamp).filter((t): t is number => t !== undefined);
+    if (sent.length > 0) {
+      tele.metrics.oldestMessageAge.set({}, Math.max(0, (Date.now() - Math.min(...sent)) / 1000));
+    }
     const pull = new PullStats(pullStart);
     pull.requests = 1;
     pull.messages = messages.length;
