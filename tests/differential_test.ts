@@ -3,6 +3,7 @@
  * reference path (row objects + a JSON serializer) on every fixture and every public sample.
  */
 import assert from "node:assert/strict";
+import { listParquet, SAMPLES_PARQUET } from "./helpers/samples.ts";
 import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
@@ -11,7 +12,7 @@ import { readEventLines } from "../src/parquet/json_reader.ts";
 import { bufferFromFile, readEvents } from "../src/parquet/reader.ts";
 import { toJson } from "../src/transform/json.ts";
 
-const SAMPLES = new URL("../../shared/research/samples/parquet/", import.meta.url).pathname;
+const SAMPLES = SAMPLES_PARQUET;
 
 const exact = (s: string) =>
   JSON.parse(
@@ -51,20 +52,6 @@ async function compare(path: string, startRow = 0): Promise<number> {
   } finally {
     file.close();
   }
-}
-
-async function listParquet(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) out.push(...await listParquet(p));
-      else if (e.name.endsWith(".parquet")) out.push(p);
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return out.sort();
 }
 
 Deno.test("fast path equals the reference path on every public sample", async () => {

@@ -5,6 +5,7 @@
  * empty.
  */
 import assert from "node:assert/strict";
+import { listParquet, SAMPLES_PARQUET } from "./helpers/samples.ts";
 import { join, relative } from "node:path";
 import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
 import type { OcsfClassUid } from "../scripts/ocsf_fixtures.ts";
@@ -25,25 +26,11 @@ import { startTcpReceiver, startTlsReceiver } from "./helpers/tls_receiver.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { decodeFile } from "../src/cli/decode.ts";
 
-const SAMPLES = new URL("../../shared/research/samples/parquet/", import.meta.url).pathname;
+const SAMPLES = SAMPLES_PARQUET;
 const ENV = {
   AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
 };
-
-async function listParquet(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      const p = join(dir, e.name);
-      if (e.isDirectory) out.push(...await listParquet(p));
-      else if (e.name.endsWith(".parquet")) out.push(p);
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return out.sort();
-}
 
 interface Published {
   /** Expected events by metadata.uid (generated fixtures). */

@@ -8,6 +8,7 @@
  * arithmetic and the parsing of `--from`, `--to` and `--shard`.
  * @module
  */
+import { NATIVE_SOURCES as NATIVE_SOURCE_NAMES } from "../config/schema.ts";
 import type { ListedObject, ListOptions } from "../aws/s3_list.ts";
 import { CollectorError } from "../errors.ts";
 import { skipReason } from "./notification.ts";
@@ -249,17 +250,7 @@ export function sourceSelected(filter: BackfillFilter, source: string): boolean 
  * Native source names (`aws/<SOURCE>/`), including the preview-era `CLOUD_TRAIL`; any other
  * name is a custom source (`ext/<name>/`).
  */
-export const NATIVE_SOURCES: ReadonlySet<string> = new Set([
-  "CLOUD_TRAIL_MGMT",
-  "LAMBDA_EXECUTION",
-  "S3_DATA",
-  "VPC_FLOW",
-  "ROUTE53",
-  "SH_FINDINGS",
-  "EKS_AUDIT",
-  "WAF",
-  "CLOUD_TRAIL",
-]);
+export const NATIVE_SOURCES: ReadonlySet<string> = new Set([...NATIVE_SOURCE_NAMES, "CLOUD_TRAIL"]);
 
 async function* asAsync<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) yield await Promise.resolve(item);
