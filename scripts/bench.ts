@@ -1,0 +1,876 @@
+/**
+ * The collector's benchmark (issue 7): `deno task bench [--quick] [--slow-output] ...`.
+ *
+ * Inputs are generated deterministically by `scripts/ocsf_fixtures.ts` and cached under
+ * `.tmp/bench/` (see `scripts/bench_inputs.ts`). For each file it measures, each in its own
+ * subprocess so that peak RSS is that measurement's alone:
+ *
+ * - **decode** — `readEvents` + `toJson` + `LineFormatter.line`, exactly as
+ *   `pipeline/object_processor.ts` does, output discarded (`scripts/bench_decode.ts`);
+ * - **pipeline** — the real collector (`main.ts run --config X --once`, under `-P=seclake`,
+ *   wrapped in `/usr/bin/time -v`) against moto (S3 + SQS, one EventBridge notification) and a
+ *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.ts`), timed from the
+ *   collector's start until it exits 0 with every line received and confirmed;
+ * - **slow pipeline** (`--slow-output`) — the same, with the receiver down for the first
+ *   seconds and then reading at a limited rate;
+ * - **DuckDB** — `SET threads=1; COPY (SELECT * FROM read_parquet(f)) TO '/dev/null'
+ *   (FORMAT json)` (`scripts/bench_duckdb.ts`), the anchor the rates are compared to.
+ *
+ * It prints one Markdown table and writes every number to `.tmp/bench/results-*.json`.
+ * Targets (reported, not asserted): pipeline ≥ 1.0× DuckDB on CloudTrail ZSTD; peak RSS ≤ 256 MB
+ * everywhere, slow output included.
+ * @module
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { makeCerts } from "../tests/helpers/certs.ts";
+import type { TestCerts } from "../tests/helpers/certs.ts";
+import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "../tests/helpers/lake.ts";
+import type { TestLake } from "../tests/helpers/lake.ts";
+import { startMoto } from "../tests/helpers/moto.ts";
+import type { DecodeResult, Stage } from "./bench_decode.ts";
+import type { DuckDbResult } from "./bench_duckdb.ts";
+import { benchPlan, ensureInputs } from "./bench_inputs.ts";
+import type { BenchFile } from "./bench_inputs.ts";
+import type { ParquetLayout } from "./ocsf_fixtures.ts";
+import type { ReceiverStatus } from "./bench_receiver.ts";
+
+const REPO = new URL("../", import.meta.url).pathname;
+const SCRIPTS = new URL("./", import.meta.url).pathname;
+const MB = 1024 * 1024;
+/** Peak RSS target, in bytes. */
+const RSS_TARGET = 256 * MB;
+
+const USAGE = `Usage: deno task bench [options]
+  --quick             200,000 rows in all (CloudTrail ZSTD rg20k + VPC GZIP, one 100k group)
+  --slow-output       also run the pipeline with the receiver down for --down-ms, then slow
+  --down-ms N         receiver down time in slow mode (default 5000)
+  --rate-mb N         receiver read rate in slow mode, MB/s (default 8)
+  --rows N            rows per file (default 1,000,000; quick 100,000)
+  --layout L          avro (default, Security Lake native) or standard
+  --only TEXT         only files whose label contains TEXT (e.g. "cloudtrail zstd")
+  --source S          pipeline input: s3 (default; moto S3 + SQS) or directory (the collector's
+                      local directory input: the same pipeline without S3, to isolate the output)
+  --skip LIST         comma-separated: decode, object, pipeline, duckdb
+  --stages            also time each decode stage (columns, rows, events, json)
+  --repeat N          decode and DuckDB runs per file, the fastest is kept (default 1)
+  --cache-dir DIR     where inputs are cached (default .tmp/bench)
+  --regenerate        regenerate the inputs even when cached
+  --generate-only     make the inputs and stop
+  --native-codecs     run the decode and collector processes with GZIP and ZSTD from node:zlib
+                      (an import map sends hyparquet-compressors to bench_native_compressors.ts)
+  --deno-flags="..."  extra deno run flags for the decode and collector processes, e.g.
+                      "--v8-flags=--max-old-space-size=128" or "--cpu-prof --cpu-prof-dir=DIR"`;
+
+/** Everything measured for one file. */
+interface FileResult {
+  label: string;
+  rows: number;
+  fileBytes: number;
+  generatedSeconds: number;
+  /** The collector's default (fast) path: `readEventLines`. */
+  decode?: DecodeResult;
+  /** The object path (`readEvents` + `toJson` + `LineFormatter.line`), used with obfuscation. */
+  objectPath?: DecodeResult;
+  stages?: Partial<Record<Stage, DecodeResult>>;
+  pipeline?: PipelineResult;
+  slow?: PipelineResult;
+  duckdb?: DuckDbResult;
+}
+
+/** One run of the collector process. */
+interface PipelineResult {
+  ok: boolean;
+  /** Collector start to exit, with every line received. */
+  seconds: number;
+  /** First to last byte at the receiver. */
+  receiveSeconds: number;
+  lines: number;
+  bytes: number;
+  connections: number;
+  peakRssBytes: number;
+  exitCode: number;
+  /** CPU seconds (user + system) of the collector, of moto and of the receiver during the run. */
+  cpu: { collector: number; moto: number; receiver: number };
+  /**
+   * The collector's main (JavaScript) thread: seconds on CPU and seconds runnable but waiting
+   * for a CPU (`/proc/PID/schedstat`), sampled every 200 ms; wall − run − wait is time blocked
+   * on I/O (S3 reads, output confirmations, timers).
+   */
+  mainThread: { runSeconds: number; waitSeconds: number };
+  error?: string;
+}
+
+function log(msg: string) {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        quick: { type: "boolean", default: false },
+        "slow-output": { type: "boolean", default: false },
+        "down-ms": { type: "string", default: "5000" },
+        "rate-mb": { type: "string", default: "8" },
+        rows: { type: "string" },
+        layout: { type: "string", default: "avro" },
+        only: { type: "string" },
+        skip: { type: "string", default: "" },
+        stages: { type: "boolean", default: false },
+        repeat: { type: "string", default: "1" },
+        "cache-dir": { type: "string", default: join(REPO, ".tmp/bench") },
+        regenerate: { type: "boolean", default: false },
+        "generate-only": { type: "boolean", default: false },
+        "deno-flags": { type: "string", default: "" },
+        source: { type: "string", default: "s3" },
+        "native-codecs": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const skip = new Set(values.skip.split(",").map((s) => s.trim()).filter(Boolean));
+  const repeat = Math.max(1, Number(values.repeat));
+  denoFlags = values["deno-flags"].split(/\s+/).filter(Boolean);
+  if (values.source !== "s3" && values.source !== "directory") {
+    console.error(`--source must be s3 or directory, got ${values.source}\n${USAGE}`);
+    return 2;
+  }
+  source = values.source;
+  if (values["native-codecs"]) {
+    denoFlags.push(`--import-map=${await nativeCodecsImportMap(values["cache-dir"])}`);
+  }
+  const started = performance.now();
+
+  let specs = benchPlan({
+    quick: values.quick,
+    rows: values.rows ? Number(values.rows) : undefined,
+    layout: values.layout as ParquetLayout,
+  });
+  const generationStart = performance.now();
+  let files = await ensureInputs(values["cache-dir"], specs, {
+    regenerate: values.regenerate,
+    log,
+  });
+  const generationSeconds = (performance.now() - generationStart) / 1000;
+  if (values.only) files = files.filter((f) => f.label.includes(values.only!));
+  specs = files.map((f) => f.spec);
+  log(
+    `inputs ready in ${generationSeconds.toFixed(1)} s (${
+      files.filter((f) => f.cached).length
+    } of ${files.length} cached)`,
+  );
+  if (values["generate-only"]) return 0;
+
+  const results: FileResult[] = files.map((f) => ({
+    label: f.label,
+    rows: f.spec.rows,
+    fileBytes: f.bytes,
+    generatedSeconds: f.generatedSeconds,
+  }));
+
+  // Decode and DuckDB first: nothing else runs on the machine meanwhile.
+  for (const [i, f] of files.entries()) {
+    const r = results[i]!;
+    if (!skip.has("decode")) {
+      r.decode = await best(repeat, () => runDecode(f.path, "fast"));
+      log(
+        `${f.label}: decode ${rate(r.rows, r.decode.seconds)} ev/s, peak ${
+          mb(r.decode.peakRssBytes)
+        }, ${r.decode.reads} reads`,
+      );
+    }
+    if (!skip.has("object")) {
+      r.objectPath = await best(repeat, () => runDecode(f.path, "lines"));
+      log(
+        `${f.label}: object path ${rate(r.rows, r.objectPath.seconds)} ev/s, peak ${
+          mb(r.objectPath.peakRssBytes)
+        }, ${r.objectPath.reads} reads`,
+      );
+    }
+    if (!skip.has("decode")) {
+      if (values.stages) {
+        r.stages = {};
+        for (const stage of ["columns", "rows", "events", "json"] as const) {
+          r.stages[stage] = await best(repeat, () => runDecode(f.path, stage));
+          log(
+            `${f.label}: stage ${stage} ${r.stages[stage]!.seconds.toFixed(2)} s, ` +
+              `peak ${mb(r.stages[stage]!.peakRssBytes)}`,
+          );
+        }
+      }
+    }
+    if (!skip.has("duckdb")) {
+      r.duckdb = await best(repeat, () => runDuckDb(f.path));
+      log(
+        `${f.label}: duckdb ${rate(r.rows, r.duckdb.seconds)} rows/s, peak ${
+          mb(r.duckdb.peakRssBytes)
+        }`,
+      );
+    }
+  }
+
+  if (!skip.has("pipeline")) {
+    const env = await startPipelineEnv(values["cache-dir"]);
+    try {
+      for (const [i, f] of files.entries()) {
+        const r = results[i]!;
+        r.pipeline = await runPipeline(env, f, {});
+        log(
+          `${f.label}: pipeline ${rate(r.rows, r.pipeline.seconds)} ev/s, peak ${
+            mb(r.pipeline.peakRssBytes)
+          }${cpuNote(r.pipeline)}${r.pipeline.ok ? "" : ` FAILED: ${r.pipeline.error}`}`,
+        );
+        if (values["slow-output"]) {
+          r.slow = await runPipeline(env, f, {
+            downMs: Number(values["down-ms"]),
+            rateBytes: Number(values["rate-mb"]) * 1e6,
+          });
+          log(
+            `${f.label}: slow pipeline ${rate(r.rows, r.slow.seconds)} ev/s, peak ${
+              mb(r.slow.peakRssBytes)
+            }${cpuNote(r.slow)}${r.slow.ok ? "" : ` FAILED: ${r.slow.error}`}`,
+          );
+        }
+      }
+    } finally {
+      await env.stop();
+    }
+  }
+
+  const totalSeconds = (performance.now() - started) / 1000;
+  console.log(table(results, values["slow-output"]));
+  if (values.stages) console.log("\n" + stageTable(results));
+  console.log(
+    `\n${files.length} files, ${
+      results.reduce((n, r) => n + r.rows, 0).toLocaleString("en-US")
+    } rows; inputs ${generationSeconds.toFixed(1)} s (generation when not cached: ${
+      files.reduce((s, f) => s + f.generatedSeconds, 0).toFixed(0)
+    } s of generator time); bench ${totalSeconds.toFixed(1)} s. ` +
+      `Pipeline input: ${source === "s3" ? "moto S3 + SQS" : "local directory"}. ` +
+      `Slow output: receiver down ${values["down-ms"]} ms, then ${values["rate-mb"]} MB/s.`,
+  );
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = join(values["cache-dir"], `results-${stamp}.json`);
+  await Deno.writeTextFile(
+    out,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        args,
+        deno: Deno.version,
+        git: await gitState(),
+        source,
+        nativeCodecs: values["native-codecs"],
+        cpus: navigator.hardwareConcurrency,
+        generationSeconds,
+        totalSeconds,
+        results,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  log(`results written to ${out}`);
+  const failed = results.some((r) => r.pipeline?.ok === false || r.slow?.ok === false);
+  return failed ? 1 : 0;
+}
+
+/**
+ * Writes an import map equal to `deno.json`'s imports except that `hyparquet-compressors` is
+ * `bench_native_compressors.ts` (native GZIP and ZSTD); returns its path.
+ */
+async function nativeCodecsImportMap(dir: string): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
+  const imports: Record<string, string> = {};
+  for (const [name, target] of Object.entries(config.imports as Record<string, string>)) {
+    imports[name] = target;
+    // deno.json lets `pkg/sub/path.js` through for an `npm:` entry; an import map needs `pkg/`.
+    if (target.startsWith("npm:")) imports[`${name}/`] = `npm:/${target.slice(4)}/`;
+  }
+  imports["hyparquet-compressors"] = new URL("./bench_native_compressors.ts", import.meta.url).href;
+  await Deno.mkdir(dir, { recursive: true });
+  const path = join(dir, "import_map.native.json");
+  await Deno.writeTextFile(path, JSON.stringify({ imports }, null, 2) + "\n");
+  return path;
+}
+
+/** The commit measured and the files of `src/` that differ from it (others edit as we run). */
+async function gitState(): Promise<{ head: string; dirty: string[] }> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, cwd: REPO, stdout: "piped", stderr: "null" })
+      .output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  try {
+    const head = await git("rev-parse", "--short", "HEAD");
+    const dirty = (await git("status", "--porcelain", "--", "src", "main.ts")).split("\n")
+      .filter(Boolean);
+    return { head, dirty };
+  } catch {
+    return { head: "unknown", dirty: [] };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subprocess measurements
+// ---------------------------------------------------------------------------------------------
+
+async function best<T extends { seconds: number }>(n: number, run: () => Promise<T>): Promise<T> {
+  let winner: T | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = await run();
+    if (!winner || r.seconds < winner.seconds) winner = r;
+  }
+  return winner!;
+}
+
+async function runJson<T>(args: string[]): Promise<T> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (!out.success) {
+    throw new Error(`${args.join(" ")} exited ${out.code}: ${dec.decode(out.stderr).trim()}`);
+  }
+  const lines = dec.decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+function runDecode(path: string, stage: Stage): Promise<DecodeResult> {
+  return runJson<DecodeResult>([
+    "run",
+    "-A",
+    "--quiet",
+    ...denoFlags,
+    join(SCRIPTS, "bench_decode.ts"),
+    path,
+    "--stage",
+    stage,
+  ]);
+}
+
+function runDuckDb(path: string): Promise<DuckDbResult> {
+  return runJson<DuckDbResult>([
+    "run",
+    "-A",
+    "--quiet",
+    join(SCRIPTS, "bench_duckdb.ts"),
+    path,
+    "--out",
+    "/dev/null",
+    "--threads",
+    "1",
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full pipeline: moto + TLS receiver + the collector process
+// ---------------------------------------------------------------------------------------------
+
+interface PipelineEnv {
+  endpoint: string;
+  /** moto's process id (for its CPU time), when found. */
+  motoPid?: number;
+  certs: TestCerts;
+  dir: string;
+  /** Where the logs of failed runs are kept. */
+  keepDir: string;
+  stop(): Promise<void>;
+}
+
+async function startPipelineEnv(keepDir: string): Promise<PipelineEnv> {
+  const moto = await startMoto();
+  const certs = await makeCerts();
+  const dir = await Deno.makeTempDir({ prefix: "seclake-bench-" });
+  try {
+    return {
+      endpoint: moto.endpoint,
+      motoPid: findPid(["moto.server", String(moto.port)]),
+      certs,
+      dir,
+      keepDir,
+      async stop() {
+        await moto.stop();
+        await certs.cleanup();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      },
+    };
+  } catch (e) {
+    await moto.stop();
+    await certs.cleanup();
+    throw e;
+  }
+}
+
+/**
+ * The process whose command line has every one of `parts` in its arguments, and whose program
+ * (first argument) contains `program` when given.
+ */
+function findPid(parts: string[], program?: string): number | undefined {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const args = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (program !== undefined && !args[0]!.includes(program)) continue;
+      if (parts.every((p) => args.some((a) => a.includes(p)))) return Number(e.name);
+    } catch { /* gone */ }
+  }
+  return undefined;
+}
+
+/** CPU seconds (user + system) process `pid` used so far; 0 when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
+/** A receiver subprocess and the latest status it printed. */
+interface ReceiverProc {
+  port: number;
+  /** CPU seconds it used so far. */
+  cpu(): number;
+  status(): ReceiverStatus;
+  /** Resolves once the receiver reported at least `lines`, or after `timeoutMs`. */
+  waitFor(lines: number, timeoutMs: number): Promise<ReceiverStatus>;
+  stop(): Promise<ReceiverStatus>;
+}
+
+async function startReceiver(
+  certs: TestCerts,
+  opts: { downMs?: number; rateBytes?: number },
+): Promise<ReceiverProc> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      join(SCRIPTS, "bench_receiver.ts"),
+      "--ca",
+      certs.caCertPath,
+      "--cert",
+      certs.serverCertPath,
+      "--key",
+      certs.serverKeyPath,
+      "--down-ms",
+      String(opts.downMs ?? 0),
+      "--rate-bytes",
+      String(Math.round(opts.rateBytes ?? 0)),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let status: ReceiverStatus = {
+    lines: 0,
+    bytes: 0,
+    connections: 0,
+    handshakeErrors: 0,
+    firstMs: 0,
+    lastMs: 0,
+  };
+  let onLine: (() => void) | undefined;
+  let port: number | undefined;
+  let portReady!: (p: number) => void;
+  const portPromise = new Promise<number>((r) => (portReady = r));
+  const reading = (async () => {
+    let buf = "";
+    const dec = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      buf += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (typeof msg.port === "number" && port === undefined) {
+          port = msg.port;
+          portReady(msg.port);
+        } else {
+          status = msg as ReceiverStatus;
+          onLine?.();
+        }
+      }
+    }
+  })();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 30_000);
+  const p = await Promise.race([portPromise, child.status.then(() => -1)]);
+  clearTimeout(timer);
+  if (p < 0) throw new Error("bench_receiver.ts exited before listening");
+  return {
+    port: p,
+    cpu: () => cpuSeconds(child.pid),
+    status: () => status,
+    async waitFor(lines, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (status.lines < lines && Date.now() < deadline) {
+        await new Promise<void>((r) => {
+          onLine = r;
+          setTimeout(r, 100);
+        });
+      }
+      return status;
+    },
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      await reading;
+      return status;
+    },
+  };
+}
+
+function configYaml(
+  env: PipelineEnv,
+  lake: TestLake,
+  port: number,
+  state: string,
+  localDir: string,
+): string {
+  const c = env.certs;
+  const input = source === "directory"
+    ? `  local:
+    id: 1
+    type: directory
+    directory: ${localDir}
+`
+    : `  security_lake:
+    id: 1
+    enabled: true
+    credentials: { aws_access_key_id: "\${AWS_ACCESS_KEY_ID}", aws_secret_access_key: "\${AWS_SECRET_ACCESS_KEY}" }
+    region: us-east-1
+    queue_name: ${lake.queueName}
+    endpoint_url: ${env.endpoint}
+    services:
+      events: { wait_time_seconds: 1, visibility_timeout_seconds: 300 }
+`;
+  return `globals:
+  id: bench
+  name: seclake-bench
+  persistence: { type: filesystem, directory_name: ${state} }
+  log_level: info
+outputs:
+  devo_1:
+    type: devo_platform
+    config: { address: localhost, port: ${port}, chain: ${c.caCertPath}, cert: ${c.clientCertPath}, key: ${c.clientKeyPath}, hostname: bench-host }
+inputs:
+${input}`;
+}
+
+let runNo = 0;
+/** Extra `deno run` flags for the measured processes (decode and collector). */
+let denoFlags: string[] = [];
+/** Where the collector reads the file from in the pipeline measurement. */
+let source: "s3" | "directory" = "s3";
+
+async function runPipeline(
+  env: PipelineEnv,
+  f: BenchFile,
+  slow: { downMs?: number; rateBytes?: number },
+): Promise<PipelineResult> {
+  const n = ++runNo;
+  // A lake (bucket and queue) per run: a failed run's message cannot spill into the next.
+  const lake = await createTestLake(env.endpoint, {
+    bucket: `aws-security-data-lake-us-east-1-bench${n}`,
+    queueName: `AmazonSecurityLake-bench-${n}-Main-Queue`,
+    visibilityTimeout: 300,
+  });
+  try {
+    return await runPipelineOn(env, lake, n, f, slow);
+  } finally {
+    lake.destroy();
+  }
+}
+
+async function runPipelineOn(
+  env: PipelineEnv,
+  lake: TestLake,
+  n: number,
+  f: BenchFile,
+  slow: { downMs?: number; rateBytes?: number },
+): Promise<PipelineResult> {
+  const key = `aws/BENCH/2.0/region=us-east-1/accountId=111122223333/eventDay=20240410/` +
+    `run${n}-${f.label.replaceAll(" ", "-")}.gz.parquet`;
+  const runDir = join(env.dir, `run${n}`);
+  const localDir = join(runDir, "lake");
+  if (source === "directory") {
+    const local = join(localDir, key);
+    await Deno.mkdir(local.slice(0, local.lastIndexOf("/")), { recursive: true });
+    await Deno.link(f.path, local).catch(() => Deno.copyFile(f.path, local));
+  } else {
+    await lake.put(key, await Deno.readFile(f.path));
+  }
+  const receiver = await startReceiver(env.certs, slow);
+  await Deno.mkdir(runDir, { recursive: true });
+  const config = join(runDir, "config.yaml");
+  await Deno.writeTextFile(
+    config,
+    configYaml(env, lake, receiver.port, join(runDir, "state"), localDir),
+  );
+  const timeFile = join(runDir, "time.txt");
+  const stderrFile = join(runDir, "collector.log");
+  if (source === "s3") await lake.send(eventBridgeBody(lake.bucket, key, { size: f.bytes }));
+
+  const motoCpu0 = cpuSeconds(env.motoPid);
+  const receiverCpu0 = receiver.cpu();
+  const started = Date.now();
+  const log = await Deno.open(stderrFile, { write: true, create: true, truncate: true });
+  const child = new Deno.Command("/usr/bin/time", {
+    args: [
+      "-v",
+      "-o",
+      timeFile,
+      Deno.execPath(),
+      "run",
+      "-P=seclake",
+      "--quiet",
+      ...denoFlags,
+      "main.ts",
+      "run",
+      "--config",
+      config,
+      "--once",
+    ],
+    cwd: REPO,
+    env: {
+      NO_COLOR: "1",
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const pump = child.stderr.pipeTo(log.writable);
+  // The collector is the child of /usr/bin/time: find it, then sample its main thread.
+  let sched = { run: 0, wait: 0 };
+  let collectorPid: number | undefined;
+  const sampler = setInterval(() => {
+    collectorPid ??= findPid(["main.ts", config], "deno");
+    if (collectorPid === undefined) return;
+    try {
+      const [run, wait] = Deno.readTextFileSync(`/proc/${collectorPid}/schedstat`).split(" ");
+      sched = { run: Number(run) / 1e9, wait: Number(wait) / 1e9 };
+    } catch { /* exited */ }
+  }, 200);
+  const kill = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 30 * 60_000);
+  const { code } = await child.status;
+  let doneAt = Date.now();
+  clearInterval(sampler);
+  await pump.catch(() => {});
+  clearTimeout(kill);
+  if (receiver.status().lines < f.spec.rows) {
+    // Normally every line is in before the exit (a batch is confirmed by the receiver's EOF).
+    await receiver.waitFor(f.spec.rows, 5_000);
+    doneAt = Date.now();
+  }
+  const motoCpu = cpuSeconds(env.motoPid) - motoCpu0;
+  const receiverCpu = receiver.cpu() - receiverCpu0;
+  const status = await receiver.stop();
+  const exitSeconds = (doneAt - started) / 1000;
+  const timeText = await Deno.readTextFile(timeFile).catch(() => "");
+  const peakKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(timeText)?.[1] ?? 0);
+  const wrappedCode = Number(/Exit status: (\d+)/.exec(timeText)?.[1] ?? code);
+  const collectorCpu = Number(/User time \(seconds\): ([\d.]+)/.exec(timeText)?.[1] ?? 0) +
+    Number(/System time \(seconds\): ([\d.]+)/.exec(timeText)?.[1] ?? 0);
+  const depth = await lake.depth();
+  let error: string | undefined;
+  if (wrappedCode !== 0) error = `collector exited ${wrappedCode}`;
+  else if (status.lines < f.spec.rows) {
+    error = `receiver got ${status.lines} of ${f.spec.rows} lines`;
+  } else if (depth.visible + depth.inFlight !== 0) {
+    error = `queue not empty after the run: ${JSON.stringify(depth)}`;
+  }
+  // Every run's collector log is kept (the last bench's), for failures and retries.
+  const kept = join(
+    env.keepDir,
+    "logs",
+    `run${n}-${f.label.replaceAll(" ", "-")}${slow.downMs || slow.rateBytes ? "-slow" : ""}.log`,
+  );
+  await Deno.mkdir(join(env.keepDir, "logs"), { recursive: true });
+  await Deno.copyFile(stderrFile, kept).catch(() => {});
+  if (error !== undefined) error += ` (log: ${kept})`;
+  return {
+    ok: error === undefined,
+    seconds: exitSeconds,
+    receiveSeconds: status.firstMs ? (status.lastMs - status.firstMs) / 1000 : 0,
+    lines: status.lines,
+    bytes: status.bytes,
+    connections: status.connections,
+    peakRssBytes: peakKb * 1024,
+    exitCode: wrappedCode,
+    cpu: {
+      collector: round2(collectorCpu),
+      moto: round2(motoCpu),
+      receiver: round2(receiverCpu),
+    },
+    mainThread: { runSeconds: round2(sched.run), waitSeconds: round2(sched.wait) },
+    error,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function cpuNote(p: PipelineResult): string {
+  return ` (${p.seconds.toFixed(1)} s; CPU s: collector ${p.cpu.collector}, moto ${p.cpu.moto}, ` +
+    `receiver ${p.cpu.receiver}; main thread on CPU ${p.mainThread.runSeconds} s, waiting for ` +
+    `a CPU ${p.mainThread.waitSeconds} s; ${p.connections} connections, ${p.lines} lines received)`;
+}
+
+function rate(n: number, seconds: number): string {
+  return Math.round(n / seconds).toLocaleString("en-US");
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / MB)} MB`;
+}
+
+function rss(bytes: number | undefined): string {
+  if (bytes === undefined) return "–";
+  return `${Math.round(bytes / MB)}${bytes > RSS_TARGET ? " ⚠" : ""}`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : "–";
+}
+
+function table(results: FileResult[], slow: boolean): string {
+  const head = [
+    "file",
+    "rows",
+    "decode ev/s",
+    "decode MB/s",
+    "decode RSS MB",
+    "object path ev/s",
+    "object path RSS MB",
+    "pipeline ev/s",
+    "pipeline RSS MB",
+    ...(slow ? ["slow-output ev/s", "slow-output RSS MB"] : []),
+    "DuckDB rows/s",
+    "DuckDB RSS MB",
+    "decode ÷ DuckDB",
+    "pipeline ÷ DuckDB",
+  ];
+  const rows = results.map((r) => {
+    const dec = r.decode ? r.rows / r.decode.seconds : undefined;
+    const pipe = r.pipeline?.ok ? r.rows / r.pipeline.seconds : undefined;
+    const slowRate = r.slow?.ok ? r.rows / r.slow.seconds : undefined;
+    const duck = r.duckdb ? r.rows / r.duckdb.seconds : undefined;
+    return [
+      r.label,
+      r.rows.toLocaleString("en-US"),
+      dec !== undefined ? Math.round(dec).toLocaleString("en-US") : "–",
+      r.decode ? (r.decode.bytes / 1e6 / r.decode.seconds).toFixed(1) : "–",
+      rss(r.decode?.peakRssBytes),
+      r.objectPath ? rate(r.rows, r.objectPath.seconds) : "–",
+      rss(r.objectPath?.peakRssBytes),
+      pipe !== undefined ? Math.round(pipe).toLocaleString("en-US") : r.pipeline ? "failed" : "–",
+      rss(r.pipeline?.peakRssBytes),
+      ...(slow
+        ? [
+          slowRate !== undefined
+            ? Math.round(slowRate).toLocaleString("en-US")
+            : r.slow
+            ? "failed"
+            : "–",
+          rss(r.slow?.peakRssBytes),
+        ]
+        : []),
+      duck !== undefined ? Math.round(duck).toLocaleString("en-US") : "–",
+      rss(r.duckdb?.peakRssBytes),
+      ratio(dec, duck),
+      ratio(pipe, duck),
+    ];
+  });
+  return markdown(head, rows) +
+    "\n\nDecode is the collector's default path (`readEventLines`, JSON bytes straight from the " +
+    "column data); the object path (`readEvents` + `toJson` + `LineFormatter.line`) is what runs " +
+    "when events are transformed (obfuscation). " +
+    "Rates are events (rows) per second of wall time; MB/s is Devo line output (10^6 bytes). " +
+    "RSS is peak resident set (VmHWM / ru_maxrss) in MiB; ⚠ marks > 256 MiB.";
+}
+
+function stageTable(results: FileResult[]): string {
+  const head = [
+    "file",
+    "columns s",
+    "rows s",
+    "events s",
+    "json s",
+    "lines s",
+    "fast s",
+    "peak RSS by stage MB",
+  ];
+  const rows = results.filter((r) => r.stages).map((r) => {
+    const s = r.stages!;
+    const sec = (d?: DecodeResult) => (d ? d.seconds.toFixed(2) : "–");
+    return [
+      r.label,
+      sec(s.columns),
+      sec(s.rows),
+      sec(s.events),
+      sec(s.json),
+      sec(r.objectPath),
+      sec(r.decode),
+      [s.columns, s.rows, s.events, s.json, r.objectPath, r.decode].map((
+        d,
+      ) => (d ? Math.round(d.peakRssBytes / MB) : "–"))
+        .join(" / "),
+    ];
+  });
+  return "Object-path stages (cumulative wall seconds; each includes the ones before it; " +
+    "`fast` is the default path for comparison):\n\n" +
+    markdown(head, rows);
+}
+
+function markdown(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    "| " +
+    cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") +
+    " |";
+  return [
+    line(head),
+    "|" +
+    widths.map((w, i) => (i < 1 ? "-".repeat(w + 1) + "-" : "-".repeat(w + 1) + ":")).join("|") +
+    "|",
+    ...rows.map(line),
+  ].join("\n");
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
