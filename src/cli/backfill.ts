@@ -11,6 +11,7 @@
  * goes on where it stopped and an object already delivered is not sent again.
  * @module
  */
+import { sleep } from "../async.ts";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClients } from "../aws/clients.ts";
@@ -794,16 +795,4 @@ function hostname(): string {
   } catch {
     return "localhost";
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -6,6 +6,7 @@
  * written is still confirmed and checkpointed) and releases unfinished messages at once.
  * @module
  */
+import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { parseNotification } from "../source/notification.ts";
 import type { ParseOptions } from "../source/notification.ts";
@@ -404,18 +405,6 @@ function aborted(signal?: AbortSignal): Promise<void> {
     if (!signal) return;
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
   });
 }
 

@@ -7,6 +7,7 @@
  * instance) resumes after them.
  * @module
  */
+import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { readEventLines } from "../parquet/json_reader.ts";
 import { limitsFor } from "../parquet/limits.ts";
@@ -385,15 +386,3 @@ class EventFitter {
 }
 
 const decoder = new TextDecoder();
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
