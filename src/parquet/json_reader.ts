@@ -50,6 +50,11 @@ export interface ReadEventLinesOptions {
   append?: string;
   /** Caps on what the object may declare (see `limits.ts`). Default {@link DEFAULT_LIMITS}. */
   limits?: ParquetLimits;
+  /**
+   * Only the row groups (by index in the footer) this accepts are read; the others are skipped
+   * without a read. `rowStart` stays the index in the whole object. Default: every row group.
+   */
+  rowGroups?: (index: number) => boolean;
 }
 
 const PARSERS = { ...DEFAULT_PARSERS, ...TIMESTAMP_PARSERS };
@@ -534,10 +539,10 @@ export async function* readEventLines(
   }
   const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
   let groupStart = 0;
-  for (const group of metadata.row_groups) {
+  for (const [index, group] of metadata.row_groups.entries()) {
     const rows = Number(group.num_rows);
     const groupEnd = groupStart + rows;
-    if (groupEnd <= startRow || rows === 0) {
+    if (groupEnd <= startRow || rows === 0 || options.rowGroups?.(index) === false) {
       groupStart = groupEnd;
       continue;
     }
