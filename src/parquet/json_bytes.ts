@@ -51,6 +51,21 @@ export class ByteOut {
     }
   }
 
+  /** Writes `b[from]` up to `b[to]`. */
+  range(b: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (this.pos + n > this.buf.length) this.ensure(n);
+    const buf = this.buf;
+    if (n <= 32) {
+      let p = this.pos;
+      for (let i = from; i < to; i++) buf[p++] = b[i]!;
+      this.pos = p;
+    } else {
+      buf.set(b.subarray(from, to), this.pos);
+      this.pos += n;
+    }
+  }
+
   /** Writes a string of ASCII characters. */
   ascii(s: string): void {
     this.ensure(s.length);
@@ -94,16 +109,16 @@ export class ByteOut {
   }
 
   /**
-   * Writes UTF-8 `b` as a JSON string. Valid UTF-8 is copied with only `"`, `\` and control
+   * Writes UTF-8 `b` (or its bytes `from` up to `to`) as a JSON string. Valid UTF-8 is copied with only `"`, `\` and control
    * characters escaped; anything else is decoded as `TextDecoder` does (replacement characters)
    * and written as `JSON.stringify` would.
    */
-  jsonUtf8(b: Uint8Array): void {
-    this.ensure(b.length * 6 + 2);
+  jsonUtf8(b: Uint8Array, from = 0, to = b.length): void {
+    this.ensure((to - from) * 6 + 2);
     const buf = this.buf;
     let p = this.pos;
     buf[p++] = 34;
-    for (let i = 0; i < b.length; i++) {
+    for (let i = from; i < to; i++) {
       const c = b[i]!;
       if (c >= 0x20 && c !== 34 && c !== 92 && c < 0x80) {
         buf[p++] = c;
@@ -139,10 +154,10 @@ export class ByteOut {
             buf[p++] = HEX.charCodeAt(c & 15);
         }
       } else {
-        const n = utf8SequenceLength(b, i);
+        const n = utf8SequenceLength(b, i, to);
         if (n === 0) {
           // Not valid UTF-8: fall back to the decoder's exact behaviour.
-          this.jsonString(decoder.decode(b));
+          this.jsonString(decoder.decode(b.subarray(from, to)));
           return;
         }
         for (let k = 0; k < n; k++) buf[p++] = b[i + k]!;
@@ -162,19 +177,19 @@ export class ByteOut {
 }
 
 /** Length of the valid UTF-8 sequence starting at `b[i]` (a byte >= 0x80), or 0 if invalid. */
-function utf8SequenceLength(b: Uint8Array, i: number): number {
+function utf8SequenceLength(b: Uint8Array, i: number, to: number): number {
   const c = b[i]!;
-  const c1 = b[i + 1];
+  const c1 = i + 1 < to ? b[i + 1] : undefined;
   if (c1 === undefined) return 0;
   if (c >= 0xc2 && c <= 0xdf) return (c1 & 0xc0) === 0x80 ? 2 : 0;
-  const c2 = b[i + 2];
+  const c2 = i + 2 < to ? b[i + 2] : undefined;
   if (c2 === undefined || (c2 & 0xc0) !== 0x80) return 0;
   if (c >= 0xe0 && c <= 0xef) {
     if (c === 0xe0 && c1 < 0xa0) return 0; // overlong
     if (c === 0xed && c1 > 0x9f) return 0; // surrogates
     return (c1 & 0xc0) === 0x80 ? 3 : 0;
   }
-  const c3 = b[i + 3];
+  const c3 = i + 3 < to ? b[i + 3] : undefined;
   if (c3 === undefined || (c3 & 0xc0) !== 0x80) return 0;
   if (c >= 0xf0 && c <= 0xf4) {
     if (c === 0xf0 && c1 < 0x90) return 0;
@@ -182,13 +197,6 @@ function utf8SequenceLength(b: Uint8Array, i: number): number {
     return (c1 & 0xc0) === 0x80 ? 4 : 0;
   }
   return 0;
-}
-
-/** JSON bytes of a UTF-8 value (quoted, escaped), for dictionary entries written many times. */
-export function jsonUtf8Bytes(b: Uint8Array): Uint8Array {
-  const o = new ByteOut(b.length + 16);
-  o.jsonUtf8(b);
-  return o.take();
 }
 
 /** JSON bytes of a JS string. */

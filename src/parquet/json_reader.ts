@@ -1,24 +1,21 @@
 /**
  * The fast decoding path: turns a Parquet object straight into the JSON text of each event,
- * without building one object per row. Per row group it decodes every leaf column into its
- * values and definition/repetition levels (hyparquet's page decoders), then assembles each row's
- * JSON from the levels, following the same value and shape policy as `shape.ts` (every LIST an
+ * without building one object per row. Per row group it reads the compressed column chunks in one
+ * request, then walks every leaf column page by page (`column_cursor.ts`) while it assembles
+ * each slice of rows' JSON from the values and definition/repetition levels, following the same value and shape policy as `shape.ts` (every LIST an
  * array whatever its layout, MAP an object, null fields left out, present structs kept even when
  * empty). `tests/differential_test.ts` checks it against the object path on every fixture and
  * public sample.
  * @module
  */
 import { parquetSchema } from "hyparquet";
-import type { AsyncBuffer, DecodedArray, FileMetaData, SchemaTree } from "hyparquet";
+import type { AsyncBuffer, FileMetaData, SchemaTree } from "hyparquet";
 import type { ColumnDecoder } from "hyparquet/src/types.js";
-import { parquetHeader } from "hyparquet/src/column.js";
-import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
-import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
-import { readPlain } from "hyparquet/src/plain.js";
+import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { CollectorError, isCollectorError } from "../errors.ts";
-import { toJson } from "../transform/json.ts";
-import { scalar, TIMESTAMP_PARSERS } from "../transform/values.ts";
-import { ByteOut, jsonUtf8Bytes } from "./json_bytes.ts";
+import { TIMESTAMP_PARSERS } from "../transform/values.ts";
+import { ColumnCursor } from "./column_cursor.ts";
+import { ByteOut } from "./json_bytes.ts";
 import { DEFAULT_LIMITS, ReadGuard } from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
@@ -58,24 +55,6 @@ export interface ReadEventLinesOptions {
 }
 
 const PARSERS = { ...DEFAULT_PARSERS, ...TIMESTAMP_PARSERS };
-
-/** One leaf column of one row group, decoded. */
-interface Leaf {
-  maxDef: number;
-  /** Definition levels, or undefined when every entry is at maxDef. */
-  def?: ArrayLike<number>;
-  /** Repetition levels, or undefined when the column is not repeated. */
-  rep?: ArrayLike<number>;
-  /** Text columns: UTF-8 of each value; `escaped[v]` says it is already JSON (dictionary). */
-  text?: Uint8Array[];
-  escaped?: Uint8Array;
-  /** Other columns: converted values. */
-  values?: unknown[];
-  /** Level cursor. */
-  i: number;
-  /** Value cursor. */
-  v: number;
-}
 
 /** A compiled schema node. */
 interface Plan {
@@ -213,40 +192,6 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
   return { fields, leafPaths };
 }
 
-/** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
-function omitted(v: unknown): boolean {
-  switch (typeof v) {
-    case "string":
-    case "bigint":
-    case "boolean":
-      return false;
-    case "number":
-      return !Number.isFinite(v);
-    default: {
-      const x = scalar(v);
-      return x === undefined || x === null;
-    }
-  }
-}
-
-/** Writes a converted (non-text) value that is not {@link omitted}. */
-function writeValue(o: ByteOut, v: unknown): void {
-  switch (typeof v) {
-    case "string":
-      return o.jsonString(v);
-    case "number":
-      return Number.isSafeInteger(v) ? o.int(v) : o.ascii(String(v));
-    case "bigint": {
-      const n = Number(v);
-      return Number.isSafeInteger(n) ? o.int(n) : o.ascii(v.toString());
-    }
-    case "boolean":
-      return o.ascii(v ? "true" : "false");
-    default:
-      return o.text(toJson(scalar(v)!));
-  }
-}
-
 const COMMA = 44;
 const OPEN = 123;
 const CLOSE = 125;
@@ -257,18 +202,17 @@ const enc = new TextEncoder();
 
 /** Assembles rows from decoded leaves, writing JSON bytes. */
 class Assembler {
-  readonly #leaves: Leaf[];
+  readonly #leaves: ColumnCursor[];
   readonly #o: ByteOut;
   readonly #scratch = new ByteOut(256);
 
-  constructor(leaves: Leaf[], out: ByteOut) {
+  constructor(leaves: ColumnCursor[], out: ByteOut) {
     this.#leaves = leaves;
     this.#o = out;
   }
 
   #defAt(li: number): number {
-    const l = this.#leaves[li]!;
-    return l.def ? l.def[l.i]! : l.maxDef;
+    return this.#leaves[li]!.defAt();
   }
 
   /** Skips one (null or empty) entry of every leaf under `p`. */
@@ -285,7 +229,7 @@ class Assembler {
     }
     if (p.kind === "leaf") {
       const l = this.#leaves[first]!;
-      if (l.values && omitted(l.values[l.v])) {
+      if (l.omittedHere()) {
         l.i++;
         l.v++;
         return true;
@@ -310,16 +254,8 @@ class Assembler {
   value(p: Plan, o: ByteOut = this.#o): void {
     const first = p.leaves[0]!;
     switch (p.kind) {
-      case "leaf": {
-        const l = this.#leaves[first]!;
-        l.i++;
-        const v = l.v++;
-        if (l.text) {
-          if (l.escaped![v]) o.bytes(l.text[v]!);
-          else o.jsonUtf8(l.text[v]!);
-        } else writeValue(o, l.values![v]);
-        return;
-      }
+      case "leaf":
+        return this.#leaves[first]!.write(o);
       case "struct":
         o.byte(OPEN);
         this.members(p.children, o);
@@ -386,119 +322,6 @@ class Assembler {
   }
 }
 
-/** Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). */
-function isTextColumn(decoder: ColumnDecoder): boolean {
-  const e = decoder.element;
-  if (e.type !== "BYTE_ARRAY") return false;
-  const ct = e.converted_type;
-  const lt = e.logical_type?.type;
-  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM") return false;
-  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM") return false;
-  return true;
-}
-
-/** Decodes every page of one column chunk. */
-function decodeChunk(
-  bytes: Uint8Array,
-  decoder: ColumnDecoder,
-  maxDef: number,
-  maxRep: number,
-  numValues: number,
-): Leaf {
-  const reader = {
-    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    offset: 0,
-  };
-  const text = isTextColumn(decoder);
-  let dictionary: DecodedArray | undefined;
-  let dictionaryJson: Uint8Array[] | undefined;
-  const def = maxDef > 0 ? new Uint8Array(numValues) : undefined;
-  const rep = maxRep > 0 ? new Uint8Array(numValues) : undefined;
-  const values: unknown[] = new Array(numValues);
-  const escapedFlags = text ? new Uint8Array(numValues) : undefined;
-  let nv = 0;
-  let count = 0;
-  let anyNull = false;
-  while (count < numValues && reader.offset < bytes.length) {
-    const header = parquetHeader(reader);
-    const body = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
-    reader.offset += header.compressed_page_size;
-    if (header.type === "DICTIONARY_PAGE") {
-      const page = decompressPage(
-        body,
-        Number(header.uncompressed_page_size),
-        decoder.codec,
-        decoder.compressors,
-      );
-      const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-      const dict = readPlain(
-        r,
-        decoder.type,
-        header.dictionary_page_header!.num_values,
-        decoder.element.type_length,
-      );
-      dictionary = text ? dict : convert(dict, decoder);
-      dictionaryJson = text ? Array.from(dict as Uint8Array[], jsonUtf8Bytes) : undefined;
-      continue;
-    }
-    let levels;
-    let encoding;
-    let n: number;
-    if (header.type === "DATA_PAGE") {
-      const daph = header.data_page_header!;
-      const page = decompressPage(
-        body,
-        Number(header.uncompressed_page_size),
-        decoder.codec,
-        decoder.compressors,
-      );
-      levels = readDataPage(page, daph, decoder);
-      encoding = daph.encoding;
-      n = daph.num_values;
-    } else if (header.type === "DATA_PAGE_V2") {
-      const daph2 = header.data_page_header_v2!;
-      levels = readDataPageV2(body, header, decoder);
-      encoding = daph2.encoding;
-      n = daph2.num_values;
-    } else {
-      continue; // index pages
-    }
-    if (count + n > numValues) throw new Error("page holds more values than its column chunk");
-    const { definitionLevels: d, repetitionLevels: r, dataPage } = levels;
-    if (def) {
-      if (!d || d.length === 0) def.fill(maxDef, count, count + n);
-      else {
-        for (let i = 0; i < n; i++) def[count + i] = d[i]!;
-        anyNull = true;
-      }
-    }
-    if (rep && r.length) { for (let i = 0; i < n; i++) rep[count + i] = r[i]!; }
-    const dictPage = dictionary !== undefined && encoding.endsWith("_DICTIONARY");
-    if (text && dictPage) {
-      // Each dictionary entry was escaped once; rows share its bytes.
-      const dj = dictionaryJson!;
-      escapedFlags!.fill(1, nv, nv + dataPage.length);
-      for (let i = 0; i < dataPage.length; i++) values[nv++] = dj[dataPage[i] as number];
-    } else if (text) {
-      for (let i = 0; i < dataPage.length; i++) values[nv++] = dataPage[i];
-    } else {
-      const page = convertWithDictionary(dataPage, dictionary, encoding, decoder);
-      for (let i = 0; i < page.length; i++) values[nv++] = page[i];
-    }
-    count += n;
-  }
-  if (count !== numValues) {
-    throw new Error(`column chunk ends after ${count} of ${numValues} values`);
-  }
-  values.length = nv;
-  const leaf: Leaf = { maxDef, def: anyNull ? def : undefined, rep, i: 0, v: 0 };
-  if (text) {
-    leaf.text = values as Uint8Array[];
-    leaf.escaped = escapedFlags;
-  } else leaf.values = values;
-  return leaf;
-}
-
 function chunkRange(
   col: { dictionary_page_offset?: bigint; data_page_offset: bigint; total_compressed_size: bigint },
 ): [number, number] {
@@ -547,7 +370,7 @@ export async function* readEventLines(
       continue;
     }
     signal?.throwIfAborted();
-    let leaves: Leaf[];
+    let columns: ColumnCursor[];
     try {
       if (group.columns.length !== schemaLeaves.length) {
         throw new Error(
@@ -562,8 +385,10 @@ export async function* readEventLines(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
         );
       }
-      const bytes = new Uint8Array(await guard.buffer(file).slice(lo, hi));
-      leaves = group.columns.map((c, i) => {
+      // One read for the row group's compressed bytes; pages are inflated and decoded as the
+      // rows reach them, and each page is checked just before (see limits.ts).
+      const bytes = new Uint8Array(await file.slice(lo, hi));
+      columns = group.columns.map((c, i): ColumnCursor => {
         const md = c.meta_data!;
         const path = schemaLeaves[i]!.path;
         const decoder: ColumnDecoder = {
@@ -583,36 +408,45 @@ export async function* readEventLines(
           if (n.element.repetition_type === "REPEATED") maxRep++;
         }
         const [s, e] = ranges[i]!;
-        return decodeChunk(
+        return new ColumnCursor(
           bytes.subarray(s - lo, e - lo),
+          s,
           decoder,
           maxDef,
           maxRep,
           Number(md.num_values),
+          guard,
         );
       });
     } catch (e) {
       if (isCollectorError(e)) throw e;
       throw wrap(e, name);
-    } finally {
-      guard.release();
     }
-    const asm = new Assembler(leaves, out);
+    const ensure = (rows: number) => {
+      for (const c of columns) c.ensure(rows);
+    };
+    const asm = new Assembler(columns, out);
     const scratch = new ByteOut(1024);
     try {
       let row = groupStart;
       // Rows before startRow are assembled into a scratch buffer and dropped.
-      const skipper = new Assembler(leaves, scratch);
-      for (; row < startRow; row++) {
-        scratch.pos = 0;
-        skipper.members(fields, scratch);
+      const skipper = new Assembler(columns, scratch);
+      while (row < startRow) {
+        const end = Math.min(startRow, row + sliceRows);
+        ensure(end - groupStart);
+        for (; row < end; row++) {
+          scratch.pos = 0;
+          skipper.members(fields, scratch);
+        }
       }
       while (row < groupEnd) {
         signal?.throwIfAborted();
         const first = row;
         const head = header();
         out.pos = 0;
-        while (row < groupEnd && row - first < sliceRows && out.pos < sliceBytes) {
+        const end = Math.min(groupEnd, row + sliceRows);
+        ensure(end - groupStart);
+        while (row < end && out.pos < sliceBytes) {
           out.bytes(head);
           out.byte(OPEN);
           const any = asm.members(fields, out);
@@ -626,9 +460,13 @@ export async function* readEventLines(
         }
         yield { rowStart: first, rows: row - first, bytes: out.buf.slice(0, out.pos) };
       }
+      // Every column must hold exactly the row group's rows.
+      ensure(rows + 1);
     } catch (e) {
       if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
       throw wrap(e, name);
+    } finally {
+      guard.release();
     }
     groupStart = groupEnd;
   }

@@ -188,6 +188,8 @@ interface Chunk {
   readonly maxRep: number;
   readonly path: string;
   checked: boolean;
+  /** Uncompressed bytes of the pages checked so far. */
+  total: number;
 }
 
 /**
@@ -199,6 +201,7 @@ export class ReadGuard {
   readonly #limits: ParquetLimits;
   readonly #name: string;
   readonly #chunks: Chunk[] = [];
+  readonly #byStart = new Map<number, Chunk>();
   readonly #inflated = new Map<string, { input: Uint8Array; output: Uint8Array }[]>();
   readonly #compressors: Compressors;
   /** Pages inflated by hyparquet's request without a check first (0 when every chunk arrived whole). */
@@ -304,10 +307,12 @@ export class ReadGuard {
           maxRep,
           path,
           checked: false,
+          total: 0,
         });
       }
     }
     this.#chunks.sort((a, b) => a.start - b.start);
+    for (const c of this.#chunks) this.#byStart.set(c.start, c);
     this.#compressors = this.#makeCompressors();
   }
 
@@ -433,79 +438,97 @@ export class ReadGuard {
 
   /** Checks the pages of one column chunk, the way hyparquet will walk them. */
   #checkChunk(c: Chunk, bytes: Uint8Array): void {
+    c.total = 0;
+    let off = 0;
+    while (off < bytes.length - 1) off = this.#checkPage(c, bytes, off);
+  }
+
+  /**
+   * Checks the page at byte `off` of the column chunk that starts at `chunkStart` in the object
+   * (`chunk` holds the chunk's bytes from its start), inflating it once for the decoder to take
+   * through {@link compressors}. For readers that walk a chunk's pages one at a time, so that no
+   * more than the page being decoded is held inflated. Call it for the pages in order, from
+   * `off` 0. Returns where the next page starts.
+   */
+  checkPage(chunkStart: number, chunk: Uint8Array, off: number): number {
+    const c = this.#byStart.get(chunkStart);
+    if (c === undefined) {
+      fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
+    }
+    if (off === 0) c.total = 0;
+    return this.#checkPage(c, chunk, off);
+  }
+
+  #checkPage(c: Chunk, bytes: Uint8Array, off: number): number {
     const limits = this.#limits;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const where = (what: string) => `column ${c.path}: ${what}`;
-    let off = 0;
-    let total = 0;
-    while (off < bytes.length - 1) {
-      let h: PageHeader;
-      try {
-        h = readPageHeader(view, off);
-      } catch (e) {
-        throw new CollectorError(
-          "PARQUET_INVALID",
-          `Cannot decode Parquet ${this.#name}: ${
-            where(
-              `page header at byte ${c.start + off} is damaged (${
-                e instanceof Error ? e.message : e
-              })`,
-            )
-          }`,
-          { cause: e, context: { object: this.#name, column: c.path } },
-        );
-      }
-      const bodyStart = off + h.headerBytes;
-      const { compressed, uncompressed } = h;
-      if (!(compressed >= 0 && bodyStart + compressed <= bytes.length)) {
-        fail(
-          "PARQUET_INVALID",
-          this.#name,
-          where(`page size ${compressed} runs past its column chunk`),
-        );
-      }
-      if (!(uncompressed >= 0 && uncompressed <= limits.maxPageBytes)) {
-        fail(
-          "PARQUET_LIMIT",
-          this.#name,
+    let h: PageHeader;
+    try {
+      h = readPageHeader(view, off);
+    } catch (e) {
+      throw new CollectorError(
+        "PARQUET_INVALID",
+        `Cannot decode Parquet ${this.#name}: ${
           where(
-            `a page declares ${uncompressed} uncompressed bytes (at most ${limits.maxPageBytes} accepted)`,
-          ),
-        );
-      }
-      total += uncompressed;
-      if (total > limits.maxColumnChunkBytes) {
-        fail(
-          "PARQUET_LIMIT",
-          this.#name,
-          where(`pages hold more than ${limits.maxColumnChunkBytes} uncompressed bytes`),
-        );
-      }
-      const body = bytes.subarray(bodyStart, bodyStart + compressed);
-      // Required fields left out make hyparquet compute offsets from `undefined` (NaN) and
-      // read the same byte forever.
-      const missing = h.type === 0
-        ? !h.data || h.data.numValues === undefined || h.data.encoding === undefined
-        : h.type === 2
-        ? !h.dictionary || h.dictionary.numValues === undefined
-        : h.type === 3
-        ? !h.v2 || [
-          h.v2.numValues,
-          h.v2.numNulls,
-          h.v2.numRows,
-          h.v2.encoding,
-          h.v2.defLength,
-          h.v2.repLength,
-        ].includes(undefined)
-        : false;
-      if (missing) {
-        fail("PARQUET_INVALID", this.#name, where(`a page header lacks required fields`));
-      }
-      if (h.type === 2) this.#checkDictionary(c, h, body, where);
-      else if (h.type === 0) this.#checkDataPage(c, h, body, where);
-      else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
-      off = bodyStart + compressed;
+            `page header at byte ${c.start + off} is damaged (${
+              e instanceof Error ? e.message : e
+            })`,
+          )
+        }`,
+        { cause: e, context: { object: this.#name, column: c.path } },
+      );
     }
+    const bodyStart = off + h.headerBytes;
+    const { compressed, uncompressed } = h;
+    if (!(compressed >= 0 && bodyStart + compressed <= bytes.length)) {
+      fail(
+        "PARQUET_INVALID",
+        this.#name,
+        where(`page size ${compressed} runs past its column chunk`),
+      );
+    }
+    if (!(uncompressed >= 0 && uncompressed <= limits.maxPageBytes)) {
+      fail(
+        "PARQUET_LIMIT",
+        this.#name,
+        where(
+          `a page declares ${uncompressed} uncompressed bytes (at most ${limits.maxPageBytes} accepted)`,
+        ),
+      );
+    }
+    c.total += uncompressed;
+    if (c.total > limits.maxColumnChunkBytes) {
+      fail(
+        "PARQUET_LIMIT",
+        this.#name,
+        where(`pages hold more than ${limits.maxColumnChunkBytes} uncompressed bytes`),
+      );
+    }
+    const body = bytes.subarray(bodyStart, bodyStart + compressed);
+    // Required fields left out make hyparquet compute offsets from `undefined` (NaN) and
+    // read the same byte forever.
+    const missing = h.type === 0
+      ? !h.data || h.data.numValues === undefined || h.data.encoding === undefined
+      : h.type === 2
+      ? !h.dictionary || h.dictionary.numValues === undefined
+      : h.type === 3
+      ? !h.v2 || [
+        h.v2.numValues,
+        h.v2.numNulls,
+        h.v2.numRows,
+        h.v2.encoding,
+        h.v2.defLength,
+        h.v2.repLength,
+      ].includes(undefined)
+      : false;
+    if (missing) {
+      fail("PARQUET_INVALID", this.#name, where(`a page header lacks required fields`));
+    }
+    if (h.type === 2) this.#checkDictionary(c, h, body, where);
+    else if (h.type === 0) this.#checkDataPage(c, h, body, where);
+    else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
+    return bodyStart + compressed;
   }
 
   #values(n: number | undefined, what: string, where: (w: string) => string): number {

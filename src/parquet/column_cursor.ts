@@ -1,0 +1,480 @@
+/**
+ * One leaf column of one row group, read page by page for the fast path (`json_reader.ts`).
+ * The cursor holds only the pages its rows have not been written from yet, and keeps each page
+ * compact: levels as bytes, text as offsets into the inflated page, dictionary-encoded values as
+ * indices, numbers as hyparquet's typed arrays converted a block at a time. So memory follows
+ * the page size and the rows in flight, not the row-group size, and no JavaScript object is made
+ * per text value.
+ * @module
+ */
+import type { DecodedArray } from "hyparquet";
+import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/src/types.js";
+import { parquetHeader } from "hyparquet/src/column.js";
+import { convert, convertWithDictionary } from "hyparquet/src/convert.js";
+import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
+import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
+import { readPlain } from "hyparquet/src/plain.js";
+import { toJson } from "../transform/json.ts";
+import { scalar } from "../transform/values.ts";
+import { ByteOut } from "./json_bytes.ts";
+import type { ReadGuard } from "./limits.ts";
+
+/** The JSON text of every entry of a text dictionary, in one buffer. */
+interface DictionaryJson {
+  bytes: Uint8Array;
+  at: Int32Array;
+}
+
+/** Escapes each dictionary entry once (`json_bytes.ts`), into one buffer. */
+function dictionaryJson(dict: Uint8Array[]): DictionaryJson {
+  const o = new ByteOut(1024);
+  const at = new Int32Array(dict.length + 1);
+  for (let e = 0; e < dict.length; e++) {
+    o.jsonUtf8(dict[e]!);
+    at[e + 1] = o.pos;
+  }
+  return { bytes: o.buf.slice(0, o.pos), at };
+}
+
+/** An array for `n` dictionary indices of `width` bits. */
+function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32Array {
+  return width <= 8 ? new Uint8Array(n) : width <= 16 ? new Uint16Array(n) : new Int32Array(n);
+}
+
+/** Values converted at once from a page of numbers, timestamps and other non-text types. */
+const BLOCK = 1024;
+
+/** The values of one data page. */
+type Segment =
+  /** Text, PLAIN: value k is `buf[start[k] .. start[k] + len[k]]`. */
+  | { kind: "plain"; n: number; buf: Uint8Array; start: Int32Array; len: Int32Array }
+  /** Text, dictionary-encoded: each entry's JSON was written once, entry e at `at[e]..at[e+1]`. */
+  | { kind: "dict"; n: number; idx: ArrayLike<number>; json: DictionaryJson }
+  /** Text decoded by hyparquet (other encodings). */
+  | { kind: "bytes"; n: number; values: Uint8Array[] }
+  /** Other types: `raw` converted a block at a time, or dictionary entries already converted. */
+  | {
+    kind: "values";
+    n: number;
+    raw?: DecodedArray;
+    idx?: ArrayLike<number>;
+    dict?: DecodedArray;
+    block: DecodedArray;
+    blockStart: number;
+  };
+
+/** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
+export function omitted(v: unknown): boolean {
+  switch (typeof v) {
+    case "string":
+    case "bigint":
+    case "boolean":
+      return false;
+    case "number":
+      return !Number.isFinite(v);
+    default: {
+      const x = scalar(v);
+      return x === undefined || x === null;
+    }
+  }
+}
+
+/** Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). */
+function isTextColumn(decoder: ColumnDecoder): boolean {
+  const e = decoder.element;
+  if (e.type !== "BYTE_ARRAY") return false;
+  const ct = e.converted_type;
+  const lt = e.logical_type?.type;
+  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM") return false;
+  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM") return false;
+  return true;
+}
+
+const bitWidth = (max: number) => 32 - Math.clz32(max);
+
+/**
+ * A leaf column's entries from the cursor on: `def[i]`/`rep[i]` are the levels of entry `i`
+ * (`def` absent when the column is required, `rep` when it is not repeated); `v` is the next
+ * value (entries below `maxDef` have none). The assembler advances `i` and `v`; {@link ensure}
+ * reads pages, which moves what is left to the start (`i` and `v` change then, never during a
+ * slice).
+ */
+export class ColumnCursor {
+  readonly maxDef: number;
+  readonly text: boolean;
+  def?: Uint8Array;
+  rep?: Uint8Array;
+  i = 0;
+  v = 0;
+  readonly #bytes: Uint8Array;
+  readonly #reader: { view: DataView; offset: number };
+  readonly #decoder: ColumnDecoder;
+  readonly #maxRep: number;
+  readonly #numValues: number;
+  readonly #guard: ReadGuard;
+  readonly #start: number;
+  /** Converted dictionary entries (non-text columns). */
+  #dictionary?: DecodedArray;
+  #dictionaryJson?: DictionaryJson;
+  #dictionarySize = -1;
+  /** Segments of the window and the value index each starts at; `#cur` holds `v`. */
+  #segs: Segment[] = [];
+  #segStart: number[] = [];
+  #values = 0;
+  #cur = 0;
+  /** Entries decoded from the chunk so far. */
+  #count = 0;
+  /** Rows started in the chunk so far (entries with repetition level 0). */
+  #rows = 0;
+  #done = false;
+
+  /**
+   * `bytes`: the column chunk (dictionary and data pages), which starts at byte `start` of the
+   * object; `guard` checks each page just before it is decoded.
+   */
+  constructor(
+    bytes: Uint8Array,
+    start: number,
+    decoder: ColumnDecoder,
+    maxDef: number,
+    maxRep: number,
+    numValues: number,
+    guard: ReadGuard,
+  ) {
+    this.#bytes = bytes;
+    this.#start = start;
+    this.#reader = {
+      view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      offset: 0,
+    };
+    this.#decoder = decoder;
+    this.maxDef = maxDef;
+    this.#maxRep = maxRep;
+    this.#numValues = numValues;
+    this.text = isTextColumn(decoder);
+    this.#guard = guard;
+    if (maxDef > 0) this.def = new Uint8Array(0);
+    if (maxRep > 0) this.rep = new Uint8Array(0);
+    if (numValues === 0) this.#done = true;
+  }
+
+  /** Reads pages until the first `rows` rows of the chunk are complete, or the chunk ends. */
+  ensure(rows: number): void {
+    while (!this.#done && this.#complete() < rows) this.#next();
+  }
+
+  /** Definition level of the current entry. */
+  defAt(): number {
+    return this.def ? this.def[this.i]! : this.maxDef;
+  }
+
+  /** Whether the current value is left out by the policy (never for text). */
+  omittedHere(): boolean {
+    return !this.text && omitted(this.#value());
+  }
+
+  /** Writes the current value as JSON and moves past its entry. */
+  write(o: ByteOut): void {
+    this.i++;
+    const seg = this.#seg();
+    const k = this.v++ - this.#segStart[this.#cur]!;
+    switch (seg.kind) {
+      case "plain": {
+        const s = seg.start[k]!;
+        return o.jsonUtf8(seg.buf, s, s + seg.len[k]!);
+      }
+      case "dict": {
+        const e = seg.idx[k]!;
+        const at = seg.json.at;
+        return o.range(seg.json.bytes, at[e]!, at[e + 1]!);
+      }
+      case "bytes":
+        return o.jsonUtf8(seg.values[k]!);
+      case "values":
+        return writeValue(o, valueOf(seg, k, this.#decoder));
+    }
+  }
+
+  #value(): unknown {
+    const seg = this.#seg();
+    return valueOf(
+      seg as Segment & { kind: "values" },
+      this.v - this.#segStart[this.#cur]!,
+      this.#decoder,
+    );
+  }
+
+  #seg(): Segment {
+    const v = this.v;
+    while (v >= this.#segStart[this.#cur]! + this.#segs[this.#cur]!.n) this.#cur++;
+    return this.#segs[this.#cur]!;
+  }
+
+  #complete(): number {
+    return this.#maxRep > 0 && !this.#done ? this.#rows - 1 : this.#rows;
+  }
+
+  /** Reads the next data page (and any dictionary page before it) into the window. */
+  #next(): void {
+    const bytes = this.#bytes;
+    const reader = this.#reader;
+    const decoder = this.#decoder;
+    for (;;) {
+      if (this.#count >= this.#numValues || reader.offset >= bytes.length) {
+        this.#done = true;
+        if (this.#count !== this.#numValues) {
+          throw new Error(`column chunk ends after ${this.#count} of ${this.#numValues} values`);
+        }
+        return;
+      }
+      this.#guard.checkPage(this.#start, bytes, reader.offset);
+      const header = parquetHeader(reader);
+      const body = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+      reader.offset += header.compressed_page_size;
+      if (header.type === "DICTIONARY_PAGE") {
+        const page = decompressPage(
+          body,
+          Number(header.uncompressed_page_size),
+          decoder.codec,
+          decoder.compressors,
+        );
+        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        const dict = readPlain(
+          r,
+          decoder.type,
+          header.dictionary_page_header!.num_values,
+          decoder.element.type_length,
+        );
+        this.#dictionarySize = dict.length;
+        if (this.text) this.#dictionaryJson = dictionaryJson(dict as Uint8Array[]);
+        else this.#dictionary = convert(dict, decoder);
+        continue;
+      }
+      if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") continue; // index pages
+      const n = header.type === "DATA_PAGE"
+        ? header.data_page_header!.num_values
+        : header.data_page_header_v2!.num_values;
+      if (this.#count + n > this.#numValues) {
+        throw new Error("page holds more values than its column chunk");
+      }
+      this.#add(this.#decode(header, body, n), n);
+      this.#count += n;
+      if (this.#count >= this.#numValues) this.#done = true;
+      return;
+    }
+  }
+
+  /** Levels and values of one data page. */
+  #decode(
+    header: PageHeader,
+    body: Uint8Array,
+    n: number,
+  ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
+    const decoder = this.#decoder;
+    const v1 = header.type === "DATA_PAGE";
+    const encoding: Encoding = v1
+      ? header.data_page_header!.encoding
+      : header.data_page_header_v2!.encoding;
+    const dictionary = encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY" ||
+      (v1 && encoding === "RLE" && decoder.type !== "BOOLEAN");
+    const own = dictionary || (this.text && encoding === "PLAIN");
+    if (!own) return this.#fallback(header, body, encoding);
+    // Levels and the value stream, read here for the encodings that dominate.
+    let page: Uint8Array;
+    let off = 0;
+    let rep: Uint8Array | undefined;
+    let def: Uint8Array | undefined;
+    if (v1) {
+      page = decompressPage(
+        body,
+        Number(header.uncompressed_page_size),
+        decoder.codec,
+        decoder.compressors,
+      );
+      const reader = {
+        view: new DataView(page.buffer, page.byteOffset, page.byteLength),
+        offset: 0,
+      };
+      if (this.#maxRep > 0) {
+        rep = new Uint8Array(n);
+        readRleBitPackedHybrid(reader, bitWidth(this.#maxRep), rep);
+      }
+      if (this.maxDef > 0) {
+        def = new Uint8Array(n);
+        readRleBitPackedHybrid(reader, bitWidth(this.maxDef), def);
+      }
+      off = reader.offset;
+    } else {
+      const h = header.data_page_header_v2!;
+      const levels = {
+        view: new DataView(body.buffer, body.byteOffset, body.byteLength),
+        offset: 0,
+      };
+      if (this.#maxRep > 0) {
+        rep = new Uint8Array(n);
+        readRleBitPackedHybrid(
+          levels,
+          bitWidth(this.#maxRep),
+          rep,
+          h.repetition_levels_byte_length,
+        );
+      }
+      levels.offset = h.repetition_levels_byte_length;
+      if (this.maxDef > 0) {
+        def = new Uint8Array(n);
+        readRleBitPackedHybrid(levels, bitWidth(this.maxDef), def, h.definition_levels_byte_length);
+      }
+      const lengths = h.repetition_levels_byte_length + h.definition_levels_byte_length;
+      const size = Number(header.uncompressed_page_size) - lengths;
+      page = body.subarray(lengths);
+      if (h.is_compressed !== false && size) {
+        page = decompressPage(page, size, decoder.codec, decoder.compressors);
+      }
+    }
+    let count = n;
+    if (def) {
+      const max = this.maxDef;
+      for (let i = 0; i < n; i++) if (def[i] !== max) count--;
+    }
+    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+    let seg: Segment;
+    if (dictionary) {
+      if (this.#dictionarySize < 0) throw new Error("dictionary page missing");
+      const width = view.getUint8(off);
+      const idx = indexArray(width, count);
+      if (width > 0) {
+        readRleBitPackedHybrid(
+          { view, offset: off + 1 },
+          width,
+          idx as Int32Array,
+          page.length - off - 1,
+        );
+      }
+      const size = this.#dictionarySize;
+      for (let k = 0; k < count; k++) {
+        if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of ${size} entries`);
+      }
+      seg = this.text
+        ? { kind: "dict", n: count, idx, json: this.#dictionaryJson! }
+        : { kind: "values", n: count, idx, dict: this.#dictionary, block: [], blockStart: 0 };
+    } else {
+      const start = new Int32Array(count);
+      const len = new Int32Array(count);
+      for (let k = 0; k < count; k++) {
+        if (off + 4 > page.length) throw new Error("PLAIN text runs past its page");
+        const l = view.getUint32(off, true);
+        off += 4;
+        if (off + l > page.length) throw new Error("PLAIN text runs past its page");
+        start[k] = off;
+        len[k] = l;
+        off += l;
+      }
+      seg = { kind: "plain", n: count, buf: page, start, len };
+    }
+    return { def, rep, seg };
+  }
+
+  /** hyparquet's page decoders, for the encodings not read by {@link decode}. */
+  #fallback(
+    header: PageHeader,
+    body: Uint8Array,
+    encoding: Encoding,
+  ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
+    const decoder = this.#decoder;
+    let levels: DataPage;
+    if (header.type === "DATA_PAGE") {
+      const page = decompressPage(
+        body,
+        Number(header.uncompressed_page_size),
+        decoder.codec,
+        decoder.compressors,
+      );
+      levels = readDataPage(page, header.data_page_header!, decoder);
+    } else levels = readDataPageV2(body, header, decoder);
+    const { definitionLevels: d, repetitionLevels: r, dataPage } = levels;
+    const n = dataPage.length;
+    const seg: Segment = this.text
+      ? { kind: "bytes", n, values: dataPage as Uint8Array[] }
+      : encoding.endsWith("_DICTIONARY") && this.#dictionary !== undefined
+      ? {
+        kind: "values",
+        n,
+        block: convertWithDictionary(dataPage, this.#dictionary, encoding, decoder),
+        blockStart: 0,
+      }
+      : { kind: "values", n, raw: dataPage, block: [], blockStart: 0 };
+    return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
+  }
+
+  /** Appends one decoded data page to what is left of the window. */
+  #add(page: { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment }, n: number): void {
+    const from = this.i;
+    const kept = ((this.def ?? this.rep)?.length ?? 0) - from;
+    if (this.def) {
+      const def = new Uint8Array(kept + n);
+      def.set(this.def.subarray(from));
+      if (page.def) def.set(page.def, kept);
+      else def.fill(this.maxDef, kept);
+      this.def = def;
+    }
+    if (this.rep) {
+      const rep = new Uint8Array(kept + n);
+      rep.set(this.rep.subarray(from));
+      let starts = 0;
+      if (page.rep) {
+        const r = page.rep;
+        for (let i = 0; i < n; i++) if (r[i] === 0) starts++;
+        rep.set(r, kept);
+      } else starts = n;
+      this.rep = rep;
+      this.#rows += starts;
+    } else this.#rows += n;
+    this.i = 0;
+    // Segments the cursor has passed are dropped; value indices restart at the current one.
+    let cur = 0;
+    const v = this.v;
+    while (cur < this.#segs.length && v >= this.#segStart[cur]! + this.#segs[cur]!.n) cur++;
+    const base = cur < this.#segs.length ? this.#segStart[cur]! : this.#values;
+    this.#segs = this.#segs.slice(cur);
+    this.#segStart = this.#segStart.slice(cur).map((s) => s - base);
+    this.#values -= base;
+    this.v = v - base;
+    this.#cur = 0;
+    this.#segs.push(page.seg);
+    this.#segStart.push(this.#values);
+    this.#values += page.seg.n;
+  }
+}
+
+/** Value `k` of a non-text segment, converted by the value policy. */
+function valueOf(
+  seg: Segment & { kind: "values" },
+  k: number,
+  decoder: ColumnDecoder,
+): unknown {
+  if (seg.idx) return seg.dict![seg.idx[k]!];
+  if (!seg.raw) return seg.block[k];
+  if (k < seg.blockStart || k >= seg.blockStart + seg.block.length) {
+    seg.blockStart = k - (k % BLOCK);
+    seg.block = convert(seg.raw.slice(seg.blockStart, seg.blockStart + BLOCK), decoder);
+  }
+  return seg.block[k - seg.blockStart];
+}
+
+/** Writes a converted (non-text) value that is not {@link omitted}. */
+function writeValue(o: ByteOut, v: unknown): void {
+  switch (typeof v) {
+    case "string":
+      return o.jsonString(v);
+    case "number":
+      return Number.isSafeInteger(v) ? o.int(v) : o.ascii(String(v));
+    case "bigint": {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? o.int(n) : o.ascii(v.toString());
+    }
+    case "boolean":
+      return o.ascii(v ? "true" : "false");
+    default:
+      return o.text(toJson(scalar(v)!));
+  }
+}
