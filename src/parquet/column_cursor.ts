@@ -7,7 +7,7 @@
  * per text value.
  * @module
  */
-import type { DecodedArray } from "hyparquet";
+import type { AsyncBuffer, DecodedArray } from "hyparquet";
 import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/src/types.js";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary } from "hyparquet/src/convert.js";
@@ -17,6 +17,7 @@ import { readPlain } from "hyparquet/src/plain.js";
 import { toJson } from "../transform/json.ts";
 import { scalar } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";
+import { readPageHeader } from "./limits.ts";
 import type { ReadGuard } from "./limits.ts";
 
 /** The JSON text of every entry of a text dictionary, in one buffer. */
@@ -40,6 +41,11 @@ function dictionaryJson(dict: Uint8Array[]): DictionaryJson {
 function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32Array {
   return width <= 8 ? new Uint8Array(n) : width <= 16 ? new Uint16Array(n) : new Int32Array(n);
 }
+
+/** Least bytes read at a time when a column chunk is read in windows. */
+const WINDOW = 1 << 20;
+/** Bytes read to find a page header. */
+const HEADER_BYTES = 64 * 1024;
 
 /** Values converted at once from a page of numbers, timestamps and other non-text types. */
 const BLOCK = 1024;
@@ -106,8 +112,12 @@ export class ColumnCursor {
   rep?: Uint8Array;
   i = 0;
   v = 0;
-  readonly #bytes: Uint8Array;
-  readonly #reader: { view: DataView; offset: number };
+  readonly #file: AsyncBuffer;
+  /** Bytes of the chunk held: `#buf[0]` is byte `#base` of the chunk; pages start at `#pos`. */
+  #buf: Uint8Array;
+  #base = 0;
+  #pos = 0;
+  readonly #length: number;
   readonly #decoder: ColumnDecoder;
   readonly #maxRep: number;
   readonly #numValues: number;
@@ -129,24 +139,22 @@ export class ColumnCursor {
   #done = false;
 
   /**
-   * `bytes`: the column chunk (dictionary and data pages), which starts at byte `start` of the
-   * object; `guard` checks each page just before it is decoded.
+   * The column chunk (dictionary and data pages) is bytes `start` to `end` of `file`; `bytes`,
+   * when given, holds all of it, else it is read in windows of at least {@link WINDOW} bytes as
+   * the pages are reached. `guard` checks each page just before it is decoded.
    */
   constructor(
-    bytes: Uint8Array,
-    start: number,
+    chunk: { file: AsyncBuffer; start: number; end: number; bytes?: Uint8Array },
     decoder: ColumnDecoder,
     maxDef: number,
     maxRep: number,
     numValues: number,
     guard: ReadGuard,
   ) {
-    this.#bytes = bytes;
-    this.#start = start;
-    this.#reader = {
-      view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      offset: 0,
-    };
+    this.#file = chunk.file;
+    this.#start = chunk.start;
+    this.#length = chunk.end - chunk.start;
+    this.#buf = chunk.bytes ?? new Uint8Array(0);
     this.#decoder = decoder;
     this.maxDef = maxDef;
     this.#maxRep = maxRep;
@@ -158,9 +166,27 @@ export class ColumnCursor {
     if (numValues === 0) this.#done = true;
   }
 
-  /** Reads pages until the first `rows` rows of the chunk are complete, or the chunk ends. */
-  ensure(rows: number): void {
-    while (!this.#done && this.#complete() < rows) this.#next();
+  /**
+   * Reads pages until the first `rows` rows of the chunk are complete, or the chunk ends;
+   * returns a promise only when bytes of the chunk had to be read first.
+   */
+  ensure(rows: number): Promise<void> | undefined {
+    while (!this.#done && this.#complete() < rows) {
+      const need = this.#next();
+      if (need > 0) return this.#read(need).then(() => this.ensure(rows));
+    }
+    return undefined;
+  }
+
+  /** Reads at least `need` bytes of the chunk from `#pos` (up to its end) into the window. */
+  async #read(need: number): Promise<void> {
+    const len = Math.min(Math.max(need, WINDOW), this.#length - this.#pos);
+    const at = this.#start + this.#pos;
+    this.#buf = new Uint8Array(await this.#file.slice(at, at + len));
+    if (this.#buf.length !== len) {
+      throw new Error(`read ${this.#buf.length} of ${len} bytes at ${at}`);
+    }
+    this.#base = this.#pos;
   }
 
   /** Definition level of the current entry. */
@@ -214,23 +240,43 @@ export class ColumnCursor {
     return this.#maxRep > 0 && !this.#done ? this.#rows - 1 : this.#rows;
   }
 
-  /** Reads the next data page (and any dictionary page before it) into the window. */
-  #next(): void {
-    const bytes = this.#bytes;
-    const reader = this.#reader;
+  /**
+   * Reads the next data page (and any dictionary page before it) into the window; returns 0,
+   * or the number of bytes from `#pos` to read first when the next page is not held.
+   */
+  #next(): number {
     const decoder = this.#decoder;
     for (;;) {
-      if (this.#count >= this.#numValues || reader.offset >= bytes.length) {
+      if (this.#count >= this.#numValues || this.#pos >= this.#length) {
         this.#done = true;
         if (this.#count !== this.#numValues) {
           throw new Error(`column chunk ends after ${this.#count} of ${this.#numValues} values`);
         }
-        return;
+        return 0;
       }
-      this.#guard.checkPage(this.#start, bytes, reader.offset);
+      const buf = this.#buf;
+      const off = this.#pos - this.#base;
+      if (this.#base + buf.length < this.#length) {
+        // The window ends before the chunk: the page's header and body must be in it.
+        const held = buf.length - off;
+        let size: number | undefined;
+        try {
+          const h = readPageHeader(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), off);
+          size = h.headerBytes + h.compressed;
+        } catch {
+          // The header runs past the window (or is damaged: the guard says so once it is held).
+        }
+        if (size === undefined) return Math.max(2 * held, HEADER_BYTES);
+        if (!(size >= 0 && size <= held)) return Math.max(size, HEADER_BYTES);
+      }
+      const next = this.#guard.checkPage(this.#start, buf, off, this.#base);
+      const reader = {
+        view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+        offset: off,
+      };
       const header = parquetHeader(reader);
-      const body = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
-      reader.offset += header.compressed_page_size;
+      const body = buf.subarray(reader.offset, reader.offset + header.compressed_page_size);
+      this.#pos = this.#base + next;
       if (header.type === "DICTIONARY_PAGE") {
         const page = decompressPage(
           body,
@@ -260,7 +306,7 @@ export class ColumnCursor {
       this.#add(this.#decode(header, body, n), n);
       this.#count += n;
       if (this.#count >= this.#numValues) this.#done = true;
-      return;
+      return 0;
     }
   }
 

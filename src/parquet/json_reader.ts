@@ -52,6 +52,12 @@ export interface ReadEventLinesOptions {
    * without a read. `rowStart` stays the index in the whole object. Default: every row group.
    */
   rowGroups?: (index: number) => boolean;
+  /**
+   * Row groups of at most this many compressed bytes are read in one request; larger ones
+   * column chunk by column chunk, in windows of 1 MiB or a page, as the rows reach them, so that
+   * memory does not grow with the row group. Default 16 MiB.
+   */
+  groupReadBytes?: number;
 }
 
 const PARSERS = { ...DEFAULT_PARSERS, ...TIMESTAMP_PARSERS };
@@ -343,6 +349,7 @@ export async function* readEventLines(
 ): AsyncGenerator<LineSlice> {
   const { signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024, name = "object" } =
     options;
+  const groupReadBytes = options.groupReadBytes ?? 16 * 1024 * 1024;
   const header = options.header ?? (() => EMPTY);
   const tail = options.append ? enc.encode("," + options.append) : EMPTY;
   const limits = options.limits ?? DEFAULT_LIMITS;
@@ -385,9 +392,12 @@ export async function* readEventLines(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
         );
       }
-      // One read for the row group's compressed bytes; pages are inflated and decoded as the
-      // rows reach them, and each page is checked just before (see limits.ts).
-      const bytes = new Uint8Array(await file.slice(lo, hi));
+      // One read for the row group's compressed bytes, unless it is larger than
+      // `groupReadBytes`: then each column chunk is read in windows as its pages are reached.
+      // Pages are inflated and decoded as the rows reach them, each checked just before.
+      const bytes = hi - lo <= groupReadBytes
+        ? new Uint8Array(await file.slice(lo, hi))
+        : undefined;
       columns = group.columns.map((c, i): ColumnCursor => {
         const md = c.meta_data!;
         const path = schemaLeaves[i]!.path;
@@ -409,8 +419,7 @@ export async function* readEventLines(
         }
         const [s, e] = ranges[i]!;
         return new ColumnCursor(
-          bytes.subarray(s - lo, e - lo),
-          s,
+          { file, start: s, end: e, bytes: bytes?.subarray(s - lo, e - lo) },
           decoder,
           maxDef,
           maxRep,
@@ -422,8 +431,13 @@ export async function* readEventLines(
       if (isCollectorError(e)) throw e;
       throw wrap(e, name);
     }
-    const ensure = (rows: number) => {
-      for (const c of columns) c.ensure(rows);
+    const ensure = async (rows: number) => {
+      let reads: Promise<void>[] | undefined;
+      for (const c of columns) {
+        const p = c.ensure(rows);
+        if (p) (reads ??= []).push(p);
+      }
+      if (reads) await Promise.all(reads);
     };
     const asm = new Assembler(columns, out);
     const scratch = new ByteOut(1024);
@@ -433,7 +447,7 @@ export async function* readEventLines(
       const skipper = new Assembler(columns, scratch);
       while (row < startRow) {
         const end = Math.min(startRow, row + sliceRows);
-        ensure(end - groupStart);
+        await ensure(end - groupStart);
         for (; row < end; row++) {
           scratch.pos = 0;
           skipper.members(fields, scratch);
@@ -445,7 +459,7 @@ export async function* readEventLines(
         const head = header();
         out.pos = 0;
         const end = Math.min(groupEnd, row + sliceRows);
-        ensure(end - groupStart);
+        await ensure(end - groupStart);
         while (row < end && out.pos < sliceBytes) {
           out.bytes(head);
           out.byte(OPEN);
@@ -461,7 +475,7 @@ export async function* readEventLines(
         yield { rowStart: first, rows: row - first, bytes: out.buf.slice(0, out.pos) };
       }
       // Every column must hold exactly the row group's rows.
-      ensure(rows + 1);
+      await ensure(rows + 1);
     } catch (e) {
       if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
       throw wrap(e, name);

@@ -444,22 +444,23 @@ export class ReadGuard {
   }
 
   /**
-   * Checks the page at byte `off` of the column chunk that starts at `chunkStart` in the object
-   * (`chunk` holds the chunk's bytes from its start), inflating it once for the decoder to take
+   * Checks the page at byte `off` of `bytes`, a window of the column chunk that starts at
+   * `chunkStart` in the object, beginning at byte `base` of the chunk; the window must hold the
+   * whole page or reach the chunk's end. The page is inflated once, for the decoder to take
    * through {@link compressors}. For readers that walk a chunk's pages one at a time, so that no
-   * more than the page being decoded is held inflated. Call it for the pages in order, from
-   * `off` 0. Returns where the next page starts.
+   * more than the page being decoded is held inflated. Call it for the pages in order, from the
+   * chunk's first byte. Returns where the next page starts in `bytes`.
    */
-  checkPage(chunkStart: number, chunk: Uint8Array, off: number): number {
+  checkPage(chunkStart: number, bytes: Uint8Array, off: number, base = 0): number {
     const c = this.#byStart.get(chunkStart);
     if (c === undefined) {
       fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
-    if (off === 0) c.total = 0;
-    return this.#checkPage(c, chunk, off);
+    if (base + off === 0) c.total = 0;
+    return this.#checkPage(c, bytes, off, base);
   }
 
-  #checkPage(c: Chunk, bytes: Uint8Array, off: number): number {
+  #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0): number {
     const limits = this.#limits;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const where = (what: string) => `column ${c.path}: ${what}`;
@@ -471,7 +472,7 @@ export class ReadGuard {
         "PARQUET_INVALID",
         `Cannot decode Parquet ${this.#name}: ${
           where(
-            `page header at byte ${c.start + off} is damaged (${
+            `page header at byte ${c.start + base + off} is damaged (${
               e instanceof Error ? e.message : e
             })`,
           )
