@@ -51,6 +51,55 @@ Deno.test("mutual TLS: events are confirmed once the receiver has them all", asy
   }
 });
 
+for (const batchesInFlight of [1, 2] as const) {
+  Deno.test(
+    `batchesInFlight ${batchesInFlight}: ${
+      batchesInFlight === 1
+        ? "each batch is confirmed before the next is written"
+        : "the next batch is written while the one before is confirmed"
+    }`,
+    async () => {
+      const certs = await makeCerts();
+      await using receiver = await startTlsReceiver(certs, { endDelayMs: 300 });
+      const out = tlsOut(certs, receiver.port, false, { maxBatchBytes: 1, batchesInFlight });
+      try {
+        const done: string[] = [];
+        const receipts = [];
+        for (let i = 0; i < 4; i++) {
+          const r = await out.write(lines(10 * i, 10), 10);
+          r.confirmed.then(() => done.push(`batch ${i}`));
+          receipts.push(r);
+          // What is confirmed by the time the write of batch i returned.
+          done.push(`wrote ${i}`);
+        }
+        await Promise.all(receipts.map((r) => r.confirmed));
+        const expected = batchesInFlight === 1
+          ? ["wrote 0", "batch 0", "wrote 1", "batch 1", "wrote 2", "batch 2", "wrote 3", "batch 3"]
+          : [
+            "wrote 0",
+            "wrote 1",
+            "batch 0",
+            "wrote 2",
+            "batch 1",
+            "wrote 3",
+            "batch 2",
+            "batch 3",
+          ];
+        assert.deepEqual(done, expected);
+        assert.equal(receiver.lines.length, 40);
+        assert.deepEqual(
+          receiver.lines.map((l) => Number(/"i":(\d+)/.exec(l)![1])).sort((a, b) => a - b),
+          Array.from({ length: 40 }, (_, i) => i),
+        );
+        assert.equal(out.stats.batchesConfirmed, 4);
+      } finally {
+        await out.close();
+        await certs.cleanup();
+      }
+    },
+  );
+}
+
 Deno.test("a rejected client certificate is never taken for delivery", async () => {
   const certs = await makeCerts();
   await using receiver = await startTlsReceiver(certs);

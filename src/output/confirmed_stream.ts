@@ -17,7 +17,9 @@
  *
  * The holders of a batch's receipts can ask the output to wait, once the batch is confirmed, for
  * what they do with the confirmation (checkpoints) before the next batch starts: a crash then
- * repeats at most the one batch in flight.
+ * repeats at most the one batch in flight. With `batchesInFlight: 2` the next batch is written,
+ * on its own connection, while the one before is confirmed, so the writer does not wait for each
+ * confirmation; a crash then repeats at most those two batches.
  * @module
  */
 import { CollectorError } from "../errors.ts";
@@ -67,6 +69,12 @@ export interface ConfirmedStreamOptions {
   retries?: number;
   /** First retry delay; doubles each attempt, with jitter, up to 30 s. Default 500 ms. */
   retryBaseMs?: number;
+  /**
+   * Batches sent before the oldest is confirmed: 1 (each batch confirmed before the next
+   * starts) or 2 (the next batch is written on its own connection while the previous one is
+   * confirmed). A crash can then repeat up to this many batches. Default 1.
+   */
+  batchesInFlight?: 1 | 2;
 }
 
 /** Smallest piece a cut batch is split into (a longer single line is sent whole). */
@@ -123,6 +131,9 @@ export class ConfirmedStreamOutput {
   #batch: Batch = newBatch();
   /** The batch being confirmed, if any. */
   #committing?: Batch;
+  /** With two batches in flight: the confirmation of the batch before the current one. */
+  #inflight?: Promise<void>;
+  #batchesInFlight: 1 | 2;
   /** Bytes sent per connection, lowered when the receiver cuts connections. */
   #limit = Infinity;
   #cleanSends = 0;
@@ -147,6 +158,7 @@ export class ConfirmedStreamOutput {
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 30_000;
     this.#retries = options.retries ?? 5;
     this.#retryBaseMs = options.retryBaseMs ?? 500;
+    this.#batchesInFlight = options.batchesInFlight ?? 1;
   }
 
   /** Adds `chunk` (whole lines, `events` of them) to the current batch and sends it. */
@@ -155,9 +167,12 @@ export class ConfirmedStreamOutput {
       return Promise.reject(new CollectorError("OUTPUT_WRITE", `Output ${this.name} is closed`));
     }
     return this.#serial(async () => {
+      // A write in progress is not idleness: no linger flush while it waits for a confirmation.
+      clearTimeout(this.#linger);
       const max = Math.min(this.#maxBatchBytes, this.#limit);
       if (this.#batch.bytes > 0 && this.#batch.bytes + chunk.length > max) {
-        await this.#commit();
+        if (this.#batchesInFlight === 1) await this.#commit();
+        else await this.#rotate();
       }
       // Asked now: the batch just committed may have failed the writer's earlier rows.
       if (options.admit && !options.admit()) {
@@ -200,9 +215,12 @@ export class ConfirmedStreamOutput {
     });
   }
 
-  /** Confirms the current batch now. */
+  /** Confirms the current batch (and the one before it, if still in flight) now. */
   flush(): Promise<void> {
-    return this.#serial(() => this.#commit());
+    return this.#serial(async () => {
+      await this.#inflight;
+      await this.#commit();
+    });
   }
 
   /** Confirms what is pending, then refuses further writes. */
@@ -245,13 +263,39 @@ export class ConfirmedStreamOutput {
     }
   }
 
+  /**
+   * Two batches in flight: waits until the batch before is confirmed (and its holders settled),
+   * then starts confirming the current one without waiting, and opens the next.
+   */
+  async #rotate(): Promise<void> {
+    await this.#inflight;
+    const b = this.#take();
+    if (!b) return;
+    const p: Promise<void> = this.#confirm(b).finally(() => {
+      if (this.#inflight === p) this.#inflight = undefined;
+    });
+    this.#inflight = p;
+  }
+
+  /** Confirms the current batch. */
   async #commit(): Promise<void> {
+    const b = this.#take();
+    if (b) await this.#confirm(b);
+  }
+
+  /** The current batch, replaced by a new one; undefined when it is empty. */
+  #take(): Batch | undefined {
     clearTimeout(this.#linger);
     clearTimeout(this.#interval);
     this.#interval = undefined;
     const b = this.#batch;
-    if (b.bytes === 0) return;
+    if (b.bytes === 0) return undefined;
     this.#batch = newBatch();
+    return b;
+  }
+
+  /** Delivers `b` and settles its receipts; never throws. */
+  async #confirm(b: Batch): Promise<void> {
     this.#committing = b;
     try {
       await this.#deliver(b);

@@ -41,6 +41,8 @@ export interface ReceiverOptions {
   closeAfterLines?: number;
   /** Listen on this port instead of an OS-assigned one (to restart a receiver). Default 0. */
   port?: number;
+  /** Wait this long after a client's end of stream before ending ours (a slow confirmation). */
+  endDelayMs?: number;
 }
 
 interface Waiter {
@@ -60,11 +62,13 @@ class Receiver implements LineReceiver {
   #sockets = new Set<net.Socket>();
   #waiters = new Set<Waiter>();
   #closeAfterLines: number | undefined;
+  #endDelayMs: number;
   #closing: Promise<void> | undefined;
 
-  constructor(server: net.Server, closeAfterLines: number | undefined) {
+  constructor(server: net.Server, closeAfterLines: number | undefined, endDelayMs = 0) {
     this.#server = server;
     this.#closeAfterLines = closeAfterLines;
+    this.#endDelayMs = endDelayMs;
     // Raw TCP connections, including those whose TLS handshake never completes.
     server.on("connection", (socket: net.Socket) => {
       this.#sockets.add(socket);
@@ -119,7 +123,9 @@ class Receiver implements LineReceiver {
     socket.on("end", () => {
       if (pending !== "") this.fragments.push(pending);
       pending = "";
-      socket.end(); // answer the client's half-close so its read sees EOF
+      // Answer the client's half-close so its read sees EOF.
+      if (this.#endDelayMs > 0) setTimeout(() => socket.end(), this.#endDelayMs);
+      else socket.end();
     });
   }
 
@@ -214,7 +220,7 @@ export async function startTlsReceiver(
     rejectUnauthorized: true,
     allowHalfOpen: true,
   });
-  const receiver = new Receiver(server, opts.closeAfterLines);
+  const receiver = new Receiver(server, opts.closeAfterLines, opts.endDelayMs);
   server.on("secureConnection", (socket: tls.TLSSocket) => receiver.accept(socket));
   server.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => {
     receiver.handshakeErrors++;
@@ -232,7 +238,7 @@ export async function startTlsReceiver(
 export async function startTcpReceiver(opts: ReceiverOptions = {}): Promise<LineReceiver> {
   validate(opts);
   const server = net.createServer({ allowHalfOpen: true });
-  const receiver = new Receiver(server, opts.closeAfterLines);
+  const receiver = new Receiver(server, opts.closeAfterLines, opts.endDelayMs);
   server.on("connection", (socket: net.Socket) => receiver.accept(socket));
   await receiver.listen(opts.port ?? 0);
   return receiver;
