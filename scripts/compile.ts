@@ -39,6 +39,12 @@ export type Target = typeof TARGETS[number];
 /** The name of the permission set in `deno.json` the program runs with. */
 export const PERMISSION_SET = "seclake";
 
+/**
+ * Modules the program starts as Web Workers (relative to the repository root): `deno compile`
+ * embeds only what is imported, so these are added with `--include`.
+ */
+export const WORKER_MODULES: readonly string[] = ["src/parquet/lines_worker.ts"];
+
 /** File name of the checksum list written beside the artifacts. */
 export const CHECKSUMS_FILE = "SHA256SUMS";
 
@@ -525,6 +531,8 @@ export async function compile(options: CompileOptions = {}): Promise<CompileRepo
           `--permission-set=${PERMISSION_SET}`,
           "--no-check",
           "--exclude-unused-npm",
+          // The decode worker is loaded with `new Worker(url)`, which deno compile does not follow.
+          ...WORKER_MODULES.flatMap((m) => ["--include", m]),
           ...lockFlags,
           "--target",
           target,

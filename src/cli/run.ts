@@ -12,6 +12,7 @@ import { errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
+import { DecodePool } from "../parquet/parallel_lines.ts";
 import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
@@ -59,6 +60,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
   const timers: ReturnType<typeof setInterval>[] = [];
   const health = { lastLoop: Date.now(), queueOk: false, started: false };
   let server: MetricsServer | undefined;
+  let decodePool: DecodePool | undefined;
   const g = config.globals;
   try {
     log.info("Setup started for collector {name} (id {id})", { name: g.name, id: g.id });
@@ -95,6 +97,12 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
+    // Decode workers, shared by every input; started when the first object needs them.
+    const threads = Math.min(g.decode_threads, navigator.hardwareConcurrency || 1);
+    if (threads >= 2) {
+      decodePool = new DecodePool({ threads });
+      log.info("Parquet objects are decoded on {threads} worker threads", { threads });
+    }
     for (const c of expiringCertificates(config.outputs)) {
       logger("output").warn(
         "The client certificate {path} of output {output} ({subject}) expires on {not_after}, in {days} days: renew it before Devo refuses it",
@@ -202,6 +210,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           maxObjectBytes: input.max_object_bytes,
           maxEventBytes: input.max_event_bytes,
           oversizedEvents: input.oversized_events,
+          decodePool,
         },
         notificationOptions: { allowedBuckets: input.allowed_buckets },
       });
@@ -239,6 +248,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     );
     return { ok, telemetry };
   } finally {
+    decodePool?.close();
     for (const t of timers) clearInterval(t);
     await Promise.allSettled(outputs.map((o) => o.close()));
     for (const o of outputs) {

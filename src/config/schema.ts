@@ -574,6 +574,10 @@ export const SCHEMA: ObjectSpec = obj("The configuration file.", {
       min: 10,
       max: 3600,
     }),
+    decode_threads: int(
+      "Worker threads that decode Parquet objects, at most one per CPU core; 0 or 1 decodes on the main thread. Each one costs memory (its own heap, a row group, up to 16 MiB of lines): about 100 MB.",
+      { default: 2, min: 0, max: 64 },
+    ),
   }),
   outputs: {
     kind: "map",

@@ -150,6 +150,8 @@ export interface GlobalsConfig {
   readonly shutdown_timeout_seconds: number;
   readonly max_in_flight_bytes: number;
   readonly queue_depth_poll_seconds: number;
+  /** Decode threads (workers); 0 or 1: decode on the main thread. */
+  readonly decode_threads: number;
 }
 
 /** The whole configuration. */

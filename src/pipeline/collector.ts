@@ -84,6 +84,7 @@ export interface CollectorOptions {
     | "oversizedEvents"
     | "parquetLimits"
     | "onTruncated"
+    | "decodePool"
   >;
   /** How notifications are parsed: the buckets they may name. */
   notificationOptions?: ParseOptions;

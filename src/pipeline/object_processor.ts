@@ -12,6 +12,8 @@ import { CollectorError, errorMessage } from "../errors.ts";
 import { readEventLines } from "../parquet/json_reader.ts";
 import { limitsFor } from "../parquet/limits.ts";
 import type { ParquetLimits } from "../parquet/limits.ts";
+import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
+import type { DecodePool } from "../parquet/parallel_lines.ts";
 import { readEvents } from "../parquet/reader.ts";
 import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
@@ -96,6 +98,11 @@ export interface ProcessObjectOptions {
   parquetLimits?: ParquetLimits;
   /** Called with the number of events of an object that were sent truncated. */
   onTruncated?: (n: number) => void;
+  /**
+   * Decode workers (`decode_threads`): the fast path decodes row groups in them instead of on
+   * this thread. Default: none, decode on this thread.
+   */
+  decodePool?: DecodePool;
 }
 
 const encoder = new TextEncoder();
@@ -239,8 +246,9 @@ async function deliver(
           if (chainError) throw chainError;
         }
       } else {
-        // Fast path: JSON bytes straight from the column data, whole lines at a time.
-        const lines = readEventLines(opened.buffer, {
+        // Fast path: JSON bytes straight from the column data, whole lines at a time; in the
+        // decode workers when there are some (the same slices either way).
+        const lineOptions = {
           signal,
           name,
           startRow: written,
@@ -248,7 +256,11 @@ async function deliver(
           header: () => encoder.encode(formatter.header()),
           sliceBytes: chunkBytes,
           limits,
-        });
+        };
+        const pool = options.decodePool;
+        const lines = pool
+          ? readEventLinesParallel(opened.buffer, { ...lineOptions, pool })
+          : readEventLines(opened.buffer, lineOptions);
         for await (const slice of lines) {
           await sendBytes(fit.lines(slice.bytes, written), slice.rows);
           options.onEvents?.(slice.rows);

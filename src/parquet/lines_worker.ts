@@ -1,0 +1,157 @@
+/**
+ * The decode worker of {@link readEventLinesParallel}: runs `readEventLines` over the row groups
+ * it takes (the next one no other worker of the object took, as its reader reaches it) and posts
+ * each slice (bytes and line offsets, transferred) to the main thread. Its
+ * AsyncBuffer asks the main thread for every range; it waits while `aheadBytes` of its slices
+ * have not been credited back by the main thread. Each line starts with a placeholder of `headerBytes` bytes, which
+ * the main thread overwrites with the real header. It has no state between sessions.
+ *
+ * The module is a worker entry point: it installs its message handler only when it runs as a
+ * worker, so importing it elsewhere does nothing.
+ * @module
+ */
+import type { AsyncBuffer } from "hyparquet";
+import { readEventLines } from "./json_reader.ts";
+import { decodeError, encodeError, READ_ID } from "./parallel_lines.ts";
+import type { FromWorker, StartMessage, ToWorker } from "./parallel_lines.ts";
+
+/** The parts of a worker's global scope used here. */
+interface WorkerScope {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+}
+
+/** One object's work in this worker. */
+interface Session {
+  readonly id: number;
+  credited: number;
+  wake?: () => void;
+  readonly reads: Map<number, { resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }>;
+}
+
+/**
+ * Offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
+ * JSON (which never holds a raw newline), then a newline.
+ */
+export function lineStarts(
+  bytes: Uint8Array,
+  rows: number,
+  headerBytes: number,
+): Uint32Array<ArrayBuffer> {
+  const starts = new Uint32Array(new ArrayBuffer(rows * 4));
+  let pos = 0;
+  for (let i = 0; i < rows; i++) {
+    starts[i] = pos;
+    const nl = bytes.indexOf(10, pos + headerBytes);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  if (pos !== bytes.length) {
+    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
+  }
+  return starts;
+}
+
+/** Installs the worker's message handler on `scope`. */
+export function serve(scope: WorkerScope): void {
+  let current: Session | undefined;
+  let nextRead = 0;
+
+  const run = async (m: StartMessage) => {
+    const session: Session = { id: m.session, credited: 0, reads: new Map() };
+    current = session;
+    const file: AsyncBuffer = {
+      byteLength: m.byteLength,
+      slice(start: number, end: number = m.byteLength): Promise<ArrayBuffer> {
+        const id = ++nextRead;
+        return new Promise<ArrayBuffer>((resolve, reject) => {
+          session.reads.set(id, { resolve, reject });
+          scope.postMessage({ type: "read", session: session.id, id, start, end });
+        });
+      },
+    };
+    const placeholder = new Uint8Array(m.headerBytes);
+    const position = new Map(m.rowGroups.map((index, i) => [index, i]));
+    const claims = new Int32Array(m.claims);
+    const me = m.lane + 1;
+    const leaving = m.rowGroups.length + m.lane;
+    // Asked as the reader reaches each row group: take it unless another worker did, or this
+    // one was asked to take no more.
+    const take = (index: number): boolean => {
+      const i = position.get(index);
+      if (i === undefined) return false;
+      const owner = Atomics.load(claims, i);
+      if (owner !== 0) return owner === me;
+      if (Atomics.load(claims, leaving) !== 0) return false;
+      return Atomics.compareExchange(claims, i, 0, me) === 0;
+    };
+    let sent = 0; // bytes
+    try {
+      const lines = readEventLines(file, {
+        ...m.options,
+        header: () => placeholder,
+        rowGroups: take,
+      });
+      for await (const s of lines) {
+        const starts = lineStarts(s.bytes, s.rows, m.headerBytes);
+        const whole = s.bytes.byteOffset === 0 &&
+          s.bytes.byteLength === s.bytes.buffer.byteLength &&
+          s.bytes.buffer instanceof ArrayBuffer;
+        const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
+        sent += bytes.byteLength; // before the transfer detaches it
+        scope.postMessage({
+          type: "slice",
+          session: session.id,
+          rowStart: s.rowStart,
+          rows: s.rows,
+          bytes,
+          starts: starts.buffer,
+        }, [bytes, starts.buffer]);
+        while (sent - session.credited >= m.aheadBytes) {
+          await new Promise<void>((resolve) => session.wake = resolve);
+          session.wake = undefined;
+        }
+      }
+      scope.postMessage({ type: "done", session: session.id });
+    } catch (e) {
+      scope.postMessage({ type: "error", session: session.id, error: encodeError(e) });
+    } finally {
+      if (current === session) current = undefined;
+    }
+  };
+
+  scope.onmessage = (e: MessageEvent<ToWorker>) => {
+    const m = e.data;
+    if (m.type === "start") {
+      void run(m);
+      return;
+    }
+    const s = current;
+    if (s === undefined || m.session !== s.id) return;
+    switch (m.type) {
+      case "data": {
+        const r = s.reads.get(m.id);
+        s.reads.delete(m.id);
+        r?.resolve(m.buffer);
+        return;
+      }
+      case "fail": {
+        const r = s.reads.get(m.id);
+        s.reads.delete(m.id);
+        const error = decodeError(m.error);
+        if (typeof error === "object" && error !== null) {
+          (error as { [READ_ID]?: number })[READ_ID] = m.id;
+        }
+        r?.reject(error);
+        return;
+      }
+      case "credit":
+        s.credited += m.n;
+        s.wake?.();
+        return;
+    }
+  };
+  scope.postMessage({ type: "ready" });
+}
+
+if ("WorkerGlobalScope" in globalThis) serve(globalThis as unknown as WorkerScope);

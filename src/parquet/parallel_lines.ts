@@ -1,0 +1,835 @@
+/**
+ * The fast decoding path on several cores: {@link readEventLinesParallel} yields exactly what
+ * `readEventLines` yields for the same object and options, but the row groups are decoded in
+ * Web Workers (`lines_worker.ts`) taken from a {@link DecodePool}, so the main thread is left to
+ * S3 reads, output, batching and confirmations.
+ *
+ * - **I/O**: a worker has no network and no AWS client. Its AsyncBuffer asks the main thread,
+ *   which serves each range from the object's own AsyncBuffer and transfers the bytes. The
+ *   footer, which every worker reads, is read once here and served from memory, so an object
+ *   costs the S3 requests it costs in one thread (the footer, then one per row group), or fewer
+ *   (a row group inside the footer read is served from it).
+ * - **Order**: each worker runs `readEventLines` over the object and, through its `rowGroups`
+ *   option (asked as the reader reaches each row group), takes the next row group no other worker
+ *   took (an atomic claim in a SharedArrayBuffer), so free workers take row groups in order. The
+ *   slices are merged back in row order, so a failure surfaces after exactly the slices
+ *   `readEventLines` would have yielded before it.
+ * - **Backpressure**: a worker waits while `aheadBytes` (16 MiB) of its slices have not been taken
+ *   by the consumer (credits sent back as slices are taken); memory is bounded by that and by the
+ *   row group each worker is decoding. The lead has to be about half a row group's lines for two
+ *   workers to overlap (the main thread takes one worker's row group while the other decodes the
+ *   next): with 2–4 slices of lead, decoding row groups in order gains nothing over one thread.
+ * - **Contract**: what the object's AsyncBuffer returns is transferred to the worker (detached
+ *   here), so it must not be kept or handed out again by the AsyncBuffer: a fresh ArrayBuffer
+ *   per call, as the S3 reader, `bufferFromBytes` and `bufferFromFile` return.
+ * - **Header**: the header function cannot cross to a worker. It is called here, once per slice
+ *   in slice order, when the slice is handed out (as `readEventLines` does; only the first call
+ *   comes earlier, before decoding starts); the worker writes a placeholder of that first
+ *   header's length before each line and sends the offsets of its lines,
+ *   and the header is written over each placeholder in place (no copy of the slice). Should a
+ *   later header differ in length, the slices of that row group are rebuilt here line by line
+ *   with `readEventLines`'s slicing rule, so the output stays identical for any header function.
+ * - **Pool**: one pool per run, shared by every input: workers start lazily (~30–60 ms each), are
+ *   reused across objects, and are terminated when a lease ends early (abort, early return,
+ *   error in another worker, crash) and by {@link DecodePool.close}. An object borrows up to one
+ *   worker per row group; objects read at once share the workers (one waits when all are lent),
+ *   so single-row-group objects also leave the main thread and run side by side. When no
+ *   worker can start (the bundle has no worker module beside it), the pool logs it once and
+ *   every object decodes on the calling thread.
+ * @module
+ */
+import type { AsyncBuffer } from "hyparquet";
+import { CollectorError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
+import { logger } from "../telemetry/log.ts";
+import { readEventLines } from "./json_reader.ts";
+import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import { readMetadata } from "./reader.ts";
+
+/** Bytes of lines a worker may decode ahead of what the consumer has taken, by default. */
+export const DEFAULT_AHEAD_BYTES = 16 * 1024 * 1024;
+
+// ---- Wire protocol (main ↔ lines_worker.ts) ----------------------------------------------------
+
+/**
+ * Main → worker: decode row groups of an object of `byteLength` bytes. The workers of an object
+ * share `claims`: slot `i` holds `lane + 1` of the worker that took `rowGroups[i]` (0: nobody
+ * yet); slot `rowGroups.length + lane` is set to ask worker `lane` to take no more.
+ */
+export interface StartMessage {
+  readonly type: "start";
+  readonly session: number;
+  readonly lane: number;
+  readonly byteLength: number;
+  /** The row groups to read, in order (indices in the footer). */
+  readonly rowGroups: readonly number[];
+  readonly claims: SharedArrayBuffer;
+  /** Length of the header placeholder written before each line. */
+  readonly headerBytes: number;
+  /** Bytes of slices sent and not yet credited at which the worker waits. */
+  readonly aheadBytes: number;
+  readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups">;
+}
+
+/** Main → worker messages. */
+export type ToWorker =
+  | StartMessage
+  | { readonly type: "data"; readonly session: number; readonly id: number; buffer: ArrayBuffer }
+  | { readonly type: "fail"; readonly session: number; readonly id: number; error: WireError }
+  | { readonly type: "credit"; readonly session: number; readonly n: number };
+
+/** Worker → main messages. */
+export type FromWorker =
+  | { readonly type: "ready" }
+  | {
+    readonly type: "read";
+    readonly session: number;
+    readonly id: number;
+    readonly start: number;
+    readonly end: number;
+  }
+  | {
+    readonly type: "slice";
+    readonly session: number;
+    readonly rowStart: number;
+    readonly rows: number;
+    /** The slice's bytes (transferred), a header placeholder before each line. */
+    readonly bytes: ArrayBuffer;
+    /** Uint32 offsets of the lines (transferred). */
+    readonly starts: ArrayBuffer;
+  }
+  | { readonly type: "error"; readonly session: number; readonly error: WireError }
+  | { readonly type: "done"; readonly session: number };
+
+/** An error as it crosses between threads: `CollectorError` fields, name, message, cause. */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly collector?: {
+    readonly code: ErrorCode;
+    readonly detail: string;
+    readonly retryable: boolean;
+    readonly context: Record<string, unknown>;
+    readonly related: readonly WireError[];
+  };
+  readonly cause?: WireError;
+  /** The error was a failed read served by the main thread: the id of that read. */
+  readonly read?: number;
+}
+
+/** Marks an error thrown by a worker's read with the id of the failed request. */
+export const READ_ID: unique symbol = Symbol("seclake.readId");
+
+/** The structured-clone-safe form of any thrown value (a cause chain at most 8 deep). */
+export function encodeError(e: unknown, depth = 0): WireError {
+  const read = typeof e === "object" && e !== null
+    ? (e as { [READ_ID]?: number })[READ_ID]
+    : undefined;
+  const cause = depth < 8 && e instanceof Error && e.cause !== undefined
+    ? encodeError(e.cause, depth + 1)
+    : undefined;
+  if (e instanceof CollectorError) {
+    return {
+      name: e.name,
+      message: e.message,
+      stack: e.stack,
+      collector: {
+        code: e.code,
+        detail: e.detail,
+        retryable: e.retryable,
+        context: cloneable(e.context),
+        related: e.related.map((r) => encodeError(r, depth + 1)),
+      },
+      cause,
+      read,
+    };
+  }
+  if (e instanceof Error || e instanceof DOMException) {
+    return { name: e.name, message: e.message, stack: e.stack, cause, read };
+  }
+  return { name: "Error", message: String(e), read };
+}
+
+/**
+ * Rebuilds an error from {@link encodeError}: a `CollectorError` with the same code, message,
+ * retryable flag and context; a `DOMException` keeps its name. A node that stands for a failed
+ * read found in `reads` becomes that original error object.
+ */
+export function decodeError(w: WireError, reads?: ReadonlyMap<number, unknown>): unknown {
+  if (w.read !== undefined && reads?.has(w.read)) return reads.get(w.read);
+  const cause = w.cause === undefined ? undefined : decodeError(w.cause, reads);
+  let e: Error;
+  if (w.collector) {
+    const c = w.collector;
+    e = new CollectorError(c.code, c.detail, {
+      retryable: c.retryable,
+      context: c.context,
+      related: c.related.map((r) => decodeError(r, reads) as CollectorError),
+      cause,
+    });
+  } else if (w.name === "AbortError" || w.name === "TimeoutError") {
+    e = new DOMException(w.message, w.name);
+  } else {
+    e = new Error(w.message, cause === undefined ? undefined : { cause });
+    e.name = w.name;
+  }
+  if (w.stack !== undefined) {
+    try {
+      Object.defineProperty(e, "stack", { value: w.stack, configurable: true, writable: true });
+    } catch {
+      // keep the local stack
+    }
+  }
+  return e;
+}
+
+function cloneable(context: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return structuredClone(context);
+  } catch {
+    return JSON.parse(
+      JSON.stringify(context, (_, v) => typeof v === "bigint" ? v.toString() : v),
+    );
+  }
+}
+
+// ---- The pool ------------------------------------------------------------------------------------
+
+/** Options for {@link DecodePool}. */
+export interface DecodePoolOptions {
+  /** Most workers alive at once (≥ 1). */
+  threads: number;
+  /** The worker module. Default `lines_worker.ts` beside this module. */
+  workerUrl?: string | URL;
+  /**
+   * Bytes of lines a worker may have decoded ahead of what the consumer took (at least one
+   * slice). Default {@link DEFAULT_AHEAD_BYTES}.
+   */
+  aheadBytes?: number;
+  /** Milliseconds a new worker gets to load before the pool gives up on workers. Default 30,000. */
+  startTimeoutMs?: number;
+}
+
+/** One worker of a pool. */
+export class PoolWorker {
+  /** The Web Worker. */
+  readonly worker: Worker;
+  /** Called when the pool terminates this worker while it is leased. */
+  onLost?: (reason: unknown) => void;
+  /** Slices this worker decoded. */
+  slices = 0;
+
+  /** Wraps a started worker. */
+  constructor(worker: Worker) {
+    this.worker = worker;
+  }
+}
+
+let warnedUnavailable = false;
+
+/**
+ * A bounded set of decode workers shared by every object of a run: {@link acquire} lends up to
+ * the number asked (at least one, waiting in turn when all are lent), starting workers lazily;
+ * {@link release} takes a worker back after a clean session; {@link discard} terminates one.
+ * {@link close} terminates them all.
+ */
+export class DecodePool {
+  /** Most workers alive at once. */
+  readonly threads: number;
+  /** Bytes of lines a worker may decode ahead of the consumer. */
+  readonly aheadBytes: number;
+  readonly #url: string;
+  readonly #startTimeoutMs: number;
+  readonly #idle: PoolWorker[] = [];
+  readonly #leased = new Set<PoolWorker>();
+  readonly #waiters: (() => void)[] = [];
+  #alive = 0;
+  #closed = false;
+  #unavailable?: string;
+  /** Workers started so far. */
+  started = 0;
+  /** Slices and bytes of lines received from the workers so far. */
+  readonly received = { slices: 0, bytes: 0 };
+
+  /** A pool of at most `options.threads` workers; none is started until needed. */
+  constructor(options: DecodePoolOptions) {
+    if (!(Number.isInteger(options.threads) && options.threads >= 1)) {
+      throw new RangeError(`threads must be a positive integer: got ${options.threads}`);
+    }
+    const ahead = options.aheadBytes ?? DEFAULT_AHEAD_BYTES;
+    if (!(Number.isInteger(ahead) && ahead >= 1)) {
+      throw new RangeError(`aheadBytes must be a positive integer: got ${ahead}`);
+    }
+    this.threads = options.threads;
+    this.aheadBytes = ahead;
+    this.#url = String(options.workerUrl ?? new URL("./lines_worker.ts", import.meta.url).href);
+    this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  }
+
+  /** Whether workers can be lent (not closed, and the worker module could start). */
+  get available(): boolean {
+    return !this.#closed && this.#unavailable === undefined;
+  }
+
+  /** Workers alive (idle or lent). */
+  get alive(): number {
+    return this.#alive;
+  }
+
+  /** Objects waiting for a worker. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /**
+   * Lends up to `want` workers, at least one: idle ones first, then new ones while fewer than
+   * `threads` are alive; when every worker is lent, waits in turn for one. Returns none when the
+   * pool is closed or workers cannot start (decode on the calling thread then).
+   */
+  async acquire(want: number, signal?: AbortSignal): Promise<PoolWorker[]> {
+    want = Math.max(1, Math.min(want, this.threads));
+    if (this.#waiters.length > 0) await this.#wait(signal);
+    for (;;) {
+      signal?.throwIfAborted();
+      if (!this.available) {
+        this.#wake();
+        return [];
+      }
+      const take = this.#idle.splice(0, want);
+      const spawn = Math.min(want - take.length, this.threads - this.#alive);
+      if (take.length + spawn > 0) {
+        for (const w of take) this.#leased.add(w);
+        this.#alive += spawn;
+        const started: PoolWorker[] = [];
+        const start = async (n: number) => {
+          const results = await Promise.allSettled(Array.from({ length: n }, () => this.#spawn()));
+          for (const r of results) {
+            if (r.status === "rejected") {
+              this.#alive--;
+              this.#markUnavailable(r.reason);
+            } else if (this.#closed) {
+              r.value.worker.terminate();
+              this.#alive--;
+            } else {
+              this.#leased.add(r.value);
+              started.push(r.value);
+            }
+          }
+        };
+        // The very first worker starts alone: a module that cannot load fails once, not N times.
+        const first = this.started === 0 && spawn > 1 ? 1 : spawn;
+        await start(first);
+        if (spawn > first) {
+          if (this.available) await start(spawn - first);
+          else this.#alive -= spawn - first;
+        }
+        const lent = [...take, ...started].filter((w) => this.#leased.has(w));
+        if (signal?.aborted) {
+          for (const w of lent) this.release(w);
+          signal.throwIfAborted();
+        }
+        if (lent.length > 0 || !this.available) {
+          if (this.#waiters.length > 0 && this.#idle.length > 0) this.#wake();
+          return lent;
+        }
+        continue;
+      }
+      await this.#wait(signal);
+    }
+  }
+
+  /** Takes back a worker whose session ended cleanly (it waits for the next one). */
+  release(w: PoolWorker): void {
+    if (!this.#leased.delete(w)) return;
+    w.onLost = undefined;
+    w.worker.onmessage = null;
+    if (this.#closed) {
+      w.worker.terminate();
+      this.#alive--;
+      return;
+    }
+    this.#idle.push(w);
+    this.#wake();
+  }
+
+  /** Terminates a lent worker (its session was cut short); a new one starts when needed. */
+  discard(w: PoolWorker): void {
+    if (!this.#leased.delete(w)) return;
+    w.onLost = undefined;
+    w.worker.onmessage = null;
+    w.worker.terminate();
+    this.#alive--;
+    this.#wake();
+  }
+
+  /** Terminates every worker; sessions in progress fail, later acquires get none. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#idle.splice(0)) {
+      w.worker.terminate();
+      this.#alive--;
+    }
+    for (const w of [...this.#leased]) {
+      this.#leased.delete(w);
+      w.worker.terminate();
+      this.#alive--;
+      w.onLost?.(new Error("The decode pool was closed"));
+    }
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #wait(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(wake);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(wake);
+    });
+  }
+
+  #wake(): void {
+    this.#waiters.shift()?.();
+  }
+
+  #markUnavailable(reason: unknown): void {
+    if (this.#unavailable !== undefined) return;
+    this.#unavailable = (reason instanceof Error ? reason.message : String(reason))
+      .replace(/\.$/, "");
+    // Objects waiting for a worker decode on their own thread instead.
+    for (const wake of this.#waiters.splice(0)) wake();
+    if (!warnedUnavailable) {
+      warnedUnavailable = true;
+      logger("parquet").warn(
+        "Decode workers cannot start ({error}); Parquet objects are decoded on the main thread",
+        { error: this.#unavailable },
+      );
+    }
+  }
+
+  #spawn(): Promise<PoolWorker> {
+    return new Promise<PoolWorker>((resolve, reject) => {
+      let worker: Worker;
+      try {
+        worker = new Worker(this.#url, { type: "module", name: "seclake-decode" });
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      const timer = setTimeout(() => {
+        worker.terminate();
+        reject(new Error(`the worker did not start within ${this.#startTimeoutMs} ms`));
+      }, this.#startTimeoutMs);
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        if (e.data?.type !== "ready") return;
+        clearTimeout(timer);
+        worker.onmessage = null;
+        this.started++;
+        const pw = new PoolWorker(worker);
+        // An error the session did not catch: the worker is of no further use.
+        worker.onerror = (ev: ErrorEvent) => {
+          ev.preventDefault();
+          const lost = pw.onLost;
+          const i = this.#idle.indexOf(pw);
+          if (i >= 0) {
+            this.#idle.splice(i, 1);
+            worker.terminate();
+            this.#alive--;
+          } else if (this.#leased.has(pw)) {
+            this.discard(pw);
+            lost?.(new Error(`Decode worker failed: ${ev.message}`));
+          }
+        };
+        resolve(pw);
+      };
+      worker.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        clearTimeout(timer);
+        worker.terminate();
+        reject(new Error(ev.message || "the worker module failed to load"));
+      };
+    });
+  }
+}
+
+// ---- One object ----------------------------------------------------------------------------------
+
+/** Options for {@link readEventLinesParallel}: those of `readEventLines`, and the pool. */
+export interface ReadEventLinesParallelOptions extends ReadEventLinesOptions {
+  /** Where the workers come from. */
+  pool: DecodePool;
+}
+
+type Item =
+  | { kind: "slice"; rowStart: number; rows: number; bytes: Uint8Array; starts: Uint32Array }
+  | { kind: "error"; error: unknown }
+  | { kind: "done" };
+
+const EMPTY = new Uint8Array(0);
+let sessions = 0;
+
+/**
+ * The object's AsyncBuffer, remembering what the metadata read returned so that each worker's
+ * own metadata read is served from memory instead of S3.
+ */
+class FooterCache implements AsyncBuffer {
+  readonly byteLength: number;
+  readonly #file: AsyncBuffer;
+  readonly #kept: { start: number; end: number; bytes: ArrayBuffer }[] = [];
+  #recording = true;
+
+  constructor(file: AsyncBuffer) {
+    this.#file = file;
+    this.byteLength = file.byteLength;
+  }
+
+  /** Stops remembering reads (after the metadata). */
+  stopRecording(): void {
+    this.#recording = false;
+  }
+
+  /** A read of `start..end`; the result is the caller's (it may be transferred). */
+  async slice(start: number, end: number = this.byteLength): Promise<ArrayBuffer> {
+    for (const k of this.#kept) {
+      if (start >= k.start && end <= k.end) return k.bytes.slice(start - k.start, end - k.start);
+    }
+    const bytes = await this.#file.slice(start, end);
+    if (this.#recording) {
+      this.#kept.push({ start, end: start + bytes.byteLength, bytes: bytes.slice(0) });
+    }
+    return bytes;
+  }
+}
+
+/** One leased worker during one object: its queue of slices and the reads it asked for. */
+class Lane {
+  readonly pw: PoolWorker;
+  readonly items: Item[] = [];
+  /** Lines of `items[0]` already taken (line-by-line mode). */
+  cursor = 0;
+  /** The worker's session ended (done or error): it is idle again. */
+  ended = false;
+  /** The worker went back to the pool (or was terminated). */
+  returned = false;
+  /** The worker was asked to take no more row groups. */
+  leaving = false;
+  readonly reads = new Set<Promise<void>>();
+  readonly readErrors = new Map<number, unknown>();
+  readonly #onEvent: () => void;
+  #failure?: { reason: unknown };
+  #wake?: () => void;
+
+  constructor(pw: PoolWorker, onEvent: () => void) {
+    this.pw = pw;
+    this.#onEvent = onEvent;
+  }
+
+  push(item: Item): void {
+    this.items.push(item);
+    this.#wake?.();
+    this.#onEvent();
+  }
+
+  /** Stops every wait of this lane with `reason`. */
+  fail(reason: unknown): void {
+    this.#failure ??= { reason };
+    this.#wake?.();
+    this.#onEvent();
+  }
+
+  /** The next item, waiting for the worker when there is none yet. */
+  async peek(): Promise<Item> {
+    while (this.items.length === 0) {
+      if (this.#failure) throw this.#failure.reason;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      this.#wake = undefined;
+    }
+    if (this.#failure) throw this.#failure.reason;
+    return this.items[0]!;
+  }
+}
+
+/**
+ * Yields the events of `file` as `readEventLines(file, options)` does — the same slices, bytes,
+ * `rowStart` and `rows`, the same errors after the same slices, `signal.reason` on abort — with
+ * the row groups decoded by workers of `options.pool`. Without a worker (pool closed or
+ * unavailable, or nothing to read) it is `readEventLines` on this thread. Closing the generator
+ * early terminates its workers.
+ *
+ * Each worker runs `readEventLines` over the whole object and takes (claims) the next row group
+ * nobody has taken as it reaches it, so the row groups go to whichever worker is free, in order;
+ * slices are merged back by row group. When another object waits for a worker, one worker of
+ * this object takes no more row groups and goes back to the pool once its last one is decoded.
+ */
+export async function* readEventLinesParallel(
+  file: AsyncBuffer,
+  options: ReadEventLinesParallelOptions,
+): AsyncGenerator<LineSlice> {
+  const { pool, signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024 } = options;
+  const name = options.name ?? "object";
+  const header = options.header ?? (() => EMPTY);
+  const cache = new FooterCache(file);
+  const { pool: _, ...plain } = options;
+  if (!pool.available) {
+    yield* readEventLines(cache, plain);
+    return;
+  }
+  const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
+  cache.stopRecording();
+  // The row groups readEventLines would read, with their first and end rows.
+  const groups: { index: number; first: number; end: number; whole: boolean }[] = [];
+  let groupStart = 0;
+  for (const [index, group] of metadata.row_groups.entries()) {
+    const rows = Number(group.num_rows);
+    const end = groupStart + rows;
+    if (end > startRow && rows > 0 && options.rowGroups?.(index) !== false) {
+      groups.push({
+        index,
+        first: Math.max(groupStart, startRow),
+        end,
+        whole: groupStart >= startRow,
+      });
+    }
+    groupStart = end;
+  }
+  // What the workers are told must survive structured cloning (no functions).
+  const { signal: _s, header: _h, rowGroups: _r, ...rest } = plain;
+  let cloneable = true;
+  try {
+    structuredClone(rest);
+  } catch {
+    cloneable = false;
+  }
+  const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(groups.length, signal);
+  if (lent.length === 0) {
+    yield* readEventLines(cache, plain);
+    return;
+  }
+
+  const session = ++sessions;
+  const claims = new Int32Array(new SharedArrayBuffer(4 * (groups.length + lent.length)));
+  let wakeAny: (() => void) | undefined;
+  const lanes = lent.map((pw) => new Lane(pw, () => wakeAny?.()));
+  const onAbort = () => {
+    for (const lane of lanes) lane.fail(signal!.reason);
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  /** A worker whose session ended is free at once (its slices are already here). */
+  const giveBack = (lane: Lane) => {
+    if (lane.returned) return;
+    lane.returned = true;
+    if (lane.ended && lane.reads.size === 0) pool.release(lane.pw);
+    else pool.discard(lane.pw);
+  };
+  try {
+    // The first slice's header, asked before the workers start: its length is the placeholder.
+    const firstHead = header();
+    const h = firstHead.length;
+    for (const [k, lane] of lanes.entries()) {
+      const worker = lane.pw.worker;
+      lane.pw.onLost = (reason) => lane.fail(reason);
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data;
+        if (m.type === "ready" || m.session !== session) return;
+        switch (m.type) {
+          case "read": {
+            const fail = (e: unknown) => {
+              lane.readErrors.set(m.id, e);
+              let error: WireError;
+              try {
+                error = encodeError(e);
+              } catch {
+                error = { name: "Error", message: String(e) };
+              }
+              post(worker, { type: "fail", session, id: m.id, error });
+            };
+            const p = cache.slice(m.start, m.end).then((buffer) => {
+              const data = { type: "data", session, id: m.id, buffer } as const;
+              // Transferred when it can be (an ArrayBuffer of its own), else copied.
+              if (!post(worker, data, [buffer]) && !post(worker, data)) {
+                fail(new Error(`a read of ${m.end - m.start} bytes cannot be handed over`));
+              }
+            }, fail).catch(() => {});
+            lane.reads.add(p);
+            p.finally(() => lane.reads.delete(p));
+            return;
+          }
+          case "slice":
+            pool.received.slices++;
+            pool.received.bytes += m.bytes.byteLength;
+            lane.pw.slices++;
+            lane.push({
+              kind: "slice",
+              rowStart: m.rowStart,
+              rows: m.rows,
+              bytes: new Uint8Array(m.bytes),
+              starts: new Uint32Array(m.starts),
+            });
+            return;
+          case "error":
+          case "done":
+            lane.ended = true;
+            lane.push(
+              m.type === "done"
+                ? { kind: "done" }
+                : { kind: "error", error: decodeError(m.error, lane.readErrors) },
+            );
+            giveBack(lane);
+            return;
+        }
+      };
+      post(worker, {
+        type: "start",
+        session,
+        lane: k,
+        byteLength: file.byteLength,
+        rowGroups: groups.map((g) => g.index),
+        claims: claims.buffer as SharedArrayBuffer,
+        headerBytes: h,
+        aheadBytes: pool.aheadBytes,
+        options: rest,
+      });
+    }
+    signal?.throwIfAborted();
+
+    /** The worker that took row group `g` (by position), once one has. */
+    const ownerOf = async (g: number): Promise<Lane> => {
+      for (;;) {
+        const c = Atomics.load(claims, g);
+        if (c > 0) return lanes[c - 1]!;
+        signal?.throwIfAborted();
+        if (lanes.every((l) => l.ended)) {
+          // Nobody will: every worker stopped, with the same error (one met before any group).
+          for (const l of lanes) {
+            const failed = l.items.find((i) => i.kind === "error");
+            if (failed?.kind === "error") throw failed.error;
+          }
+          throw new Error(`no decode worker of ${name} took row group ${groups[g]!.index}`);
+        }
+        await new Promise<void>((resolve) => wakeAny = resolve);
+        wakeAny = undefined;
+      }
+    };
+    /**
+     * One of our workers takes no more row groups when another object waits for a worker, or
+     * when a row group's lines (`groupBytes`) are so many that a worker's lead (`aheadBytes`)
+     * covers less than a quarter of them: the second worker then mostly waits (it can only run
+     * `aheadBytes` ahead while this thread takes the first worker's row group).
+     */
+    const share = (groupBytes = 0) => {
+      if (pool.waiting === 0 && groupBytes <= 4 * pool.aheadBytes) return;
+      const staying = lanes.filter((l) => !l.leaving && !l.ended);
+      if (staying.length < 2) return;
+      const lane = staying.at(-1)!;
+      lane.leaving = true;
+      Atomics.store(claims, groups.length + lanes.indexOf(lane), 1);
+    };
+
+    let pendingHead: Uint8Array | undefined = firstHead;
+    const nextHeader = () => {
+      const head = pendingHead ?? header();
+      pendingHead = undefined;
+      return head;
+    };
+    const take = async (lane: Lane) => {
+      const item = await lane.peek();
+      if (item.kind === "error") throw item.error;
+      if (item.kind === "done") {
+        throw new Error(`the decode worker of ${name} ended before the rows it took`);
+      }
+      return item;
+    };
+    const consumed = (lane: Lane) => {
+      const item = lane.items.shift();
+      lane.cursor = 0;
+      const n = item?.kind === "slice" ? item.bytes.byteLength : 0;
+      if (!lane.returned) post(lane.pw.worker, { type: "credit", session, n });
+    };
+
+    for (const [g, group] of groups.entries()) {
+      const lane = await ownerOf(g);
+      let row = group.first;
+      let groupBytes = 0;
+      while (row < group.end) {
+        signal?.throwIfAborted();
+        share();
+        const item = await take(lane);
+        const head = nextHeader();
+        if (lane.cursor === 0 && item.rowStart === row && head.length === h) {
+          // The worker cut the slice where readEventLines cuts it: write the headers in place.
+          if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
+          groupBytes += item.bytes.length;
+          yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes };
+          consumed(lane);
+          row += item.rows;
+          continue;
+        }
+        // A header of another length: cut the slice here, line by line, as readEventLines does.
+        const first = row;
+        let out = new Uint8Array(sliceBytes + (sliceBytes >> 2));
+        let pos = 0;
+        while (row < group.end && row - first < sliceRows && pos < sliceBytes) {
+          const it = await take(lane);
+          const i = lane.cursor;
+          if (it.rowStart + i !== row) {
+            throw new Error(`the decode worker of ${name} sent row ${it.rowStart + i}, not ${row}`);
+          }
+          const line = it.bytes.subarray(
+            it.starts[i]! + h,
+            i + 1 < it.rows ? it.starts[i + 1]! : it.bytes.length,
+          );
+          const need = pos + head.length + line.length;
+          if (need > out.length) {
+            const bigger = new Uint8Array(Math.max(need, out.length * 2));
+            bigger.set(out.subarray(0, pos));
+            out = bigger;
+          }
+          out.set(head, pos);
+          out.set(line, pos + head.length);
+          pos = need;
+          row++;
+          if (++lane.cursor === it.rows) consumed(lane);
+        }
+        groupBytes += pos;
+        yield { rowStart: first, rows: row - first, bytes: out.slice(0, pos) };
+      }
+      if (group.whole) share(groupBytes); // its lines say whether a second worker helps
+    }
+    // Every row was handed out: each worker's session ends (and the worker is reused).
+    for (const lane of lanes) {
+      const item = await lane.peek();
+      if (item.kind === "error") throw item.error;
+      if (item.kind === "slice") throw new Error(`the decode worker of ${name} sent extra rows`);
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    for (const lane of lanes) giveBack(lane);
+    // Reads still in flight finish (or fail) before the generator is done.
+    await Promise.allSettled(lanes.flatMap((l) => [...l.reads]));
+  }
+}
+
+/** Posts `message`; false when it cannot be cloned or transferred. */
+function post(worker: Worker, message: ToWorker, transfer: Transferable[] = []): boolean {
+  try {
+    worker.postMessage(message, transfer);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,543 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { AsyncBuffer } from "hyparquet";
+import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
+import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../scripts/ocsf_fixtures.ts";
+import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
+import { CollectorError } from "../errors.ts";
+import { readEventLines } from "./json_reader.ts";
+import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
+import { decodeError, DecodePool, encodeError, readEventLinesParallel } from "./parallel_lines.ts";
+import { bufferFromBytes, readMetadata } from "./reader.ts";
+
+const enc = new TextEncoder();
+const HEAD = enc.encode(
+  "<14>2024-04-10T12:05:00.123Z host cloud.aws.amazon.security_lake.events: ",
+);
+const header = () => HEAD;
+const APPEND = '"@devo_pulling_id":"1712750700000"';
+
+// ---- fixtures -------------------------------------------------------------------------------------
+
+let dir: string | undefined;
+const fixtures = new Map<string, Promise<Uint8Array>>();
+
+/** A generated object, by default 5,000 rows in 1,000-row groups (generated once per run). */
+function fixture(
+  classUid: OcsfClassUid = 6003,
+  codec: FixtureCodec = "ZSTD",
+  layout: ParquetLayout = "avro",
+  rows = 5000,
+  rowGroupSize = 1000,
+): Promise<Uint8Array> {
+  const key = `${classUid}-${codec}-${layout}-${rows}-${rowGroupSize}`;
+  let p = fixtures.get(key);
+  if (!p) {
+    p = (async () => {
+      dir ??= await Deno.makeTempDir({ prefix: "seclake-parallel-" });
+      const path = join(dir, `${key}.parquet`);
+      await writeOcsfParquet(path, { classUid, rows, seed: 7, codec, layout, rowGroupSize });
+      return await Deno.readFile(path);
+    })();
+    fixtures.set(key, p);
+  }
+  return p;
+}
+
+globalThis.addEventListener("unload", () => {
+  if (dir) Deno.removeSync(dir, { recursive: true });
+});
+
+/** An AsyncBuffer over `bytes` that counts reads and bytes read; `fail` may refuse a read. */
+function counting(bytes: Uint8Array, fail?: (start: number) => unknown) {
+  const inner = bufferFromBytes(bytes);
+  const stats = { reads: 0, bytes: 0 };
+  const buffer: AsyncBuffer = {
+    byteLength: inner.byteLength,
+    async slice(start: number, end?: number) {
+      const refused = fail?.(start);
+      if (refused !== undefined) throw refused;
+      const b = await inner.slice(start, end);
+      stats.reads++;
+      stats.bytes += b.byteLength;
+      return b;
+    },
+  };
+  return { buffer, stats };
+}
+
+interface Run {
+  slices: { rowStart: number; rows: number; bytes: Uint8Array }[];
+  error?: unknown;
+}
+
+async function collect(gen: AsyncGenerator<LineSlice>): Promise<Run> {
+  const slices: Run["slices"] = [];
+  try {
+    for await (const s of gen) slices.push({ rowStart: s.rowStart, rows: s.rows, bytes: s.bytes });
+  } catch (error) {
+    return { slices, error };
+  }
+  return { slices };
+}
+
+function assertSameSlices(actual: Run["slices"], expected: Run["slices"], what: string): void {
+  assert.deepEqual(
+    actual.map((s) => [s.rowStart, s.rows, s.bytes.length]),
+    expected.map((s) => [s.rowStart, s.rows, s.bytes.length]),
+    `${what}: slice boundaries`,
+  );
+  for (const [i, s] of actual.entries()) {
+    assert.ok(equalBytes(s.bytes, expected[i]!.bytes), `${what}: bytes of slice ${i} differ`);
+  }
+  let next = -1;
+  for (const s of actual) {
+    assert.ok(s.rowStart >= next, `${what}: rowStart goes back`);
+    next = s.rowStart + s.rows;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** readEventLines and readEventLinesParallel over the same bytes: slices, errors, reads. */
+async function both(
+  bytes: Uint8Array,
+  pool: DecodePool,
+  options: ReadEventLinesOptions = {},
+  fail?: (start: number) => unknown,
+) {
+  const a = counting(bytes, fail);
+  const expected = await collect(readEventLines(a.buffer, options));
+  const b = counting(bytes, fail);
+  const actual = await collect(readEventLinesParallel(b.buffer, { ...options, pool }));
+  return { expected, actual, expectedReads: a.stats.reads, actualReads: b.stats.reads };
+}
+
+/** Waits until `value()` has not changed for `quietMs`. */
+async function settle(value: () => number, quietMs = 400, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = value();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const v = value();
+    if (v !== last) {
+      last = v;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return v;
+  }
+  return last;
+}
+
+// ---- tests ----------------------------------------------------------------------------------------
+
+Deno.test("parallel: same slices, bytes and S3 reads as readEventLines on generated fixtures", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const cases: [OcsfClassUid, FixtureCodec, ParquetLayout][] = [
+    [6003, "ZSTD", "avro"],
+    [4001, "GZIP", "standard"],
+    [2004, "SNAPPY", "avro"],
+  ];
+  for (const [classUid, codec, layout] of cases) {
+    const bytes = await fixture(classUid, codec, layout);
+    for (const sliceBytes of [256 * 1024, 20_000]) {
+      const what = `${classUid} ${codec} ${layout} sliceBytes ${sliceBytes}`;
+      const r = await both(bytes, pool, { header, append: APPEND, sliceBytes });
+      assert.equal(r.expected.error, undefined);
+      assert.equal(r.actual.error, undefined, String(r.actual.error));
+      assert.equal(r.actual.slices.reduce((n, s) => n + s.rows, 0), 5000, what);
+      assertSameSlices(r.actual.slices, r.expected.slices, what);
+      // Never more requests; fewer when a row group lies inside the footer read (served from it).
+      assert.ok(r.actualReads <= r.expectedReads, `${what}: ${r.actualReads} S3 requests`);
+    }
+  }
+  assert.equal(pool.started, 2, "two workers, reused for every object");
+  assert.equal(pool.alive, 2);
+});
+
+Deno.test("parallel: the same S3 requests: the footer once, then one per row group", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  // 1 MB row groups: none fits in the footer read, so nothing is served from it.
+  const bytes = await fixture(6003, "ZSTD", "avro", 20_000, 10_000);
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "20,000 rows");
+  assert.equal(r.expectedReads, 3);
+  assert.equal(r.actualReads, 3);
+});
+
+Deno.test("parallel: three workers deal five row groups unevenly, no header, sliceRows", async () => {
+  using pool = new DecodePool({ threads: 3 });
+  const bytes = await fixture();
+  const r = await both(bytes, pool, { sliceRows: 333 });
+  assert.equal(r.actual.error, undefined, String(r.actual.error));
+  assertSameSlices(r.actual.slices, r.expected.slices, "3 workers");
+  assert.equal(pool.started, 3);
+});
+
+Deno.test("parallel: the workers share the row groups of one object", async () => {
+  using pool = new DecodePool({ threads: 2, aheadBytes: 1024 * 1024 });
+  const bytes = await fixture();
+  const workers: { slices: number }[] = [];
+  const acquire = pool.acquire.bind(pool);
+  pool.acquire = async (want, signal) => {
+    const lent = await acquire(want, signal);
+    workers.push(...lent);
+    return lent;
+  };
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "shared");
+  assert.equal(workers.length, 2);
+  for (const w of workers) assert.ok(w.slices >= 10, `a worker decoded ${w.slices} slices`);
+});
+
+Deno.test("parallel: a second worker leaves when row groups dwarf its lead", async () => {
+  // 64 KiB of lead against 1.7 MB of lines per row group: after row group 0, one worker.
+  using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  const bytes = await fixture(6003, "ZSTD", "avro", 10_000, 1000);
+  const workers: { slices: number }[] = [];
+  const acquire = pool.acquire.bind(pool);
+  pool.acquire = async (want, signal) => {
+    const lent = await acquire(want, signal);
+    workers.push(...lent);
+    return lent;
+  };
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "one worker left");
+  // Ten row groups of 7 slices: one worker stops after its second at most (without the rule,
+  // they would share them about evenly).
+  const [a, b] = workers.map((w) => w.slices).sort((x, y) => x - y);
+  assert.equal(a! + b!, r.expected.slices.length);
+  assert.ok(a! <= 16 && b! >= 50, `the workers decoded ${a} and ${b} slices`);
+});
+
+Deno.test("parallel: an object waiting for a worker gets one before the first object ends", async () => {
+  // A lead of 1 MiB: under a row group's 1.7 MB of lines, over a quarter of them.
+  using pool = new DecodePool({ threads: 2, aheadBytes: 1024 * 1024 });
+  const bytes = await fixture();
+  const a = readEventLinesParallel(bufferFromBytes(bytes), { header, pool });
+  let rowsA = (await a.next()).value!.rows;
+  assert.equal(pool.alive, 2);
+  assert.equal(pool.waiting, 0);
+  // All workers are lent: b waits, and one of a's workers leaves after its row group.
+  const b = readEventLinesParallel(bufferFromBytes(bytes), { header, pool });
+  let firstB: LineSlice | undefined;
+  const pending = b.next().then((r) => firstB = r.value as LineSlice);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pool.waiting, 1);
+  let lentAt: number | undefined;
+  while (firstB === undefined) {
+    const next = await a.next();
+    if (next.done) break;
+    rowsA += next.value.rows;
+    await new Promise((r) => setTimeout(r, 1));
+    if (pool.waiting === 0) lentAt ??= rowsA;
+  }
+  await pending;
+  // a's second worker finishes row group 1 and leaves (without that, it would go on to row
+  // group 3 and be free only near the end of a).
+  assert.ok(lentAt !== undefined && lentAt <= 2500, `b got a worker after ${lentAt} rows of a`);
+  assert.equal(firstB!.rowStart, 0);
+  const restA = await collect(a);
+  const restB = await collect(b);
+  assert.equal(restA.error, undefined, String(restA.error));
+  assert.equal(restB.error, undefined, String(restB.error));
+  assert.equal(rowsA + restA.slices.reduce((n, s) => n + s.rows, 0), 5000);
+  assert.equal(firstB!.rows + restB.slices.reduce((n, s) => n + s.rows, 0), 5000);
+  assert.equal(pool.started, 2);
+});
+
+Deno.test("parallel: the public samples decode the same (one row group each)", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const files = await listParquet(SAMPLES_PARQUET);
+  for (const f of files) {
+    const r = await both(await Deno.readFile(f), pool, { header, append: APPEND });
+    assert.equal(r.actual.error === undefined, r.expected.error === undefined, f);
+    assertSameSlices(r.actual.slices, r.expected.slices, f);
+    assert.ok(r.actualReads <= r.expectedReads, `${f}: S3 requests`);
+  }
+});
+
+Deno.test("parallel: startRow resumes inside a row group, at a boundary, and past the end", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const bytes = await fixture();
+  for (const startRow of [2345, 3000, 4999, 5000, 7000]) {
+    const r = await both(bytes, pool, { header, startRow, sliceBytes: 50_000 });
+    assert.equal(r.actual.error, undefined, String(r.actual.error));
+    assertSameSlices(r.actual.slices, r.expected.slices, `startRow ${startRow}`);
+    if (startRow < 5000) assert.equal(r.actual.slices[0]!.rowStart, startRow);
+    else assert.equal(r.actual.slices.length, 0);
+    assert.ok(r.actualReads <= r.expectedReads, `startRow ${startRow}: S3 requests`);
+  }
+});
+
+Deno.test("parallel: a header whose length changes gives the same slices and calls", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const bytes = await fixture();
+  const counter = () => {
+    let n = 0;
+    const calls = { n: 0 };
+    // <1>, ..., <10>, ..., <100>: longer now and then, so the worker's placeholder is wrong.
+    return { calls, header: () => (calls.n++, enc.encode(`<${n++ * 7}> `)) };
+  };
+  const a = counter();
+  const expected = await collect(
+    readEventLines(bufferFromBytes(bytes), { header: a.header, sliceBytes: 8192 }),
+  );
+  const b = counter();
+  const actual = await collect(
+    readEventLinesParallel(bufferFromBytes(bytes), { header: b.header, sliceBytes: 8192, pool }),
+  );
+  assert.equal(actual.error, undefined, String(actual.error));
+  assert.ok(expected.slices.length > 100);
+  assertSameSlices(actual.slices, expected.slices, "varying header");
+  assert.equal(b.calls.n, a.calls.n, "header() calls");
+});
+
+/** `bytes` with the header of the data page of the largest column chunk of row group `g` damaged. */
+async function corrupt(bytes: Uint8Array, g: number): Promise<Uint8Array> {
+  const metadata = await readMetadata(bufferFromBytes(bytes));
+  const chunks = metadata.row_groups[g]!.columns.map((c) => c.meta_data!);
+  const big = chunks.reduce((a, b) => a.total_compressed_size > b.total_compressed_size ? a : b);
+  const out = bytes.slice();
+  const at = Number(big.data_page_offset);
+  out.fill(0xff, at, at + 12);
+  return out;
+}
+
+Deno.test("parallel: an invalid row group fails with the same CollectorError after the same slices", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  for (const g of [2, 3]) {
+    const bytes = await corrupt(await fixture(), g);
+    const r = await both(bytes, pool, { header, name: "s3://b/k.parquet", sliceBytes: 50_000 });
+    assert.ok(r.expected.error instanceof CollectorError, String(r.expected.error));
+    assert.equal(r.expected.slices.at(-1)!.rowStart + r.expected.slices.at(-1)!.rows, g * 1000);
+    const e = r.actual.error;
+    assert.ok(e instanceof CollectorError, `row group ${g}: ${e}`);
+    const want = r.expected.error;
+    assert.equal(e.code, want.code);
+    assert.equal(e.id, want.id);
+    assert.equal(e.message, want.message);
+    assert.equal(e.retryable, want.retryable);
+    assert.deepEqual(e.context, want.context);
+    assertSameSlices(r.actual.slices, r.expected.slices, `row group ${g} corrupt`);
+  }
+  // The worker that failed ended its session and is reused; the other one, cut short, was
+  // terminated and replaced.
+  assert.ok(pool.alive <= 2);
+  const r = await both(await fixture(), pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "after errors");
+  assert.ok(pool.started <= 4, `${pool.started} workers started`);
+});
+
+Deno.test("parallel: a failed read surfaces as the very error the AsyncBuffer threw", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  // Row groups of 1 MB: the second one is not inside the footer read, so it is read from S3.
+  const bytes = await fixture(6003, "ZSTD", "avro", 20_000, 10_000);
+  const metadata = await readMetadata(bufferFromBytes(bytes));
+  const group1 = metadata.row_groups[1]!.columns.map((c) => c.meta_data!);
+  const at = Math.min(...group1.map((c) => Number(c.dictionary_page_offset ?? c.data_page_offset)));
+  const refusal = new CollectorError("S3_CALL", "S3 GetObject of s3://b/k failed: SlowDown", {
+    retryable: true,
+    context: { bucket: "b", key: "k" },
+  });
+  const plain = new Error("socket hang up");
+  for (const thrown of [refusal, plain]) {
+    const r = await both(bytes, pool, { header }, (start) => start === at ? thrown : undefined);
+    assertSameSlices(r.actual.slices, r.expected.slices, "before the failed read");
+    assert.equal(r.actual.slices.at(-1)!.rowStart + r.actual.slices.at(-1)!.rows, 10_000);
+    if (thrown === refusal) {
+      assert.equal(r.expected.error, refusal);
+      assert.equal(r.actual.error, refusal, "the same object, not a copy");
+    } else {
+      // readEventLines wraps a foreign error; the cause is the original object either way.
+      const e = r.actual.error as CollectorError;
+      const want = r.expected.error as CollectorError;
+      assert.ok(want instanceof CollectorError);
+      assert.equal(e.message, want.message);
+      assert.equal(e.code, want.code);
+      assert.equal(want.cause, plain);
+      assert.equal(e.cause, plain);
+    }
+  }
+});
+
+Deno.test("parallel: abort stops the workers and throws the signal's reason", async () => {
+  // A small lead keeps both workers busy until the abort (a finished worker is kept).
+  using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  const bytes = await fixture();
+  const controller = new AbortController();
+  const { buffer } = counting(bytes);
+  const gen = readEventLinesParallel(buffer, {
+    header,
+    sliceBytes: 20_000,
+    signal: controller.signal,
+    pool,
+  });
+  let seen = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of gen) {
+        if (++seen === 3) setTimeout(() => controller.abort(), 0);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })(),
+    (e) => e === controller.signal.reason && (e as DOMException).name === "AbortError",
+  );
+  assert.ok(seen >= 3 && seen < 20, `${seen} slices`);
+  assert.equal(pool.alive, 0, "the workers were terminated");
+
+  // Aborted while the consumer waits for the next slice.
+  const waiting = new AbortController();
+  const gen2 = readEventLinesParallel(bufferFromBytes(bytes), {
+    header,
+    signal: waiting.signal,
+    pool,
+  });
+  await gen2.next();
+  const pending = gen2.next();
+  waiting.abort();
+  await assert.rejects(pending, (e) => e === waiting.signal.reason);
+  assert.equal(pool.alive, 0);
+
+  // Aborted before anything was read: like readEventLines, the reason at the first pull.
+  const before = new AbortController();
+  before.abort();
+  await assert.rejects(
+    collect(readEventLinesParallel(buffer, { signal: before.signal, pool })).then((r) => {
+      throw r.error;
+    }),
+    (e) => e === before.signal.reason,
+  );
+  assert.equal(pool.alive, 0);
+});
+
+Deno.test("parallel: returning early terminates the workers; the pool starts new ones", async () => {
+  using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  const bytes = await fixture();
+  let n = 0;
+  for await (const _ of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })) {
+    if (++n === 2) break;
+  }
+  assert.equal(pool.started, 2);
+  assert.equal(pool.alive, 0, "both workers were terminated");
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "after an early return");
+  assert.equal(pool.started, 4);
+  pool.close();
+  assert.equal(pool.alive, 0);
+});
+
+Deno.test("parallel: workers stop a bounded number of bytes ahead of a consumer that does not pull", async () => {
+  const bytes = await fixture();
+  const total = (await collect(readEventLines(bufferFromBytes(bytes), { header })))
+    .slices.reduce((n, s) => n + s.bytes.length, 0);
+  const sliceBytes = 16_384;
+  const run = async (aheadBytes: number) => {
+    using pool = new DecodePool({ threads: 2, aheadBytes });
+    const gen = readEventLinesParallel(bufferFromBytes(bytes), { header, sliceBytes, pool });
+    const first = await gen.next();
+    assert.equal(first.value!.rowStart, 0);
+    const received = await settle(() => pool.received.bytes);
+    await gen.return(undefined);
+    return { received, alive: pool.alive };
+  };
+  // Each worker stops once aheadBytes of its slices are not taken (a slice may pass the mark).
+  const aheadBytes = 64 * 1024;
+  const bounded = await run(aheadBytes);
+  const slack = 2 * sliceBytes;
+  assert.ok(bounded.received <= 2 * (aheadBytes + slack), `${bounded.received} bytes decoded`);
+  assert.ok(bounded.received >= aheadBytes, `${bounded.received} bytes decoded`);
+  assert.equal(bounded.alive, 0, "the stalled workers were terminated");
+  // Without the bound, the workers decode everything while nobody pulls.
+  const unbounded = await run(1 << 30);
+  assert.equal(unbounded.received, total);
+  assert.equal(unbounded.alive, 2, "workers that finished are kept");
+});
+
+Deno.test("parallel: objects at once share the pool's workers", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const bytes = await fixture();
+  const expected = await collect(readEventLines(bufferFromBytes(bytes), { header }));
+  const runs = await Promise.all(
+    [0, 1, 2].map(() =>
+      collect(readEventLinesParallel(bufferFromBytes(bytes), { header, pool, sliceBytes: 65536 }))
+    ),
+  );
+  const wanted = await collect(
+    readEventLines(bufferFromBytes(bytes), { header, sliceBytes: 65536 }),
+  );
+  for (const r of runs) {
+    assert.equal(r.error, undefined, String(r.error));
+    assertSameSlices(r.slices, wanted.slices, "concurrent");
+  }
+  assert.ok(expected.slices.length > 0);
+  assert.ok(pool.started <= 2, `${pool.started} workers started`);
+});
+
+Deno.test("parallel: without a loadable worker module it decodes on this thread", async () => {
+  using pool = new DecodePool({
+    threads: 2,
+    // A module that fails as it loads, like a bundle whose worker file is missing.
+    workerUrl: "data:text/javascript,throw new Error('no worker here')",
+  });
+  const bytes = await fixture();
+  const r = await both(bytes, pool, { header, append: APPEND });
+  assert.equal(r.actual.error, undefined, String(r.actual.error));
+  assertSameSlices(r.actual.slices, r.expected.slices, "fallback");
+  assert.ok(r.actualReads <= r.expectedReads);
+  assert.equal(pool.available, false);
+  assert.equal(pool.alive, 0);
+  assert.equal(pool.started, 0);
+});
+
+Deno.test("parallel: objects waiting for a worker that cannot start decode on this thread", async () => {
+  using pool = new DecodePool({
+    threads: 2,
+    workerUrl: "data:text/javascript,throw new Error('no worker here')",
+  });
+  const bytes = await fixture();
+  const expected = await collect(readEventLines(bufferFromBytes(bytes), { header }));
+  // The first object tries a worker; the others wait for it, then fall back as well.
+  const runs = await Promise.all(
+    [0, 1, 2].map(() => collect(readEventLinesParallel(bufferFromBytes(bytes), { header, pool }))),
+  );
+  for (const r of runs) assertSameSlices(r.slices, expected.slices, "fallback, at once");
+  assert.equal(pool.waiting, 0);
+  assert.equal(pool.alive, 0);
+});
+
+Deno.test("parallel: a closed pool decodes on this thread; options are checked", async () => {
+  const pool = new DecodePool({ threads: 2 });
+  pool.close();
+  const bytes = await fixture();
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "closed pool");
+  assert.equal(pool.started, 0);
+  assert.throws(() => new DecodePool({ threads: 0 }), RangeError);
+  assert.throws(() => new DecodePool({ threads: 2, aheadBytes: 0 }), RangeError);
+});
+
+Deno.test("parallel: errors cross threads with their code, message, context and cause", () => {
+  const cause = new TypeError("bad page");
+  const e = new CollectorError("PARQUET_LIMIT", "Cannot decode Parquet x: too big", {
+    context: { object: "x", row_group: 3, n: 12n },
+    cause,
+    related: [new CollectorError("PARQUET_INVALID", "also this")],
+  });
+  const back = decodeError(structuredClone(encodeError(e))) as CollectorError;
+  assert.ok(back instanceof CollectorError);
+  assert.equal(back.code, "PARQUET_LIMIT");
+  assert.equal(back.message, e.message);
+  assert.equal(back.retryable, e.retryable);
+  assert.deepEqual(back.context, e.context);
+  assert.equal(back.related[0]!.code, "PARQUET_INVALID");
+  assert.equal((back.cause as Error).name, "TypeError");
+  assert.equal((back.cause as Error).message, "bad page");
+  const abort = decodeError(encodeError(new DOMException("stopped", "AbortError")));
+  assert.ok(abort instanceof DOMException && abort.name === "AbortError");
+  assert.equal((decodeError(encodeError("plain")) as Error).message, "plain");
+});
