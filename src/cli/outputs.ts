@@ -13,6 +13,7 @@ export async function createOutput(o: OutputConfig): Promise<EventOutput> {
   const stream = {
     name: o.name,
     maxBatchBytes: o.max_batch_bytes,
+    batchesInFlight: o.batches_in_flight === 1 ? 1 as const : 2 as const,
     commitIntervalMs: o.commit_interval_seconds * 1000,
     confirmTimeoutMs: o.confirm_timeout_seconds * 1000,
     retries: o.retries,

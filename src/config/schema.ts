@@ -306,6 +306,10 @@ const output = obj("One output. Its key names it in logs and metrics.", {
       "Bytes written per connection (one batch) before delivery is confirmed: the commit size.",
       { default: 8 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB },
     ),
+    batches_in_flight: int(
+      "Batches sent before the oldest is confirmed: 2 writes the next batch while the one before is confirmed (about twice the throughput to a receiver far away or busy); 1 waits for each confirmation. A crash can repeat up to this many batches.",
+      { default: 2, min: 1, max: 2 },
+    ),
     commit_interval_seconds: int(
       "Longest time a batch waits for more events before it is committed (sent and confirmed).",
       { default: 2, unit: "seconds", min: 1, max: 300 },

@@ -29,6 +29,8 @@ export interface OutputConfig {
   readonly confirm_timeout_seconds: number;
   /** Bytes written per connection (one batch) before delivery is confirmed. */
   readonly max_batch_bytes: number;
+  /** Batches sent before the oldest is confirmed (1 or 2). */
+  readonly batches_in_flight: number;
   /** Seconds a batch may wait for more events before it is committed (sent and confirmed). */
   readonly commit_interval_seconds: number;
   /** Attempts to deliver one batch before the objects in it are failed. */
