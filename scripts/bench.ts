@@ -59,6 +59,8 @@ const USAGE = `Usage: deno task bench [options]
   --generate-only     make the inputs and stop
   --native-codecs     run the decode and collector processes with GZIP and ZSTD from node:zlib
                       (an import map sends hyparquet-compressors to bench_native_compressors.ts)
+  --decode-threads N  the collector's globals.decode_threads (default: the collector's default)
+  --batches-in-flight N  the output's batches_in_flight (default: the collector's default)
   --deno-flags="..."  extra deno run flags for the decode and collector processes, e.g.
                       "--v8-flags=--max-old-space-size=128" or "--cpu-prof --cpu-prof-dir=DIR"`;
 
@@ -127,6 +129,8 @@ async function main(args: string[]): Promise<number> {
         "deno-flags": { type: "string", default: "" },
         source: { type: "string", default: "s3" },
         "native-codecs": { type: "boolean", default: false },
+        "decode-threads": { type: "string" },
+        "batches-in-flight": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -147,6 +151,8 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   source = values.source;
+  decodeThreads = values["decode-threads"];
+  batchesInFlight = values["batches-in-flight"];
   if (values["native-codecs"]) {
     denoFlags.push(`--import-map=${await nativeCodecsImportMap(values["cache-dir"])}`);
   }
@@ -573,11 +579,13 @@ function configYaml(
   id: bench
   name: seclake-bench
   persistence: { type: filesystem, directory_name: ${state} }
-  log_level: info
+  log_level: info${decodeThreads === undefined ? "" : `\n  decode_threads: ${decodeThreads}`}
 outputs:
   devo_1:
     type: devo_platform
-    config: { address: localhost, port: ${port}, chain: ${c.caCertPath}, cert: ${c.clientCertPath}, key: ${c.clientKeyPath}, hostname: bench-host }
+    config: { address: localhost, port: ${port}, chain: ${c.caCertPath}, cert: ${c.clientCertPath}, key: ${c.clientKeyPath}, hostname: bench-host${
+    batchesInFlight === undefined ? "" : `, batches_in_flight: ${batchesInFlight}`
+  } }
 inputs:
 ${input}`;
 }
@@ -587,6 +595,9 @@ let runNo = 0;
 let denoFlags: string[] = [];
 /** Where the collector reads the file from in the pipeline measurement. */
 let source: "s3" | "directory" = "s3";
+/** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
+let decodeThreads: string | undefined;
+let batchesInFlight: string | undefined;
 
 async function runPipeline(
   env: PipelineEnv,

@@ -14,7 +14,7 @@ import { limitsFor } from "../parquet/limits.ts";
 import type { ParquetLimits } from "../parquet/limits.ts";
 import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
-import { readEvents } from "../parquet/reader.ts";
+import { readEventObjects } from "../parquet/event_objects.ts";
 import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
 import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
@@ -228,10 +228,16 @@ async function deliver(
         await sendBytes(chunk, rows);
       };
       if (options.eventTransform) {
-        // Object path: events are transformed (obfuscation) before they are serialized.
+        // Object path: events are transformed (obfuscation) before they are serialized; they
+        // are the fast path's lines parsed back (parquet/event_objects.ts).
         const transform = options.eventTransform;
         for await (
-          const slice of readEvents(opened.buffer, { signal, name, startRow: written, limits })
+          const slice of readEventObjects(opened.buffer, {
+            signal,
+            name,
+            startRow: written,
+            limits,
+          })
         ) {
           const header = formatter.header();
           for (const event of slice.events) {
