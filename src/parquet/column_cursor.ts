@@ -70,7 +70,7 @@ type Segment =
   };
 
 /** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
-export function omitted(v: unknown): boolean {
+function omitted(v: unknown): boolean {
   switch (typeof v) {
     case "string":
     case "bigint":

@@ -198,8 +198,3 @@ function utf8SequenceLength(b: Uint8Array, i: number, to: number): number {
   }
   return 0;
 }
-
-/** JSON bytes of a JS string. */
-export function jsonStringBytes(s: string): Uint8Array {
-  return encoder.encode(JSON.stringify(s));
-}
