@@ -35,6 +35,11 @@ export interface ReceiverStatus {
   firstMs: number;
   /** Epoch ms of the last byte received, 0 before any. */
   lastMs: number;
+  /**
+   * Epoch ms at which the receiver last answered a sender's end-of-stream (the moment that
+   * connection's batch counts as confirmed), 0 before any.
+   */
+  confirmedMs: number;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -65,6 +70,7 @@ async function main(args: string[]): Promise<number> {
     handshakeErrors: 0,
     firstMs: 0,
     lastMs: 0,
+    confirmedMs: 0,
   };
   const report = () => console.log(JSON.stringify(status));
   const server = tls.createServer({
@@ -94,6 +100,7 @@ async function main(args: string[]): Promise<number> {
     });
     socket.on("end", () => {
       socket.end(); // answer the half-close: the sender reads EOF and counts the batch confirmed
+      status.confirmedMs = Date.now();
       report();
     });
   });

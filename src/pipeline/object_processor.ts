@@ -165,6 +165,8 @@ async function deliver(
   // Confirmations arrive in order; each one advances the checkpoint.
   let chain: Promise<void> = Promise.resolve();
   let chainError: unknown;
+  /** The last checkpoint save queued; later chunks of the same batches join it. */
+  let link: CheckpointLink | undefined;
   /** A batch holding rows of this object failed. */
   let failedBatch = false;
 
@@ -211,13 +213,23 @@ async function deliver(
         }
         for (const r of receipts) r.confirmed.catch(() => failedBatch = true);
         written += rows;
-        const upTo = written;
-        chain = chain.then(async () => {
-          await Promise.all(receipts.map((r) => r.confirmed));
-          confirmed = upTo;
-          await state?.saveCheckpoint(id, upTo);
-        });
-        chain.catch((e) => chainError ??= e).finally(() => saved.resolve());
+        const confirms = receipts.map((r) => r.confirmed);
+        if (link && !link.started && sameBatches(link.confirms, confirms)) {
+          // Rides in the batches of the save already queued: one checkpoint per batch, not
+          // one per chunk.
+          link.upTo = written;
+        } else {
+          const l: CheckpointLink = { confirms, upTo: written, started: false, done: chain };
+          l.done = chain = chain.then(async () => {
+            await Promise.all(confirms);
+            l.started = true;
+            confirmed = l.upTo;
+            await state?.saveCheckpoint(id, l.upTo);
+          });
+          chain.catch((e) => chainError ??= e);
+          link = l;
+        }
+        link.done.catch(() => {}).finally(() => saved.resolve());
       };
       const send = async () => {
         if (pending === 0) return;
@@ -313,6 +325,20 @@ async function deliver(
 }
 
 /** Refuses an object larger than `max` (`DataError 603`); an unknown size passes. */
+/** A queued checkpoint save: rows up to `upTo` once every output confirmed `confirms`. */
+interface CheckpointLink {
+  readonly confirms: Promise<void>[];
+  upTo: number;
+  /** Set once the save read `upTo`: later chunks need a save of their own. */
+  started: boolean;
+  done: Promise<void>;
+}
+
+/** Whether two writes landed in the same batch of every output. */
+function sameBatches(a: Promise<void>[], b: Promise<void>[]): boolean {
+  return a.length === b.length && a.every((p, i) => p === b[i]);
+}
+
 function checkSize(size: number | undefined, max: number, name: string): void {
   if (size !== undefined && size > max) {
     throw new CollectorError(

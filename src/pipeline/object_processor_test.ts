@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { parquetWriteBuffer } from "hyparquet-writer";
+import type { OutputStats } from "../output/confirmed_stream.ts";
+import { bufferFromBytes } from "../parquet/reader.ts";
+import { LineFormatter } from "../transform/line.ts";
+import { processObject } from "./object_processor.ts";
+import type {
+  EventOutput,
+  ObjectRef,
+  ObjectState,
+  OpenedObject,
+  Receipt,
+  WriteOptions,
+} from "./ports.ts";
+
+function parquet(rows: number): Uint8Array {
+  const ids = Array.from({ length: rows }, (_, i) => i);
+  return new Uint8Array(parquetWriteBuffer({
+    schema: [
+      { name: "root", num_children: 2 },
+      { name: "id", type: "INT32", repetition_type: "REQUIRED" },
+      { name: "msg", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
+    ] as never,
+    columnData: [
+      { name: "id", data: ids },
+      { name: "msg", data: ids.map((i) => `event number ${i} `.repeat(4)) },
+    ] as never,
+  }));
+}
+
+interface FakeBatch {
+  confirmed: PromiseWithResolvers<void>;
+  writes: number;
+  rows: number;
+  holds: Promise<unknown>[];
+}
+
+/**
+ * An output that groups every `perBatch` writes (or what a short linger finds) into one batch
+ * and confirms it a little later, as ConfirmedStreamOutput does: every write of a batch gets
+ * the batch's one confirmation promise.
+ */
+class BatchingOutput implements EventOutput {
+  readonly name = "batching";
+  readonly stats: OutputStats = {
+    eventsSent: 0,
+    bytesSent: 0,
+    batchesConfirmed: 0,
+    batchesFailed: 0,
+    retries: 0,
+    failing: false,
+    pendingBytes: 0,
+  };
+  /** Rows of each batch, in order. */
+  readonly batches: number[] = [];
+  /** Whether the holders of each batch had settled before the next batch started. */
+  readonly settledBeforeNext: boolean[] = [];
+  #current?: FakeBatch;
+  #previous?: FakeBatch;
+  #perBatch: number;
+
+  constructor(perBatch: number) {
+    this.#perBatch = perBatch;
+  }
+
+  async write(_chunk: Uint8Array, events: number, options: WriteOptions = {}): Promise<Receipt> {
+    if (!this.#current) {
+      if (this.#previous) {
+        let settled = false;
+        await Promise.race([
+          Promise.allSettled(this.#previous.holds).then(() => settled = true),
+          new Promise((r) => setTimeout(r, 1000)),
+        ]);
+        this.settledBeforeNext.push(settled);
+      }
+      this.#current = { confirmed: Promise.withResolvers(), writes: 0, rows: 0, holds: [] };
+    }
+    const b = this.#current;
+    b.writes++;
+    b.rows += events;
+    if (options.settled) b.holds.push(options.settled);
+    if (b.writes === this.#perBatch) this.#commit(b);
+    else setTimeout(() => this.#commit(b), 5);
+    return { confirmed: b.confirmed.promise };
+  }
+
+  #commit(b: FakeBatch) {
+    if (this.#current !== b) return;
+    this.#current = undefined;
+    this.#previous = b;
+    this.batches.push(b.rows);
+    setTimeout(() => b.confirmed.resolve(), 2);
+  }
+
+  flush(): Promise<void> {
+    if (this.#current) this.#commit(this.#current);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  abort(): void {}
+}
+
+class MemoryState implements ObjectState {
+  readonly saves: number[] = [];
+  completedWith?: number;
+  completed(): undefined {
+    return undefined;
+  }
+  markCompleted(_o: ObjectRef, events: number): Promise<void> {
+    this.completedWith = events;
+    return Promise.resolve();
+  }
+  checkpoint(): number {
+    return 0;
+  }
+  async saveCheckpoint(_o: ObjectRef, rows: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, 1));
+    this.saves.push(rows);
+  }
+}
+
+Deno.test("one checkpoint is saved per confirmed batch, at the batch's last row, not one per chunk", async () => {
+  const bytes = parquet(3000);
+  const out = new BatchingOutput(4);
+  const state = new MemoryState();
+  const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
+    reader: {
+      requests: 0,
+      open: () =>
+        Promise.resolve(
+          { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
+        ),
+    },
+    outputs: [out],
+    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
+    state,
+    chunkBytes: 4096,
+  });
+  assert.equal(outcome.ok, true);
+  assert.equal(outcome.events, 3000);
+  assert.equal(state.completedWith, 3000);
+  // Many chunks, a few batches.
+  assert.ok(out.batches.length >= 3, `batches: ${out.batches}`);
+  const ends = out.batches.map((_, i) => out.batches.slice(0, i + 1).reduce((a, b) => a + b, 0));
+  assert.deepEqual(state.saves, ends);
+  // Each batch's checkpoint was saved before the next batch started.
+  assert.ok(out.settledBeforeNext.every((s) => s), `settled: ${out.settledBeforeNext}`);
+});
