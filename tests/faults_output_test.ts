@@ -15,7 +15,7 @@ import { AWS_ENV, DAY, describe, runFinished, startWorld, tally } from "./helper
 
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** `batches_in_flight` (its default). */
-const BATCHES_IN_FLIGHT = 1;
+const BATCHES_IN_FLIGHT = 2;
 
 Deno.test("the receiver closes every connection after N lines: every event arrives, each cut repeats at most N", async () => {
   const N = 1000;

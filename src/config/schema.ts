@@ -307,8 +307,8 @@ const output = obj("One output. Its key names it in logs and metrics.", {
       { default: 8 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB },
     ),
     batches_in_flight: int(
-      "Batches sent before the oldest is confirmed: 1 waits for each confirmation; 2 writes the next batch while the one before is confirmed (about twice the throughput to a receiver far away or busy), and a crash or outage can then repeat more than one batch.",
-      { default: 1, min: 1, max: 2 },
+      "Batches sent before the oldest is confirmed: 2 writes the next batch while the one before is confirmed, so the output does not wait for each confirmation; 1 waits, and a crash or a receiver outage then repeats at most one batch instead of two.",
+      { default: 2, min: 1, max: 2 },
     ),
     commit_interval_seconds: int(
       "Longest time a batch waits for more events before it is committed (sent and confirmed).",

@@ -20,6 +20,16 @@
  * repeats at most the one batch in flight. With `batchesInFlight: 2` the next batch is written,
  * on its own connection, while the one before is confirmed, so the writer does not wait for each
  * confirmation; a crash then repeats at most those two batches.
+ *
+ * Duplicates: a line can arrive once per connection that carried it, since a connection the
+ * receiver read and then lost before confirming cannot be told from one it never read. An outage
+ * (the receiver stops, and refuses connections until it is back) cuts the connections of the
+ * batches in flight, each line on at most one of them; once one of those batches failed for good,
+ * the batch written after it is not sent again for a writer that refuses more writes (`admit`):
+ * that writer sends its rows again from its checkpoint. So an outage repeats at most the batches
+ * in flight (1 or 2, with either setting no line more than twice), while a receiver that reads
+ * and then cuts connection after connection adds a copy for each such connection, whatever the
+ * batches in flight.
  * @module
  */
 import { CollectorError } from "../errors.ts";
@@ -45,7 +55,9 @@ export interface WriteOptions {
   /**
    * Asked when the write's turn comes (writes wait while a batch is confirmed); false refuses
    * it (nothing is sent). A writer whose earlier batch just failed uses it to send nothing
-   * after the gap.
+   * after the gap. Asked again before the batch holding the write is sent again on a new
+   * connection: false then fails that batch instead (with two batches in flight it was written
+   * while the failed one was being confirmed).
    */
   readonly admit?: () => boolean;
 }
@@ -72,7 +84,9 @@ export interface ConfirmedStreamOptions {
   /**
    * Batches sent before the oldest is confirmed: 1 (each batch confirmed before the next
    * starts) or 2 (the next batch is written on its own connection while the previous one is
-   * confirmed). A crash can then repeat up to this many batches. Default 1.
+   * confirmed). A crash, or an outage of the receiver, can then repeat up to this many batches
+   * (each line at most once more); a receiver that reads and then cuts several connections in a
+   * row can repeat a line once per such connection either way. Default 1.
    */
   batchesInFlight?: 1 | 2;
 }
@@ -91,6 +105,8 @@ interface Batch {
   openedAt: number;
   /** Promises the next batch waits for once this one is confirmed. */
   holds: Promise<unknown>[];
+  /** The `admit` of each write in the batch, asked again before the batch is sent again. */
+  admits: (() => boolean)[];
   resolve: () => void;
   reject: (e: unknown) => void;
   confirmed: Promise<void>;
@@ -187,6 +203,7 @@ export class ConfirmedStreamOutput {
       this.stats.pendingBytes += chunk.length;
       b.events += events;
       if (options.settled) b.holds.push(options.settled);
+      if (options.admit) b.admits.push(options.admit);
       if (!b.broken && b.bytes > this.#limit) {
         // Larger than the receiver takes on one connection: sent in pieces at commit time.
         b.conn?.close();
@@ -331,12 +348,14 @@ export class ConfirmedStreamOutput {
     let lastError: unknown;
     while (true) {
       if (this.#abort.signal.aborted) throw lastError ?? this.#abort.signal.reason;
+      // Written as it came, on a connection that is still open: only its confirmation is left.
+      const written = offset === 0 && !b.broken ? b.conn : undefined;
+      if (!written && b.admits.some((admit) => !admit())) throw this.#refused(b, lastError);
       let size = 0; // bytes on the connection, once it opened
       try {
-        if (offset === 0 && !b.broken && b.conn) {
-          // Written as it came: confirm it.
+        if (written) {
           size = b.bytes;
-          await this.#accept(await b.conn.confirm(this.#confirmTimeoutMs));
+          await this.#accept(await written.confirm(this.#confirmTimeoutMs));
           this.#sent();
           return;
         }
@@ -373,6 +392,22 @@ export class ConfirmedStreamOutput {
         await this.#sleep(backoff(this.#retryBaseMs, failures));
       }
     }
+  }
+
+  /**
+   * The error that fails `b` without sending it again, because one of its writers refuses more
+   * writes: a batch of that writer before `b` failed (with two batches in flight `b` was written
+   * while that batch was confirmed), and the writer sends its rows again from its checkpoint, so
+   * sending `b` again would only add a copy.
+   */
+  #refused(b: Batch, lastError: unknown): CollectorError {
+    const error = new CollectorError(
+      "OUTPUT_WRITE",
+      `Output ${this.name} did not send a batch of ${b.events} events again: an earlier batch of its writer failed`,
+      { cause: lastError, context: { output: this.name, target: this.#connector.target } },
+    );
+    this.#log.info("{error}", { error: error.message, output: this.name });
+    return error;
   }
 
   /**
@@ -503,6 +538,7 @@ function newBatch(): Batch {
     broken: false,
     openedAt: 0,
     holds: [],
+    admits: [],
     resolve,
     reject,
     confirmed,

@@ -1,0 +1,227 @@
+/**
+ * Duplicate bounds of {@link ConfirmedStreamOutput} across receiver outages, against the
+ * mutual-TLS test receiver. The sequences are driven step by step: a connector wrapper holds a
+ * batch's confirmation (its `closeWrite()`) until the test has cut the receiver, so nothing
+ * depends on timing.
+ */
+import assert from "node:assert/strict";
+import { makeCerts } from "../../tests/helpers/certs.ts";
+import type { TestCerts } from "../../tests/helpers/certs.ts";
+import { startTlsReceiver } from "../../tests/helpers/tls_receiver.ts";
+import type { LineReceiver } from "../../tests/helpers/tls_receiver.ts";
+import { ConfirmedStreamOutput } from "./confirmed_stream.ts";
+import type { Receipt } from "./confirmed_stream.ts";
+import { tlsConnector } from "./connectors.ts";
+import type { Connector } from "./connectors.ts";
+
+const enc = new TextEncoder();
+
+/** `n` syslog lines with ids `from`…`from + n - 1` (about 50 bytes each). */
+function lines(from: number, n: number): Uint8Array {
+  return enc.encode(
+    Array.from({ length: n }, (_, i) => `<14>2024-04-10T12:05:00.000Z h t: {"i":${from + i}}\n`)
+      .join(""),
+  );
+}
+
+/** Arrivals per id, over every receiver's lines. */
+function copies(...receivers: LineReceiver[]): Map<number, number> {
+  const seen = new Map<number, number>();
+  for (const r of receivers) {
+    for (const l of r.lines) {
+      const id = Number(l.match(/"i":(\d+)/)![1]);
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+  }
+  return seen;
+}
+
+/**
+ * A connector that holds the confirmation (the `closeWrite()`) of the first `count` connections
+ * that carry data until `release(i)`; `held(i)` resolves once the `i`-th one was asked for.
+ * Connections that carry nothing (close_notify probes) are not held.
+ */
+function holdingConfirmations(inner: Connector, count: number) {
+  const gates = Array.from({ length: count }, () => ({
+    held: Promise.withResolvers<void>(),
+    release: Promise.withResolvers<void>(),
+  }));
+  let carrying = 0;
+  const connector: Connector = {
+    target: inner.target,
+    tls: inner.tls,
+    async connect(signal?: AbortSignal): Promise<Deno.Conn> {
+      const conn = await inner.connect(signal);
+      const write = conn.write.bind(conn);
+      const closeWrite = conn.closeWrite.bind(conn);
+      let gate: (typeof gates)[number] | undefined;
+      let wrote = false;
+      conn.write = (p: Uint8Array) => {
+        if (!wrote) {
+          wrote = true;
+          gate = gates[carrying++];
+        }
+        return write(p);
+      };
+      conn.closeWrite = async () => {
+        if (gate) {
+          gate.held.resolve();
+          await gate.release.promise;
+        }
+        return await closeWrite();
+      };
+      return conn;
+    },
+  };
+  return {
+    connector,
+    held: (i: number) => gates[i]!.held.promise,
+    release: (i: number) => gates[i]!.release.resolve(),
+    releaseAll: () => gates.forEach((g) => g.release.resolve()),
+  };
+}
+
+function connectorFor(certs: TestCerts, port: number): Connector {
+  return tlsConnector({
+    address: "localhost",
+    port,
+    caCert: certs.caCert,
+    cert: certs.clientCert,
+    key: certs.clientKey,
+    connectTimeoutSeconds: 5,
+  });
+}
+
+/**
+ * The receiver-outage sequence of the fault test, in steps, with a writer that behaves like the
+ * object processor (it refuses its own writes once one of its batches failed, and then sends its
+ * rows again from its checkpoint, here row 0):
+ *
+ * 1. batch A (ids 0–9) is written on connection 1 and read by the receiver;
+ * 2. the write of B (ids 10–19) starts A's confirmation, which is held; with two batches in
+ *    flight B is written on connection 2 meanwhile and read by the receiver too;
+ * 3. the receiver goes down (both connections cut) and A's confirmation goes on: every attempt
+ *    fails, A fails for good and the writer refuses its writes from now on;
+ * 4. the receiver comes back; the writer flushes (as the object processor does after a failure)
+ *    and then sends every row again, from its checkpoint.
+ */
+async function outage(batchesInFlight: 1 | 2): Promise<Map<number, number>> {
+  const certs = await makeCerts();
+  let first: LineReceiver | undefined;
+  let second: LineReceiver | undefined;
+  try {
+    first = await startTlsReceiver(certs);
+    const port = first.port;
+    const gate = holdingConfirmations(connectorFor(certs, port), 1);
+    const out = new ConfirmedStreamOutput(gate.connector, {
+      name: "devo_test",
+      batchesInFlight,
+      maxBatchBytes: 600, // one batch per 10 lines
+      lingerMs: 60_000, // batches are committed by the writes and flushes below only
+      commitIntervalMs: 60_000,
+      retries: 2,
+      retryBaseMs: 1,
+      confirmTimeoutMs: 5_000,
+    });
+    try {
+      let failed = false;
+      const write = { admit: () => !failed };
+      const watch = (r: Receipt) => {
+        r.confirmed.catch(() => failed = true);
+        return r;
+      };
+      // 1.
+      const a = watch(await out.write(lines(0, 10), 10, write));
+      await first.waitForLines(10);
+      // 2.
+      const b = out.write(lines(10, 10), 10, write).then(watch);
+      b.catch(() => {}); // refused with one batch in flight: A failed first
+      await gate.held(0);
+      if (batchesInFlight === 2) await first.waitForLines(20);
+      // 3.
+      await first.close();
+      gate.release(0);
+      await assert.rejects(a.confirmed);
+      assert.ok(failed);
+      // 4.
+      second = await startTlsReceiver(certs, { port });
+      await out.flush();
+      const retry = { admit: () => true };
+      const again = [
+        await out.write(lines(0, 10), 10, retry),
+        await out.write(lines(10, 10), 10, retry),
+      ];
+      await out.flush();
+      for (const r of again) await r.confirmed;
+      return copies(first, second);
+    } finally {
+      gate.releaseAll();
+      await out.close();
+    }
+  } finally {
+    await first?.close();
+    await second?.close();
+    await certs.cleanup();
+  }
+}
+
+Deno.test("an outage with one batch in flight: the failed batch arrives at most twice, the next one once", async () => {
+  const seen = await outage(1);
+  for (let i = 0; i < 10; i++) assert.equal(seen.get(i), 2, `id ${i}`);
+  for (let i = 10; i < 20; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+});
+
+Deno.test("an outage with two batches in flight: the batch written after a failed one is not sent again, so no id arrives three times", async () => {
+  const seen = await outage(2);
+  // A: on connection 1, then from the checkpoint. B: on connection 2, then from the checkpoint
+  // (sending B again after A failed would be its third copy).
+  for (let i = 0; i < 20; i++) assert.equal(seen.get(i), 2, `id ${i}`);
+});
+
+for (const batchesInFlight of [1, 2] as const) {
+  Deno.test(`a batch read on two connections that were then cut arrives three times (${batchesInFlight} in flight): every failed attempt the receiver read can add a copy`, async () => {
+    // Not bounded by the batches in flight: nothing on a syslog stream tells a connection the
+    // receiver read and then lost from one it never read, so each is sent again.
+    const certs = await makeCerts();
+    const receivers: LineReceiver[] = [];
+    try {
+      receivers.push(await startTlsReceiver(certs));
+      const port = receivers[0]!.port;
+      const gate = holdingConfirmations(connectorFor(certs, port), 2);
+      const out = new ConfirmedStreamOutput(gate.connector, {
+        name: "devo_test",
+        batchesInFlight,
+        lingerMs: 60_000,
+        commitIntervalMs: 60_000,
+        retries: 5,
+        retryBaseMs: 1,
+        confirmTimeoutMs: 5_000,
+      });
+      try {
+        const receipt = await out.write(lines(0, 10), 10);
+        const flushed = out.flush();
+        for (const i of [0, 1]) {
+          // The receiver reads the batch, and goes away (cutting the connection) before it
+          // confirms; it is back at once.
+          await gate.held(i);
+          await receivers.at(-1)!.waitForLines(10);
+          await receivers.at(-1)!.close();
+          receivers.push(await startTlsReceiver(certs, { port }));
+          gate.release(i);
+        }
+        await flushed;
+        await receipt.confirmed;
+        const seen = copies(...receivers);
+        for (let i = 0; i < 10; i++) assert.equal(seen.get(i), 3, `id ${i}`);
+        assert.equal(out.stats.eventsSent, 10);
+        assert.equal(out.stats.retries, 2);
+      } finally {
+        gate.releaseAll();
+        await out.close();
+      }
+    } finally {
+      for (const r of receivers) await r.close();
+      await certs.cleanup();
+    }
+  });
+}
