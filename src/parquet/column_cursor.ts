@@ -189,6 +189,34 @@ export class ColumnCursor {
     this.#base = this.#pos;
   }
 
+  /**
+   * Moves past the entries of the next `n` rows without writing them: their values are counted,
+   * not converted. The rows must be held (see {@link ensure}), and the cursor at a row's start.
+   */
+  skipRows(n: number): void {
+    const i = this.i;
+    let end = i + n;
+    const rep = this.rep;
+    if (rep) {
+      // Row starts are the entries with repetition level 0; the (n+1)-th ends the n rows.
+      let starts = 0;
+      end = i;
+      const len = rep.length;
+      for (; end < len; end++) {
+        if (rep[end] === 0 && starts++ === n) break;
+      }
+    }
+    let values = end - i;
+    const def = this.def;
+    if (def) {
+      const max = this.maxDef;
+      values = 0;
+      for (let k = i; k < end; k++) if (def[k] === max) values++;
+    }
+    this.i = end;
+    this.v += values;
+  }
+
   /** Definition level of the current entry. */
   defAt(): number {
     return this.def ? this.def[this.i]! : this.maxDef;

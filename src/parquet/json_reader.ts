@@ -58,7 +58,27 @@ export interface ReadEventLinesOptions {
    * memory does not grow with the row group. Default 16 MiB.
    */
   groupReadBytes?: number;
+  /**
+   * Row groups of more than 4 × `partRows` rows are read in parts of `partRows` rows, so that
+   * readers on several threads can share one (see {@link takePart}); slices never cross a part's
+   * end. Default 8,192.
+   */
+  partRows?: number;
+  /**
+   * Asked as the reader reaches each part of a row group read in parts (with the row group's
+   * index and the part's number in it): false skips the part's rows, whose levels are walked and
+   * nothing written. Default: every part.
+   */
+  takePart?: (index: number, part: number) => boolean;
 }
+
+/** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
+export function rowsPerPart(rows: number, partRows = DEFAULT_PART_ROWS): number {
+  return partRows > 0 && rows > 4 * partRows ? partRows : rows;
+}
+
+/** Default {@link ReadEventLinesOptions.partRows}. */
+export const DEFAULT_PART_ROWS = 8192;
 
 const PARSERS = { ...DEFAULT_PARSERS, ...TIMESTAMP_PARSERS };
 
@@ -440,25 +460,36 @@ export async function* readEventLines(
       if (reads) await Promise.all(reads);
     };
     const asm = new Assembler(columns, out);
-    const scratch = new ByteOut(1024);
-    try {
-      let row = groupStart;
-      // Rows before startRow are assembled into a scratch buffer and dropped.
-      const skipper = new Assembler(columns, scratch);
-      while (row < startRow) {
-        const end = Math.min(startRow, row + sliceRows);
+    /** Moves every column past the rows up to `to`, writing nothing. */
+    const skip = async (from: number, to: number) => {
+      for (let row = from; row < to;) {
+        const end = Math.min(to, row + sliceRows);
         await ensure(end - groupStart);
-        for (; row < end; row++) {
-          scratch.pos = 0;
-          skipper.members(fields, scratch);
-        }
+        for (const c of columns) c.skipRows(end - row);
+        row = end;
       }
+    };
+    const part = rowsPerPart(rows, options.partRows);
+    try {
+      let row = Math.max(groupStart, startRow);
+      await skip(groupStart, row);
+      let taken = -1; // the part being written
       while (row < groupEnd) {
         signal?.throwIfAborted();
+        const p = Math.floor((row - groupStart) / part);
+        const partEnd = Math.min(groupEnd, groupStart + (p + 1) * part);
+        if (p !== taken && part < rows && options.takePart) {
+          if (!options.takePart(index, p)) {
+            await skip(row, partEnd);
+            row = partEnd;
+            continue;
+          }
+          taken = p;
+        }
         const first = row;
         const head = header();
         out.pos = 0;
-        const end = Math.min(groupEnd, row + sliceRows);
+        const end = Math.min(partEnd, row + sliceRows);
         await ensure(end - groupStart);
         while (row < end && out.pos < sliceBytes) {
           out.bytes(head);

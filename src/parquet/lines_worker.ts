@@ -72,18 +72,38 @@ export function serve(scope: WorkerScope): void {
     };
     const placeholder = new Uint8Array(m.headerBytes);
     const position = new Map(m.rowGroups.map((index, i) => [index, i]));
+    // The first unit (claim slot) of each row group: its parts are the units after it.
+    const firstUnit: number[] = [];
+    let units = 0;
+    for (const parts of m.parts) {
+      firstUnit.push(units);
+      units += parts;
+    }
     const claims = new Int32Array(m.claims);
     const me = m.lane + 1;
-    const leaving = m.rowGroups.length + m.lane;
-    // Asked as the reader reaches each row group: take it unless another worker did, or this
-    // one was asked to take no more.
+    const leaving = units + m.lane;
+    // Takes unit `u` unless another worker did, or this one was asked to take no more.
+    const claim = (u: number): boolean => {
+      const owner = Atomics.load(claims, u);
+      if (owner !== 0) return owner === me;
+      if (Atomics.load(claims, leaving) !== 0) return false;
+      return Atomics.compareExchange(claims, u, 0, me) === 0;
+    };
+    // Asked as the reader reaches each row group. One read whole is claimed; one read in parts
+    // is walked by every worker that may still take a part of it, each part claimed in turn.
     const take = (index: number): boolean => {
       const i = position.get(index);
       if (i === undefined) return false;
-      const owner = Atomics.load(claims, i);
-      if (owner !== 0) return owner === me;
-      if (Atomics.load(claims, leaving) !== 0) return false;
-      return Atomics.compareExchange(claims, i, 0, me) === 0;
+      if (m.parts[i] === 1) return claim(firstUnit[i]!);
+      if (Atomics.load(claims, leaving) === 0) return true;
+      for (let p = 0; p < m.parts[i]!; p++) {
+        if (Atomics.load(claims, firstUnit[i]! + p) === me) return true;
+      }
+      return false;
+    };
+    const takePart = (index: number, part: number): boolean => {
+      const i = position.get(index);
+      return i !== undefined && claim(firstUnit[i]! + part);
     };
     let sent = 0; // bytes
     try {
@@ -91,6 +111,7 @@ export function serve(scope: WorkerScope): void {
         ...m.options,
         header: () => placeholder,
         rowGroups: take,
+        takePart,
       });
       for await (const s of lines) {
         const starts = lineStarts(s.bytes, s.rows, m.headerBytes);

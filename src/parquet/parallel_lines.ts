@@ -14,6 +14,11 @@
  *   took (an atomic claim in a SharedArrayBuffer), so free workers take row groups in order. The
  *   slices are merged back in row order, so a failure surfaces after exactly the slices
  *   `readEventLines` would have yielded before it.
+ * - **Parts**: a row group of more than 4 × `partRows` (8,192) rows is shared part by part: every
+ *   worker that may take a part walks the whole row group (pages inflated, levels read) and
+ *   claims its parts in turn, writing lines only for the parts it took and skipping the others'
+ *   rows, so two workers keep busy on one large row group while their leads stay small. Each of
+ *   them reads the row group's bytes (one S3 request each).
  * - **Backpressure**: a worker waits while `aheadBytes` (16 MiB) of its slices have not been taken
  *   by the consumer (credits sent back as slices are taken); memory is bounded by that and by the
  *   row group each worker is decoding. The lead has to be about half a row group's lines for two
@@ -42,7 +47,7 @@ import type { AsyncBuffer } from "hyparquet";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { logger } from "../telemetry/log.ts";
-import { readEventLines } from "./json_reader.ts";
+import { readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
@@ -53,9 +58,11 @@ export const DEFAULT_AHEAD_BYTES = 16 * 1024 * 1024;
 // ---- Wire protocol (main ↔ lines_worker.ts) ----------------------------------------------------
 
 /**
- * Main → worker: decode row groups of an object of `byteLength` bytes. The workers of an object
- * share `claims`: slot `i` holds `lane + 1` of the worker that took `rowGroups[i]` (0: nobody
- * yet); slot `rowGroups.length + lane` is set to ask worker `lane` to take no more.
+ * Main → worker: decode row groups of an object of `byteLength` bytes. A row group is read in
+ * `parts[i]` parts (1 unless it is large: see `partRows` in `json_reader.ts`); the parts of all
+ * row groups, in order, are the units of work. The workers of an object share `claims`: slot
+ * `u` holds `lane + 1` of the worker that took unit `u` (0: nobody yet); the slot after the
+ * units' for `lane` is set to ask worker `lane` to take no more.
  */
 export interface StartMessage {
   readonly type: "start";
@@ -64,12 +71,14 @@ export interface StartMessage {
   readonly byteLength: number;
   /** The row groups to read, in order (indices in the footer). */
   readonly rowGroups: readonly number[];
+  /** Parts of each of `rowGroups`. */
+  readonly parts: readonly number[];
   readonly claims: SharedArrayBuffer;
   /** Length of the header placeholder written before each line. */
   readonly headerBytes: number;
   /** Bytes of slices sent and not yet credited at which the worker waits. */
   readonly aheadBytes: number;
-  readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups">;
+  readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups" | "takePart">;
 }
 
 /** Main → worker messages. */
@@ -591,38 +600,52 @@ export async function* readEventLinesParallel(
   }
   const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
   cache.stopRecording();
-  // The row groups readEventLines would read, with their first and end rows.
-  const groups: { index: number; first: number; end: number; whole: boolean }[] = [];
+  // The row groups readEventLines would read, and their parts (the units of work), with their
+  // first and end rows. Parts before startRow keep their claim slots but are not waited for.
+  const groups: { index: number; parts: number }[] = [];
+  const units: { unit: number; index: number; first: number; end: number; whole: boolean }[] = [];
   let groupStart = 0;
+  let unitCount = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
     const rows = Number(group.num_rows);
     const end = groupStart + rows;
     if (end > startRow && rows > 0 && options.rowGroups?.(index) !== false) {
-      groups.push({
-        index,
-        first: Math.max(groupStart, startRow),
-        end,
-        whole: groupStart >= startRow,
-      });
+      const part = rowsPerPart(rows, options.partRows);
+      const parts = Math.ceil(rows / part);
+      groups.push({ index, parts });
+      for (let p = 0; p < parts; p++) {
+        const first = groupStart + p * part;
+        const last = Math.min(end, first + part);
+        if (last > startRow) {
+          units.push({
+            unit: unitCount + p,
+            index,
+            first: Math.max(first, startRow),
+            end: last,
+            whole: parts === 1 && groupStart >= startRow,
+          });
+        }
+      }
+      unitCount += parts;
     }
     groupStart = end;
   }
   // What the workers are told must survive structured cloning (no functions).
-  const { signal: _s, header: _h, rowGroups: _r, ...rest } = plain;
+  const { signal: _s, header: _h, rowGroups: _r, takePart: _t, ...rest } = plain;
   let cloneable = true;
   try {
     structuredClone(rest);
   } catch {
     cloneable = false;
   }
-  const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(groups.length, signal);
+  const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(units.length, signal);
   if (lent.length === 0) {
     yield* readEventLines(cache, plain);
     return;
   }
 
   const session = ++sessions;
-  const claims = new Int32Array(new SharedArrayBuffer(4 * (groups.length + lent.length)));
+  const claims = new Int32Array(new SharedArrayBuffer(4 * (unitCount + lent.length)));
   let wakeAny: (() => void) | undefined;
   const lanes = lent.map((pw) => new Lane(pw, () => wakeAny?.()));
   const onAbort = () => {
@@ -699,6 +722,7 @@ export async function* readEventLinesParallel(
         lane: k,
         byteLength: file.byteLength,
         rowGroups: groups.map((g) => g.index),
+        parts: groups.map((g) => g.parts),
         claims: claims.buffer as SharedArrayBuffer,
         headerBytes: h,
         aheadBytes: pool.aheadBytes,
@@ -707,10 +731,10 @@ export async function* readEventLinesParallel(
     }
     signal?.throwIfAborted();
 
-    /** The worker that took row group `g` (by position), once one has. */
-    const ownerOf = async (g: number): Promise<Lane> => {
+    /** The worker that took unit `u`, once one has. */
+    const ownerOf = async (u: number, index: number): Promise<Lane> => {
       for (;;) {
-        const c = Atomics.load(claims, g);
+        const c = Atomics.load(claims, u);
         if (c > 0) return lanes[c - 1]!;
         signal?.throwIfAborted();
         if (lanes.every((l) => l.ended)) {
@@ -719,7 +743,7 @@ export async function* readEventLinesParallel(
             const failed = l.items.find((i) => i.kind === "error");
             if (failed?.kind === "error") throw failed.error;
           }
-          throw new Error(`no decode worker of ${name} took row group ${groups[g]!.index}`);
+          throw new Error(`no decode worker of ${name} took row group ${index}`);
         }
         await new Promise<void>((resolve) => wakeAny = resolve);
         wakeAny = undefined;
@@ -737,7 +761,7 @@ export async function* readEventLinesParallel(
       if (staying.length < 2) return;
       const lane = staying.at(-1)!;
       lane.leaving = true;
-      Atomics.store(claims, groups.length + lanes.indexOf(lane), 1);
+      Atomics.store(claims, unitCount + lanes.indexOf(lane), 1);
     };
 
     let pendingHead: Uint8Array | undefined = firstHead;
@@ -761,8 +785,8 @@ export async function* readEventLinesParallel(
       if (!lane.returned) post(lane.pw.worker, { type: "credit", session, n });
     };
 
-    for (const [g, group] of groups.entries()) {
-      const lane = await ownerOf(g);
+    for (const group of units) {
+      const lane = await ownerOf(group.unit, group.index);
       let row = group.first;
       let groupBytes = 0;
       while (row < group.end) {

@@ -117,6 +117,18 @@ async function both(
   return { expected, actual, expectedReads: a.stats.reads, actualReads: b.stats.reads };
 }
 
+/** The workers `pool` lends from now on, in order (each counts the slices it decoded). */
+function lentWorkers(pool: DecodePool): { slices: number }[] {
+  const workers: { slices: number }[] = [];
+  const acquire = pool.acquire.bind(pool);
+  pool.acquire = async (want, signal) => {
+    const lent = await acquire(want, signal);
+    workers.push(...lent);
+    return lent;
+  };
+  return workers;
+}
+
 /** Waits until `value()` has not changed for `quietMs`. */
 async function settle(value: () => number, quietMs = 400, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -181,13 +193,7 @@ Deno.test("parallel: three workers deal five row groups unevenly, no header, sli
 Deno.test("parallel: the workers share the row groups of one object", async () => {
   using pool = new DecodePool({ threads: 2, aheadBytes: 1024 * 1024 });
   const bytes = await fixture();
-  const workers: { slices: number }[] = [];
-  const acquire = pool.acquire.bind(pool);
-  pool.acquire = async (want, signal) => {
-    const lent = await acquire(want, signal);
-    workers.push(...lent);
-    return lent;
-  };
+  const workers = lentWorkers(pool);
   const r = await both(bytes, pool, { header });
   assertSameSlices(r.actual.slices, r.expected.slices, "shared");
   assert.equal(workers.length, 2);
@@ -198,13 +204,7 @@ Deno.test("parallel: a second worker leaves when row groups dwarf its lead", asy
   // 64 KiB of lead against 1.7 MB of lines per row group: after row group 0, one worker.
   using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
   const bytes = await fixture(6003, "ZSTD", "avro", 10_000, 1000);
-  const workers: { slices: number }[] = [];
-  const acquire = pool.acquire.bind(pool);
-  pool.acquire = async (want, signal) => {
-    const lent = await acquire(want, signal);
-    workers.push(...lent);
-    return lent;
-  };
+  const workers = lentWorkers(pool);
   const r = await both(bytes, pool, { header });
   assertSameSlices(r.actual.slices, r.expected.slices, "one worker left");
   // Ten row groups of 7 slices: one worker stops after its second at most (without the rule,
@@ -259,6 +259,63 @@ Deno.test("parallel: the public samples decode the same (one row group each)", a
     assertSameSlices(r.actual.slices, r.expected.slices, f);
     assert.ok(r.actualReads <= r.expectedReads, `${f}: S3 requests`);
   }
+});
+
+Deno.test("readEventLines: a row group read in parts, some skipped, gives each row once and the same lines", async () => {
+  // One 3,000-row group with lists (CloudTrail-like, avro layout): parts of 200 rows.
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
+  const whole = await collect(readEventLines(bufferFromBytes(bytes), { header }));
+  const lines = (r: Run) =>
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(whole);
+  assert.equal(all.length, 3000);
+  const parts = await collect(readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }));
+  assert.deepEqual(lines(parts), all, "in parts");
+  for (const s of parts.slices) {
+    assert.ok((s.rowStart % 200) + s.rows <= 200, `slice at ${s.rowStart} crosses a part's end`);
+  }
+  // Two readers taking alternate parts (and skipping the others) write every row exactly once.
+  const asked: number[] = [];
+  const even = await collect(readEventLines(bufferFromBytes(bytes), {
+    header,
+    partRows: 200,
+    takePart: (index, part) => {
+      assert.equal(index, 0);
+      asked.push(part);
+      return part % 2 === 0;
+    },
+  }));
+  const odd = await collect(readEventLines(bufferFromBytes(bytes), {
+    header,
+    partRows: 200,
+    takePart: (_, part) => part % 2 === 1,
+  }));
+  assert.deepEqual(asked, Array.from({ length: 15 }, (_, p) => p));
+  const merged = [...even.slices, ...odd.slices].sort((a, b) => a.rowStart - b.rowStart);
+  assert.deepEqual(lines({ slices: merged }), all, "alternate parts");
+  assert.ok(even.slices.every((s) => Math.floor(s.rowStart / 200) % 2 === 0));
+  // Resuming inside a part skips the rows before it without writing them.
+  for (const startRow of [1, 199, 200, 1234, 2999]) {
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
+    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+Deno.test("parallel: a large row group is shared part by part, the same slices as one thread", async () => {
+  // 64 KiB of lead against 5 MB of lines: read whole, the second worker would leave.
+  using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
+  const workers = lentWorkers(pool);
+  for (const startRow of [0, 1234]) {
+    const r = await both(bytes, pool, { header, partRows: 200, sliceBytes: 50_000, startRow });
+    assert.equal(r.actual.error, undefined, String(r.actual.error));
+    assertSameSlices(r.actual.slices, r.expected.slices, `parts from ${startRow}`);
+    assert.equal(r.actual.slices.reduce((n, s) => n + s.rows, 0), 3000 - startRow);
+    // Each worker reads the row group it shares: at most one request more per worker.
+    assert.ok(r.actualReads <= r.expectedReads + 1, `${r.actualReads} S3 requests`);
+  }
+  assert.equal(workers.length, 4);
+  for (const w of workers) assert.ok(w.slices >= 10, `a worker decoded ${w.slices} slices`);
 });
 
 Deno.test("parallel: startRow resumes inside a row group, at a boundary, and past the end", async () => {
