@@ -58,6 +58,8 @@ type Segment =
   | { kind: "dict"; n: number; idx: ArrayLike<number>; json: DictionaryJson }
   /** Text decoded by hyparquet (other encodings). */
   | { kind: "bytes"; n: number; values: Uint8Array[] }
+  /** INT64 timestamps: value k is `raw[k] / div` epoch milliseconds. */
+  | { kind: "ts"; n: number; raw: BigInt64Array; div: bigint }
   /** Other types: `raw` converted a block at a time, or dictionary entries already converted. */
   | {
     kind: "values";
@@ -99,6 +101,21 @@ function isTextColumn(decoder: ColumnDecoder): boolean {
 const bitWidth = (max: number) => 32 - Math.clz32(max);
 
 /**
+ * For an INT64 timestamp column that hyparquet converts with the timestamp parsers, what divides
+ * its values into milliseconds (1, 1,000 or 1,000,000); else undefined.
+ */
+function timestampDivisor(decoder: ColumnDecoder): bigint | undefined {
+  const e = decoder.element;
+  if (e.type !== "INT64") return undefined;
+  const ct = e.converted_type;
+  if (ct === "TIMESTAMP_MILLIS") return 1n;
+  if (ct === "TIMESTAMP_MICROS") return 1000n;
+  const lt = e.logical_type;
+  if (ct !== undefined || lt?.type !== "TIMESTAMP") return undefined;
+  return lt.unit === "MILLIS" ? 1n : lt.unit === "MICROS" ? 1000n : 1_000_000n;
+}
+
+/**
  * A leaf column's entries from the cursor on: `def[i]`/`rep[i]` are the levels of entry `i`
  * (`def` absent when the column is required, `rep` when it is not repeated); `v` is the next
  * value (entries below `maxDef` have none). The assembler advances `i` and `v`; {@link ensure}
@@ -108,6 +125,8 @@ const bitWidth = (max: number) => 32 - Math.clz32(max);
 export class ColumnCursor {
   readonly maxDef: number;
   readonly text: boolean;
+  /** For INT64 timestamps written straight from their integers (see {@link timestampDivisor}). */
+  readonly #tsDiv?: bigint;
   def?: Uint8Array;
   rep?: Uint8Array;
   i = 0;
@@ -160,6 +179,7 @@ export class ColumnCursor {
     this.#maxRep = maxRep;
     this.#numValues = numValues;
     this.text = isTextColumn(decoder);
+    this.#tsDiv = timestampDivisor(decoder);
     this.#guard = guard;
     if (maxDef > 0) this.def = new Uint8Array(0);
     if (maxRep > 0) this.rep = new Uint8Array(0);
@@ -224,7 +244,7 @@ export class ColumnCursor {
 
   /** Whether the current value is left out by the policy (never for text). */
   omittedHere(): boolean {
-    return !this.text && omitted(this.#value());
+    return !this.text && this.#seg().kind !== "ts" && omitted(this.#value());
   }
 
   /** Writes the current value as JSON and moves past its entry. */
@@ -244,6 +264,10 @@ export class ColumnCursor {
       }
       case "bytes":
         return o.jsonUtf8(seg.values[k]!);
+      case "ts": {
+        const v = seg.raw[k]!;
+        return o.timestamp(seg.div === 1n ? Number(v) : Number(v / seg.div));
+      }
       case "values":
         return writeValue(o, valueOf(seg, k, this.#decoder));
     }
@@ -476,6 +500,8 @@ export class ColumnCursor {
         block: convertWithDictionary(dataPage, this.#dictionary, encoding, decoder),
         blockStart: 0,
       }
+      : this.#tsDiv !== undefined && dataPage instanceof BigInt64Array
+      ? { kind: "ts", n, raw: dataPage, div: this.#tsDiv }
       : { kind: "values", n, raw: dataPage, block: [], blockStart: 0 };
     return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
   }

@@ -5,7 +5,13 @@
  * @module
  */
 
+import { timestampFromMillis } from "../transform/values.ts";
+
 const encoder = new TextEncoder();
+const MS_PER_DAY = 86_400_000;
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the span of the 24-character form. */
+const FIRST_MS = -62_167_219_200_000;
+const LAST_MS = 253_402_300_799_999;
 const decoder = new TextDecoder();
 const HEX = "0123456789abcdef";
 
@@ -87,6 +93,57 @@ export class ByteOut {
     if (n < 10) return this.byte(48 + n);
     this.ascii(String(n));
   }
+
+  /**
+   * Writes epoch milliseconds as the JSON string `"YYYY-MM-DDTHH:MM:SS.mmmZ"`, exactly as
+   * `JSON.stringify(timestampFromMillis(ms))` does (`transform/values.ts`, the policy's owner),
+   * from integer arithmetic and a cached date, with no string made.
+   */
+  timestamp(ms: number): void {
+    if (!Number.isSafeInteger(ms) || ms < FIRST_MS || ms > LAST_MS) {
+      const v = timestampFromMillis(ms);
+      return typeof v === "string" ? this.jsonString(v) : this.ascii(JSON.stringify(v));
+    }
+    const days = Math.floor(ms / MS_PER_DAY);
+    if (days !== this.#day) {
+      this.#day = days;
+      civilDate(days, this.#date);
+    }
+    let t = ms - days * MS_PER_DAY;
+    if (this.pos + 26 > this.buf.length) this.ensure(26);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = 34;
+    b.set(this.#date, p);
+    p += 10;
+    b[p++] = 84; // T
+    const milli = t % 1000;
+    t = (t - milli) / 1000;
+    const sec = t % 60;
+    t = (t - sec) / 60;
+    const min = t % 60;
+    const hour = (t - min) / 60;
+    b[p++] = 48 + ((hour / 10) | 0);
+    b[p++] = 48 + (hour % 10);
+    b[p++] = 58;
+    b[p++] = 48 + ((min / 10) | 0);
+    b[p++] = 48 + (min % 10);
+    b[p++] = 58;
+    b[p++] = 48 + ((sec / 10) | 0);
+    b[p++] = 48 + (sec % 10);
+    b[p++] = 46;
+    b[p++] = 48 + ((milli / 100) | 0);
+    b[p++] = 48 + (((milli / 10) | 0) % 10);
+    b[p++] = 48 + (milli % 10);
+    b[p++] = 90; // Z
+    b[p++] = 34;
+    this.pos = p;
+  }
+
+  /** The day of {@link #date} (days since 1970-01-01). */
+  #day = NaN;
+  /** `YYYY-MM-DD` of {@link #day}, as bytes. */
+  #date = new Uint8Array(10);
 
   /** Writes `s` as a JSON string (quotes and escapes), exactly as `JSON.stringify` does. */
   jsonString(s: string): void {
@@ -174,6 +231,35 @@ export class ByteOut {
     this.pos = 0;
     return out;
   }
+}
+
+/**
+ * Writes `YYYY-MM-DD` of the proleptic Gregorian day `days` after 1970-01-01 (years 0 to 9999)
+ * into `out`: the date is counted in 400-year eras that start on March 1, so leap days fall at
+ * the end of each year of the count.
+ */
+function civilDate(days: number, out: Uint8Array): void {
+  const z = days + 719_468; // days since 0000-03-01
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097; // day of the era, 0..146096
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  ); // year of the era, 0..399
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100)); // from March 1
+  const mp = Math.floor((5 * doy + 2) / 153); // month from March, 0..11
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  out[0] = 48 + Math.floor(year / 1000);
+  out[1] = 48 + (Math.floor(year / 100) % 10);
+  out[2] = 48 + (Math.floor(year / 10) % 10);
+  out[3] = 48 + (year % 10);
+  out[4] = 45;
+  out[5] = 48 + Math.floor(month / 10);
+  out[6] = 48 + (month % 10);
+  out[7] = 45;
+  out[8] = 48 + Math.floor(day / 10);
+  out[9] = 48 + (day % 10);
 }
 
 /** Length of the valid UTF-8 sequence starting at `b[i]` (a byte >= 0x80), or 0 if invalid. */

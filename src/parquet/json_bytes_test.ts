@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ByteOut } from "./json_bytes.ts";
+import { timestampFromMillis } from "../transform/values.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -45,4 +46,52 @@ Deno.test("JS strings and integers", () => {
   o.byte(44);
   o.int(7);
   assert.equal(dec.decode(o.take()), '"a\\"b","é\\u0001",-12345,7');
+});
+
+Deno.test("timestamps written from integers equal JSON.stringify of the policy's string", () => {
+  const o = new ByteOut(16);
+  const check = (ms: number) => {
+    o.pos = 0;
+    o.timestamp(ms);
+    const got = new TextDecoder().decode(o.buf.subarray(0, o.pos));
+    assert.equal(got, JSON.stringify(timestampFromMillis(ms)), `ms ${ms}`);
+  };
+  const edges = [
+    0,
+    -1,
+    1,
+    999,
+    1000,
+    -999,
+    -1000,
+    -1001,
+    86_399_999,
+    86_400_000,
+    -86_400_000,
+    951_782_399_999,
+    951_782_400_000,
+    951_868_800_000, // 2000-02-29 and around it
+    4_107_542_399_999,
+    4_107_542_400_000, // 2100-02-28 / 03-01 (not a leap year)
+    -62_167_219_200_000,
+    -62_167_219_200_001,
+    253_402_300_799_999,
+    253_402_300_800_000,
+    -2_208_988_800_000,
+    1_712_750_700_123,
+    8.64e15,
+    8.64e15 + 1,
+    -8.64e15,
+    NaN,
+    Infinity,
+  ];
+  for (const ms of edges) check(ms);
+  // A deterministic walk over years 0 to 9999, with the cached day reused and changed.
+  let x = 12345;
+  for (let i = 0; i < 200_000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const ms = Math.floor(-62_167_219_200_000 + (x / 2147483648) * 315_569_520_000_000);
+    check(ms);
+    check(ms + (x % 1000));
+  }
 });

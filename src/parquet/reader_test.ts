@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { toJson } from "../transform/json.ts";
+import { readEventLines } from "./json_reader.ts";
 import { bufferFromBytes, bufferFromFile, readEvents } from "./reader.ts";
 import type { JsonObject } from "./shape.ts";
 import { isCollectorError } from "../errors.ts";
@@ -177,4 +178,43 @@ Deno.test("legacy two-level lists of the public Security Lake samples become arr
   } finally {
     file.close();
   }
+});
+
+Deno.test("the fast path writes MILLIS, MICROS and NANOS timestamps as the reference path does", async () => {
+  const n = 300;
+  const ms = Array.from(
+    { length: n },
+    (_, i) => BigInt(1712750700123 + i * 987_654_321) - 10n ** 12n,
+  );
+  const values = (scale: bigint) =>
+    ms.map((v, i) => i % 7 === 3 ? null : i % 5 === 0 ? -v * scale - BigInt(i) : v * scale + 7n);
+  const ts = (name: string, extra: object) => ({
+    name,
+    type: "INT64",
+    repetition_type: "OPTIONAL",
+    ...extra,
+  });
+  const file = write(
+    [
+      ts("millis", { converted_type: "TIMESTAMP_MILLIS" }),
+      ts("micros", { converted_type: "TIMESTAMP_MICROS" }),
+      ts("nanos", { logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "NANOS" } }),
+      ts("few", { converted_type: "TIMESTAMP_MILLIS" }), // repeats: dictionary-encoded
+    ],
+    [
+      { name: "millis", data: values(1n) },
+      { name: "micros", data: values(1000n) },
+      { name: "nanos", data: values(1_000_000n) },
+      { name: "few", data: ms.map((v, i) => i % 3 === 0 ? null : v - (v % 86_400_000n)) },
+    ],
+    128,
+  );
+  const expected = (await all(file)).map((e) => toJson(e));
+  const lines: string[] = [];
+  for await (const s of readEventLines(file, { sliceRows: 50 })) {
+    lines.push(...new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  }
+  assert.equal(lines.length, n);
+  assert.deepEqual(lines, expected);
+  assert.match(expected[1]!, /"micros":"19\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
 });

@@ -35,7 +35,11 @@ export function timestampFromMillis(ms: number): string | number {
     if (Number.isNaN(d.getTime())) return ms;
     const iso = d.toISOString();
     // Years beyond 9999 or before 0 have a longer form; do not cache those.
-    if (iso.length !== 24) return new Date(ms).toISOString();
+    if (iso.length !== 24) {
+      // Just past the last valid time, the second can be valid and the millisecond not.
+      const exact = new Date(ms);
+      return Number.isNaN(exact.getTime()) ? ms : exact.toISOString();
+    }
     cachedSecond = second;
     cachedPrefix = iso.slice(0, 20);
   }
