@@ -99,7 +99,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     for (const o of config.outputs) outputs.push(await createOutput(o));
     // Decode workers, shared by every input; started when the first object needs them.
     const threads = Math.min(g.decode_threads, navigator.hardwareConcurrency || 1);
-    if (threads >= 2) {
+    if (threads >= 1) {
       decodePool = new DecodePool({ threads });
       log.info("Parquet objects are decoded on {threads} worker threads", { threads });
     }

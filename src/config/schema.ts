@@ -579,7 +579,7 @@ export const SCHEMA: ObjectSpec = obj("The configuration file.", {
       max: 3600,
     }),
     decode_threads: int(
-      "Worker threads that decode Parquet objects, at most one per CPU core; 0 or 1 decodes on the main thread. Each one costs memory (its own heap, a row group, up to 16 MiB of lines): about 100 MB.",
+      "Worker threads that decode Parquet objects, at most one per CPU core; 0 decodes on the main thread. Each one costs memory (its own heap, a row group, up to 16 MiB of lines): about 100 MB. With 1, decoding runs beside the output and S3 reads on the main thread.",
       { default: 2, min: 0, max: 64 },
     ),
   }),

@@ -9,7 +9,7 @@
  * @module
  */
 import { parquetSchema } from "hyparquet";
-import type { AsyncBuffer, FileMetaData, SchemaTree } from "hyparquet";
+import type { AsyncBuffer, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
 import type { ColumnDecoder } from "hyparquet/src/types.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { CollectorError, isCollectorError } from "../errors.ts";
@@ -348,6 +348,17 @@ class Assembler {
   }
 }
 
+/**
+ * The bytes of the object a row group's column chunks span, `[start, end)`; what
+ * {@link readEventLines} reads in one request when it is at most `groupReadBytes`. Undefined
+ * when the metadata is missing (the reader reports it).
+ */
+export function groupByteRange(group: RowGroup): [number, number] | undefined {
+  if (group.columns.length === 0 || group.columns.some((c) => !c.meta_data)) return undefined;
+  const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
+  return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+}
+
 function chunkRange(
   col: { dictionary_page_offset?: bigint; data_page_offset: bigint; total_compressed_size: bigint },
 ): [number, number] {
@@ -405,8 +416,7 @@ export async function* readEventLines(
         );
       }
       const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
-      const lo = Math.min(...ranges.map((r) => r[0]));
-      const hi = Math.max(...ranges.map((r) => r[1]));
+      const [lo, hi] = groupByteRange(group)!;
       if (lo < 0 || hi > file.byteLength) {
         throw new Error(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,

@@ -47,13 +47,15 @@ import type { AsyncBuffer } from "hyparquet";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { logger } from "../telemetry/log.ts";
-import { readEventLines, rowsPerPart } from "./json_reader.ts";
+import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
 
 /** Bytes of lines a worker may decode ahead of what the consumer has taken, by default. */
 export const DEFAULT_AHEAD_BYTES = 16 * 1024 * 1024;
+/** Bytes of row groups read ahead of the workers, by default. */
+export const DEFAULT_READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 // ---- Wire protocol (main ↔ lines_worker.ts) ----------------------------------------------------
 
@@ -217,6 +219,11 @@ export interface DecodePoolOptions {
    * slice). Default {@link DEFAULT_AHEAD_BYTES}.
    */
   aheadBytes?: number;
+  /**
+   * Bytes of row groups read ahead of the workers (at least the next row group).
+   * Default {@link DEFAULT_READ_AHEAD_BYTES}.
+   */
+  readAheadBytes?: number;
   /** Milliseconds a new worker gets to load before the pool gives up on workers. Default 30,000. */
   startTimeoutMs?: number;
 }
@@ -249,6 +256,8 @@ export class DecodePool {
   readonly threads: number;
   /** Bytes of lines a worker may decode ahead of the consumer. */
   readonly aheadBytes: number;
+  /** Bytes of row groups read ahead of the workers. */
+  readonly readAheadBytes: number;
   readonly #url: string;
   readonly #startTimeoutMs: number;
   readonly #idle: PoolWorker[] = [];
@@ -273,6 +282,7 @@ export class DecodePool {
     }
     this.threads = options.threads;
     this.aheadBytes = ahead;
+    this.readAheadBytes = options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
     this.#url = String(options.workerUrl ?? new URL("./lines_worker.ts", import.meta.url).href);
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
   }
@@ -525,6 +535,114 @@ class FooterCache implements AsyncBuffer {
   }
 }
 
+/**
+ * Reads ahead of the workers: when a worker asks for a row group's bytes, the row groups after
+ * it are requested too, up to `aheadBytes` of them held (adjacent ones in one request), so a
+ * worker's next row group is usually here when it gets to it, and small row groups cost fewer
+ * requests.
+ * A row group read in parts is asked for by each worker that walks it: it is kept for all of
+ * them (a copy each, the last one takes it). A read that failed fails the worker that asks for
+ * it, with the very error; one nobody asks for is dropped.
+ */
+class Prefetcher {
+  readonly #file: AsyncBuffer;
+  /** The row groups' byte ranges, in reading order, and how many workers read each. */
+  readonly #spans: { start: number; end: number; readers: number }[];
+  readonly #aheadBytes: number;
+  readonly #held = new Map<number, { span: number; left: number; bytes: Promise<ArrayBuffer> }>();
+  /** Reads made ahead, until they settle. */
+  readonly pending = new Set<Promise<unknown>>();
+  #heldBytes = 0;
+  /** Spans before this one were requested (by a worker or ahead of one). */
+  #next = 0;
+
+  constructor(
+    file: AsyncBuffer,
+    spans: { start: number; end: number; readers: number }[],
+    aheadBytes: number,
+  ) {
+    this.#file = file;
+    this.#spans = spans;
+    this.#aheadBytes = aheadBytes;
+  }
+
+  slice(start: number, end: number): Promise<ArrayBuffer> {
+    const held = this.#held.get(start);
+    let read: Promise<ArrayBuffer>;
+    if (held && this.#spans[held.span]!.end === end) {
+      if (--held.left === 0) {
+        this.#held.delete(start);
+        this.#heldBytes -= end - start;
+        read = held.bytes;
+      } else read = held.bytes.then((b) => b.slice(0));
+      this.#ahead(held.span + 1);
+      return read;
+    }
+    read = this.#read(start, end);
+    const span = this.#spans.findIndex((s) => s.start === start && s.end === end);
+    if (span >= 0) {
+      const readers = this.#spans[span]!.readers;
+      if (readers > 1 && span >= this.#next) {
+        // The other workers walking this row group get it from here.
+        this.#hold(span, readers - 1, read.then((b) => b.slice(0)));
+      }
+      this.#next = Math.max(this.#next, span + 1);
+      this.#ahead(span + 1);
+    }
+    return read;
+  }
+
+  /**
+   * Requests the spans from `from` on that fit in what may be held; adjacent ones in one
+   * request, each then held as its own copy.
+   */
+  #ahead(from: number): void {
+    // Refilled once half is used, so that reads stay large.
+    if (this.#heldBytes > this.#aheadBytes / 2) return;
+    let i = Math.max(from, this.#next);
+    const first = i;
+    let bytes = this.#heldBytes;
+    while (i < this.#spans.length) {
+      const s = this.#spans[i]!;
+      if (bytes + (s.end - s.start) > this.#aheadBytes && bytes > 0) break;
+      if (i > first && s.start !== this.#spans[i - 1]!.end) break;
+      bytes += s.end - s.start;
+      i++;
+    }
+    if (i === first) return;
+    this.#next = i;
+    const start = this.#spans[first]!.start;
+    const block = this.#read(start, this.#spans[i - 1]!.end);
+    for (let k = first; k < i; k++) {
+      const s = this.#spans[k]!;
+      this.#hold(
+        k,
+        s.readers,
+        i - first === 1 ? block : block.then((b) => b.slice(s.start - start, s.end - start)),
+      );
+    }
+  }
+
+  #hold(span: number, left: number, bytes: Promise<ArrayBuffer>): void {
+    const s = this.#spans[span]!;
+    const settled = bytes.catch(() => {}); // surfaces when a worker asks for it
+    this.pending.add(settled);
+    settled.finally(() => this.pending.delete(settled));
+    this.#held.set(s.start, { span, left, bytes });
+    this.#heldBytes += s.end - s.start;
+  }
+
+  #read(start: number, end: number): Promise<ArrayBuffer> {
+    return new Promise((resolve) => resolve(this.#file.slice(start, end)));
+  }
+
+  /** Drops what nobody asked for. */
+  clear(): void {
+    this.#held.clear();
+    this.#heldBytes = 0;
+  }
+}
+
 /** One leased worker during one object: its queue of slices and the reads it asked for. */
 class Lane {
   readonly pw: PoolWorker;
@@ -644,6 +762,15 @@ export async function* readEventLinesParallel(
     return;
   }
 
+  const groupReadBytes = options.groupReadBytes ?? 16 * 1024 * 1024;
+  const spans: { start: number; end: number; readers: number }[] = [];
+  for (const g of groups) {
+    const range = groupByteRange(metadata.row_groups[g.index]!);
+    if (range && range[1] > range[0] && range[1] - range[0] <= groupReadBytes) {
+      spans.push({ start: range[0], end: range[1], readers: g.parts > 1 ? lent.length : 1 });
+    }
+  }
+  const prefetch = new Prefetcher(cache, spans, pool.readAheadBytes);
   const session = ++sessions;
   const claims = new Int32Array(new SharedArrayBuffer(4 * (unitCount + lent.length)));
   let wakeAny: (() => void) | undefined;
@@ -681,7 +808,7 @@ export async function* readEventLinesParallel(
               }
               post(worker, { type: "fail", session, id: m.id, error });
             };
-            const p = cache.slice(m.start, m.end).then((buffer) => {
+            const p = prefetch.slice(m.start, m.end).then((buffer) => {
               const data = { type: "data", session, id: m.id, buffer } as const;
               // Transferred when it can be (an ArrayBuffer of its own), else copied.
               if (!post(worker, data, [buffer]) && !post(worker, data)) {
@@ -844,7 +971,8 @@ export async function* readEventLinesParallel(
     signal?.removeEventListener("abort", onAbort);
     for (const lane of lanes) giveBack(lane);
     // Reads still in flight finish (or fail) before the generator is done.
-    await Promise.allSettled(lanes.flatMap((l) => [...l.reads]));
+    prefetch.clear();
+    await Promise.allSettled([...lanes.flatMap((l) => [...l.reads]), ...prefetch.pending]);
   }
 }
 
