@@ -23,6 +23,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { V8_FLAGS_OPTION } from "./compile.ts";
 import { makeCerts } from "../tests/helpers/certs.ts";
 import type { TestCerts } from "../tests/helpers/certs.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "../tests/helpers/lake.ts";
@@ -61,8 +62,10 @@ const USAGE = `Usage: deno task bench [options]
                       (an import map sends hyparquet-compressors to bench_native_compressors.ts)
   --decode-threads N  the collector's globals.decode_threads (default: the collector's default)
   --batches-in-flight N  the output's batches_in_flight (default: the collector's default)
-  --deno-flags="..."  extra deno run flags for the decode and collector processes, e.g.
-                      "--v8-flags=--max-old-space-size=128" or "--cpu-prof --cpu-prof-dir=DIR"`;
+  --deno-flags="..."  extra deno run flags for the decode and collector processes, after the
+                      collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
+                      replaces them), e.g. "--v8-flags=--max-semi-space-size=2" or
+                      "--cpu-prof --cpu-prof-dir=DIR"`;
 
 /** Everything measured for one file. */
 interface FileResult {
@@ -368,6 +371,7 @@ function runDecode(path: string, stage: Stage): Promise<DecodeResult> {
     "run",
     "-A",
     "--quiet",
+    V8_FLAGS_OPTION, // as the collector runs
     ...denoFlags,
     join(SCRIPTS, "bench_decode.ts"),
     path,
@@ -666,6 +670,7 @@ async function runPipelineOn(
       Deno.execPath(),
       "run",
       "-P=seclake",
+      V8_FLAGS_OPTION,
       "--quiet",
       ...denoFlags,
       "main.ts",

@@ -19,6 +19,7 @@ import {
   PERMISSION_SET,
   REPO,
   stageSources,
+  V8_FLAGS_OPTION,
   writeChecksums,
 } from "./compile.ts";
 
@@ -190,7 +191,9 @@ export async function cli(args: string[]): Promise<number> {
     const size = (await Deno.stat(path)).size;
     console.error(
       `Wrote ${path} (${(size / 1024 / 1024).toFixed(1)} MiB). Run it with:\n` +
-        `  deno run ${[...OFFLINE_RUN_FLAGS, ...flags].join(" ")} ${path} run --config FILE`,
+        `  deno run ${
+          [...OFFLINE_RUN_FLAGS, ...flags, V8_FLAGS_OPTION].join(" ")
+        } ${path} run --config FILE`,
     );
     return 0;
   } catch (e) {

@@ -14,6 +14,7 @@ import {
   readPermissionSet,
   runtimeImports,
 } from "../scripts/bundle.ts";
+import { V8_FLAGS_OPTION } from "../scripts/compile.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import { REPO } from "./helpers/collector.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
@@ -90,8 +91,10 @@ Deno.test("bundle: docs/install.md shows the run flags derived from deno.json", 
   const flags = permissionFlags(await readPermissionSet()).join(" ");
   const docs = await Deno.readTextFile(join(REPO, "docs", "install.md"));
   assert.ok(
-    docs.includes(`${OFFLINE_RUN_FLAGS.join(" ")} ${flags}`),
-    `docs/install.md must show: deno run ${OFFLINE_RUN_FLAGS.join(" ")} ${flags}`,
+    docs.includes(`${OFFLINE_RUN_FLAGS.join(" ")} ${flags} ${V8_FLAGS_OPTION}`),
+    `docs/install.md must show: deno run ${
+      OFFLINE_RUN_FLAGS.join(" ")
+    } ${flags} ${V8_FLAGS_OPTION}`,
   );
 });
 
@@ -116,7 +119,15 @@ Deno.test("bundle: seclake.js runs offline with an empty Deno cache, end to end 
     const flags = permissionFlags(await readPermissionSet());
     const run = async (args: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", ...OFFLINE_RUN_FLAGS, ...flags, "seclake.js", ...args],
+        args: [
+          "run",
+          "--quiet",
+          ...OFFLINE_RUN_FLAGS,
+          ...flags,
+          V8_FLAGS_OPTION,
+          "seclake.js",
+          ...args,
+        ],
         cwd: host,
         env: {
           DENO_DIR: denoDir,

@@ -17,6 +17,8 @@ import {
   pruneLock,
   renderBuildInfo,
   TARGETS,
+  V8_FLAGS,
+  V8_FLAGS_OPTION,
 } from "../scripts/compile.ts";
 import type { DenoLock, Target } from "../scripts/compile.ts";
 import { EXIT } from "../src/cli/main.ts";
@@ -741,5 +743,20 @@ inputs:
   } finally {
     lake.destroy();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compile: the binary, deno task run, demo and the tests' collector get the same V8 flags", async () => {
+  assert.ok(V8_FLAGS.length > 0);
+  const tasks = JSON.parse(await read("deno.json")).tasks as Record<string, string>;
+  for (const name of ["run", "demo"]) {
+    assert.ok(tasks[name]!.includes(` ${V8_FLAGS_OPTION} `), `task ${name}: ${tasks[name]}`);
+  }
+  assert.match(
+    await read("scripts/compile.ts"),
+    /`--permission-set=\$\{PERMISSION_SET\}`,\n\s+V8_FLAGS_OPTION,/,
+  );
+  for (const helper of ["tests/helpers/collector.ts", "tests/helpers/process.ts"]) {
+    assert.match(await read(helper), /"-P=seclake", V8_FLAGS_OPTION, "--quiet", "main.ts"/);
   }
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS_OPTION } from "../../scripts/compile.ts";
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -21,7 +22,7 @@ export async function runCollectorProcess(
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CollectorRun> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=seclake", "--quiet", "main.ts", ...args],
+    args: ["run", "-P=seclake", V8_FLAGS_OPTION, "--quiet", "main.ts", ...args],
     cwd: REPO,
     env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",

@@ -6,6 +6,7 @@
  * @module
  */
 import { REPO } from "./collector.ts";
+import { V8_FLAGS_OPTION } from "../../scripts/compile.ts";
 
 /** How a collector process ended. */
 export interface ProcessExit {
@@ -47,7 +48,7 @@ export interface SpawnOptions {
 export function spawnCollector(args: string[], options: SpawnOptions = {}): CollectorProcess {
   const t0 = Date.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=seclake", "--quiet", "main.ts", ...args],
+    args: ["run", "-P=seclake", V8_FLAGS_OPTION, "--quiet", "main.ts", ...args],
     cwd: REPO,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
