@@ -71,6 +71,33 @@ type Segment =
     blockStart: number;
   };
 
+const NO_BYTES = new Uint8Array(0);
+const NO_OFFSETS = new Int32Array(0);
+const NO_DICTIONARY: DictionaryJson = { bytes: NO_BYTES, at: NO_OFFSETS };
+
+/**
+ * `s` with every field of every kind of segment, in one order: the segments of all kinds share
+ * one object shape, so the per-value code that reads them stays monomorphic.
+ */
+function segment<T extends Segment>(s: T): T {
+  const all = {
+    kind: s.kind,
+    n: s.n,
+    buf: NO_BYTES,
+    start: NO_OFFSETS,
+    len: NO_OFFSETS,
+    idx: undefined as ArrayLike<number> | undefined,
+    json: NO_DICTIONARY,
+    values: [] as Uint8Array[],
+    raw: undefined as DecodedArray | undefined,
+    div: 1n,
+    dict: undefined as DecodedArray | undefined,
+    block: [] as DecodedArray,
+    blockStart: 0,
+  };
+  return Object.assign(all, s) as unknown as T;
+}
+
 /** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
 function omitted(v: unknown): boolean {
   switch (typeof v) {
@@ -151,6 +178,9 @@ export class ColumnCursor {
   #segStart: number[] = [];
   #values = 0;
   #cur = 0;
+  /** The value indices `#segs[#cur]` spans: `#segBase` up to `#segEnd`. */
+  #segBase = 0;
+  #segEnd = 0;
   /** Entries decoded from the chunk so far. */
   #count = 0;
   /** Rows started in the chunk so far (entries with repetition level 0). */
@@ -251,7 +281,7 @@ export class ColumnCursor {
   write(o: ByteOut): void {
     this.i++;
     const seg = this.#seg();
-    const k = this.v++ - this.#segStart[this.#cur]!;
+    const k = this.v++ - this.#segBase;
     switch (seg.kind) {
       case "plain": {
         const s = seg.start[k]!;
@@ -277,14 +307,18 @@ export class ColumnCursor {
     const seg = this.#seg();
     return valueOf(
       seg as Segment & { kind: "values" },
-      this.v - this.#segStart[this.#cur]!,
+      this.v - this.#segBase,
       this.#decoder,
     );
   }
 
   #seg(): Segment {
-    const v = this.v;
-    while (v >= this.#segStart[this.#cur]! + this.#segs[this.#cur]!.n) this.#cur++;
+    if (this.v >= this.#segEnd) {
+      const v = this.v;
+      while (v >= this.#segStart[this.#cur]! + this.#segs[this.#cur]!.n) this.#cur++;
+      this.#segBase = this.#segStart[this.#cur]!;
+      this.#segEnd = this.#segBase + this.#segs[this.#cur]!.n;
+    }
     return this.#segs[this.#cur]!;
   }
 
@@ -453,8 +487,15 @@ export class ColumnCursor {
         if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of ${size} entries`);
       }
       seg = this.text
-        ? { kind: "dict", n: count, idx, json: this.#dictionaryJson! }
-        : { kind: "values", n: count, idx, dict: this.#dictionary, block: [], blockStart: 0 };
+        ? segment({ kind: "dict", n: count, idx, json: this.#dictionaryJson! })
+        : segment({
+          kind: "values",
+          n: count,
+          idx,
+          dict: this.#dictionary,
+          block: [],
+          blockStart: 0,
+        });
     } else {
       const start = new Int32Array(count);
       const len = new Int32Array(count);
@@ -467,7 +508,7 @@ export class ColumnCursor {
         len[k] = l;
         off += l;
       }
-      seg = { kind: "plain", n: count, buf: page, start, len };
+      seg = segment({ kind: "plain", n: count, buf: page, start, len });
     }
     return { def, rep, seg };
   }
@@ -492,17 +533,17 @@ export class ColumnCursor {
     const { definitionLevels: d, repetitionLevels: r, dataPage } = levels;
     const n = dataPage.length;
     const seg: Segment = this.text
-      ? { kind: "bytes", n, values: dataPage as Uint8Array[] }
+      ? segment({ kind: "bytes", n, values: dataPage as Uint8Array[] })
       : encoding.endsWith("_DICTIONARY") && this.#dictionary !== undefined
-      ? {
+      ? segment({
         kind: "values",
         n,
         block: convertWithDictionary(dataPage, this.#dictionary, encoding, decoder),
         blockStart: 0,
-      }
+      })
       : this.#tsDiv !== undefined && dataPage instanceof BigInt64Array
-      ? { kind: "ts", n, raw: dataPage, div: this.#tsDiv }
-      : { kind: "values", n, raw: dataPage, block: [], blockStart: 0 };
+      ? segment({ kind: "ts", n, raw: dataPage, div: this.#tsDiv })
+      : segment({ kind: "values", n, raw: dataPage, block: [], blockStart: 0 });
     return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
   }
 
@@ -543,6 +584,8 @@ export class ColumnCursor {
     this.#segs.push(page.seg);
     this.#segStart.push(this.#values);
     this.#values += page.seg.n;
+    this.#segBase = this.#segStart[0]!;
+    this.#segEnd = this.#segBase + this.#segs[0]!.n;
   }
 }
 

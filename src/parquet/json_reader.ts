@@ -105,6 +105,27 @@ interface Plan {
   wrapKeyBytes?: Uint8Array;
 }
 
+/**
+ * `p` with every optional field present, in one order: plans of all kinds share one object
+ * shape, so the per-row code that walks them stays monomorphic.
+ */
+function plan(p: Plan): Plan {
+  return {
+    kind: p.kind,
+    keyBytes: p.keyBytes,
+    optional: p.optional,
+    def: p.def,
+    leaves: p.leaves,
+    children: p.children,
+    repDef: p.repDef,
+    repLevel: p.repLevel,
+    element: p.element,
+    key: p.key,
+    value: p.value,
+    wrapKeyBytes: p.wrapKeyBytes,
+  };
+}
+
 const isRepeated = (n: SchemaTree) => n.element.repetition_type === "REPEATED";
 const isOptional = (n: SchemaTree) => n.element.repetition_type === "OPTIONAL";
 
@@ -120,7 +141,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
     if (repeated) {
       // A repeated field outside a LIST annotation: a list whose element is the field itself.
       const element = node(n, def, rep, true);
-      return {
+      return plan({
         kind: "list",
         keyBytes,
         optional: false,
@@ -129,13 +150,13 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         children: [],
         repDef: d,
         repLevel: r,
-        element: { ...element, def: d, optional: false },
-      };
+        element: plan({ ...element, def: d, optional: false }),
+      });
     }
     if (n.children.length === 0) {
       const leaves = [leafPaths.length];
       leafPaths.push(n.path);
-      return {
+      return plan({
         kind: "leaf",
         keyBytes,
         optional,
@@ -144,7 +165,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         children: [],
         repDef: 0,
         repLevel: 0,
-      };
+      });
     }
     const ct = n.element.converted_type;
     const lt = n.element.logical_type?.type;
@@ -166,7 +187,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         // Two-level: the repeated field itself is the element (primitive or group).
         element = { ...node(only, d, r, true), def: rd, optional: false };
       }
-      return {
+      return plan({
         kind: "list",
         keyBytes,
         optional,
@@ -177,7 +198,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         repLevel: rl,
         element,
         wrapKeyBytes,
-      };
+      });
     }
     if (
       (ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") && n.children.length === 1 &&
@@ -189,7 +210,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       const rl = r + 1;
       const plans = only.children.map((c) => node(c, rd, rl));
       const ki = only.children.findIndex((c) => c.element.name === "key");
-      return {
+      return plan({
         kind: "map",
         keyBytes,
         optional,
@@ -200,10 +221,10 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
         repLevel: rl,
         key: plans[ki],
         value: plans[1 - ki],
-      };
+      });
     }
     const children = n.children.map((c) => node(c, d, r));
-    return {
+    return plan({
       kind: "struct",
       keyBytes,
       optional,
@@ -212,7 +233,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       children,
       repDef: 0,
       repLevel: 0,
-    };
+    });
   };
   const fields = root.children.map((c) => node(c, 0, 0));
   return { fields, leafPaths };
