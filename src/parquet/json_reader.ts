@@ -87,6 +87,8 @@ interface Plan {
   kind: "leaf" | "struct" | "list" | "map";
   /** `"name":` as bytes. */
   keyBytes: Uint8Array;
+  /** `,"name":` as bytes: the key after another member. */
+  nextKeyBytes?: Uint8Array;
   optional: boolean;
   /** Definition level at which this node is present. */
   def: number;
@@ -113,6 +115,7 @@ function plan(p: Plan): Plan {
   return {
     kind: p.kind,
     keyBytes: p.keyBytes,
+    nextKeyBytes: p.nextKeyBytes ?? concatBytes([COMMA], p.keyBytes),
     optional: p.optional,
     def: p.def,
     leaves: p.leaves,
@@ -124,6 +127,13 @@ function plan(p: Plan): Plan {
     value: p.value,
     wrapKeyBytes: p.wrapKeyBytes,
   };
+}
+
+function concatBytes(head: number[], tail: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head);
+  out.set(tail, head.length);
+  return out;
 }
 
 const isRepeated = (n: SchemaTree) => n.element.repetition_type === "REPEATED";
@@ -287,10 +297,27 @@ class Assembler {
 
   /** Writes the members of struct `p` (or of a row); returns whether any was written. */
   members(children: readonly Plan[], o: ByteOut, any = false): boolean {
+    const leaves = this.#leaves;
     for (const c of children) {
+      if (c.kind === "leaf") {
+        // The common case, inline: a scalar member.
+        const l = leaves[c.leaves[0]!]!;
+        if (c.optional && l.defAt() < c.def) {
+          l.i++;
+          continue;
+        }
+        if (!l.text && l.omittedHere()) {
+          l.i++;
+          l.v++;
+          continue;
+        }
+        o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
+        l.write(o);
+        any = true;
+        continue;
+      }
       if (this.isNull(c)) continue;
-      if (any) o.byte(COMMA);
-      o.bytes(c.keyBytes);
+      o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
       this.value(c, o);
       any = true;
     }
