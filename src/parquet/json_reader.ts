@@ -28,6 +28,8 @@ export interface LineSlice {
   readonly rows: number;
   /** `rows` lines: header, event JSON, newline. */
   readonly bytes: Uint8Array;
+  /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
+  readonly starts?: Uint32Array<ArrayBuffer>;
 }
 
 /** Options for {@link readEventLines}. */
@@ -70,6 +72,8 @@ export interface ReadEventLinesOptions {
    * nothing written. Default: every part.
    */
   takePart?: (index: number, part: number) => boolean;
+  /** Also give the offset of each line of a slice (`LineSlice.starts`). Default false. */
+  lineStarts?: boolean;
 }
 
 /** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
@@ -447,6 +451,7 @@ export async function* readEventLines(
     throw wrap(e, name);
   }
   const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
+  const starts = options.lineStarts ? new Uint32Array(sliceRows) : undefined;
   let groupStart = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
     const rows = Number(group.num_rows);
@@ -550,6 +555,7 @@ export async function* readEventLines(
         const end = Math.min(partEnd, row + sliceRows);
         await ensure(end - groupStart);
         while (row < end && out.pos < sliceBytes) {
+          if (starts) starts[row - first] = out.pos;
           out.bytes(head);
           out.byte(OPEN);
           const any = asm.members(fields, out);
@@ -561,7 +567,12 @@ export async function* readEventLines(
           out.byte(10);
           row++;
         }
-        yield { rowStart: first, rows: row - first, bytes: out.buf.slice(0, out.pos) };
+        yield {
+          rowStart: first,
+          rows: row - first,
+          bytes: out.buf.slice(0, out.pos),
+          starts: starts?.slice(0, row - first),
+        };
       }
       // Every column must hold exactly the row group's rows.
       await ensure(rows + 1);

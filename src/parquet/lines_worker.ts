@@ -112,9 +112,10 @@ export function serve(scope: WorkerScope): void {
         header: () => placeholder,
         rowGroups: take,
         takePart,
+        lineStarts: true,
       });
       for await (const s of lines) {
-        const starts = lineStarts(s.bytes, s.rows, m.headerBytes);
+        const starts = s.starts ?? lineStarts(s.bytes, s.rows, m.headerBytes);
         const whole = s.bytes.byteOffset === 0 &&
           s.bytes.byteLength === s.bytes.buffer.byteLength &&
           s.bytes.buffer instanceof ArrayBuffer;

@@ -8,6 +8,7 @@ import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { decodeError, DecodePool, encodeError, readEventLinesParallel } from "./parallel_lines.ts";
+import { lineStarts } from "./lines_worker.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
 
 const enc = new TextEncoder();
@@ -337,6 +338,22 @@ Deno.test("readEventLines: a row group read in parts, some skipped, gives each r
   for (const startRow of [1, 199, 200, 1234, 2999]) {
     const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan for newlines finds them", async () => {
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 1000);
+  let slices = 0;
+  for await (
+    const s of readEventLines(bufferFromBytes(bytes), { header, lineStarts: true, sliceRows: 700 })
+  ) {
+    assert.ok(s.starts, "starts given");
+    assert.deepEqual([...s.starts], [...lineStarts(s.bytes, s.rows, HEAD.length)]);
+    slices++;
+  }
+  assert.ok(slices >= 5);
+  for await (const s of readEventLines(bufferFromBytes(bytes), { header })) {
+    assert.equal(s.starts, undefined);
   }
 });
 
