@@ -97,10 +97,11 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
-    // Decode workers, shared by every input; started when the first object needs them.
+    // Decode workers, shared by every input; started now, in the background.
     const threads = Math.min(g.decode_threads, navigator.hardwareConcurrency || 1);
     if (threads >= 1) {
       decodePool = new DecodePool({ threads });
+      void decodePool.prestart(); // loaded while the queue is polled
       log.info("Parquet objects are decoded on {threads} worker threads", { threads });
     }
     for (const c of expiringCertificates(config.outputs)) {

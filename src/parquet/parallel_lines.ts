@@ -359,6 +359,30 @@ export class DecodePool {
     }
   }
 
+  /**
+   * Starts the workers not alive yet now, rather than when objects first need them, so that the
+   * first object does not wait for workers to load. Never rejects: a worker that cannot start
+   * makes the pool unavailable (objects then decode on their own thread), as in {@link acquire}.
+   */
+  async prestart(): Promise<void> {
+    const n = this.threads - this.#alive;
+    if (n <= 0 || !this.available) return;
+    this.#alive += n;
+    const results = await Promise.allSettled(Array.from({ length: n }, () => this.#spawn()));
+    for (const r of results) {
+      if (r.status === "rejected") {
+        this.#alive--;
+        this.#markUnavailable(r.reason);
+      } else if (this.#closed) {
+        r.value.worker.terminate();
+        this.#alive--;
+      } else {
+        this.#idle.push(r.value);
+        this.#wake();
+      }
+    }
+  }
+
   /** Takes back a worker whose session ended cleanly (it waits for the next one). */
   release(w: PoolWorker): void {
     if (!this.#leased.delete(w)) return;

@@ -221,6 +221,28 @@ Deno.test("parallel: a read made ahead that failed fails the worker that asks fo
   assert.equal(run.slices.reduce((n, s) => n + s.rows, 0), 5000, "the first row group only");
 });
 
+Deno.test("parallel: prestart loads the workers before any object; the first object takes them", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  assert.equal(pool.alive, 0);
+  await pool.prestart();
+  assert.equal(pool.started, 2);
+  assert.equal(pool.alive, 2);
+  await pool.prestart(); // nothing more to start
+  assert.equal(pool.started, 2);
+  const bytes = await fixture();
+  const r = await both(bytes, pool, { header });
+  assertSameSlices(r.actual.slices, r.expected.slices, "after prestart");
+  assert.equal(pool.started, 2, "the prestarted workers did the work");
+  // A module that cannot load: prestart resolves, the pool decodes on the calling thread.
+  using broken = new DecodePool({
+    threads: 2,
+    workerUrl: "data:text/javascript,throw new Error('no worker here')",
+  });
+  await broken.prestart();
+  assert.equal(broken.available, false);
+  assert.equal(broken.alive, 0);
+});
+
 Deno.test("parallel: three workers deal five row groups unevenly, no header, sliceRows", async () => {
   using pool = new DecodePool({ threads: 3 });
   const bytes = await fixture();
