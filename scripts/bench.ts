@@ -5,12 +5,17 @@
  * `.tmp/bench/` (see `scripts/bench_inputs.ts`). For each file it measures, each in its own
  * subprocess so that peak RSS is that measurement's alone:
  *
- * - **decode** — `readEvents` + `toJson` + `LineFormatter.line`, exactly as
- *   `pipeline/object_processor.ts` does, output discarded (`scripts/bench_decode.ts`);
+ * - **decode** — the collector's default path on one thread (`readEventLines`: Devo line bytes
+ *   straight from the column data), as `pipeline/object_processor.ts` runs it, output discarded
+ *   (`scripts/bench_decode.ts --stage fast`);
+ * - **object path** — what runs when events are transformed (obfuscation): those lines parsed
+ *   back into objects (`readEventObjects`), then `toJson` + `LineFormatter.line`
+ *   (`--stage objects`);
  * - **pipeline** — the real collector (`main.ts run --config X --once`, under `-P=seclake`,
  *   wrapped in `/usr/bin/time -v`) against moto (S3 + SQS, one EventBridge notification) and a
  *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.ts`), timed from the
- *   collector's start until it exits 0 with every line received and confirmed;
+ *   collector's start until the receiver answered the end of the last batch (every line received
+ *   and confirmed); the collector must then exit 0 with the queue empty;
  * - **slow pipeline** (`--slow-output`) — the same, with the receiver down for the first
  *   seconds and then reading at a limited rate;
  * - **DuckDB** — `SET threads=1; COPY (SELECT * FROM read_parquet(f)) TO '/dev/null'
@@ -75,7 +80,7 @@ interface FileResult {
   generatedSeconds: number;
   /** The collector's default (fast) path: `readEventLines`. */
   decode?: DecodeResult;
-  /** The object path (`readEvents` + `toJson` + `LineFormatter.line`), used with obfuscation. */
+  /** The object path (`readEventObjects` + `toJson` + `LineFormatter.line`), used with obfuscation. */
   objectPath?: DecodeResult;
   stages?: Partial<Record<Stage, DecodeResult>>;
   pipeline?: PipelineResult;
@@ -206,7 +211,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
     if (!skip.has("object")) {
-      r.objectPath = await best(repeat, () => runDecode(f.path, "lines"));
+      r.objectPath = await best(repeat, () => runDecode(f.path, "objects"));
       log(
         `${f.label}: object path ${rate(r.rows, r.objectPath.seconds)} ev/s, peak ${
           mb(r.objectPath.peakRssBytes)
@@ -847,7 +852,8 @@ function table(results: FileResult[], slow: boolean): string {
   });
   return markdown(head, rows) +
     "\n\nDecode is the collector's default path (`readEventLines`, JSON bytes straight from the " +
-    "column data); the object path (`readEvents` + `toJson` + `LineFormatter.line`) is what runs " +
+    "column data); the object path (those lines parsed back by `readEventObjects`, then `toJson` + " +
+    "`LineFormatter.line`) is what runs " +
     "when events are transformed (obfuscation). " +
     "Rates are events (rows) per second of wall time; MB/s is Devo line output (10^6 bytes). " +
     "RSS is peak resident set (VmHWM / ru_maxrss) in MiB; ⚠ marks > 256 MiB.";

@@ -14,6 +14,9 @@
  * - `lines` — the collector's object path (`pipeline/object_processor.ts` when events are
  *   transformed, e.g. obfuscated): `toJson`, `LineFormatter.line` with one header per slice,
  *   text gathered into 256 KiB chunks and encoded to UTF-8 with `TextEncoder`; chunks dropped;
+ * - `objects` — the collector's object path as it runs now (`object_processor.ts` with an event
+ *   transform, e.g. obfuscation): the fast path's lines parsed back into objects
+ *   (`parquet/event_objects.ts`), then `toJson` and `LineFormatter.line` as in `lines`;
  * - `fast` (default) — the collector's default path (`object_processor.ts` without an event
  *   transform): `readEventLines` (`parquet/json_reader.ts`) writes the lines' bytes straight
  *   from the column data, with the formatter's header and extra members, in 256 KiB slices.
@@ -29,6 +32,7 @@ import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import { parquetRead, parquetReadObjects } from "hyparquet";
 import type { Compressors } from "hyparquet";
 import { compressors as jsCompressors } from "hyparquet-compressors";
+import { readEventObjects } from "../src/parquet/event_objects.ts";
 import { readEventLines } from "../src/parquet/json_reader.ts";
 import { bufferFromFile, readEvents, readMetadata } from "../src/parquet/reader.ts";
 import { toJson } from "../src/transform/json.ts";
@@ -47,7 +51,7 @@ export const NATIVE_COMPRESSORS: Compressors = {
 };
 
 /** Stages of the decode path, in order. */
-export const STAGES = ["columns", "rows", "events", "json", "lines", "fast"] as const;
+export const STAGES = ["columns", "rows", "events", "json", "lines", "objects", "fast"] as const;
 /** A stage of {@link STAGES}. */
 export type Stage = typeof STAGES[number];
 
@@ -182,7 +186,10 @@ async function measure(
         bytes += encoder.encode(text).length;
         text = "";
       };
-      for await (const slice of readEvents(file, { sliceRows, name: path })) {
+      const slices = stage === "objects"
+        ? readEventObjects(file, { sliceRows, name: path })
+        : readEvents(file, { sliceRows, name: path });
+      for await (const slice of slices) {
         sample();
         const header = formatter.header();
         for (const event of slice.events) {
