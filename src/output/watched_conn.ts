@@ -183,7 +183,7 @@ export class WatchedConn {
     return this.#rejected(ended)
       ? new CollectorError(
         "OUTPUT_TLS",
-        `${this.#o.target} closed the connection before confirming; the client certificate was probably rejected${why}`,
+        `${this.#o.target} closed the connection before confirming; the client certificate was probably rejected (or the receiver stopped just then)${why}`,
         { cause: ended.error, context: { target: this.#o.target }, retryable: true },
       )
       : new CollectorError(
