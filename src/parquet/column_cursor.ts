@@ -42,6 +42,9 @@ function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32A
   return width <= 8 ? new Uint8Array(n) : width <= 16 ? new Uint16Array(n) : new Int32Array(n);
 }
 
+/** Data pages {@link ColumnCursor.skipPages} passed unread in this thread (tests, profiling). */
+export const passedPages = { count: 0 };
+
 /** Least bytes read at a time when a column chunk is read in windows. */
 const WINDOW = 1 << 20;
 /** Bytes read to find a page header. */
@@ -185,6 +188,8 @@ export class ColumnCursor {
   #count = 0;
   /** Rows started in the chunk so far (entries with repetition level 0). */
   #rows = 0;
+  /** Rows passed by {@link skipPages} that {@link skipRows} has not counted yet. */
+  #passedRows = 0;
   #done = false;
 
   /**
@@ -244,6 +249,11 @@ export class ColumnCursor {
    * not converted. The rows must be held (see {@link ensure}), and the cursor at a row's start.
    */
   skipRows(n: number): void {
+    // Rows passed with their pages come first (see skipPages).
+    const passed = Math.min(n, this.#passedRows);
+    this.#passedRows -= passed;
+    n -= passed;
+    if (n === 0) return;
     const i = this.i;
     let end = i + n;
     const rep = this.rep;
@@ -265,6 +275,50 @@ export class ColumnCursor {
     }
     this.i = end;
     this.v += values;
+  }
+
+  /**
+   * Passes whole data pages whose rows all come before row `to` of the chunk, without inflating,
+   * checking or decoding them; {@link skipRows} then counts those rows first. Only for columns
+   * outside lists (a page holds one entry per row), only once every entry held was taken, and
+   * only pages whose bytes are held; anything else is left to {@link ensure}. A skipped page is
+   * never read, so nothing in it can cost memory or time.
+   */
+  skipPages(to: number): number {
+    if (this.#maxRep > 0 || this.#done || this.heldRows() !== 0) return 0;
+    const before = this.#passedRows;
+    const buf = this.#buf;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    while (this.#count < this.#numValues && this.#pos < this.#length) {
+      const off = this.#pos - this.#base;
+      let h: ReturnType<typeof readPageHeader>;
+      try {
+        h = readPageHeader(view, off);
+      } catch {
+        break; // not held, or damaged: ensure reads and reports it
+      }
+      const n = h.type === 0 ? h.data?.numValues : h.type === 3 ? h.v2?.numValues : undefined;
+      const end = off + h.headerBytes + h.compressed;
+      if (
+        n === undefined || !(n > 0) || !(h.compressed >= 0) || end > buf.length ||
+        this.#rows + n > to || this.#count + n > this.#numValues
+      ) break;
+      this.#pos = this.#base + end;
+      this.#count += n;
+      this.#rows += n;
+      this.#passedRows += n;
+      passedPages.count++;
+    }
+    return this.#passedRows - before;
+  }
+
+  /**
+   * For a column outside lists, the rows held and not yet taken (one entry each); undefined for
+   * a column inside lists, whose rows only its levels tell.
+   */
+  heldRows(): number | undefined {
+    if (this.#maxRep > 0) return undefined;
+    return this.def ? this.def.length - this.i : this.#values - this.v;
   }
 
   /** Definition level of the current entry. */

@@ -411,6 +411,37 @@ export function groupByteRange(group: RowGroup): [number, number] | undefined {
   return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
 }
 
+/**
+ * Moves column `c` from row `at` to row `to` of its chunk, writing nothing: a column outside
+ * lists takes the rows it holds, then passes whole pages unread, and reads only the pages `to`
+ * falls in; a column inside lists walks its levels `step` rows at a time.
+ */
+async function skipColumn(c: ColumnCursor, at: number, to: number, step: number): Promise<void> {
+  while (at < to) {
+    const held = c.heldRows();
+    if (held === undefined) {
+      const end = Math.min(to, at + step);
+      await c.ensure(end);
+      c.skipRows(end - at);
+      at = end;
+    } else if (held > 0) {
+      const k = Math.min(held, to - at);
+      c.skipRows(k);
+      at += k;
+    } else {
+      const passed = c.skipPages(to);
+      if (passed > 0) {
+        c.skipRows(passed);
+        at += passed;
+        continue;
+      }
+      await c.ensure(Math.min(to, at + step));
+      // A chunk that ends early is reported by the row count check after the row group.
+      if (c.heldRows() === 0) return;
+    }
+  }
+}
+
 function chunkRange(
   col: { dictionary_page_offset?: bigint; data_page_offset: bigint; total_compressed_size: bigint },
 ): [number, number] {
@@ -525,12 +556,10 @@ export async function* readEventLines(
     const asm = new Assembler(columns, out);
     /** Moves every column past the rows up to `to`, writing nothing. */
     const skip = async (from: number, to: number) => {
-      for (let row = from; row < to;) {
-        const end = Math.min(to, row + sliceRows);
-        await ensure(end - groupStart);
-        for (const c of columns) c.skipRows(end - row);
-        row = end;
-      }
+      if (to <= from) return;
+      await Promise.all(
+        columns.map((c) => skipColumn(c, from - groupStart, to - groupStart, sliceRows)),
+      );
     };
     const part = rowsPerPart(rows, options.partRows);
     try {

@@ -9,6 +9,8 @@ import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { decodeError, DecodePool, encodeError, readEventLinesParallel } from "./parallel_lines.ts";
 import { lineStarts } from "./lines_worker.ts";
+import { passedPages } from "./column_cursor.ts";
+import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
 
 const enc = new TextEncoder();
@@ -358,6 +360,34 @@ Deno.test("readEventLines: a row group read in parts, some skipped, gives each r
   assert.ok(even.slices.every((s) => Math.floor(s.rowStart / 200) % 2 === 0));
   // Resuming inside a part skips the rows before it without writing them.
   for (const startRow of [1, 199, 200, 1234, 2999]) {
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
+    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread, with the same lines", async () => {
+  // parquet-mr-like v1 pages of 97 entries, staggered per column, GZIP; one 3,000-row group.
+  const bytes = rewriteAsV1(await fixture(6003, "ZSTD", "avro", 3000, 3000), {
+    pageEntries: 97,
+    codec: "GZIP",
+  });
+  const lines = (r: Run) =>
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
+  assert.equal(all.length, 3000);
+  const before = passedPages.count;
+  const parts = [0, 1, 2].map(async (k) =>
+    await collect(readEventLines(bufferFromBytes(bytes), {
+      header,
+      partRows: 150,
+      takePart: (_, part) => part % 3 === k,
+    }))
+  );
+  const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
+    .sort((a, b) => a.rowStart - b.rowStart);
+  assert.deepEqual(lines({ slices: merged }), all, "thirds");
+  assert.ok(passedPages.count - before > 100, `${passedPages.count - before} pages passed`);
+  for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
     const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
   }
