@@ -125,10 +125,9 @@ export interface OutputStats {
   pendingBytes: number;
 }
 
-/** A confirmed-delivery output over a {@link Connector} (Devo mutual TLS or a TCP relay). */
-export class ConfirmedStreamOutput {
-  readonly name: string;
-  readonly stats: OutputStats = {
+/** Statistics of an output that has sent nothing yet. */
+export function emptyOutputStats(): OutputStats {
+  return {
     eventsSent: 0,
     bytesSent: 0,
     batchesConfirmed: 0,
@@ -137,6 +136,12 @@ export class ConfirmedStreamOutput {
     failing: false,
     pendingBytes: 0,
   };
+}
+
+/** A confirmed-delivery output over a {@link Connector} (Devo mutual TLS or a TCP relay). */
+export class ConfirmedStreamOutput {
+  readonly name: string;
+  readonly stats: OutputStats = emptyOutputStats();
   #connector: Connector;
   #maxBatchBytes: number;
   #intervalMs: number;

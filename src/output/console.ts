@@ -3,20 +3,13 @@
  * standard output took it.
  * @module
  */
+import { emptyOutputStats } from "./confirmed_stream.ts";
 import type { OutputStats, Receipt } from "./confirmed_stream.ts";
 
 /** Writes lines to standard output (or another writer, in tests). */
 export class ConsoleOutput {
   readonly name: string;
-  readonly stats: OutputStats = {
-    eventsSent: 0,
-    bytesSent: 0,
-    batchesConfirmed: 0,
-    batchesFailed: 0,
-    retries: 0,
-    failing: false,
-    pendingBytes: 0,
-  };
+  readonly stats: OutputStats = emptyOutputStats();
   #out: { write(p: Uint8Array): Promise<number> };
   #queue: Promise<unknown> = Promise.resolve();
 

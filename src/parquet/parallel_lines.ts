@@ -322,21 +322,11 @@ export class DecodePool {
         for (const w of take) this.#leased.add(w);
         this.#alive += spawn;
         const started: PoolWorker[] = [];
-        const start = async (n: number) => {
-          const results = await Promise.allSettled(Array.from({ length: n }, () => this.#spawn()));
-          for (const r of results) {
-            if (r.status === "rejected") {
-              this.#alive--;
-              this.#markUnavailable(r.reason);
-            } else if (this.#closed) {
-              r.value.worker.terminate();
-              this.#alive--;
-            } else {
-              this.#leased.add(r.value);
-              started.push(r.value);
-            }
-          }
-        };
+        const start = (n: number) =>
+          this.#start(n, (w) => {
+            this.#leased.add(w);
+            started.push(w);
+          });
         // The very first worker starts alone: a module that cannot load fails once, not N times.
         const first = this.started === 0 && spawn > 1 ? 1 : spawn;
         await start(first);
@@ -368,6 +358,17 @@ export class DecodePool {
     const n = this.threads - this.#alive;
     if (n <= 0 || !this.available) return;
     this.#alive += n;
+    await this.#start(n, (w) => {
+      this.#idle.push(w);
+      this.#wake();
+    });
+  }
+
+  /**
+   * Spawns `n` workers already counted in `#alive` and hands each one that started to `use`; one
+   * that failed makes the pool unavailable, and one that started after {@link close} is stopped.
+   */
+  async #start(n: number, use: (w: PoolWorker) => void): Promise<void> {
     const results = await Promise.allSettled(Array.from({ length: n }, () => this.#spawn()));
     for (const r of results) {
       if (r.status === "rejected") {
@@ -376,10 +377,7 @@ export class DecodePool {
       } else if (this.#closed) {
         r.value.worker.terminate();
         this.#alive--;
-      } else {
-        this.#idle.push(r.value);
-        this.#wake();
-      }
+      } else use(r.value);
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parquetWriteBuffer } from "hyparquet-writer";
+import { emptyOutputStats } from "../output/confirmed_stream.ts";
 import type { OutputStats } from "../output/confirmed_stream.ts";
 import { bufferFromBytes } from "../parquet/reader.ts";
 import { LineFormatter } from "../transform/line.ts";
@@ -42,15 +43,7 @@ interface FakeBatch {
  */
 class BatchingOutput implements EventOutput {
   readonly name = "batching";
-  readonly stats: OutputStats = {
-    eventsSent: 0,
-    bytesSent: 0,
-    batchesConfirmed: 0,
-    batchesFailed: 0,
-    retries: 0,
-    failing: false,
-    pendingBytes: 0,
-  };
+  readonly stats: OutputStats = emptyOutputStats();
   /** Rows of each batch, in order. */
   readonly batches: number[] = [];
   /** Whether the holders of each batch had settled before the next batch started. */
