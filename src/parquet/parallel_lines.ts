@@ -40,7 +40,9 @@
  *   worker per row group; objects read at once share the workers (one waits when all are lent),
  *   so single-row-group objects also leave the main thread and run side by side. When no
  *   worker can start (the bundle has no worker module beside it), the pool logs it once and
- *   every object decodes on the calling thread.
+ *   every object decodes on the calling thread. A worker lost in the middle of an object (it
+ *   crashed, or the pool was closed) is not the object's fault: the rows not yet yielded are
+ *   decoded on the calling thread, with a warning ({@link WorkerLost}).
  * @module
  */
 import type { AsyncBuffer } from "hyparquet";
@@ -246,6 +248,14 @@ export class PoolWorker {
 let warnedUnavailable = false;
 
 /**
+ * A worker was lost in the middle of an object (it crashed, or the pool was closed): not a fault
+ * of the object, whose remaining rows are then decoded on the calling thread.
+ */
+export class WorkerLost extends Error {
+  override name = "WorkerLost";
+}
+
+/**
  * A bounded set of decode workers shared by every object of a run: {@link acquire} lends up to
  * the number asked (at least one, waiting in turn when all are lent), starting workers lazily;
  * {@link release} takes a worker back after a clean session; {@link discard} terminates one.
@@ -417,7 +427,7 @@ export class DecodePool {
       this.#leased.delete(w);
       w.worker.terminate();
       this.#alive--;
-      w.onLost?.(new Error("The decode pool was closed"));
+      w.onLost?.(new WorkerLost("The decode pool was closed"));
     }
     for (const wake of this.#waiters.splice(0)) wake();
   }
@@ -493,7 +503,7 @@ export class DecodePool {
             this.#alive--;
           } else if (this.#leased.has(pw)) {
             this.discard(pw);
-            lost?.(new Error(`Decode worker failed: ${ev.message}`));
+            lost?.(new WorkerLost(`Decode worker failed: ${ev.message}`));
           }
         };
         resolve(pw);
@@ -794,6 +804,9 @@ export async function* readEventLinesParallel(
   }
   const prefetch = new Prefetcher(cache, spans, pool.readAheadBytes);
   const session = ++sessions;
+  /** Rows before this one were yielded. */
+  let handedTo = startRow;
+  let lost: WorkerLost | undefined;
   const claims = new Int32Array(new SharedArrayBuffer(4 * (unitCount + lent.length)));
   let wakeAny: (() => void) | undefined;
   const lanes = lent.map((pw) => new Lane(pw, () => wakeAny?.()));
@@ -948,6 +961,7 @@ export async function* readEventLinesParallel(
           if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
           groupBytes += item.bytes.length;
           yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes };
+          handedTo = item.rowStart + item.rows;
           consumed(lane);
           row += item.rows;
           continue;
@@ -980,6 +994,7 @@ export async function* readEventLinesParallel(
         }
         groupBytes += pos;
         yield { rowStart: first, rows: row - first, bytes: out.slice(0, pos) };
+        handedTo = row;
       }
       if (group.whole) share(groupBytes); // its lines say whether a second worker helps
     }
@@ -989,12 +1004,23 @@ export async function* readEventLinesParallel(
       if (item.kind === "error") throw item.error;
       if (item.kind === "slice") throw new Error(`the decode worker of ${name} sent extra rows`);
     }
+  } catch (e) {
+    if (!(e instanceof WorkerLost) || signal?.aborted) throw e;
+    lost = e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
     for (const lane of lanes) giveBack(lane);
     // Reads still in flight finish (or fail) before the generator is done.
     prefetch.clear();
     await Promise.allSettled([...lanes.flatMap((l) => [...l.reads]), ...prefetch.pending]);
+  }
+  if (lost) {
+    // The rows handed out stay handed out; the rest are decoded here, as one thread would.
+    logger("parquet").warn(
+      "{error}; the rest of {object} is decoded on this thread, from row {row}",
+      { error: lost.message, object: name, row: handedTo },
+    );
+    yield* readEventLines(cache, { ...plain, startRow: handedTo });
   }
 }
 

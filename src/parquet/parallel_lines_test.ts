@@ -531,6 +531,28 @@ Deno.test("parallel: a failed read surfaces as the very error the AsyncBuffer th
   }
 });
 
+Deno.test("parallel: a worker lost mid-object: the rest is decoded on this thread, every row once", async () => {
+  const bytes = await fixture();
+  const lines = (slices: Run["slices"]) =>
+    slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const expected = lines(
+    (await collect(readEventLines(bufferFromBytes(bytes), { header }))).slices,
+  );
+  const pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  const slices: Run["slices"] = [];
+  for await (const s of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })) {
+    slices.push(s);
+    if (slices.length === 3) pool.close(); // the workers are terminated under the object
+  }
+  assert.equal(pool.alive, 0);
+  let next = 0;
+  for (const s of slices) {
+    assert.equal(s.rowStart, next, "rows in order, none twice");
+    next += s.rows;
+  }
+  assert.deepEqual(lines(slices), expected);
+});
+
 Deno.test("parallel: abort stops the workers and throws the signal's reason", async () => {
   // A small lead keeps both workers busy until the abort (a finished worker is kept).
   using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
