@@ -74,10 +74,14 @@ interface Run {
   error?: unknown;
 }
 
-async function collect(gen: AsyncGenerator<LineSlice>): Promise<Run> {
+/** The slices of `gen`, taken one every `paceMs` (0: as fast as they come). */
+async function collect(gen: AsyncGenerator<LineSlice>, paceMs = 0): Promise<Run> {
   const slices: Run["slices"] = [];
   try {
-    for await (const s of gen) slices.push({ rowStart: s.rowStart, rows: s.rows, bytes: s.bytes });
+    for await (const s of gen) {
+      slices.push({ rowStart: s.rowStart, rows: s.rows, bytes: s.bytes });
+      if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
+    }
   } catch (error) {
     return { slices, error };
   }
@@ -112,11 +116,12 @@ async function both(
   pool: DecodePool,
   options: ReadEventLinesOptions = {},
   fail?: (start: number) => unknown,
+  paceMs = 0,
 ) {
   const a = counting(bytes, fail);
   const expected = await collect(readEventLines(a.buffer, options));
   const b = counting(bytes, fail);
-  const actual = await collect(readEventLinesParallel(b.buffer, { ...options, pool }));
+  const actual = await collect(readEventLinesParallel(b.buffer, { ...options, pool }), paceMs);
   return { expected, actual, expectedReads: a.stats.reads, actualReads: b.stats.reads };
 }
 
@@ -412,10 +417,14 @@ Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan
 Deno.test("parallel: a large row group is shared part by part, the same slices as one thread", async () => {
   // 64 KiB of lead against 5 MB of lines: read whole, the second worker would leave.
   using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
+  await pool.prestart(); // both workers loaded before the object starts
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
   const workers = lentWorkers(pool);
   for (const startRow of [0, 1234]) {
-    const r = await both(bytes, pool, { header, partRows: 200, sliceBytes: 50_000, startRow });
+    // A consumer that takes a slice every 10 ms: the first worker waits on its lead in its first
+    // part, however fast it decodes, while the second one claims the next.
+    const options = { header, partRows: 200, sliceBytes: 50_000, startRow };
+    const r = await both(bytes, pool, options, undefined, 10);
     assert.equal(r.actual.error, undefined, String(r.actual.error));
     assertSameSlices(r.actual.slices, r.expected.slices, `parts from ${startRow}`);
     assert.equal(r.actual.slices.reduce((n, s) => n + s.rows, 0), 3000 - startRow);
