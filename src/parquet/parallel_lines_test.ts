@@ -195,7 +195,8 @@ Deno.test("parallel: row groups are read ahead of the workers, adjacent ones in 
   assert.equal(groups, 8);
   const requests: Record<string, number> = {};
   for (const readAheadBytes of [1, 64 * 1024 * 1024]) {
-    using pool = new DecodePool({ threads: 2, readAheadBytes });
+    // One worker: with two, which row group is asked for first depends on timing.
+    using pool = new DecodePool({ threads: 1, readAheadBytes });
     const r = await both(bytes, pool, { header });
     assertSameSlices(r.actual.slices, r.expected.slices, `read ahead ${readAheadBytes}`);
     requests[readAheadBytes] = r.actualReads;
