@@ -407,7 +407,11 @@ class Assembler {
  */
 export function groupByteRange(group: RowGroup): [number, number] | undefined {
   if (group.columns.length === 0 || group.columns.some((c) => !c.meta_data)) return undefined;
-  const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
+  return span(group.columns.map((c) => chunkRange(c.meta_data!)));
+}
+
+/** The bytes the column chunk `ranges` span together. */
+function span(ranges: [number, number][]): [number, number] {
   return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
 }
 
@@ -500,7 +504,7 @@ export async function* readEventLines(
         );
       }
       const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
-      const [lo, hi] = groupByteRange(group)!;
+      const [lo, hi] = span(ranges);
       if (lo < 0 || hi > file.byteLength) {
         throw new Error(
           `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,

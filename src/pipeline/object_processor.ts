@@ -324,7 +324,6 @@ async function deliver(
   }
 }
 
-/** Refuses an object larger than `max` (`DataError 603`); an unknown size passes. */
 /** A queued checkpoint save: rows up to `upTo` once every output confirmed `confirms`. */
 interface CheckpointLink {
   readonly confirms: Promise<void>[];
@@ -339,6 +338,7 @@ function sameBatches(a: Promise<void>[], b: Promise<void>[]): boolean {
   return a.length === b.length && a.every((p, i) => p === b[i]);
 }
 
+/** Refuses an object larger than `max` (`DataError 603`); an unknown size passes. */
 function checkSize(size: number | undefined, max: number, name: string): void {
   if (size !== undefined && size > max) {
     throw new CollectorError(
