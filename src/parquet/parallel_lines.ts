@@ -17,8 +17,8 @@
  * - **Parts**: a row group of more than 4 × `partRows` (8,192) rows is shared part by part: every
  *   worker that may take a part walks the whole row group (pages inflated, levels read) and
  *   claims its parts in turn, writing lines only for the parts it took and skipping the others'
- *   rows, so two workers keep busy on one large row group while their leads stay small. Each of
- *   them reads the row group's bytes (one S3 request each).
+ *   rows, so two workers keep busy on one large row group while their leads stay small. The row
+ *   group's bytes are read once and each worker gets a copy (see {@link Prefetcher}).
  * - **Backpressure**: a worker waits while `aheadBytes` (16 MiB) of its slices have not been taken
  *   by the consumer (credits sent back as slices are taken); memory is bounded by that and by the
  *   row group each worker is decoding. The lead has to be about half a row group's lines for two
