@@ -29,29 +29,6 @@ interface Session {
   readonly reads: Map<number, { resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }>;
 }
 
-/**
- * Offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
- * JSON (which never holds a raw newline), then a newline.
- */
-export function lineStarts(
-  bytes: Uint8Array,
-  rows: number,
-  headerBytes: number,
-): Uint32Array<ArrayBuffer> {
-  const starts = new Uint32Array(new ArrayBuffer(rows * 4));
-  let pos = 0;
-  for (let i = 0; i < rows; i++) {
-    starts[i] = pos;
-    const nl = bytes.indexOf(10, pos + headerBytes);
-    if (nl < 0) break;
-    pos = nl + 1;
-  }
-  if (pos !== bytes.length) {
-    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
-  }
-  return starts;
-}
-
 /** Installs the worker's message handler on `scope`. */
 export function serve(scope: WorkerScope): void {
   let current: Session | undefined;
@@ -115,7 +92,7 @@ export function serve(scope: WorkerScope): void {
         lineStarts: true,
       });
       for await (const s of lines) {
-        const starts = s.starts ?? lineStarts(s.bytes, s.rows, m.headerBytes);
+        const starts = s.starts!; // asked for with lineStarts
         const whole = s.bytes.byteOffset === 0 &&
           s.bytes.byteLength === s.bytes.buffer.byteLength &&
           s.bytes.buffer instanceof ArrayBuffer;

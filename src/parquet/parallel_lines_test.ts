@@ -8,7 +8,6 @@ import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { decodeError, DecodePool, encodeError, readEventLinesParallel } from "./parallel_lines.ts";
-import { lineStarts } from "./lines_worker.ts";
 import { passedPages } from "./column_cursor.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
@@ -398,6 +397,29 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
   }
 });
+
+/**
+ * The reference for `LineSlice.starts`: offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
+ * JSON (which never holds a raw newline), then a newline.
+ */
+function lineStarts(
+  bytes: Uint8Array,
+  rows: number,
+  headerBytes: number,
+): Uint32Array<ArrayBuffer> {
+  const starts = new Uint32Array(new ArrayBuffer(rows * 4));
+  let pos = 0;
+  for (let i = 0; i < rows; i++) {
+    starts[i] = pos;
+    const nl = bytes.indexOf(10, pos + headerBytes);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  if (pos !== bytes.length) {
+    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
+  }
+  return starts;
+}
 
 Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan for newlines finds them", async () => {
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 1000);
