@@ -15,7 +15,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
 import { readPlain } from "hyparquet/src/plain.js";
 import { toJson } from "../transform/json.ts";
-import { scalar } from "../transform/values.ts";
+import { millisOf, scalar } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";
 import { readPageHeader } from "./limits.ts";
 import type { ReadGuard } from "./limits.ts";
@@ -349,8 +349,7 @@ export class ColumnCursor {
       case "bytes":
         return o.jsonUtf8(seg.values[k]!);
       case "ts": {
-        const v = seg.raw[k]!;
-        return o.timestamp(seg.div === 1n ? Number(v) : Number(v / seg.div));
+        return o.timestamp(millisOf(seg.raw[k]!, seg.div));
       }
       case "values":
         return writeValue(o, valueOf(seg, k, this.#decoder));

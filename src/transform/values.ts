@@ -88,7 +88,12 @@ export function base64(bytes: Uint8Array): string {
  * built: milliseconds, microseconds and nanoseconds all become RFC 3339 strings with milliseconds.
  */
 export const TIMESTAMP_PARSERS = {
-  timestampFromMilliseconds: (ms: bigint) => timestampFromMillis(Number(ms)),
-  timestampFromMicroseconds: (us: bigint) => timestampFromMillis(Number(us / 1000n)),
-  timestampFromNanoseconds: (ns: bigint) => timestampFromMillis(Number(ns / 1000000n)),
+  timestampFromMilliseconds: (ms: bigint) => timestampFromMillis(millisOf(ms, 1n)),
+  timestampFromMicroseconds: (us: bigint) => timestampFromMillis(millisOf(us, 1000n)),
+  timestampFromNanoseconds: (ns: bigint) => timestampFromMillis(millisOf(ns, 1_000_000n)),
 };
+
+/** Epoch milliseconds of a timestamp of `perMilli` units per millisecond (1, 1,000, 1,000,000). */
+export function millisOf(v: bigint, perMilli: bigint): number {
+  return perMilli === 1n ? Number(v) : Number(v / perMilli);
+}
