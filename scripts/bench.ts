@@ -13,8 +13,9 @@
  *   (`--stage objects`);
  * - **pipeline** — the real collector (`main.ts run --config X --once`, under `-P=seclake`,
  *   wrapped in `/usr/bin/time -v`) against moto (S3 + SQS, one EventBridge notification) and a
- *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.ts`), timed from the
- *   collector's start until the receiver answered the end of the last batch (every line received
+ *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.py`, Python's
+ *   OpenSSL, the cheapest on the shared CPUs; `--receiver deno` runs `scripts/bench_receiver.ts`
+ *   instead), timed from the collector's start until the receiver answered the end of the last batch (every line received
  *   and confirmed); the collector must then exit 0 with the queue empty;
  * - **slow pipeline** (`--slow-output`) — the same, with the receiver down for the first
  *   seconds and then reading at a limited rate;
@@ -33,7 +34,7 @@ import { makeCerts } from "../tests/helpers/certs.ts";
 import type { TestCerts } from "../tests/helpers/certs.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "../tests/helpers/lake.ts";
 import type { TestLake } from "../tests/helpers/lake.ts";
-import { startMoto } from "../tests/helpers/moto.ts";
+import { motoPython, startMoto } from "../tests/helpers/moto.ts";
 import type { DecodeResult, Stage } from "./bench_decode.ts";
 import type { DuckDbResult } from "./bench_duckdb.ts";
 import { benchPlan, ensureInputs } from "./bench_inputs.ts";
@@ -57,6 +58,8 @@ const USAGE = `Usage: deno task bench [options]
   --only TEXT         only files whose label contains TEXT (e.g. "cloudtrail zstd")
   --source S          pipeline input: s3 (default; moto S3 + SQS) or directory (the collector's
                       local directory input: the same pipeline without S3, to isolate the output)
+  --receiver R        the TLS receiver: python (default; scripts/bench_receiver.py, OpenSSL) or
+                      deno (scripts/bench_receiver.ts, node:tls; ~3x its CPU)
   --skip LIST         comma-separated: decode, object, pipeline, duckdb
   --stages            also time each decode stage (columns, rows, events, json)
   --repeat N          decode and DuckDB runs per file, the fastest is kept (default 1)
@@ -142,6 +145,7 @@ async function main(args: string[]): Promise<number> {
         "generate-only": { type: "boolean", default: false },
         "deno-flags": { type: "string", default: "" },
         source: { type: "string", default: "s3" },
+        receiver: { type: "string", default: "python" },
         "native-codecs": { type: "boolean", default: false },
         "decode-threads": { type: "string" },
         "batches-in-flight": { type: "string" },
@@ -165,6 +169,11 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   source = values.source;
+  if (values.receiver !== "python" && values.receiver !== "deno") {
+    console.error(`--receiver must be python or deno, got ${values.receiver}\n${USAGE}`);
+    return 2;
+  }
+  receiverKind = values.receiver;
   decodeThreads = values["decode-threads"];
   batchesInFlight = values["batches-in-flight"];
   if (values["native-codecs"]) {
@@ -481,12 +490,12 @@ async function startReceiver(
   certs: TestCerts,
   opts: { downMs?: number; rateBytes?: number },
 ): Promise<ReceiverProc> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const program = receiverKind === "python"
+    ? [await motoPython(), join(SCRIPTS, "bench_receiver.py")]
+    : [Deno.execPath(), "run", "-A", "--quiet", join(SCRIPTS, "bench_receiver.ts")];
+  const child = new Deno.Command(program[0], {
     args: [
-      "run",
-      "-A",
-      "--quiet",
-      join(SCRIPTS, "bench_receiver.ts"),
+      ...program.slice(1),
       "--ca",
       certs.caCertPath,
       "--cert",
@@ -541,7 +550,7 @@ async function startReceiver(
   }, 30_000);
   const p = await Promise.race([portPromise, child.status.then(() => -1)]);
   clearTimeout(timer);
-  if (p < 0) throw new Error("bench_receiver.ts exited before listening");
+  if (p < 0) throw new Error(`${program.at(-1)} exited before listening`);
   return {
     port: p,
     cpu: () => cpuSeconds(child.pid),
@@ -611,6 +620,7 @@ let runNo = 0;
 let denoFlags: string[] = [];
 /** Where the collector reads the file from in the pipeline measurement. */
 let source: "s3" | "directory" = "s3";
+let receiverKind: "python" | "deno" = "python";
 /** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
 let decodeThreads: string | undefined;
 let batchesInFlight: string | undefined;
