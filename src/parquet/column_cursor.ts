@@ -2,7 +2,8 @@
  * One leaf column of one row group, read page by page for the fast path (`json_reader.ts`).
  * The cursor holds only the pages its rows have not been written from yet, and keeps each page
  * compact: levels as bytes, text as offsets into the inflated page, dictionary-encoded values as
- * indices, numbers as hyparquet's typed arrays converted a block at a time. So memory follows
+ * indices into the dictionary's entries (each written as JSON once, numbers too), other numbers
+ * as hyparquet's typed arrays converted a block at a time. So memory follows
  * the page size and the rows in flight, not the row-group size, and no JavaScript object is made
  * per text value.
  * @module
@@ -20,10 +21,12 @@ import { ByteOut } from "./json_bytes.ts";
 import { readPageHeader } from "./limits.ts";
 import type { ReadGuard } from "./limits.ts";
 
-/** The JSON text of every entry of a text dictionary, in one buffer. */
+/** The JSON text of every entry of a dictionary, in one buffer. */
 interface DictionaryJson {
   bytes: Uint8Array;
   at: Int32Array;
+  /** Entries left out by the value policy (1), for a dictionary of non-text values. */
+  omit: Uint8Array | undefined;
 }
 
 /** Escapes each dictionary entry once (`json_bytes.ts`), into one buffer. */
@@ -34,7 +37,24 @@ function dictionaryJson(dict: Uint8Array[]): DictionaryJson {
     o.jsonUtf8(dict[e]!);
     at[e + 1] = o.pos;
   }
-  return { bytes: o.buf.slice(0, o.pos), at };
+  return { bytes: o.buf.slice(0, o.pos), at, omit: undefined };
+}
+
+/**
+ * Writes each entry of a dictionary of converted non-text values once, as {@link writeValue}
+ * does, and marks the entries the policy leaves out ({@link omitted}).
+ */
+function valuesJson(dict: DecodedArray): DictionaryJson {
+  const o = new ByteOut(1024);
+  const at = new Int32Array(dict.length + 1);
+  const omit = new Uint8Array(dict.length);
+  for (let e = 0; e < dict.length; e++) {
+    const v = dict[e];
+    if (omitted(v)) omit[e] = 1;
+    else writeValue(o, v);
+    at[e + 1] = o.pos;
+  }
+  return { bytes: o.buf.slice(0, o.pos), at, omit };
 }
 
 /** An array for `n` dictionary indices of `width` bits. */
@@ -57,26 +77,24 @@ const BLOCK = 1024;
 type Segment =
   /** Text, PLAIN: value k is `buf[start[k] .. start[k] + len[k]]`. */
   | { kind: "plain"; n: number; buf: Uint8Array; start: Int32Array; len: Int32Array }
-  /** Text, dictionary-encoded: each entry's JSON was written once, entry e at `at[e]..at[e+1]`. */
+  /** Dictionary-encoded: each entry's JSON was written once, entry e at `at[e]..at[e+1]`. */
   | { kind: "dict"; n: number; idx: ArrayLike<number>; json: DictionaryJson }
   /** Text decoded by hyparquet (other encodings). */
   | { kind: "bytes"; n: number; values: Uint8Array[] }
   /** INT64 timestamps: value k is `raw[k] / div` epoch milliseconds. */
   | { kind: "ts"; n: number; raw: BigInt64Array; div: bigint }
-  /** Other types: `raw` converted a block at a time, or dictionary entries already converted. */
+  /** Other types: `raw` converted a block at a time (or `block` converted whole). */
   | {
     kind: "values";
     n: number;
     raw?: DecodedArray;
-    idx?: ArrayLike<number>;
-    dict?: DecodedArray;
     block: DecodedArray;
     blockStart: number;
   };
 
 const NO_BYTES = new Uint8Array(0);
 const NO_OFFSETS = new Int32Array(0);
-const NO_DICTIONARY: DictionaryJson = { bytes: NO_BYTES, at: NO_OFFSETS };
+const NO_DICTIONARY: DictionaryJson = { bytes: NO_BYTES, at: NO_OFFSETS, omit: undefined };
 
 /**
  * `s` with every field of every kind of segment, in one order: the segments of all kinds share
@@ -94,7 +112,6 @@ function segment<T extends Segment>(s: T): T {
     values: [] as Uint8Array[],
     raw: undefined as DecodedArray | undefined,
     div: 1n,
-    dict: undefined as DecodedArray | undefined,
     block: [] as DecodedArray,
     blockStart: 0,
   };
@@ -328,7 +345,18 @@ export class ColumnCursor {
 
   /** Whether the current value is left out by the policy (never for text). */
   omittedHere(): boolean {
-    return !this.text && this.#seg().kind !== "ts" && omitted(this.#value());
+    if (this.text) return false;
+    const seg = this.#seg();
+    switch (seg.kind) {
+      case "ts":
+        return false;
+      case "dict": {
+        const omit = seg.json.omit;
+        return omit !== undefined && omit[seg.idx[this.v - this.#segBase]!] === 1;
+      }
+      default:
+        return omitted(this.#value());
+    }
   }
 
   /** Writes the current value as JSON and moves past its entry. */
@@ -432,7 +460,10 @@ export class ColumnCursor {
         );
         this.#dictionarySize = dict.length;
         if (this.text) this.#dictionaryJson = dictionaryJson(dict as Uint8Array[]);
-        else this.#dictionary = convert(dict, decoder);
+        else {
+          this.#dictionary = convert(dict, decoder);
+          this.#dictionaryJson = valuesJson(this.#dictionary);
+        }
         continue;
       }
       if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") continue; // index pages
@@ -539,16 +570,7 @@ export class ColumnCursor {
       for (let k = 0; k < count; k++) {
         if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of ${size} entries`);
       }
-      seg = this.text
-        ? segment({ kind: "dict", n: count, idx, json: this.#dictionaryJson! })
-        : segment({
-          kind: "values",
-          n: count,
-          idx,
-          dict: this.#dictionary,
-          block: [],
-          blockStart: 0,
-        });
+      seg = segment({ kind: "dict", n: count, idx, json: this.#dictionaryJson! });
     } else {
       const start = new Int32Array(count);
       const len = new Int32Array(count);
@@ -648,7 +670,6 @@ function valueOf(
   k: number,
   decoder: ColumnDecoder,
 ): unknown {
-  if (seg.idx) return seg.dict![seg.idx[k]!];
   if (!seg.raw) return seg.block[k];
   if (k < seg.blockStart || k >= seg.blockStart + seg.block.length) {
     seg.blockStart = k - (k % BLOCK);

@@ -84,14 +84,32 @@ export class ByteOut {
     this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
   }
 
-  /** Writes a safe integer in decimal. */
+  /** Writes a safe integer in decimal, as `String(n)` does, without making the string. */
   int(n: number): void {
+    if (!Number.isSafeInteger(n)) return this.ascii(String(n));
+    if (this.pos + 17 > this.buf.length) this.ensure(17); // sign and 16 digits
+    const b = this.buf;
+    let p = this.pos;
     if (n < 0) {
-      this.byte(45);
+      b[p++] = 45;
       n = -n;
     }
-    if (n < 10) return this.byte(48 + n);
-    this.ascii(String(n));
+    if (n < 10) {
+      b[p++] = 48 + n;
+    } else if (n < 100_000_000) {
+      p = digits(b, p, n);
+    } else {
+      // Two halves below 2^31 each, so the digit loop stays in integer arithmetic.
+      const high = Math.floor(n / 100_000_000);
+      let low = n - high * 100_000_000;
+      p = digits(b, p, high) + 8;
+      for (let q = p - 1; q >= p - 8; q--) {
+        const d = (low / 10) | 0;
+        b[q] = 48 + low - d * 10;
+        low = d;
+      }
+    }
+    this.pos = p;
   }
 
   /**
@@ -231,6 +249,36 @@ export class ByteOut {
     this.pos = 0;
     return out;
   }
+}
+
+/** Writes `n` (0 < n < 2^31) in decimal at `b[p]`; returns the position after it. */
+function digits(b: Uint8Array, p: number, n: number): number {
+  const end = p +
+    (n < 10
+      ? 1
+      : n < 100
+      ? 2
+      : n < 1_000
+      ? 3
+      : n < 10_000
+      ? 4
+      : n < 100_000
+      ? 5
+      : n < 1_000_000
+      ? 6
+      : n < 10_000_000
+      ? 7
+      : n < 100_000_000
+      ? 8
+      : n < 1_000_000_000
+      ? 9
+      : 10);
+  for (let q = end - 1; q >= p; q--) {
+    const d = (n / 10) | 0;
+    b[q] = 48 + n - d * 10;
+    n = d;
+  }
+  return end;
 }
 
 /**

@@ -48,6 +48,29 @@ Deno.test("JS strings and integers", () => {
   assert.equal(dec.decode(o.take()), '"a\\"b","é\\u0001",-12345,7');
 });
 
+Deno.test("integers are written as String(n) writes them", () => {
+  const o = new ByteOut(1);
+  const check = (n: number) => {
+    o.pos = 0;
+    o.int(n);
+    assert.equal(dec.decode(o.buf.subarray(0, o.pos)), String(n), `n ${n}`);
+  };
+  const edges = [0, -0, 1, 9, 10, 99, 100, 99_999_999, 100_000_000, 100_000_001, 2 ** 31 - 1];
+  for (const n of [...edges, 2 ** 31, 1_712_750_700_123, 10 ** 15, Number.MAX_SAFE_INTEGER]) {
+    check(n);
+    check(-n);
+  }
+  for (const n of [0.5, -1.25, 2 ** 53, 1e21, NaN, Infinity, -Infinity]) check(n);
+  // Every digit count, with a deterministic walk over the safe range.
+  let x = 7;
+  for (let i = 0; i < 100_000; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const n = Math.floor((x / 2147483648) * 10 ** (i % 17));
+    check(n);
+    check(-n);
+  }
+});
+
 Deno.test("timestamps written from integers equal JSON.stringify of the policy's string", () => {
   const o = new ByteOut(16);
   const check = (ms: number) => {

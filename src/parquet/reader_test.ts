@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parquetMetadataAsync } from "hyparquet";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { toJson } from "../transform/json.ts";
 import { readEventLines } from "./json_reader.ts";
@@ -12,6 +13,18 @@ async function all(file: Parameters<typeof readEvents>[0], startRow = 0): Promis
   const out: JsonObject[] = [];
   for await (const s of readEvents(file, { startRow, sliceRows: 3 })) out.push(...s.events);
   return out;
+}
+
+/** The fast path's lines of `file`, and the reference path's events as JSON. */
+async function bothPaths(
+  file: Parameters<typeof readEvents>[0],
+): Promise<{ lines: string[]; expected: string[] }> {
+  const expected = (await all(file)).map((e) => toJson(e));
+  const lines: string[] = [];
+  for await (const s of readEventLines(file, { sliceRows: 50 })) {
+    lines.push(...new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  }
+  return { lines, expected };
 }
 
 const S = (name: string, rep = "OPTIONAL") => ({
@@ -209,12 +222,58 @@ Deno.test("the fast path writes MILLIS, MICROS and NANOS timestamps as the refer
     ],
     128,
   );
-  const expected = (await all(file)).map((e) => toJson(e));
-  const lines: string[] = [];
-  for await (const s of readEventLines(file, { sliceRows: 50 })) {
-    lines.push(...new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
-  }
+  const { lines, expected } = await bothPaths(file);
   assert.equal(lines.length, n);
   assert.deepEqual(lines, expected);
   assert.match(expected[1]!, /"micros":"19\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
+});
+
+Deno.test("dictionary-encoded numbers: each entry written once, NaN and Infinity left out, in lists too", async () => {
+  const dbl = (name: string, rep = "OPTIONAL") => ({ name, type: "DOUBLE", repetition_type: rep });
+  const n = 300;
+  const pick = <T>(xs: T[]) => Array.from({ length: n }, (_, i) => xs[(i * 7) % xs.length]!);
+  const doubles = [NaN, 1.5, Infinity, -0, null, -Infinity, 2e21, 0.1];
+  const columnData = [
+    { name: "f", data: pick(doubles), encoding: "RLE_DICTIONARY" },
+    { name: "i", data: pick([9007199254740993n, 5n, -3n, null]), encoding: "RLE_DICTIONARY" },
+    { name: "u", data: pick([4294967295, 7, null]), encoding: "RLE_DICTIONARY" },
+    {
+      name: "l",
+      data: pick([[NaN, 1.5, null], [], null, [Infinity], [0.1, 0.1]]),
+      encoding: "RLE_DICTIONARY",
+    },
+  ];
+  const bytes = new Uint8Array(parquetWriteBuffer({
+    schema: [
+      { name: "root", num_children: 4 },
+      dbl("f"),
+      { name: "i", type: "INT64", repetition_type: "OPTIONAL" },
+      { name: "u", type: "INT32", converted_type: "UINT_32", repetition_type: "OPTIONAL" },
+      { name: "l", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
+      { name: "list", repetition_type: "REPEATED", num_children: 1 },
+      dbl("element"),
+    ] as never,
+    columnData: columnData as never,
+    rowGroupSize: 128,
+  }));
+  const file = bufferFromBytes(bytes);
+  // Every column is dictionary-encoded, so the pre-written entries are what is read.
+  const metadata = await parquetMetadataAsync(file);
+  for (const c of metadata.row_groups[0]!.columns) {
+    assert.ok(
+      c.meta_data!.encodings.includes("RLE_DICTIONARY"),
+      c.meta_data!.path_in_schema.join("."),
+    );
+  }
+  const { lines, expected } = await bothPaths(file);
+  assert.equal(lines.length, n);
+  assert.deepEqual(lines, expected);
+  assert.deepEqual(lines.slice(0, 6), [
+    '{"i":9007199254740993,"u":4294967295,"l":[null,1.5,null]}',
+    '{"f":0.1,"u":7}',
+    '{"f":2e+21,"i":-3,"l":[0.1,0.1]}',
+    '{"i":5,"u":4294967295,"l":[]}',
+    '{"i":9007199254740993,"u":7,"l":[null]}',
+    '{"f":0,"l":[null,1.5,null]}',
+  ]);
 });
