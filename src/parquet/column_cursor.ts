@@ -81,8 +81,13 @@ type Segment =
   | { kind: "dict"; n: number; idx: ArrayLike<number>; json: DictionaryJson }
   /** Text decoded by hyparquet (other encodings). */
   | { kind: "bytes"; n: number; values: Uint8Array[] }
-  /** INT64 timestamps: value k is `raw[k] / div` epoch milliseconds. */
-  | { kind: "ts"; n: number; raw: BigInt64Array; div: bigint }
+  /**
+   * INT64 timestamps: value k is `raw[k] / div` epoch milliseconds; for milliseconds, `words`
+   * (when not empty) is `raw` as 32-bit halves, read without making a bigint.
+   */
+  | { kind: "ts"; n: number; raw: BigInt64Array; div: bigint; words: Int32Array }
+  /** INT64 integers that no conversion applies to; `words` as for timestamps. */
+  | { kind: "i64"; n: number; raw: BigInt64Array; words: Int32Array }
   /** Other types: `raw` converted a block at a time (or `block` converted whole). */
   | {
     kind: "values";
@@ -112,6 +117,7 @@ function segment<T extends Segment>(s: T): T {
     values: [] as Uint8Array[],
     raw: undefined as DecodedArray | undefined,
     div: 1n,
+    words: NO_OFFSETS,
     block: [] as DecodedArray,
     blockStart: 0,
   };
@@ -151,6 +157,32 @@ const bitWidth = (max: number) => 32 - Math.clz32(max);
  * For an INT64 timestamp column that hyparquet converts with the timestamp parsers, what divides
  * its values into milliseconds (1, 1,000 or 1,000,000); else undefined.
  */
+/** Whether typed arrays are little-endian here, as Parquet's numbers are. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** `raw` as the low and high 32-bit halves of each value, or empty where that cannot be done. */
+function wordsOf(raw: BigInt64Array): Int32Array {
+  return LITTLE_ENDIAN ? new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2) : NO_OFFSETS;
+}
+
+/** The value at `words[2k]` and `words[2k+1]`, or undefined when it is not a safe integer. */
+function wordValue(words: Int32Array, k: number): number | undefined {
+  const high = words[2 * k + 1]!;
+  // |value| < 2^53 exactly when the high half is in [-2^21, 2^21), but -2^53 itself.
+  if (high < -2_097_152 || high >= 2_097_152) return undefined;
+  const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
+  return v === -9_007_199_254_740_992 ? undefined : v;
+}
+
+/** Whether INT64 values of the column are written as they are (no conversion applies). */
+function plainInt64(decoder: ColumnDecoder): boolean {
+  const e = decoder.element;
+  const ct = e.converted_type;
+  const lt = e.logical_type;
+  return e.type === "INT64" && (ct === undefined || ct === "INT_64") &&
+    (lt === undefined || (lt.type === "INTEGER" && lt.isSigned));
+}
+
 function timestampDivisor(decoder: ColumnDecoder): bigint | undefined {
   const e = decoder.element;
   if (e.type !== "INT64") return undefined;
@@ -174,6 +206,7 @@ export class ColumnCursor {
   readonly text: boolean;
   /** For INT64 timestamps written straight from their integers (see {@link timestampDivisor}). */
   readonly #tsDiv?: bigint;
+  readonly #plainInt64: boolean;
   def?: Uint8Array;
   rep?: Uint8Array;
   i = 0;
@@ -232,6 +265,7 @@ export class ColumnCursor {
     this.#numValues = numValues;
     this.text = isTextColumn(decoder);
     this.#tsDiv = timestampDivisor(decoder);
+    this.#plainInt64 = plainInt64(decoder);
     this.#guard = guard;
     if (maxDef > 0) this.def = new Uint8Array(0);
     if (maxRep > 0) this.rep = new Uint8Array(0);
@@ -349,6 +383,7 @@ export class ColumnCursor {
     const seg = this.#seg();
     switch (seg.kind) {
       case "ts":
+      case "i64":
         return false;
       case "dict": {
         const omit = seg.json.omit;
@@ -377,7 +412,12 @@ export class ColumnCursor {
       case "bytes":
         return o.jsonUtf8(seg.values[k]!);
       case "ts": {
-        return o.timestamp(millisOf(seg.raw[k]!, seg.div));
+        const ms = seg.words.length === 0 ? undefined : wordValue(seg.words, k);
+        return o.timestamp(ms ?? millisOf(seg.raw[k]!, seg.div));
+      }
+      case "i64": {
+        const v = seg.words.length === 0 ? undefined : wordValue(seg.words, k);
+        return v === undefined ? writeValue(o, seg.raw[k]!) : o.int(v);
       }
       case "values":
         return writeValue(o, valueOf(seg, k, this.#decoder));
@@ -617,7 +657,15 @@ export class ColumnCursor {
         blockStart: 0,
       })
       : this.#tsDiv !== undefined && dataPage instanceof BigInt64Array
-      ? segment({ kind: "ts", n, raw: dataPage, div: this.#tsDiv })
+      ? segment({
+        kind: "ts",
+        n,
+        raw: dataPage,
+        div: this.#tsDiv,
+        words: this.#tsDiv === 1n ? wordsOf(dataPage) : NO_OFFSETS,
+      })
+      : this.#plainInt64 && dataPage instanceof BigInt64Array
+      ? segment({ kind: "i64", n, raw: dataPage, words: wordsOf(dataPage) })
       : segment({ kind: "values", n, raw: dataPage, block: [], blockStart: 0 });
     return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
   }

@@ -277,3 +277,44 @@ Deno.test("dictionary-encoded numbers: each entry written once, NaN and Infinity
     '{"f":0,"l":[null,1.5,null]}',
   ]);
 });
+
+Deno.test("PLAIN INT64 integers and millisecond timestamps read as 32-bit halves, every range", async () => {
+  const edges = [
+    0n,
+    -1n,
+    1n,
+    2n ** 32n - 1n,
+    2n ** 32n,
+    -(2n ** 32n),
+    -(2n ** 32n) - 1n,
+    2n ** 53n - 1n,
+    -(2n ** 53n) + 1n,
+    2n ** 53n,
+    -(2n ** 53n),
+    2n ** 53n + 1n,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    1_712_750_700_123n,
+    -62_167_219_200_001n,
+    253_402_300_800_000n,
+  ];
+  const n = edges.length;
+  const file = write(
+    [
+      { name: "i", type: "INT64", repetition_type: "OPTIONAL" },
+      { name: "t", type: "INT64", converted_type: "TIMESTAMP_MILLIS", repetition_type: "OPTIONAL" },
+    ],
+    [
+      { name: "i", data: edges, encoding: "PLAIN" },
+      { name: "t", data: edges, encoding: "PLAIN" },
+    ] as never,
+  );
+  const { lines, expected } = await bothPaths(file);
+  assert.equal(lines.length, n);
+  assert.deepEqual(lines, expected);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l, (_k, v, c?: { source?: string }) => c?.source ?? v).i),
+    edges.map(String),
+  );
+  assert.equal(lines[14], '{"i":1712750700123,"t":"2024-04-10T12:05:00.123Z"}');
+});
