@@ -62,7 +62,8 @@ const USAGE = `Usage: deno task bench [options]
                       deno (scripts/bench_receiver.ts, node:tls; ~3x its CPU)
   --skip LIST         comma-separated: decode, object, pipeline, duckdb
   --stages            also time each decode stage (columns, rows, events, json)
-  --repeat N          decode and DuckDB runs per file, the fastest is kept (default 1)
+  --repeat N          decode, DuckDB and pipeline runs per file, the fastest is kept; the
+                      pipeline's peak RSS is the highest of its runs (default 1)
   --cache-dir DIR     where inputs are cached (default .tmp/bench)
   --regenerate        regenerate the inputs even when cached
   --generate-only     make the inputs and stop
@@ -254,7 +255,7 @@ async function main(args: string[]): Promise<number> {
     try {
       for (const [i, f] of files.entries()) {
         const r = results[i]!;
-        r.pipeline = await runPipeline(env, f, {});
+        r.pipeline = await bestPipeline(repeat, () => runPipeline(env, f, {}));
         log(
           `${f.label}: pipeline ${rate(r.rows, r.pipeline.seconds)} ev/s, peak ${
             mb(r.pipeline.peakRssBytes)
@@ -354,6 +355,25 @@ async function gitState(): Promise<{ head: string; dirty: string[] }> {
 // ---------------------------------------------------------------------------------------------
 // Subprocess measurements
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The fastest of `n` pipeline runs, with the highest peak RSS of all of them (memory is not
+ * best-of); a failed run ends the series and is what is returned.
+ */
+async function bestPipeline(
+  n: number,
+  run: () => Promise<PipelineResult>,
+): Promise<PipelineResult> {
+  let winner: PipelineResult | undefined;
+  let peak = 0;
+  for (let i = 0; i < n; i++) {
+    const r = await run();
+    peak = Math.max(peak, r.peakRssBytes);
+    if (!r.ok) return { ...r, peakRssBytes: peak };
+    if (!winner || r.seconds < winner.seconds) winner = r;
+  }
+  return { ...winner!, peakRssBytes: peak };
+}
 
 async function best<T extends { seconds: number }>(n: number, run: () => Promise<T>): Promise<T> {
   let winner: T | undefined;
