@@ -629,8 +629,9 @@ class Prefetcher {
    * request, each then held as its own copy.
    */
   #ahead(from: number): void {
-    // Refilled once half is used, so that reads stay large.
-    if (this.#heldBytes > this.#aheadBytes / 2) return;
+    // Refilled once three quarters are used, so that reads stay large (fewer requests: each
+    // costs S3 a request and moto a copy of the whole object); a quarter is still held.
+    if (this.#heldBytes > this.#aheadBytes / 4) return;
     let i = Math.max(from, this.#next);
     const first = i;
     let bytes = this.#heldBytes;
