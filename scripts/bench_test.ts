@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { targets } from "./bench.ts";
+
+const MB = 1024 * 1024;
+
+function file(label: string, o: { pipeline?: number; duckdb?: number; rss?: number[] }) {
+  const [decode, pipeline] = o.rss ?? [100 * MB, 200 * MB];
+  return {
+    label,
+    rows: 1000,
+    fileBytes: 1,
+    generatedSeconds: 0,
+    decode: { peakRssBytes: decode },
+    pipeline: o.pipeline === undefined
+      ? undefined
+      : { ok: true, seconds: o.pipeline, peakRssBytes: pipeline },
+    duckdb: o.duckdb === undefined ? undefined : { seconds: o.duckdb },
+  } as never;
+}
+
+Deno.test("bench targets: speed compares CloudTrail ZSTD pipelines with DuckDB, memory every peak", () => {
+  const met = targets([
+    file("cloudtrail zstd rg20k", { pipeline: 9, duckdb: 10 }),
+    file("vpcflow gzip rg20k", { pipeline: 9, duckdb: 1, rss: [100 * MB, 250 * MB] }),
+  ]);
+  assert.match(met[0]!, /: met in this run \(cloudtrail zstd rg20k 1\.11×\)\.$/);
+  assert.match(met[1]!, /: met \(highest 250 MB of 4 measurements\)\.$/);
+
+  const missed = targets([
+    file("cloudtrail zstd rg20k", { pipeline: 9, duckdb: 10 }),
+    file("cloudtrail zstd rg128k", { pipeline: 10, duckdb: 9, rss: [300 * MB, 500 * MB] }),
+  ]);
+  assert.match(missed[0]!, /NOT met in this run \(.*rg20k 1\.11×, .*rg128k 0\.90×\)/);
+  assert.match(
+    missed[1]!,
+    /NOT met: 2 of 4 measurements over, highest cloudtrail zstd rg128k pipeline 500 MB, cloudtrail zstd rg128k decode 300 MB\.$/,
+  );
+
+  assert.match(targets([file("vpcflow zstd rg20k", {})])[0]!, /not measured/);
+});
