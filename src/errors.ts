@@ -429,8 +429,8 @@ export const CATALOGUE = {
     504,
     "DeliveryError",
     "Receiver rejected the client certificate",
-    false,
-    "The receiver closed the connection right after the TLS handshake: it does not accept cert (another domain's certificate, a revoked or expired one, or one its CA did not sign).",
+    true,
+    "The receiver closed the connection right after the TLS handshake, or sent a certificate alert: it does not accept cert (another domain's certificate, a revoked or expired one, or one its CA did not sign). A running output retries it like any delivery error, since a receiver that stops at that moment looks the same; `seclake check` reports it at once.",
     "Use the certificate and key of the Devo domain the events are for; download them again from Devo if in doubt.",
   ),
   NOTIFICATION_INVALID: entry(

@@ -104,7 +104,7 @@ Deno.test("the receiver is down for 10 s, then back on the same port: every even
   assert.ok(t.duplicateBytes <= BATCHES_IN_FLIGHT * MAX_BATCH_BYTES, describe(t));
 });
 
-Deno.test("the receiver rejects the client certificate: nothing counts as delivered, error 501, message kept", async () => {
+Deno.test("the receiver rejects the client certificate: nothing counts as delivered, error 504, message kept", async () => {
   await using w = await startWorld();
   const object = await w.putFixture(`aws/CLOUD_TRAIL_MGMT/2.0/${DAY}/rogue.gz.parquet`, {
     classUid: 6003,
@@ -121,7 +121,7 @@ Deno.test("the receiver rejects the client certificate: nothing counts as delive
   assert.ok(w.receiver.handshakeErrors >= 1);
   assert.match(
     run.stderr,
-    /DeliveryError 501: localhost:\d+ closed the connection before confirming; the client certificate was probably rejected/,
+    /DeliveryError 504: localhost:\d+ closed the connection before confirming; the client certificate was probably rejected/,
   );
   assert.equal(runFinished(run.stderr)?.deleted, 0);
   assert.match(run.stderr, /Output devo_1: 0 events \(0 bytes\) confirmed/);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { isCollectorError } from "../src/errors.ts";
 import { ConfirmedStreamOutput } from "../src/output/confirmed_stream.ts";
-import { tcpConnector, tlsConnector } from "../src/output/connectors.ts";
+import { classifyConnError, tcpConnector, tlsConnector } from "../src/output/connectors.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { rsyslogAvailable, startRsyslogTls } from "./helpers/rsyslog.ts";
@@ -106,7 +106,10 @@ Deno.test("a rejected client certificate is never taken for delivery", async () 
   const out = tlsOut(certs, receiver.port, true);
   try {
     const r = await out.write(lines(0, 4), 4);
-    await assert.rejects(r.confirmed, (e) => isCollectorError(e, "OUTPUT_TLS") && e.id === 501);
+    await assert.rejects(
+      r.confirmed,
+      (e) => isCollectorError(e, "OUTPUT_CERT_REJECTED") && e.id === 504,
+    );
     assert.equal(receiver.lines.length, 0);
     assert.equal(out.stats.eventsSent, 0);
     assert.equal(out.stats.batchesFailed, 1);
@@ -130,7 +133,7 @@ Deno.test({
       await r.confirmed;
       assert.equal((await rsyslog.waitForLines(20, 10_000)).length, 20);
       const bad = await rogue.write(lines(100, 5), 5);
-      await assert.rejects(bad.confirmed, (e) => isCollectorError(e, "OUTPUT_TLS"));
+      await assert.rejects(bad.confirmed, (e) => isCollectorError(e, "OUTPUT_CERT_REJECTED"));
       await delay(300);
       assert.equal((await rsyslog.readLines()).length, 20);
     } finally {
@@ -190,4 +193,22 @@ Deno.test("a receiver that is down for a while gets every event once it is back"
     await out.close();
     await receiver?.close();
   }
+});
+
+Deno.test("a certificate alert from the receiver is a rejected certificate (504), our own refusal of its certificate a TLS failure (501)", () => {
+  const rejected = classifyConnError(
+    new Error("received fatal alert: CertificateRequired"),
+    "devo:443",
+    "connect",
+  );
+  assert.ok(isCollectorError(rejected, "OUTPUT_CERT_REJECTED") && rejected.id === 504);
+  assert.equal(rejected.retryable, true);
+  const ours = classifyConnError(
+    new Error("invalid peer certificate: UnknownIssuer"),
+    "devo:443",
+    "connect",
+  );
+  assert.ok(isCollectorError(ours, "OUTPUT_TLS") && ours.id === 501);
+  const reset = classifyConnError(new Deno.errors.ConnectionReset("reset"), "devo:443", "send");
+  assert.ok(isCollectorError(reset, "OUTPUT_WRITE"));
 });

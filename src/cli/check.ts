@@ -22,7 +22,7 @@ import type { LoadOptions } from "../config/load.ts";
 import type { Config, InputConfig, OutputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { classifyConnError } from "../output/connectors.ts";
+import { CERT_ALERT, classifyConnError } from "../output/connectors.ts";
 
 /** Exit codes of `seclake check` (the same as the other commands'). */
 export const CHECK_EXIT = { ok: 0, unavailable: 69, config: 78 } as const;
@@ -494,9 +494,6 @@ export interface ProbeTarget {
   readonly connect_timeout_seconds: number;
   readonly confirm_timeout_seconds: number;
 }
-
-const CERT_ALERT =
-  /BadCertificate|UnknownCA|CertificateRequired|CertificateUnknown|CertificateRevoked|CertificateExpired|UnsupportedCertificate|AccessDenied|DecryptError|bad certificate|unknown ca|certificate required/i;
 
 /**
  * Opens a mutual-TLS connection to `o`, then proves the receiver accepted the client

@@ -106,7 +106,14 @@ async function withTimeout(
   }
 }
 
-/** Maps a network or TLS error to the catalogue: refused/unreachable, TLS, or lost while sending. */
+/** TLS alerts a server sends when it refuses a client certificate (rustls and OpenSSL names). */
+export const CERT_ALERT =
+  /BadCertificate|UnknownCA|CertificateRequired|CertificateUnknown|CertificateRevoked|CertificateExpired|UnsupportedCertificate|AccessDenied|DecryptError|bad certificate|unknown ca|certificate required/i;
+
+/**
+ * Maps a network or TLS error to the catalogue: refused/unreachable, the client certificate
+ * refused by the receiver (a certificate alert from it), other TLS, or lost while sending.
+ */
 export function classifyConnError(
   e: unknown,
   target: string,
@@ -114,6 +121,13 @@ export function classifyConnError(
 ): CollectorError {
   if (e instanceof CollectorError) return e;
   const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  if (/received fatal alert/i.test(msg) && CERT_ALERT.test(msg)) {
+    return new CollectorError(
+      "OUTPUT_CERT_REJECTED",
+      `${target} rejected the client certificate: ${msg}`,
+      { cause: e, context: { target } },
+    );
+  }
   const tls = /certificate|alert|handshake|tls|InvalidData|UnknownIssuer|BadCertificate/i.test(msg);
   const code = tls ? "OUTPUT_TLS" : phase === "connect" ? "OUTPUT_CONNECT" : "OUTPUT_WRITE";
   const what = code === "OUTPUT_TLS"

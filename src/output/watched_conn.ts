@@ -7,12 +7,13 @@
  *
  * When a write or the confirmation fails, the watcher's view decides what is reported: a TLS
  * peer that ended the connection right after the handshake (or sent a certificate alert)
- * rejected our client certificate (DeliveryError 501), whichever of the write error (broken
- * pipe, reset) or the end of stream showed first.
+ * rejected our client certificate (DeliveryError 504, as `seclake check` reports it; retried, since
+ * a receiver that stops at that moment looks the same), whichever of the write error (broken pipe,
+ * reset) or the end of stream showed first.
  * @module
  */
 import { CollectorError } from "../errors.ts";
-import { classifyConnError } from "./connectors.ts";
+import { CERT_ALERT, classifyConnError } from "./connectors.ts";
 
 /** How the peer ended the connection. */
 interface Ended {
@@ -31,10 +32,6 @@ export interface WatchedConnOptions {
   /** Floor of that wait. Default 50 ms. */
   minSettleMs?: number;
 }
-
-/** TLS alerts a server sends when it refuses a client certificate (rustls and OpenSSL names). */
-const CERT_ALERT =
-  /BadCertificate|UnknownCA|CertificateRequired|CertificateUnknown|CertificateRevoked|CertificateExpired|UnsupportedCertificate|AccessDenied|bad certificate|unknown ca|certificate required/i;
 
 /** How long a failed write or confirmation waits for the watcher's view. */
 const VERDICT_MS = 200;
@@ -182,9 +179,9 @@ export class WatchedConn {
     const why = ended.error instanceof Error ? `: ${ended.error.message}` : "";
     return this.#rejected(ended)
       ? new CollectorError(
-        "OUTPUT_TLS",
+        "OUTPUT_CERT_REJECTED",
         `${this.#o.target} closed the connection before confirming; the client certificate was probably rejected (or the receiver stopped just then)${why}`,
-        { cause: ended.error, context: { target: this.#o.target }, retryable: true },
+        { cause: ended.error, context: { target: this.#o.target } },
       )
       : new CollectorError(
         "OUTPUT_WRITE",
