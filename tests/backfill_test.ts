@@ -719,6 +719,8 @@ function configYaml(o: {
   bucket?: string | null;
   historical?: string;
   concurrency?: number;
+  /** YAML flow list of the events' obfuscation rules. */
+  obfuscation?: string;
 }): string {
   const bucket = o.bucket === null ? "" : `    bucket: ${o.bucket ?? o.lake.bucket}\n`;
   const historical = o.historical ? `    historical_poll_datetime: "${o.historical}"\n` : "";
@@ -743,7 +745,9 @@ ${bucket}${historical}    accounts: ["${ACCOUNTS[0]}", "${ACCOUNTS[1]}"]
     regions: [us-east-1]
     backfill_concurrency: ${o.concurrency ?? 2}
     services:
-      events: { wait_time_seconds: 1, visibility_timeout_seconds: 30, exclude_sources: [LAMBDA_EXECUTION] }
+      events: { wait_time_seconds: 1, visibility_timeout_seconds: 30, exclude_sources: [LAMBDA_EXECUTION]${
+    o.obfuscation ? `, obfuscation: ${o.obfuscation}` : ""
+  } }
 `;
 }
 
@@ -1061,4 +1065,36 @@ Deno.test("seclake backfill: a missing bucket, dates outside the window and a ba
     lake.destroy();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("backfills apply the input's obfuscation: seclake backfill and run's historical_poll_datetime", async () => {
+  await withLake(async ({ moto, lake, dir, data }) => {
+    const obfuscation = "[{ paths: [metadata.product.name], method: drop }]";
+    const from = new Date(Date.now() - 2 * DAY_MS).toISOString();
+    for (const command of ["backfill", "run"] as const) {
+      await using receiver = await startTcpReceiver();
+      const config = join(dir, `${command}.yaml`);
+      await Deno.writeTextFile(
+        config,
+        configYaml({
+          lake,
+          endpoint: moto.endpoint,
+          port: receiver.port,
+          stateDir: join(dir, `state-${command}`),
+          historical: command === "run" ? from : undefined,
+          obfuscation,
+        }),
+      );
+      const args = command === "backfill"
+        ? ["backfill", "--config", config, "--from", dashed(daysAgo(2))]
+        : ["run", "--config", config, "--once"];
+      const run = await runCollectorProcess(args, { env: ENV });
+      assert.equal(run.code, 0, run.stderr);
+      assertExactlyOnce(receivedUids(receiver.lines), data);
+      for (const line of receiver.lines) {
+        const product = parseDevoLine(line).event.metadata as { product?: { name?: string } };
+        assert.equal(product.product?.name, undefined, `${command}: ${line.slice(0, 300)}`);
+      }
+    }
+  });
 });

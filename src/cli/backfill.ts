@@ -55,6 +55,8 @@ import { humanBytes } from "../telemetry/stats.ts";
 import { tagChooser } from "../source/partition.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
+import { DecodePool } from "../parquet/parallel_lines.ts";
+import { compileObfuscation } from "../transform/obfuscate.ts";
 
 /** Usage of `seclake backfill`, for help texts. */
 export const BACKFILL_USAGE =
@@ -300,6 +302,8 @@ export interface PrePullOptions {
   progressLineMs?: number;
   /** Applied to every event before it is sent (obfuscation): the live path's transform. */
   eventTransform?: BackfillRunOptions["eventTransform"];
+  /** The live path's decode workers, shared. */
+  decodePool?: BackfillRunOptions["decodePool"];
 }
 
 /**
@@ -380,6 +384,7 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
           telemetry: o.telemetry,
           progress,
           eventTransform: o.eventTransform,
+          decodePool: o.decodePool,
         });
       } finally {
         clearInterval(timer);
@@ -537,6 +542,7 @@ export async function backfillCommand(
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
   const outputs: EventOutput[] = [];
+  let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
   const log = logger("backfill");
   try {
@@ -555,6 +561,12 @@ export async function backfillCommand(
       return 0;
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
+    // Decode workers as `seclake run` has them (globals.decode_threads).
+    const threads = Math.min(config.globals.decode_threads, navigator.hardwareConcurrency || 1);
+    if (threads >= 1) {
+      decodePool = new DecodePool({ threads });
+      void decodePool.prestart();
+    }
     display = startProgressDisplay(progress, { terminal });
     let ok = true;
     for (const input of inputs) {
@@ -569,6 +581,7 @@ export async function backfillCommand(
         telemetry,
         progress,
         signal: controller.signal,
+        decodePool,
       });
       logSummary(input.name, summary);
       if (summary.error) throw summary.error;
@@ -584,6 +597,7 @@ export async function backfillCommand(
     shown?.stop();
     for (const s of signals) Deno.removeSignalListener(s, stop);
     options.signal?.removeEventListener("abort", stop);
+    decodePool?.close();
     await Promise.allSettled(outputs.map((o) => o.close()));
     for (const o of outputs) {
       log.info("Output {output}: {events} events ({bytes} bytes) confirmed", {
@@ -605,6 +619,7 @@ interface CommandInputOptions {
   telemetry: Telemetry;
   progress: BackfillProgress;
   signal: AbortSignal;
+  decodePool?: DecodePool;
 }
 
 /** The cursor file of a `seclake backfill` job: one per job, so shards can share a folder. */
@@ -700,6 +715,8 @@ async function commandInput(
       shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
       telemetry: o.telemetry,
       progress: o.progress,
+      eventTransform: compileObfuscation(events.obfuscation)?.transform,
+      decodePool: o.decodePool,
     });
   } finally {
     await cursor?.close().catch(() => {});

@@ -184,6 +184,8 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           signal: options.signal,
           once: options.once,
           shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
+          eventTransform: obfuscator?.transform,
+          decodePool,
         })
         : undefined;
       const summary = await runCollector({

@@ -161,6 +161,8 @@ export interface BackfillRunOptions {
   retryBaseMs?: number;
   /** Applied to every event before it is sent (obfuscation): the live path's transform. */
   eventTransform?: ProcessObjectOptions["eventTransform"];
+  /** Decode workers, as the live path has (`globals.decode_threads`). */
+  decodePool?: ProcessObjectOptions["decodePool"];
 }
 
 /** What a backfill run did. */
@@ -270,6 +272,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
         eventTransform: o.eventTransform,
+        decodePool: o.decodePool,
         onEvents: (n) => {
           tele.emit("events_received", { count: n });
           o.progress?.onEvents?.(n);
