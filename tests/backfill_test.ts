@@ -721,9 +721,11 @@ function configYaml(o: {
   concurrency?: number;
   /** YAML flow list of the events' obfuscation rules. */
   obfuscation?: string;
+  maxEventBytes?: number;
 }): string {
   const bucket = o.bucket === null ? "" : `    bucket: ${o.bucket ?? o.lake.bucket}\n`;
   const historical = o.historical ? `    historical_poll_datetime: "${o.historical}"\n` : "";
+  const maxEvent = o.maxEventBytes ? `    max_event_bytes: ${o.maxEventBytes}\n` : "";
   return `globals:
   id: bf
   name: seclake-backfill-test
@@ -741,7 +743,7 @@ inputs:
     region: us-east-1
     queue_name: ${o.lake.queueName}
     endpoint_url: ${o.endpoint}
-${bucket}${historical}    accounts: ["${ACCOUNTS[0]}", "${ACCOUNTS[1]}"]
+${bucket}${historical}${maxEvent}    accounts: ["${ACCOUNTS[0]}", "${ACCOUNTS[1]}"]
     regions: [us-east-1]
     backfill_concurrency: ${o.concurrency ?? 2}
     services:
@@ -1067,7 +1069,7 @@ Deno.test("seclake backfill: a missing bucket, dates outside the window and a ba
   }
 });
 
-Deno.test("backfills apply the input's obfuscation: seclake backfill and run's historical_poll_datetime", async () => {
+Deno.test("backfills apply the input's obfuscation and max_event_bytes: seclake backfill and run's historical_poll_datetime", async () => {
   await withLake(async ({ moto, lake, dir, data }) => {
     const obfuscation = "[{ paths: [metadata.product.name], method: drop }]";
     const from = new Date(Date.now() - 2 * DAY_MS).toISOString();
@@ -1083,6 +1085,7 @@ Deno.test("backfills apply the input's obfuscation: seclake backfill and run's h
           stateDir: join(dir, `state-${command}`),
           historical: command === "run" ? from : undefined,
           obfuscation,
+          maxEventBytes: 1024,
         }),
       );
       const args = command === "backfill"
@@ -1091,10 +1094,20 @@ Deno.test("backfills apply the input's obfuscation: seclake backfill and run's h
       const run = await runCollectorProcess(args, { env: ENV });
       assert.equal(run.code, 0, run.stderr);
       assertExactlyOnce(receivedUids(receiver.lines), data);
+      let truncated = 0;
       for (const line of receiver.lines) {
-        const product = parseDevoLine(line).event.metadata as { product?: { name?: string } };
+        const { event } = parseDevoLine(line);
+        const product = event.metadata as { product?: { name?: string } };
         assert.equal(product.product?.name, undefined, `${command}: ${line.slice(0, 300)}`);
+        const json = line.slice(line.indexOf("{"));
+        assert.ok(
+          new TextEncoder().encode(json).length <= 1024,
+          `${command}: ${json.length} bytes`,
+        );
+        if (event["@seclake_truncated"] === true) truncated++;
       }
+      // The CloudTrail-like events (~1.7 KB) were cut to the limit, the others not.
+      assert.ok(truncated > 0 && truncated < receiver.lines.length, `${command}: ${truncated}`);
     }
   });
 });

@@ -300,10 +300,8 @@ export interface PrePullOptions {
   retryDelayMs?: number;
   /** Interval of the progress log line. Default 30 s. */
   progressLineMs?: number;
-  /** Applied to every event before it is sent (obfuscation): the live path's transform. */
-  eventTransform?: BackfillRunOptions["eventTransform"];
-  /** The live path's decode workers, shared. */
-  decodePool?: BackfillRunOptions["decodePool"];
+  /** The input's obfuscation, size limits and decode workers: the live path's. */
+  objectOptions?: BackfillRunOptions["objectOptions"];
 }
 
 /**
@@ -383,8 +381,7 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
           shutdownTimeoutMs: o.shutdownTimeoutMs,
           telemetry: o.telemetry,
           progress,
-          eventTransform: o.eventTransform,
-          decodePool: o.decodePool,
+          objectOptions: o.objectOptions,
         });
       } finally {
         clearInterval(timer);
@@ -715,8 +712,13 @@ async function commandInput(
       shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
       telemetry: o.telemetry,
       progress: o.progress,
-      eventTransform: compileObfuscation(events.obfuscation)?.transform,
-      decodePool: o.decodePool,
+      objectOptions: {
+        eventTransform: compileObfuscation(events.obfuscation)?.transform,
+        maxObjectBytes: input.max_object_bytes,
+        maxEventBytes: input.max_event_bytes,
+        oversizedEvents: input.oversized_events,
+        decodePool: o.decodePool,
+      },
     });
   } finally {
     await cursor?.close().catch(() => {});

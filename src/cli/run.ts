@@ -150,6 +150,14 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       stores.push(state);
       const events = input.services.events;
       const obfuscator = compileObfuscation(events.obfuscation);
+      // The same for the queue's objects and the backfill's.
+      const objectOptions = {
+        eventTransform: obfuscator?.transform,
+        maxObjectBytes: input.max_object_bytes,
+        maxEventBytes: input.max_event_bytes,
+        oversizedEvents: input.oversized_events,
+        decodePool,
+      };
       const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
       log.info("Setup terminated for input {input} ({type})", {
         input: input.name,
@@ -184,8 +192,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           signal: options.signal,
           once: options.once,
           shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
-          eventTransform: obfuscator?.transform,
-          decodePool,
+          objectOptions,
         })
         : undefined;
       const summary = await runCollector({
@@ -208,13 +215,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         telemetry,
         onLoop: () => health.lastLoop = Date.now(),
         onReceive: (ok) => health.queueOk = ok,
-        objectOptions: {
-          eventTransform: obfuscator?.transform,
-          maxObjectBytes: input.max_object_bytes,
-          maxEventBytes: input.max_event_bytes,
-          oversizedEvents: input.oversized_events,
-          decodePool,
-        },
+        objectOptions,
         notificationOptions: { allowedBuckets: input.allowed_buckets },
       });
       if (obfuscator) {

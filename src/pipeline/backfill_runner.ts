@@ -17,7 +17,7 @@ import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { processObject } from "./object_processor.ts";
-import type { ObjectOutcome, ProcessObjectOptions } from "./object_processor.ts";
+import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
 import type { EventOutput, ObjectReader, ObjectRef, ObjectState, OpenedObject } from "./ports.ts";
 
 /** In-process locks on objects, shared by the live path and the backfill. */
@@ -159,10 +159,8 @@ export interface BackfillRunOptions {
   attempts?: number;
   /** First retry delay of an object, doubled each attempt. Default 1000 ms. */
   retryBaseMs?: number;
-  /** Applied to every event before it is sent (obfuscation): the live path's transform. */
-  eventTransform?: ProcessObjectOptions["eventTransform"];
-  /** Decode workers, as the live path has (`globals.decode_threads`). */
-  decodePool?: ProcessObjectOptions["decodePool"];
+  /** The input's obfuscation, size limits and decode workers, as the live path has them. */
+  objectOptions?: InputObjectOptions;
 }
 
 /** What a backfill run did. */
@@ -264,6 +262,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
       release = await o.locks?.acquire(object, work.signal);
       tele.emit("object_started", where);
       outcome = await processObject(object, {
+        ...o.objectOptions,
         reader: o.reader,
         outputs: o.outputs,
         formatter,
@@ -271,8 +270,6 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
         signal: work.signal,
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
-        eventTransform: o.eventTransform,
-        decodePool: o.decodePool,
         onEvents: (n) => {
           tele.emit("events_received", { count: n });
           o.progress?.onEvents?.(n);

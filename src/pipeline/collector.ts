@@ -17,7 +17,7 @@ import { PullStats } from "../telemetry/stats.ts";
 import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
 import { processObject } from "./object_processor.ts";
-import type { ObjectOutcome, ProcessObjectOptions } from "./object_processor.ts";
+import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
 import type {
   EventOutput,
   MessageQueue,
@@ -76,16 +76,7 @@ export interface CollectorOptions {
   /** Called after each receive: whether the queue answered. */
   onReceive?: (ok: boolean) => void;
   /** Handed to every object's processing: obfuscation and the size limits of the input. */
-  objectOptions?: Pick<
-    ProcessObjectOptions,
-    | "eventTransform"
-    | "maxObjectBytes"
-    | "maxEventBytes"
-    | "oversizedEvents"
-    | "parquetLimits"
-    | "onTruncated"
-    | "decodePool"
-  >;
+  objectOptions?: InputObjectOptions;
   /** How notifications are parsed: the buckets they may name. */
   notificationOptions?: ParseOptions;
 }

@@ -56,6 +56,22 @@ type Outcome =
   };
 
 /** Options for {@link processObject}. */
+/**
+ * What an input's configuration sets for every object it reads, whichever path reads it (the
+ * queue, `historical_poll_datetime`, `seclake backfill`): obfuscation, the size limits and the
+ * decode workers.
+ */
+export type InputObjectOptions = Pick<
+  ProcessObjectOptions,
+  | "eventTransform"
+  | "maxObjectBytes"
+  | "maxEventBytes"
+  | "oversizedEvents"
+  | "parquetLimits"
+  | "onTruncated"
+  | "decodePool"
+>;
+
 export interface ProcessObjectOptions {
   reader: ObjectReader;
   outputs: readonly EventOutput[];
@@ -255,7 +271,7 @@ async function deliver(
           for (const event of slice.events) {
             const e = transform(event);
             if (e !== undefined) {
-              text += formatter.line(fit.json(toJson(e), written + pending), header);
+              text += formatter.line(fit.object(toJson(e), written + pending), header);
             }
             pending++;
             if (text.length >= chunkBytes) await send();
@@ -357,6 +373,8 @@ class EventFitter {
   readonly #quarantine: boolean;
   readonly #options: ProcessObjectOptions;
   readonly #last: string[];
+  /** Bytes the line formatter adds to an event's JSON (`,` and the extra members). */
+  readonly #extraBytes: number;
 
   constructor(name: string, options: ProcessObjectOptions, extraMembers: string) {
     this.#name = name;
@@ -364,17 +382,31 @@ class EventFitter {
     this.#quarantine = options.oversizedEvents === "quarantine";
     this.#options = options;
     this.#last = extraMembers ? [extraMembers] : [];
+    this.#extraBytes = extraMembers ? utf8Length(extraMembers) + 1 : 0;
   }
 
-  /** `json` (the event of row `row`), or its truncated form when it is too large. */
-  json(json: string, row: number, last: readonly string[] = []): string {
-    const max = this.#max;
-    if (max === undefined || !isOversized(json, max)) return json;
-    const bytes = utf8Length(json);
+  /**
+   * The JSON of a transformed event of row `row`, which the line formatter then completes with
+   * the extra members (`@devo_pulling_id`): fitted so that the completed event is at most
+   * `max_event_bytes`.
+   */
+  object(json: string, row: number): string {
+    return this.json(json, row, [], this.#extraBytes);
+  }
+
+  /**
+   * `json` (the event of row `row`), or its truncated form when it is too large; `reserve`
+   * bytes are added to it later.
+   */
+  json(json: string, row: number, last: readonly string[] = [], reserve = 0): string {
+    if (this.#max === undefined) return json;
+    const max = this.#max - reserve;
+    if (!isOversized(json, max)) return json;
+    const bytes = utf8Length(json) + reserve; // as sent
     if (this.#quarantine) {
       throw new CollectorError(
         "EVENT_TOO_LARGE",
-        `Event at row ${row} of ${this.#name} has ${bytes} bytes, more than max_event_bytes (${max})`,
+        `Event at row ${row} of ${this.#name} has ${bytes} bytes, more than max_event_bytes (${this.#max})`,
         { context: { object: this.#name, row, event_bytes: bytes } },
       );
     }
