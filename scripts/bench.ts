@@ -15,8 +15,9 @@
  *   wrapped in `/usr/bin/time -v`) against moto (S3 + SQS, one EventBridge notification) and a
  *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.py`, Python's
  *   OpenSSL, the cheapest on the shared CPUs; `--receiver deno` runs `scripts/bench_receiver.ts`
- *   instead), timed from the collector's start until the receiver answered the end of the last batch (every line received
- *   and confirmed); the collector must then exit 0 with the queue empty;
+ *   instead), timed from the collector's start until the receiver answered the end of the last
+ *   batch (every line received and confirmed); the collector must then exit 0 with the queue
+ *   empty;
  * - **slow pipeline** (`--slow-output`) — the same, with the receiver down for the first
  *   seconds and then reading at a limited rate;
  * - **DuckDB** — `SET threads=1; COPY (SELECT * FROM read_parquet(f)) TO '/dev/null'
@@ -24,8 +25,7 @@
  *
  * It prints one Markdown table, then one line per target, and writes every number to
  * `.tmp/bench/results-*.json`. Targets (reported, not asserted; {@link targets}): pipeline ≥ 1.0×
- * DuckDB on CloudTrail ZSTD; peak RSS ≤ 256 MB
- * everywhere, slow output included.
+ * DuckDB on CloudTrail ZSTD; peak RSS ≤ 256 MB everywhere, slow output included.
  * @module
  */
 import { join } from "node:path";
@@ -642,6 +642,7 @@ let runNo = 0;
 let denoFlags: string[] = [];
 /** Where the collector reads the file from in the pipeline measurement. */
 let source: "s3" | "directory" = "s3";
+/** Which benchmark receiver runs (`--receiver`). */
 let receiverKind: "python" | "deno" = "python";
 /** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
 let decodeThreads: string | undefined;

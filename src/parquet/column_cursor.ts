@@ -153,10 +153,6 @@ function isTextColumn(decoder: ColumnDecoder): boolean {
 
 const bitWidth = (max: number) => 32 - Math.clz32(max);
 
-/**
- * For an INT64 timestamp column that hyparquet converts with the timestamp parsers, what divides
- * its values into milliseconds (1, 1,000 or 1,000,000); else undefined.
- */
 /** Whether typed arrays are little-endian here, as Parquet's numbers are. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -183,6 +179,10 @@ function plainInt64(decoder: ColumnDecoder): boolean {
     (lt === undefined || (lt.type === "INTEGER" && lt.isSigned));
 }
 
+/**
+ * For an INT64 timestamp column that hyparquet converts with the timestamp parsers, what divides
+ * its values into milliseconds (1, 1,000 or 1,000,000); else undefined.
+ */
 function timestampDivisor(decoder: ColumnDecoder): bigint | undefined {
   const e = decoder.element;
   if (e.type !== "INT64") return undefined;
@@ -206,6 +206,7 @@ export class ColumnCursor {
   readonly text: boolean;
   /** For INT64 timestamps written straight from their integers (see {@link timestampDivisor}). */
   readonly #tsDiv?: bigint;
+  /** INT64 integers with no conversion, written from their bits (see {@link plainInt64}). */
   readonly #plainInt64: boolean;
   def?: Uint8Array;
   rep?: Uint8Array;

@@ -94,20 +94,13 @@ export class ByteOut {
       b[p++] = 45;
       n = -n;
     }
-    if (n < 10) {
-      b[p++] = 48 + n;
-    } else if (n < 100_000_000) {
-      p = digits(b, p, n);
+    if (n < 100_000_000) {
+      p = digits(b, p, n, width(n));
     } else {
       // Two halves below 2^31 each, so the digit loop stays in integer arithmetic.
       const high = Math.floor(n / 100_000_000);
-      let low = n - high * 100_000_000;
-      p = digits(b, p, high) + 8;
-      for (let q = p - 1; q >= p - 8; q--) {
-        const d = (low / 10) | 0;
-        b[q] = 48 + low - d * 10;
-        low = d;
-      }
+      p = digits(b, p, high, width(high));
+      p = digits(b, p, n - high * 100_000_000, 8);
     }
     this.pos = p;
   }
@@ -251,28 +244,35 @@ export class ByteOut {
   }
 }
 
-/** Writes `n` (0 < n < 2^31) in decimal at `b[p]`; returns the position after it. */
-function digits(b: Uint8Array, p: number, n: number): number {
-  const end = p +
-    (n < 10
-      ? 1
-      : n < 100
-      ? 2
-      : n < 1_000
-      ? 3
-      : n < 10_000
-      ? 4
-      : n < 100_000
-      ? 5
-      : n < 1_000_000
-      ? 6
-      : n < 10_000_000
-      ? 7
-      : n < 100_000_000
-      ? 8
-      : n < 1_000_000_000
-      ? 9
-      : 10);
+/** Digits of `n` in decimal (0 <= n < 2^31). */
+function width(n: number): number {
+  return n < 10
+    ? 1
+    : n < 100
+    ? 2
+    : n < 1_000
+    ? 3
+    : n < 10_000
+    ? 4
+    : n < 100_000
+    ? 5
+    : n < 1_000_000
+    ? 6
+    : n < 10_000_000
+    ? 7
+    : n < 100_000_000
+    ? 8
+    : n < 1_000_000_000
+    ? 9
+    : 10;
+}
+
+/**
+ * Writes `n` (0 <= n < 2^31) in decimal as `count` digits (zeros first) at `b[p]`; returns the
+ * position after them.
+ */
+function digits(b: Uint8Array, p: number, n: number, count: number): number {
+  const end = p + count;
   for (let q = end - 1; q >= p; q--) {
     const d = (n / 10) | 0;
     b[q] = 48 + n - d * 10;

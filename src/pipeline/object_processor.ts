@@ -55,7 +55,6 @@ type Outcome =
     readonly stopped?: boolean;
   };
 
-/** Options for {@link processObject}. */
 /**
  * What an input's configuration sets for every object it reads, whichever path reads it (the
  * queue, `historical_poll_datetime`, `seclake backfill`): obfuscation, the size limits and the
@@ -72,6 +71,7 @@ export type InputObjectOptions = Pick<
   | "decodePool"
 >;
 
+/** Options for {@link processObject}. */
 export interface ProcessObjectOptions {
   reader: ObjectReader;
   outputs: readonly EventOutput[];
