@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import * as tls from "node:tls";
 import { ConfirmedStreamOutput } from "../src/output/confirmed_stream.ts";
-import { tlsConnector } from "../src/output/connectors.ts";
-import { makeCerts } from "./helpers/certs.ts";
+import { makeCerts, testConnector } from "./helpers/certs.ts";
 import { eventBridgeBody } from "./helpers/lake.ts";
 import { spawnCollector, waitUntil } from "./helpers/process.ts";
 import { AWS_ENV, DAY, describe, runFinished, startWorld, tally } from "./helpers/fault_env.ts";
@@ -168,14 +167,7 @@ Deno.test("a TLS receiver that drops the tail of a batch and ends without close_
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as { port: number }).port;
   const out = new ConfirmedStreamOutput(
-    tlsConnector({
-      address: "localhost",
-      port,
-      caCert: certs.caCert,
-      cert: certs.clientCert,
-      key: certs.clientKey,
-      connectTimeoutSeconds: 5,
-    }),
+    testConnector(certs, port),
     { name: "devo_test", retries: 3, retryBaseMs: 20 },
   );
   const enc = new TextEncoder();

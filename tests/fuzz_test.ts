@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
+import { idMsgParquet } from "./helpers/id_msg_parquet.ts";
 import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
 import { CollectorError, isCollectorError } from "../src/errors.ts";
 import type { ErrorCode } from "../src/errors.ts";
@@ -294,20 +295,6 @@ Deno.test("hostile notifications are refused with their ids", () => {
 
 // ---- object limits ----------------------------------------------------------------------------
 
-function parquet(rows: { id: number; msg: string }[]): Uint8Array {
-  return new Uint8Array(parquetWriteBuffer({
-    schema: [
-      { name: "root", num_children: 2 },
-      { name: "id", type: "INT32", repetition_type: "REQUIRED" },
-      { name: "msg", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-    ] as never,
-    columnData: [
-      { name: "id", data: rows.map((r) => r.id) },
-      { name: "msg", data: rows.map((r) => r.msg) },
-    ] as never,
-  }));
-}
-
 /** An ObjectReader over bytes in memory that counts reads. */
 function memoryReader(bytes: Uint8Array, reportedSize = bytes.length) {
   const counts = { opens: 0, slices: 0 };
@@ -353,7 +340,7 @@ async function deliver(bytes: Uint8Array, options: Partial<ProcessObjectOptions>
 }
 
 Deno.test("objects over max_object_bytes are refused before any read (DataError 603)", async () => {
-  const bytes = parquet([{ id: 1, msg: "x" }]);
+  const bytes = idMsgParquet([{ id: 1, msg: "x" }]);
   const byNotification = await deliver(bytes, { maxObjectBytes: 1024 }, 5000);
   assert.equal(byNotification.outcome.ok, false);
   if (!byNotification.outcome.ok) {
@@ -383,7 +370,7 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on both pa
     { id: 2, msg: "x".repeat(5000) },
     { id: 3, msg: "é".repeat(700) }, // 1,400 bytes in UTF-8
   ];
-  const bytes = parquet(rows);
+  const bytes = idMsgParquet(rows);
   const truncated: number[] = [];
   for (
     const transform of [
@@ -424,7 +411,7 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on both pa
 });
 
 Deno.test("with oversized_events quarantine, an oversized event fails its object (DataError 607)", async () => {
-  const bytes = parquet([{ id: 1, msg: "ok" }, { id: 2, msg: "x".repeat(3000) }]);
+  const bytes = idMsgParquet([{ id: 1, msg: "ok" }, { id: 2, msg: "x".repeat(3000) }]);
   for (const eventTransform of [undefined, (e: Record<string, unknown>) => e as never]) {
     const { outcome } = await deliver(bytes, {
       maxEventBytes: 1024,

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { isCollectorError } from "../src/errors.ts";
 import { ConfirmedStreamOutput } from "../src/output/confirmed_stream.ts";
-import { classifyConnError, tcpConnector, tlsConnector } from "../src/output/connectors.ts";
-import { makeCerts } from "./helpers/certs.ts";
+import { classifyConnError, tcpConnector } from "../src/output/connectors.ts";
+import { makeCerts, testConnector } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { rsyslogAvailable, startRsyslogTls } from "./helpers/rsyslog.ts";
 import { startTcpReceiver, startTlsReceiver } from "./helpers/tls_receiver.ts";
@@ -21,14 +21,7 @@ const lines = (from: number, n: number) =>
 
 function tlsOut(certs: TestCerts, port: number, rogue = false, extra = {}) {
   return new ConfirmedStreamOutput(
-    tlsConnector({
-      address: "localhost",
-      port,
-      caCert: certs.caCert,
-      cert: rogue ? certs.rogueClientCert : certs.clientCert,
-      key: rogue ? certs.rogueClientKey : certs.clientKey,
-      connectTimeoutSeconds: 5,
-    }),
+    testConnector(certs, port, rogue),
     { name: "devo_test", retries: 3, retryBaseMs: 50, confirmTimeoutMs: 5000, ...extra },
   );
 }

@@ -5,13 +5,11 @@
  * depends on timing.
  */
 import assert from "node:assert/strict";
-import { makeCerts } from "../../tests/helpers/certs.ts";
-import type { TestCerts } from "../../tests/helpers/certs.ts";
+import { makeCerts, testConnector } from "../../tests/helpers/certs.ts";
 import { startTlsReceiver } from "../../tests/helpers/tls_receiver.ts";
 import type { LineReceiver } from "../../tests/helpers/tls_receiver.ts";
 import { ConfirmedStreamOutput } from "./confirmed_stream.ts";
 import type { Receipt } from "./confirmed_stream.ts";
-import { tlsConnector } from "./connectors.ts";
 import type { Connector } from "./connectors.ts";
 
 const enc = new TextEncoder();
@@ -81,17 +79,6 @@ function holdingConfirmations(inner: Connector, count: number) {
   };
 }
 
-function connectorFor(certs: TestCerts, port: number): Connector {
-  return tlsConnector({
-    address: "localhost",
-    port,
-    caCert: certs.caCert,
-    cert: certs.clientCert,
-    key: certs.clientKey,
-    connectTimeoutSeconds: 5,
-  });
-}
-
 /**
  * The receiver-outage sequence of the fault test, in steps, with a writer that behaves like the
  * object processor (it refuses its own writes once one of its batches failed, and then sends its
@@ -112,7 +99,7 @@ async function outage(batchesInFlight: 1 | 2): Promise<Map<number, number>> {
   try {
     first = await startTlsReceiver(certs);
     const port = first.port;
-    const gate = holdingConfirmations(connectorFor(certs, port), 1);
+    const gate = holdingConfirmations(testConnector(certs, port), 1);
     const out = new ConfirmedStreamOutput(gate.connector, {
       name: "devo_test",
       batchesInFlight,
@@ -187,7 +174,7 @@ for (const batchesInFlight of [1, 2] as const) {
     try {
       receivers.push(await startTlsReceiver(certs));
       const port = receivers[0]!.port;
-      const gate = holdingConfirmations(connectorFor(certs, port), 2);
+      const gate = holdingConfirmations(testConnector(certs, port), 2);
       const out = new ConfirmedStreamOutput(gate.connector, {
         name: "devo_test",
         batchesInFlight,

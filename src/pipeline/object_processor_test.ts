@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
+import { idMsgParquet } from "../../tests/helpers/id_msg_parquet.ts";
 import { emptyOutputStats } from "../output/confirmed_stream.ts";
 import type { OutputStats } from "../output/confirmed_stream.ts";
 import { bufferFromBytes } from "../parquet/reader.ts";
@@ -15,18 +15,9 @@ import type {
 } from "./ports.ts";
 
 function parquet(rows: number): Uint8Array {
-  const ids = Array.from({ length: rows }, (_, i) => i);
-  return new Uint8Array(parquetWriteBuffer({
-    schema: [
-      { name: "root", num_children: 2 },
-      { name: "id", type: "INT32", repetition_type: "REQUIRED" },
-      { name: "msg", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-    ] as never,
-    columnData: [
-      { name: "id", data: ids },
-      { name: "msg", data: ids.map((i) => `event number ${i} `.repeat(4)) },
-    ] as never,
-  }));
+  return idMsgParquet(
+    Array.from({ length: rows }, (_, id) => ({ id, msg: `event number ${id} `.repeat(4) })),
+  );
 }
 
 interface FakeBatch {

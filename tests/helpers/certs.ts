@@ -5,6 +5,8 @@
  * @module
  */
 import { join } from "node:path";
+import { tlsConnector } from "../../src/output/connectors.ts";
+import type { Connector } from "../../src/output/connectors.ts";
 
 /** PEM contents and file paths of one set of test certificates; remove them with `cleanup()`. */
 export interface TestCerts {
@@ -206,4 +208,19 @@ export async function makeCerts(dir?: string): Promise<TestCerts> {
       }
     },
   };
+}
+
+/**
+ * A mutual-TLS connector to `localhost:port` that trusts the test CA and presents the test client
+ * certificate (or, with `rogue`, the one the receivers reject).
+ */
+export function testConnector(certs: TestCerts, port: number, rogue = false): Connector {
+  return tlsConnector({
+    address: "localhost",
+    port,
+    caCert: certs.caCert,
+    cert: rogue ? certs.rogueClientCert : certs.clientCert,
+    key: rogue ? certs.rogueClientKey : certs.clientKey,
+    connectTimeoutSeconds: 5,
+  });
 }
