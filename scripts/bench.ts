@@ -863,9 +863,13 @@ export function targets(results: FileResult[]): string[] {
     : `NOT met: ${over.length} of ${peaks.length} measurements over, highest ${
       over.slice(0, 3).map((p) => `${p.what} ${mb(p.bytes)}`).join(", ")
     }`;
+  // The targets are set on 1,000,000-row files; smaller ones (--quick, --rows) only indicate.
+  const small = results.some((r) => r.rows < 1_000_000)
+    ? " (files under 1,000,000 rows: start-up weighs more, so this only indicates)"
+    : "";
   return [
-    `Target: pipeline ≥ 1.0× DuckDB (one thread) on CloudTrail ZSTD: ${speedLine}.`,
-    `Target: peak RSS ≤ ${mb(RSS_TARGET)} in every measurement: ${memoryLine}.`,
+    `Target: pipeline ≥ 1.0× DuckDB (one thread) on CloudTrail ZSTD: ${speedLine}${small}.`,
+    `Target: peak RSS ≤ ${mb(RSS_TARGET)} in every measurement: ${memoryLine}${small}.`,
   ];
 }
 
