@@ -10,6 +10,8 @@
 import type { AsyncBuffer } from "hyparquet";
 import { readEventLines } from "./json_reader.ts";
 import type { ParquetLimits } from "./limits.ts";
+import { readEventLinesParallel } from "./parallel_lines.ts";
+import type { DecodePool } from "./parallel_lines.ts";
 import type { JsonObject } from "./shape.ts";
 
 /** Consecutive events of one object. */
@@ -30,6 +32,8 @@ export interface ReadEventObjectsOptions {
   limits?: ParquetLimits;
   /** Most events per slice. Default 1000. */
   sliceRows?: number;
+  /** Decode workers that make the JSON text; it is parsed on this thread. Default none. */
+  pool?: DecodePool;
 }
 
 /** An integer literal of 16 digits or more may lie beyond 2^53: parse that line exactly. */
@@ -52,13 +56,16 @@ export async function* readEventObjects(
   options: ReadEventObjectsOptions = {},
 ): AsyncGenerator<EventObjectSlice> {
   const decoder = new TextDecoder();
-  const lines = readEventLines(file, {
+  const lineOptions = {
     signal: options.signal,
     startRow: options.startRow,
     name: options.name,
     limits: options.limits,
     sliceRows: options.sliceRows,
-  });
+  };
+  const lines = options.pool
+    ? readEventLinesParallel(file, { ...lineOptions, pool: options.pool })
+    : readEventLines(file, lineOptions);
   for await (const slice of lines) {
     const text = decoder.decode(slice.bytes);
     const events: JsonObject[] = new Array(slice.rows);

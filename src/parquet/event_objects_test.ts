@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { parseEvent, readEventObjects } from "./event_objects.ts";
+import { DecodePool } from "./parallel_lines.ts";
 import { bufferFromBytes, readEvents } from "./reader.ts";
 import type { JsonObject } from "./shape.ts";
 
@@ -57,6 +58,35 @@ Deno.test("pages split inside rows (parquet-mr v1): event objects keep every two
     assert.deepEqual(await all(readEventObjects, split), expected);
     // hyparquet's row assembly gets this file wrong (see tests/parquet_v1_pages_test.ts).
     assert.notDeepEqual(await all(readEvents, split), expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("with decode workers making the JSON text, the same event objects, also when resuming", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-objects-" });
+  try {
+    const path = join(dir, "ct.parquet");
+    await writeOcsfParquet(path, {
+      classUid: 6003,
+      layout: "avro",
+      rows: 900,
+      seed: 5,
+      rowGroupSize: 200,
+    });
+    const bytes = await Deno.readFile(path);
+    const reference = await all(readEvents, bytes);
+    using pool = new DecodePool({ threads: 2 });
+    for (const startRow of [0, 333]) {
+      const out: JsonObject[] = [];
+      const slices = readEventObjects(bufferFromBytes(bytes), { startRow, pool, sliceRows: 64 });
+      for await (const s of slices) {
+        assert.equal(s.rowStart, startRow + out.length);
+        out.push(...s.events);
+      }
+      assert.deepEqual(out, reference.slice(startRow));
+    }
+    assert.ok(pool.started > 0, "the workers were used");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -265,6 +265,7 @@ async function deliver(
             name,
             startRow: written,
             limits,
+            pool: options.decodePool,
           })
         ) {
           const header = formatter.header();
