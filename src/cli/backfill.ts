@@ -55,7 +55,8 @@ import { humanBytes } from "../telemetry/stats.ts";
 import { tagChooser } from "../source/partition.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
-import { DecodePool } from "../parquet/parallel_lines.ts";
+import type { DecodePool } from "../parquet/parallel_lines.ts";
+import { inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 
 /** Usage of `seclake backfill`, for help texts. */
@@ -558,12 +559,7 @@ export async function backfillCommand(
       return 0;
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
-    // Decode workers as `seclake run` has them (globals.decode_threads).
-    const threads = Math.min(config.globals.decode_threads, navigator.hardwareConcurrency || 1);
-    if (threads >= 1) {
-      decodePool = new DecodePool({ threads });
-      void decodePool.prestart();
-    }
+    decodePool = startDecodePool(config.globals); // as `seclake run` has them
     display = startProgressDisplay(progress, { terminal });
     let ok = true;
     for (const input of inputs) {
@@ -712,13 +708,11 @@ async function commandInput(
       shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
       telemetry: o.telemetry,
       progress: o.progress,
-      objectOptions: {
-        eventTransform: compileObfuscation(events.obfuscation)?.transform,
-        maxObjectBytes: input.max_object_bytes,
-        maxEventBytes: input.max_event_bytes,
-        oversizedEvents: input.oversized_events,
-        decodePool: o.decodePool,
-      },
+      objectOptions: inputObjectOptions(
+        input,
+        compileObfuscation(events.obfuscation),
+        o.decodePool,
+      ),
     });
   } finally {
     await cursor?.close().catch(() => {});

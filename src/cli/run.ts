@@ -12,7 +12,7 @@ import { errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
-import { DecodePool } from "../parquet/parallel_lines.ts";
+import type { DecodePool } from "../parquet/parallel_lines.ts";
 import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
@@ -23,6 +23,7 @@ import { LineFormatter } from "../transform/line.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
 import { createOutput } from "./outputs.ts";
+import { inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector, tagChooser } from "../source/partition.ts";
 import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
 import { StateStore } from "../state/store.ts";
@@ -97,12 +98,12 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
-    // Decode workers, shared by every input; started now, in the background.
-    const threads = Math.min(g.decode_threads, navigator.hardwareConcurrency || 1);
-    if (threads >= 1) {
-      decodePool = new DecodePool({ threads });
-      void decodePool.prestart(); // loaded while the queue is polled
-      log.info("Parquet objects are decoded on {threads} worker threads", { threads });
+    // Decode workers, shared by every input; loaded while the queue is polled.
+    decodePool = startDecodePool(g);
+    if (decodePool) {
+      log.info("Parquet objects are decoded on {threads} worker threads", {
+        threads: decodePool.threads,
+      });
     }
     for (const c of expiringCertificates(config.outputs)) {
       logger("output").warn(
@@ -151,13 +152,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       const events = input.services.events;
       const obfuscator = compileObfuscation(events.obfuscation);
       // The same for the queue's objects and the backfill's.
-      const objectOptions = {
-        eventTransform: obfuscator?.transform,
-        maxObjectBytes: input.max_object_bytes,
-        maxEventBytes: input.max_event_bytes,
-        oversizedEvents: input.oversized_events,
-        decodePool,
-      };
+      const objectOptions = inputObjectOptions(input, obfuscator, decodePool);
       const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
       log.info("Setup terminated for input {input} ({type})", {
         input: input.name,

@@ -1,0 +1,37 @@
+/**
+ * What `seclake run` and `seclake backfill` set up alike for reading objects: the decode workers
+ * and, per input, the options every object of it is processed with, whichever path reads it (the
+ * queue, `historical_poll_datetime`, `seclake backfill`). One place, so the paths cannot drift.
+ * @module
+ */
+import type { GlobalsConfig, InputConfig } from "../config/types.ts";
+import { DecodePool } from "../parquet/parallel_lines.ts";
+import type { InputObjectOptions } from "../pipeline/object_processor.ts";
+import type { Obfuscator } from "../transform/obfuscate.ts";
+
+/**
+ * The decode workers of `globals.decode_threads` (at most one per CPU), started in the
+ * background; undefined for 0 (decoding on the main thread).
+ */
+export function startDecodePool(globals: GlobalsConfig): DecodePool | undefined {
+  const threads = Math.min(globals.decode_threads, navigator.hardwareConcurrency || 1);
+  if (threads < 1) return undefined;
+  const pool = new DecodePool({ threads });
+  void pool.prestart();
+  return pool;
+}
+
+/** The options every object of `input` is processed with: its obfuscation and size limits. */
+export function inputObjectOptions(
+  input: InputConfig,
+  obfuscator: Obfuscator | undefined,
+  decodePool: DecodePool | undefined,
+): InputObjectOptions {
+  return {
+    eventTransform: obfuscator?.transform,
+    maxObjectBytes: input.max_object_bytes,
+    maxEventBytes: input.max_event_bytes,
+    oversizedEvents: input.oversized_events,
+    decodePool,
+  };
+}
