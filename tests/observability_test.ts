@@ -44,7 +44,8 @@ Deno.test("metrics equal what was published and received; /readyz follows the re
     const sizes = [300, 200, 100];
     for (const [i, rows] of sizes.entries()) {
       const r = await writeOcsfParquet(join(dir, `${i}.parquet`), {
-        classUid: 4001,
+        // CloudTrail-like events (~1.7 KB) are over max_event_bytes below and sent truncated.
+        classUid: i === 1 ? 6003 : 4001,
         rows,
         seed: 70 + i,
       });
@@ -66,6 +67,7 @@ inputs:
   security_lake:
     credentials: { aws_access_key_id: "${TEST_CREDENTIALS.accessKeyId}", aws_secret_access_key: "${TEST_CREDENTIALS.secretAccessKey}" }
     region: us-east-1
+    max_event_bytes: 1024
     queue_name: ${lake.queueName}
     endpoint_url: ${moto.endpoint}
     services:
@@ -103,6 +105,9 @@ inputs:
     const bytes = receiver.lines.reduce((t, l) => t + new TextEncoder().encode(l).length + 1, 0);
     assert.equal(metric(text, 'seclake_bytes_sent_total{output="devo_1"}'), bytes);
     assert.equal(metric(text, "seclake_duplicated_events_filtered_total"), 0);
+    const truncated = receiver.lines.filter((l) => l.includes('"@seclake_truncated":true'));
+    assert.ok(truncated.length >= 100, `${truncated.length} events truncated`);
+    assert.equal(metric(text, "seclake_events_truncated_total"), truncated.length);
     // Queue depth was polled at start; the oldest message age was taken.
     assert.ok(text.includes('seclake_queue_messages{state="visible"}'));
     assert.ok(metric(text, 'seclake_queue_messages{state="visible"}') <= 3);

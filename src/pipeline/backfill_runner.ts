@@ -274,6 +274,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
           tele.emit("events_received", { count: n });
           o.progress?.onEvents?.(n);
         },
+        onTruncated: (n) => tele.emit("events_truncated", { count: n }),
         onRetry: (e) => tele.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
       });
     } catch (e) {

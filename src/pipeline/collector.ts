@@ -323,6 +323,7 @@ async function processMessage(
         pull.eventsReceived += n;
         tele.emit("events_received", { count: n });
       },
+      onTruncated: (n) => tele.emit("events_truncated", { count: n }),
       onRetry: (error) =>
         tele.emit("retry", { error: error.message, error_id: error.id, stage: "s3" }),
     });

@@ -55,6 +55,12 @@ function families() {
     eventsReceived: r.add(
       new Counter("seclake_events_received_total", "Events decoded from Parquet objects."),
     ),
+    eventsTruncated: r.add(
+      new Counter(
+        "seclake_events_truncated_total",
+        "Events larger than max_event_bytes, sent truncated (marked @seclake_truncated).",
+      ),
+    ),
     eventsSent: r.add(
       new Counter("seclake_events_sent_total", "Events confirmed by the receiver, by output."),
     ),
@@ -230,6 +236,12 @@ export const EVENTS = {
     message: "",
     count: (m, f) => m.eventsReceived.inc({}, n(f.count)),
     metrics: ["seclake_events_received_total"],
+  },
+  events_truncated: {
+    level: "none", // the object's warning names them
+    message: "",
+    count: (m, f) => m.eventsTruncated.inc({}, n(f.count)),
+    metrics: ["seclake_events_truncated_total"],
   },
   batch_confirmed: {
     level: "debug",
