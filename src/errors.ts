@@ -361,6 +361,14 @@ export const CATALOGUE = {
     "The credentials may not read the object or list the bucket (403), or may not use the bucket's KMS key.",
     "Grant s3:GetObject (and s3:ListBucket for checks and backfill) on the lake bucket, and kms:Decrypt for customer-managed keys.",
   ),
+  S3_OBJECT_CHANGED: entry(
+    408,
+    "ApiError",
+    "S3 object changed while read",
+    false,
+    "The object was replaced while it was read in ranges: its ETag no longer matches the one HeadObject returned (412), so its pieces would come from two versions.",
+    "Nothing needs doing: the message comes back and the object is read again.",
+  ),
   AWS_AUTH: entry(
     404,
     "ApiError",

@@ -33,6 +33,7 @@ Deno.test("ids stay stable: the ones operators and docs already quote", () => {
     CONFIG_HISTORICAL_FUTURE: 17,
     QUEUE_NOT_FOUND: 101,
     S3_NOT_FOUND: 402,
+    S3_OBJECT_CHANGED: 408,
     AWS_AUTH: 404,
     OUTPUT_CONNECT: 500,
     OUTPUT_CERT_REJECTED: 504,

@@ -38,6 +38,8 @@ export function wrapAwsError(
   if (AUTH.has(name)) [code, retryable] = ["AWS_AUTH", false];
   else if (service === "S3" && (status === 404 || name === "NoSuchKey" || name === "NotFound")) {
     [code, retryable] = ["S3_NOT_FOUND", false];
+  } else if (service === "S3" && (status === 412 || name === "PreconditionFailed")) {
+    [code, retryable] = ["S3_OBJECT_CHANGED", false];
   } else if (service === "S3" && (status === 403 || name === "AccessDenied")) {
     [code, retryable] = ["S3_FORBIDDEN", false];
   } else if (status === 403) [code, retryable] = ["AWS_AUTH", false];

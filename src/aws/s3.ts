@@ -48,11 +48,19 @@ export async function openS3Object(
     },
   };
   const ctx = { bucket, key };
-  const get = async (range?: string): Promise<{ bytes: Uint8Array; etag?: string }> => {
+  const get = async (
+    range?: string,
+    ifMatch?: string,
+  ): Promise<{ bytes: Uint8Array; etag?: string }> => {
     counter.requests++;
     try {
       const out = await client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: range } : {}) }),
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(range ? { Range: range } : {}),
+          ...(ifMatch ? { IfMatch: `"${ifMatch}"` } : {}),
+        }),
         { abortSignal: signal },
       );
       const bytes = await out.Body!.transformToByteArray();
@@ -103,7 +111,9 @@ export async function openS3Object(
       byteLength,
       async slice(start: number, end = byteLength): Promise<ArrayBuffer> {
         if (end <= start) return new ArrayBuffer(0);
-        const { bytes } = await get(`bytes=${start}-${end - 1}`);
+        // Every range of the version HeadObject saw: a replaced object fails (S3_OBJECT_CHANGED)
+        // instead of mixing two versions' bytes.
+        const { bytes } = await get(`bytes=${start}-${end - 1}`, etag);
         return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
           ? bytes.buffer as ArrayBuffer
           : bytes.slice().buffer as ArrayBuffer;
