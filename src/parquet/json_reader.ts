@@ -26,7 +26,10 @@ export interface LineSlice {
   readonly rowStart: number;
   /** Number of events (lines) in `bytes`. */
   readonly rows: number;
-  /** `rows` lines: header, event JSON, newline. */
+  /**
+   * `rows` lines: header, event JSON, newline. The slice's own buffer, viewed by nothing else:
+   * the consumer may free it (`buffer.transfer(0)`) once done with it.
+   */
   readonly bytes: Uint8Array;
   /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
   readonly starts?: Uint32Array<ArrayBuffer>;
