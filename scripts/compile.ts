@@ -250,15 +250,19 @@ export function bareImports(code: string): Set<string> {
 
 /**
  * Rewrites the staged `deno.json` so its `imports` keep only the entries the program (`main.ts`
- * and `src/`) imports, drops the others from the staged lockfile's workspace dependencies, and
+ * and `src/`) imports, drops the others from the staged lockfile's workspace dependencies, drops
+ * the lockfile's npm specifiers that only other files name inline (the benchmark's DuckDB), and
  * returns the names dropped. Development-only packages (fixture writers, benchmarks) are then
  * neither embedded nor needed in the Deno cache, for any target, and `--frozen-lockfile` still
  * holds for the rest.
  */
 export async function pruneImports(stage: string): Promise<string[]> {
   const used = new Set<string>();
+  let program = "";
   for (const file of [join(stage, "main.ts"), ...await sourceFiles(join(stage, "src"))]) {
-    for (const spec of bareImports(await Deno.readTextFile(file))) used.add(spec);
+    const code = await Deno.readTextFile(file);
+    program += code;
+    for (const spec of bareImports(code)) used.add(spec);
   }
   const configPath = join(stage, "deno.json");
   const config = JSON.parse(await Deno.readTextFile(configPath)) as {
@@ -273,11 +277,17 @@ export async function pruneImports(stage: string): Promise<string[]> {
     if (isUsed) kept[name] = target;
     else dropped.push([name, target]);
   }
+  const lockPath = join(stage, "deno.lock");
+  const lock = JSON.parse(await Deno.readTextFile(lockPath)) as DenoLock;
+  const workspace = new Set(lock.workspace?.dependencies ?? []);
+  for (const spec of Object.keys(lock.specifiers ?? {})) {
+    if (spec.startsWith("npm:") && !workspace.has(spec) && !program.includes(spec)) {
+      dropped.push([spec, spec]);
+    }
+  }
   if (dropped.length === 0) return [];
   config.imports = kept;
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
-  const lockPath = join(stage, "deno.lock");
-  const lock = JSON.parse(await Deno.readTextFile(lockPath)) as DenoLock;
   await Deno.writeTextFile(
     lockPath,
     JSON.stringify(pruneLock(lock, dropped.map(([, target]) => target)), null, 2) + "\n",
