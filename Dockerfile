@@ -42,6 +42,8 @@ COPY --from=build /rootfs/etc/seclake /etc/seclake
 # nonroot (65532) from the distroless image; never root.
 USER 65532:65532
 WORKDIR /var/lib/seclake
+# One malloc arena for all threads: 40-70 MB less peak memory, same speed (docs/performance.md).
+ENV MALLOC_ARENA_MAX=1
 # State (set globals.persistence.directory_name to /var/lib/seclake). Configuration
 # (/etc/seclake/config.yaml) and certificates (/etc/seclake/certs) are mounted read-only.
 VOLUME ["/var/lib/seclake"]

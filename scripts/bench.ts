@@ -30,7 +30,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { V8_FLAGS_OPTION } from "./compile.ts";
+import { RUN_ENV, V8_FLAGS_OPTION } from "./compile.ts";
 import { makeCerts } from "../tests/helpers/certs.ts";
 import type { TestCerts } from "../tests/helpers/certs.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "../tests/helpers/lake.ts";
@@ -75,7 +75,10 @@ const USAGE = `Usage: deno task bench [options]
   --deno-flags="..."  extra deno run flags for the decode and collector processes, after the
                       collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
                       replaces them), e.g. "--v8-flags=--max-semi-space-size=2" or
-                      "--cpu-prof --cpu-prof-dir=DIR"`;
+                      "--cpu-prof --cpu-prof-dir=DIR"
+  --malloc-arena-max N  MALLOC_ARENA_MAX for the decode and collector processes (default
+                      ${RUN_ENV.MALLOC_ARENA_MAX}, as the deployment files set it: scripts/compile.ts RUN_ENV; 0 sets nothing: glibc's default,
+                      8 arenas per core, unless the environment sets it)`;
 
 /** Everything measured for one file. */
 interface FileResult {
@@ -151,6 +154,7 @@ async function main(args: string[]): Promise<number> {
         "native-codecs": { type: "boolean", default: false },
         "decode-threads": { type: "string" },
         "batches-in-flight": { type: "string" },
+        "malloc-arena-max": { type: "string", default: RUN_ENV.MALLOC_ARENA_MAX },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -178,6 +182,13 @@ async function main(args: string[]): Promise<number> {
   receiverKind = values.receiver;
   decodeThreads = values["decode-threads"];
   batchesInFlight = values["batches-in-flight"];
+  if (!/^\d+$/.test(values["malloc-arena-max"])) {
+    console.error(`--malloc-arena-max must be a whole number\n${USAGE}`);
+    return 2;
+  }
+  measuredEnv = values["malloc-arena-max"] === "0"
+    ? {}
+    : { MALLOC_ARENA_MAX: values["malloc-arena-max"] };
   if (values["native-codecs"]) {
     denoFlags.push(`--import-map=${await nativeCodecsImportMap(values["cache-dir"])}`);
   }
@@ -290,7 +301,10 @@ async function main(args: string[]): Promise<number> {
       files.reduce((s, f) => s + f.generatedSeconds, 0).toFixed(0)
     } s of generator time); bench ${totalSeconds.toFixed(1)} s. ` +
       `Pipeline input: ${source === "s3" ? "moto S3 + SQS" : "local directory"}. ` +
-      `Slow output: receiver down ${values["down-ms"]} ms, then ${values["rate-mb"]} MB/s.`,
+      `Slow output: receiver down ${values["down-ms"]} ms, then ${values["rate-mb"]} MB/s. ` +
+      `MALLOC_ARENA_MAX of decode and collector: ${
+        measuredEnv.MALLOC_ARENA_MAX ?? Deno.env.get("MALLOC_ARENA_MAX") ?? "unset"
+      }.`,
   );
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const out = join(values["cache-dir"], `results-${stamp}.json`);
@@ -303,6 +317,7 @@ async function main(args: string[]): Promise<number> {
         deno: Deno.version,
         git: await gitState(),
         source,
+        measuredEnv,
         nativeCodecs: values["native-codecs"],
         cpus: navigator.hardwareConcurrency,
         generationSeconds,
@@ -386,9 +401,10 @@ async function best<T extends { seconds: number }>(n: number, run: () => Promise
   return winner!;
 }
 
-async function runJson<T>(args: string[]): Promise<T> {
+async function runJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
   const out = await new Deno.Command(Deno.execPath(), {
     args,
+    env,
     cwd: REPO,
     stdin: "null",
     stdout: "piped",
@@ -413,7 +429,7 @@ function runDecode(path: string, stage: Stage): Promise<DecodeResult> {
     path,
     "--stage",
     stage,
-  ]);
+  ], measuredEnv);
 }
 
 function runDuckDb(path: string): Promise<DuckDbResult> {
@@ -647,6 +663,11 @@ let receiverKind: "python" | "deno" = "python";
 /** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
 let decodeThreads: string | undefined;
 let batchesInFlight: string | undefined;
+/**
+ * Environment of the measured processes (decode and collector): `MALLOC_ARENA_MAX` as the
+ * deployment files (deploy/systemd, deploy/kubernetes, Dockerfile) set it for the collector.
+ */
+let measuredEnv: Record<string, string> = {};
 
 async function runPipeline(
   env: PipelineEnv,
@@ -719,6 +740,7 @@ async function runPipelineOn(
     ],
     cwd: REPO,
     env: {
+      ...measuredEnv,
       NO_COLOR: "1",
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,

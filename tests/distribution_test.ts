@@ -16,6 +16,7 @@ import {
   outputName,
   pruneLock,
   renderBuildInfo,
+  RUN_ENV,
   TARGETS,
   V8_FLAGS,
   V8_FLAGS_OPTION,
@@ -568,7 +569,7 @@ Deno.test("kubernetes: every manifest parses and matches the code's ports, paths
   assert.equal(probe(c.startupProbe.httpGet), HEALTH_PATH);
   assert.deepEqual(c.resources, {
     requests: { cpu: "250m", memory: "256Mi" },
-    limits: { cpu: "2", memory: "512Mi" },
+    limits: { cpu: "2", memory: "768Mi" },
   });
   const annotations = sts.spec.template.metadata.annotations;
   assert.equal(annotations["prometheus.io/port"], String(METRICS_DEFAULT_PORT));
@@ -746,6 +747,26 @@ inputs:
   } finally {
     lake.destroy();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the Dockerfile, the systemd unit, the StatefulSet and deno task run set RUN_ENV", async () => {
+  const pairs = Object.entries(RUN_ENV).map(([k, v]) => `${k}=${v}`);
+  assert.ok(pairs.length > 0);
+  const ins = dockerInstructions(await read("Dockerfile"));
+  const final = ins.slice(ins.findLastIndex((i) => i.op === "FROM"));
+  const dockerEnv = final.filter((i) => i.op === "ENV").map((i) => i.args);
+  const service = unitFile(await read("deploy/systemd/seclake.service")).get("Service")!;
+  const docs = await manifests();
+  const [sts] = docs.filter((d) => d.doc.kind === "StatefulSet").map((d) => d.doc);
+  const podEnv = (sts!.spec.template.spec.containers[0].env as Doc[] ?? [])
+    .map((e) => `${e.name}=${e.value}`);
+  const run = JSON.parse(await read("deno.json")).tasks.run as string;
+  for (const pair of pairs) {
+    assert.ok(dockerEnv.includes(pair), `Dockerfile ENV ${pair}`);
+    assert.ok(service.get("Environment")!.includes(pair), `unit Environment=${pair}`);
+    assert.ok(podEnv.includes(pair), `StatefulSet env ${pair}`);
+    assert.ok(run.startsWith(`${pairs.join(" ")} deno run `), `task run: ${run}`);
   }
 });
 
