@@ -81,18 +81,20 @@ Deno.test("kill -9 in the middle of a large object, then restart: every event, a
 });
 
 Deno.test("SIGTERM in the middle of an object: exit 0 promptly, message released, restart resumes", async () => {
-  await using w = await startWorld();
+  // Each connection confirmed 200 ms after the collector's half-close: with 1 MiB batches the
+  // object's ~80 batches take far longer than the shutdown timeout.
+  await using w = await startWorld({ receiver: { endDelayMs: 200 } });
   const object = await w.putFixture(`aws/CLOUD_TRAIL_MGMT/2.0/${DAY}/term.gz.parquet`, {
     ...BIG,
     seed: 101,
   });
   await w.lake.send(eventBridgeBody(w.lake.bucket, object.key));
-  // Slow every ranged read (one per row group), so the object is surely in progress at the stop.
+  // And every ranged read slowed (one per few row groups).
   w.proxy.add({
     service: "s3",
     operation: "GetObject",
     ranged: true,
-    fault: { kind: "stall", ms: 500 },
+    fault: { kind: "stall", ms: 1000 },
   });
   const shutdownTimeout = 4;
   const config = await w.writeConfig({ shutdownTimeout, maxBatchBytes: MAX_BATCH_BYTES });
@@ -115,6 +117,7 @@ Deno.test("SIGTERM in the middle of an object: exit 0 promptly, message released
   // Everything sent was confirmed and checkpointed before the exit.
   assert.equal(checkpoint, received);
 
+  w.proxy.clear();
   await using second = spawnCollector(["run", "--config", config, "--once"], { env: AWS_ENV });
   const again = await second.exited;
   assert.equal(again.code, 0, second.stderr);

@@ -15,6 +15,13 @@
  * not read yet, and the batch is sent again. Whether a receiver sends close_notify at all
  * (rsyslog does not) is learned from an empty probe connection the first time it matters.
  *
+ * Every connection gives the peer some time to reject our certificate before it is confirmed (see
+ * `watched_conn.ts`). While batches follow each other because they are full, the connection of
+ * the next batch is opened as the current one starts (a spare), so that time passes while the
+ * current batch is written rather than after the next one: the output is no longer bound to two
+ * batches per settle time. The spare carries nothing until its batch starts; one found ended by
+ * then is closed and replaced, and an idle output (a flush) closes it.
+ *
  * The holders of a batch's receipts can ask the output to wait, once the batch is confirmed, for
  * what they do with the confirmation (checkpoints) before the next batch starts: a crash then
  * repeats at most the one batch in flight. With `batchesInFlight: 2` the next batch is written,
@@ -162,6 +169,10 @@ export class ConfirmedStreamOutput {
   #closeNotify?: boolean;
   /** The empty connection asking the receiver how it ends, while one is open. */
   #probe?: WatchedConn;
+  /** The connection opened ahead for the next batch, while batches are full (see above). */
+  #spare?: Promise<WatchedConn | undefined>;
+  /** The last batch ended because it was full: the next batch gets a spare opened ahead. */
+  #loaded = false;
   #queue: Promise<unknown> = Promise.resolve();
   #linger?: ReturnType<typeof setTimeout>;
   #interval?: ReturnType<typeof setTimeout>;
@@ -192,6 +203,7 @@ export class ConfirmedStreamOutput {
       clearTimeout(this.#linger);
       const max = Math.min(this.#maxBatchBytes, this.#limit);
       if (this.#batch.bytes > 0 && this.#batch.bytes + chunk.length > max) {
+        this.#loaded = true;
         if (this.#batchesInFlight === 1) await this.#commit();
         else await this.#rotate();
       }
@@ -218,7 +230,11 @@ export class ConfirmedStreamOutput {
       if (!b.broken) {
         let opened = b.conn !== undefined;
         try {
-          b.conn ??= await this.#open();
+          if (b.conn === undefined) {
+            b.conn = await this.#takeSpare() ?? await this.#open();
+            // Ahead for the next batch, while batches are full and none is being cut.
+            if (this.#loaded && this.#limit === Infinity) this.#openSpare();
+          }
           opened = true;
           await b.conn.write(chunk, this.#confirmTimeoutMs);
         } catch (e) {
@@ -240,6 +256,8 @@ export class ConfirmedStreamOutput {
   /** Confirms the current batch (and the one before it, if still in flight) now. */
   flush(): Promise<void> {
     return this.#serial(async () => {
+      this.#loaded = false;
+      this.#dropSpare();
       await this.#inflight;
       await this.#commit();
     });
@@ -265,6 +283,30 @@ export class ConfirmedStreamOutput {
     this.#committing?.conn?.close();
     this.#batch.conn?.close();
     this.#probe?.close();
+    this.#dropSpare();
+  }
+
+  #openSpare() {
+    if (this.#spare) return;
+    // A spare that fails is dropped: the next batch opens its own connection, and reports.
+    this.#spare = this.#open().catch(() => undefined);
+  }
+
+  /** The spare, unless there is none or its peer already ended it. */
+  async #takeSpare(): Promise<WatchedConn | undefined> {
+    const spare = await this.#spare;
+    this.#spare = undefined;
+    if (spare?.peerEnded) {
+      spare.close();
+      return undefined;
+    }
+    return spare;
+  }
+
+  #dropSpare() {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    void spare?.then((c) => c?.close());
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 /**
- * Duplicate bounds of {@link ConfirmedStreamOutput} across receiver outages, against the
- * mutual-TLS test receiver. The sequences are driven step by step: a connector wrapper holds a
+ * Duplicate bounds of {@link ConfirmedStreamOutput} across receiver outages, and the connection it
+ * opens ahead under load, against the mutual-TLS test receiver. The sequences are driven step by step: a connector wrapper holds a
  * batch's confirmation (its `closeWrite()`) until the test has cut the receiver, so nothing
  * depends on timing.
  */
@@ -212,3 +212,122 @@ for (const batchesInFlight of [1, 2] as const) {
     }
   });
 }
+
+/**
+ * A connector that records, in one list, when each connection is asked for (`connect k`), its
+ * first write (`write k`) and its closing (`close k`), k counting connections from 0. With
+ * `endEarly`, the connections of those numbers are closed on our side as soon as they open, as
+ * a peer ending an idle connection would.
+ */
+function recordingConnector(inner: Connector, endEarly: Set<number> = new Set()) {
+  const events: string[] = [];
+  let opened = 0;
+  const connector: Connector = {
+    target: inner.target,
+    tls: inner.tls,
+    async connect(signal?: AbortSignal): Promise<Deno.Conn> {
+      const k = opened++;
+      events.push(`connect ${k}`);
+      const conn = await inner.connect(signal);
+      const write = conn.write.bind(conn);
+      const close = conn.close.bind(conn);
+      let wrote = false;
+      conn.write = (p: Uint8Array) => {
+        if (!wrote) events.push(`write ${k}`);
+        wrote = true;
+        return write(p);
+      };
+      conn.close = () => {
+        if (!events.includes(`close ${k}`)) events.push(`close ${k}`);
+        close();
+      };
+      if (endEarly.has(k)) conn.close();
+      return conn;
+    },
+  };
+  /** Connections that carried data, in the order of their first write. */
+  const carriers = () =>
+    events.filter((e) => e.startsWith("write ")).map((e) => Number(e.split(" ")[1]));
+  return { connector, events, carriers };
+}
+
+/** An output whose batches hold 100 of {@link lines}' lines and end only when full. */
+function hundredLineBatches(connector: Connector, batchesInFlight: 1 | 2) {
+  return new ConfirmedStreamOutput(connector, {
+    name: "devo_test",
+    batchesInFlight,
+    maxBatchBytes: lines(0, 100).length,
+    lingerMs: 60_000,
+    commitIntervalMs: 60_000,
+    confirmTimeoutMs: 5_000,
+  });
+}
+
+/** Waits until the receiver has no connection open (at most 5 s). */
+async function allClosed(r: LineReceiver): Promise<void> {
+  for (let i = 0; i < 500 && r.activeConnections > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(r.activeConnections, 0, "connections left open");
+}
+
+for (const batchesInFlight of [1, 2] as const) {
+  Deno.test(`full batches in a row (${batchesInFlight} in flight): each next batch's connection is opened while the one before is written; idle, none is left open`, async () => {
+    const certs = await makeCerts();
+    const receiver = await startTlsReceiver(certs);
+    const rec = recordingConnector(testConnector(certs, receiver.port));
+    const out = hundredLineBatches(rec.connector, batchesInFlight);
+    try {
+      const receipts: Receipt[] = [];
+      for (let b = 0; b < 6; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
+      await out.flush();
+      for (const r of receipts) await r.confirmed;
+      const seen = copies(receiver);
+      for (let i = 0; i < 600; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+      // The first two batches open their own connections; from the third on, each batch's
+      // connection was asked for before the batch before it was written.
+      const carriers = rec.carriers();
+      assert.equal(carriers.length, 6, rec.events.join(", "));
+      for (let j = 2; j < carriers.length; j++) {
+        assert.ok(
+          rec.events.indexOf(`connect ${carriers[j]}`) <
+            rec.events.indexOf(`write ${carriers[j - 1]}`),
+          `batch ${j}: ${rec.events.join(", ")}`,
+        );
+      }
+      // Idle after the flush: the spare opened for a next batch is closed.
+      await allClosed(receiver);
+      assert.ok(rec.events.length > 0);
+    } finally {
+      await out.close();
+      await receiver.close();
+      await certs.cleanup();
+    }
+  });
+}
+
+Deno.test("a connection opened ahead that the peer ended before its batch is replaced, and nothing is lost", async () => {
+  const certs = await makeCerts();
+  const receiver = await startTlsReceiver(certs);
+  // Connections 0 and 1 carry the first two batches; 2 is the first one opened ahead.
+  const rec = recordingConnector(testConnector(certs, receiver.port), new Set([2]));
+  const out = hundredLineBatches(rec.connector, 2);
+  try {
+    const receipts: Receipt[] = [];
+    for (let b = 0; b < 4; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
+    await out.flush();
+    for (const r of receipts) await r.confirmed;
+    const seen = copies(receiver);
+    for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+    // Each batch on one connection of its own: none was written to the ended one, which would
+    // count as a cut and split the batches after it.
+    assert.equal(rec.carriers().length, 4, rec.events.join(", "));
+    assert.ok(!rec.carriers().includes(2), rec.events.join(", "));
+    assert.equal(out.stats.retries, 0);
+    await allClosed(receiver);
+  } finally {
+    await out.close();
+    await receiver.close();
+    await certs.cleanup();
+  }
+});
