@@ -874,11 +874,18 @@ export function targets(results: FileResult[]): string[] {
     };
     add("decode", r.decode?.peakRssBytes);
     add("object path", r.objectPath?.peakRssBytes);
-    add("pipeline", r.pipeline?.peakRssBytes);
-    add("slow pipeline", r.slow?.peakRssBytes);
+    // A failed run's peak says nothing about the target: it is reported as failed instead.
+    add("pipeline", r.pipeline?.ok ? r.pipeline.peakRssBytes : undefined);
+    add("slow pipeline", r.slow?.ok ? r.slow.peakRssBytes : undefined);
   }
+  const failed = results.flatMap((r) => [
+    ...(r.pipeline && !r.pipeline.ok ? [`${r.label} pipeline`] : []),
+    ...(r.slow && !r.slow.ok ? [`${r.label} slow pipeline`] : []),
+  ]);
   const over = peaks.filter((p) => p.bytes > RSS_TARGET).sort((a, b) => b.bytes - a.bytes);
-  const memoryLine = peaks.length === 0
+  const memoryLine = failed.length > 0
+    ? `NOT measured: ${failed.join(", ")} failed`
+    : peaks.length === 0
     ? "not measured"
     : over.length === 0
     ? `met (highest ${mb(Math.max(...peaks.map((p) => p.bytes)))} of ${peaks.length} measurements)`

@@ -40,6 +40,14 @@ Deno.test("bench targets: speed compares CloudTrail ZSTD pipelines with DuckDB, 
   );
 
   assert.match(targets([file("vpcflow zstd rg20k", {})])[0]!, /not measured/);
+  // A failed pipeline run's peak (the collector exited early, small) does not meet the target.
+  const failed = file("cloudtrail zstd rg20k", { pipeline: 9, duckdb: 10 }) as {
+    pipeline: { ok: boolean };
+  };
+  failed.pipeline.ok = false;
+  const withFailure = targets([failed as never]);
+  assert.match(withFailure[0]!, /not measured/);
+  assert.match(withFailure[1]!, /NOT measured: cloudtrail zstd rg20k pipeline failed\.$/);
   const quick = targets([file("cloudtrail zstd rg20k", { pipeline: 9, duckdb: 10, rows: 100 })]);
   assert.match(quick[0]!, /met in this run .*under 1,000,000 rows.*indicates\)\.$/);
 });
