@@ -20,7 +20,8 @@
  * the next batch is opened as the current one starts (a spare), so that time passes while the
  * current batch is written rather than after the next one: the output is no longer bound to two
  * batches per settle time. The spare carries nothing until its batch starts; one found ended by
- * then is closed and replaced, and an idle output (a flush) closes it.
+ * then, or older than `spareMaxAgeMs`, is closed and replaced, and an idle output (a flush) or an
+ * aborted one closes it.
  *
  * The holders of a batch's receipts can ask the output to wait, once the batch is confirmed, for
  * what they do with the confirmation (checkpoints) before the next batch starts: a crash then
@@ -96,6 +97,12 @@ export interface ConfirmedStreamOptions {
    * row can repeat a line once per such connection either way. Default 1.
    */
   batchesInFlight?: 1 | 2;
+  /**
+   * Oldest a connection opened ahead for the next batch may be when the batch starts; an older
+   * one is closed and a new one opened, so a receiver that drops idle connections rarely drops
+   * one just as it is written to (that would count as a cut). Default 1000 ms.
+   */
+  spareMaxAgeMs?: number;
 }
 
 /** Smallest piece a cut batch is split into (a longer single line is sent whole). */
@@ -162,6 +169,7 @@ export class ConfirmedStreamOutput {
   /** With two batches in flight: the confirmation of the batch before the current one. */
   #inflight?: Promise<void>;
   #batchesInFlight: 1 | 2;
+  #spareMaxAgeMs: number;
   /** Bytes sent per connection, lowered when the receiver cuts connections. */
   #limit = Infinity;
   #cleanSends = 0;
@@ -191,6 +199,7 @@ export class ConfirmedStreamOutput {
     this.#retries = options.retries ?? 5;
     this.#retryBaseMs = options.retryBaseMs ?? 500;
     this.#batchesInFlight = options.batchesInFlight ?? 1;
+    this.#spareMaxAgeMs = options.spareMaxAgeMs ?? 1000;
   }
 
   /** Adds `chunk` (whole lines, `events` of them) to the current batch and sends it. */
@@ -287,16 +296,16 @@ export class ConfirmedStreamOutput {
   }
 
   #openSpare() {
-    if (this.#spare) return;
+    if (this.#spare || this.#closed || this.#abort.signal.aborted) return;
     // A spare that fails is dropped: the next batch opens its own connection, and reports.
     this.#spare = this.#open().catch(() => undefined);
   }
 
-  /** The spare, unless there is none or its peer already ended it. */
+  /** The spare, unless there is none, its peer already ended it, or it waited too long. */
   async #takeSpare(): Promise<WatchedConn | undefined> {
     const spare = await this.#spare;
     this.#spare = undefined;
-    if (spare?.peerEnded) {
+    if (spare && (spare.peerEnded || spare.ageMs > this.#spareMaxAgeMs)) {
       spare.close();
       return undefined;
     }

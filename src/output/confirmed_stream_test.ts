@@ -252,10 +252,15 @@ function recordingConnector(inner: Connector, endEarly: Set<number> = new Set())
 }
 
 /** An output whose batches hold 100 of {@link lines}' lines and end only when full. */
-function hundredLineBatches(connector: Connector, batchesInFlight: 1 | 2) {
+function hundredLineBatches(
+  connector: Connector,
+  batchesInFlight: 1 | 2,
+  spareMaxAgeMs?: number,
+) {
   return new ConfirmedStreamOutput(connector, {
     name: "devo_test",
     batchesInFlight,
+    spareMaxAgeMs,
     maxBatchBytes: lines(0, 100).length,
     lingerMs: 60_000,
     commitIntervalMs: 60_000,
@@ -297,7 +302,6 @@ for (const batchesInFlight of [1, 2] as const) {
       }
       // Idle after the flush: the spare opened for a next batch is closed.
       await allClosed(receiver);
-      assert.ok(rec.events.length > 0);
     } finally {
       await out.close();
       await receiver.close();
@@ -327,6 +331,70 @@ Deno.test("a connection opened ahead that the peer ended before its batch is rep
     await allClosed(receiver);
   } finally {
     await out.close();
+    await receiver.close();
+    await certs.cleanup();
+  }
+});
+
+Deno.test("a connection opened ahead that waited longer than spareMaxAgeMs is replaced, not written to", async () => {
+  const certs = await makeCerts();
+  const receiver = await startTlsReceiver(certs);
+  const rec = recordingConnector(testConnector(certs, receiver.port));
+  const out = hundredLineBatches(rec.connector, 1, 20);
+  try {
+    const receipts: Receipt[] = [];
+    for (let b = 0; b < 4; b++) {
+      // Each batch's holder settles 100 ms after the write: the next batch starts after that, by
+      // when its spare is older than 20 ms.
+      const settled = new Promise((resolve) => setTimeout(resolve, 100));
+      receipts.push(await out.write(lines(b * 100, 100), 100, { settled }));
+    }
+    await out.flush();
+    for (const r of receipts) await r.confirmed;
+    const seen = copies(receiver);
+    for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+    const carriers = rec.carriers();
+    assert.equal(carriers.length, 4, rec.events.join(", "));
+    for (let j = 1; j < carriers.length; j++) {
+      assert.ok(
+        rec.events.indexOf(`connect ${carriers[j]}`) >
+          rec.events.indexOf(`write ${carriers[j - 1]}`),
+        `batch ${j} went on a connection opened ahead: ${rec.events.join(", ")}`,
+      );
+    }
+    // Spares were opened, and closed unused.
+    const opened = rec.events.filter((e) => e.startsWith("connect ")).length;
+    assert.ok(opened > carriers.length, rec.events.join(", "));
+    await allClosed(receiver);
+  } finally {
+    await out.close();
+    await receiver.close();
+    await certs.cleanup();
+  }
+});
+
+Deno.test("after abort() no connection is opened ahead", async () => {
+  const certs = await makeCerts();
+  const receiver = await startTlsReceiver(certs);
+  const gate = holdingConfirmations(testConnector(certs, receiver.port), 1);
+  const rec = recordingConnector(gate.connector);
+  const out = hundredLineBatches(rec.connector, 1);
+  try {
+    await out.write(lines(0, 100), 100);
+    // The second write fills the first batch: it waits for its confirmation, held here.
+    const second = out.write(lines(100, 100), 100).catch(() => undefined);
+    await gate.held(0);
+    out.abort();
+    const before = rec.events.filter((e) => e.startsWith("connect ")).length;
+    gate.release(0);
+    await second;
+    await out.close().catch(() => {});
+    // The pending write may still open its own batch's connection, but no spare beside it.
+    const after = rec.events.filter((e) => e.startsWith("connect ")).length;
+    assert.ok(after - before <= 1, rec.events.join(", "));
+    await allClosed(receiver);
+  } finally {
+    gate.releaseAll();
     await receiver.close();
     await certs.cleanup();
   }

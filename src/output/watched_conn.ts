@@ -74,6 +74,11 @@ export class WatchedConn {
     return this.#ended;
   }
 
+  /** Milliseconds since the connection opened (its handshake done). */
+  get ageMs(): number {
+    return Date.now() - this.#openedAt;
+  }
+
   /** True once the peer closed or reset the connection. */
   get peerEnded(): boolean {
     return this.#ended !== undefined;
