@@ -179,6 +179,8 @@ export class ConfirmedStreamOutput {
   #probe?: WatchedConn;
   /** The connection opened ahead for the next batch, while batches are full (see above). */
   #spare?: Promise<WatchedConn | undefined>;
+  /** The closing of the last spare dropped (it may still have been connecting). */
+  #dropping?: Promise<void>;
   /** The last batch ended because it was full: the next batch gets a spare opened ahead. */
   #loaded = false;
   #queue: Promise<unknown> = Promise.resolve();
@@ -279,6 +281,8 @@ export class ConfirmedStreamOutput {
     await this.flush();
     clearTimeout(this.#linger);
     clearTimeout(this.#interval);
+    // A spare still connecting when it was dropped is closed once connected: wait for that.
+    await this.#dropping;
   }
 
   /**
@@ -315,7 +319,7 @@ export class ConfirmedStreamOutput {
   #dropSpare() {
     const spare = this.#spare;
     this.#spare = undefined;
-    void spare?.then((c) => c?.close());
+    if (spare) this.#dropping = spare.then((c) => c?.close());
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

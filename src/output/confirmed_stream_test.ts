@@ -399,3 +399,32 @@ Deno.test("after abort() no connection is opened ahead", async () => {
     await certs.cleanup();
   }
 });
+
+Deno.test("close() returns once a connection opened ahead, still connecting when dropped, is closed", async () => {
+  const certs = await makeCerts();
+  const receiver = await startTlsReceiver(certs);
+  const inner = testConnector(certs, receiver.port);
+  // Connection 2, the first opened ahead (for a third batch that never comes), connects slowly.
+  let n = 0;
+  const slow: Connector = {
+    target: inner.target,
+    tls: inner.tls,
+    async connect(signal?: AbortSignal) {
+      if (n++ === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+      return await inner.connect(signal);
+    },
+  };
+  const rec = recordingConnector(slow);
+  const out = hundredLineBatches(rec.connector, 2);
+  try {
+    for (let b = 0; b < 2; b++) await out.write(lines(b * 100, 100), 100);
+    assert.ok(rec.events.includes("connect 2"), rec.events.join(", "));
+    await out.close();
+    assert.ok(rec.events.includes("close 2"), rec.events.join(", "));
+    assert.equal(copies(receiver).size, 200);
+  } finally {
+    await out.close();
+    await receiver.close();
+    await certs.cleanup();
+  }
+});
