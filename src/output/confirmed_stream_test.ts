@@ -1,11 +1,13 @@
 /**
  * Duplicate bounds of {@link ConfirmedStreamOutput} across receiver outages, and the connection it
- * opens ahead under load, against the mutual-TLS test receiver. The sequences are driven step by step: a connector wrapper holds a
- * batch's confirmation (its `closeWrite()`) until the test has cut the receiver, so nothing
- * depends on timing.
+ * opens ahead under load, against the mutual-TLS test receiver. The outage sequences are driven
+ * step by step: a connector wrapper holds a batch's confirmation (its `closeWrite()`) until the
+ * test has cut the receiver, so nothing depends on timing. The tests of connections opened ahead
+ * record the order of connects, writes and closes; two of them use timers, with wide margins.
  */
 import assert from "node:assert/strict";
 import { makeCerts, testConnector } from "../../tests/helpers/certs.ts";
+import type { TestCerts } from "../../tests/helpers/certs.ts";
 import { startTlsReceiver } from "../../tests/helpers/tls_receiver.ts";
 import type { LineReceiver } from "../../tests/helpers/tls_receiver.ts";
 import { ConfirmedStreamOutput } from "./confirmed_stream.ts";
@@ -268,6 +270,20 @@ function hundredLineBatches(
   });
 }
 
+/** Runs `fn` against a new TLS receiver; stops it and removes the certificates after. */
+async function withReceiver(
+  fn: (certs: TestCerts, receiver: LineReceiver) => Promise<void>,
+): Promise<void> {
+  const certs = await makeCerts();
+  const receiver = await startTlsReceiver(certs);
+  try {
+    await fn(certs, receiver);
+  } finally {
+    await receiver.close();
+    await certs.cleanup();
+  }
+}
+
 /** Waits until the receiver has no connection open (at most 5 s). */
 async function allClosed(r: LineReceiver): Promise<void> {
   for (let i = 0; i < 500 && r.activeConnections > 0; i++) {
@@ -278,153 +294,143 @@ async function allClosed(r: LineReceiver): Promise<void> {
 
 for (const batchesInFlight of [1, 2] as const) {
   Deno.test(`full batches in a row (${batchesInFlight} in flight): each next batch's connection is opened while the one before is written; idle, none is left open`, async () => {
-    const certs = await makeCerts();
-    const receiver = await startTlsReceiver(certs);
-    const rec = recordingConnector(testConnector(certs, receiver.port));
-    const out = hundredLineBatches(rec.connector, batchesInFlight);
-    try {
-      const receipts: Receipt[] = [];
-      for (let b = 0; b < 6; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
-      await out.flush();
-      for (const r of receipts) await r.confirmed;
-      const seen = copies(receiver);
-      for (let i = 0; i < 600; i++) assert.equal(seen.get(i), 1, `id ${i}`);
-      // The first two batches open their own connections; from the third on, each batch's
-      // connection was asked for before the batch before it was written.
-      const carriers = rec.carriers();
-      assert.equal(carriers.length, 6, rec.events.join(", "));
-      for (let j = 2; j < carriers.length; j++) {
-        assert.ok(
-          rec.events.indexOf(`connect ${carriers[j]}`) <
-            rec.events.indexOf(`write ${carriers[j - 1]}`),
-          `batch ${j}: ${rec.events.join(", ")}`,
-        );
+    await withReceiver(async (certs, receiver) => {
+      const rec = recordingConnector(testConnector(certs, receiver.port));
+      const out = hundredLineBatches(rec.connector, batchesInFlight);
+      try {
+        const receipts: Receipt[] = [];
+        for (let b = 0; b < 6; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
+        await out.flush();
+        for (const r of receipts) await r.confirmed;
+        const seen = copies(receiver);
+        for (let i = 0; i < 600; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+        // The first two batches open their own connections; from the third on, each batch's
+        // connection was asked for before the batch before it was written.
+        const carriers = rec.carriers();
+        assert.equal(carriers.length, 6, rec.events.join(", "));
+        for (let j = 2; j < carriers.length; j++) {
+          assert.ok(
+            rec.events.indexOf(`connect ${carriers[j]}`) <
+              rec.events.indexOf(`write ${carriers[j - 1]}`),
+            `batch ${j}: ${rec.events.join(", ")}`,
+          );
+        }
+        // Idle after the flush: the spare opened for a next batch is closed.
+        await allClosed(receiver);
+      } finally {
+        await out.close();
       }
-      // Idle after the flush: the spare opened for a next batch is closed.
-      await allClosed(receiver);
-    } finally {
-      await out.close();
-      await receiver.close();
-      await certs.cleanup();
-    }
+    });
   });
 }
 
 Deno.test("a connection opened ahead that the peer ended before its batch is replaced, and nothing is lost", async () => {
-  const certs = await makeCerts();
-  const receiver = await startTlsReceiver(certs);
-  // Connections 0 and 1 carry the first two batches; 2 is the first one opened ahead.
-  const rec = recordingConnector(testConnector(certs, receiver.port), new Set([2]));
-  const out = hundredLineBatches(rec.connector, 2);
-  try {
-    const receipts: Receipt[] = [];
-    for (let b = 0; b < 4; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
-    await out.flush();
-    for (const r of receipts) await r.confirmed;
-    const seen = copies(receiver);
-    for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
-    // Each batch on one connection of its own: none was written to the ended one, which would
-    // count as a cut and split the batches after it.
-    assert.equal(rec.carriers().length, 4, rec.events.join(", "));
-    assert.ok(!rec.carriers().includes(2), rec.events.join(", "));
-    assert.equal(out.stats.retries, 0);
-    await allClosed(receiver);
-  } finally {
-    await out.close();
-    await receiver.close();
-    await certs.cleanup();
-  }
+  await withReceiver(async (certs, receiver) => {
+    // Connections 0 and 1 carry the first two batches; 2 is the first one opened ahead.
+    const rec = recordingConnector(testConnector(certs, receiver.port), new Set([2]));
+    const out = hundredLineBatches(rec.connector, 2);
+    try {
+      const receipts: Receipt[] = [];
+      for (let b = 0; b < 4; b++) receipts.push(await out.write(lines(b * 100, 100), 100));
+      await out.flush();
+      for (const r of receipts) await r.confirmed;
+      const seen = copies(receiver);
+      for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+      // Each batch on one connection of its own: none was written to the ended one, which would
+      // count as a cut and split the batches after it.
+      assert.equal(rec.carriers().length, 4, rec.events.join(", "));
+      assert.ok(!rec.carriers().includes(2), rec.events.join(", "));
+      assert.equal(out.stats.retries, 0);
+      await allClosed(receiver);
+    } finally {
+      await out.close();
+    }
+  });
 });
 
 Deno.test("a connection opened ahead that waited longer than spareMaxAgeMs is replaced, not written to", async () => {
-  const certs = await makeCerts();
-  const receiver = await startTlsReceiver(certs);
-  const rec = recordingConnector(testConnector(certs, receiver.port));
-  const out = hundredLineBatches(rec.connector, 1, 20);
-  try {
-    const receipts: Receipt[] = [];
-    for (let b = 0; b < 4; b++) {
-      // Each batch's holder settles 100 ms after the write: the next batch starts after that, by
-      // when its spare is older than 20 ms.
-      const settled = new Promise((resolve) => setTimeout(resolve, 100));
-      receipts.push(await out.write(lines(b * 100, 100), 100, { settled }));
+  await withReceiver(async (certs, receiver) => {
+    const rec = recordingConnector(testConnector(certs, receiver.port));
+    const out = hundredLineBatches(rec.connector, 1, 20);
+    try {
+      const receipts: Receipt[] = [];
+      for (let b = 0; b < 4; b++) {
+        // Each batch's holder settles 100 ms after the write: the next batch starts after that, by
+        // when its spare is older than 20 ms.
+        const settled = new Promise((resolve) => setTimeout(resolve, 100));
+        receipts.push(await out.write(lines(b * 100, 100), 100, { settled }));
+      }
+      await out.flush();
+      for (const r of receipts) await r.confirmed;
+      const seen = copies(receiver);
+      for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
+      const carriers = rec.carriers();
+      assert.equal(carriers.length, 4, rec.events.join(", "));
+      for (let j = 1; j < carriers.length; j++) {
+        assert.ok(
+          rec.events.indexOf(`connect ${carriers[j]}`) >
+            rec.events.indexOf(`write ${carriers[j - 1]}`),
+          `batch ${j} went on a connection opened ahead: ${rec.events.join(", ")}`,
+        );
+      }
+      // Spares were opened, and closed unused.
+      const opened = rec.events.filter((e) => e.startsWith("connect ")).length;
+      assert.ok(opened > carriers.length, rec.events.join(", "));
+      await allClosed(receiver);
+    } finally {
+      await out.close();
     }
-    await out.flush();
-    for (const r of receipts) await r.confirmed;
-    const seen = copies(receiver);
-    for (let i = 0; i < 400; i++) assert.equal(seen.get(i), 1, `id ${i}`);
-    const carriers = rec.carriers();
-    assert.equal(carriers.length, 4, rec.events.join(", "));
-    for (let j = 1; j < carriers.length; j++) {
-      assert.ok(
-        rec.events.indexOf(`connect ${carriers[j]}`) >
-          rec.events.indexOf(`write ${carriers[j - 1]}`),
-        `batch ${j} went on a connection opened ahead: ${rec.events.join(", ")}`,
-      );
-    }
-    // Spares were opened, and closed unused.
-    const opened = rec.events.filter((e) => e.startsWith("connect ")).length;
-    assert.ok(opened > carriers.length, rec.events.join(", "));
-    await allClosed(receiver);
-  } finally {
-    await out.close();
-    await receiver.close();
-    await certs.cleanup();
-  }
+  });
 });
 
 Deno.test("after abort() no connection is opened ahead", async () => {
-  const certs = await makeCerts();
-  const receiver = await startTlsReceiver(certs);
-  const gate = holdingConfirmations(testConnector(certs, receiver.port), 1);
-  const rec = recordingConnector(gate.connector);
-  const out = hundredLineBatches(rec.connector, 1);
-  try {
-    await out.write(lines(0, 100), 100);
-    // The second write fills the first batch: it waits for its confirmation, held here.
-    const second = out.write(lines(100, 100), 100).catch(() => undefined);
-    await gate.held(0);
-    out.abort();
-    const before = rec.events.filter((e) => e.startsWith("connect ")).length;
-    gate.release(0);
-    await second;
-    await out.close().catch(() => {});
-    // The pending write may still open its own batch's connection, but no spare beside it.
-    const after = rec.events.filter((e) => e.startsWith("connect ")).length;
-    assert.ok(after - before <= 1, rec.events.join(", "));
-    await allClosed(receiver);
-  } finally {
-    gate.releaseAll();
-    await receiver.close();
-    await certs.cleanup();
-  }
+  await withReceiver(async (certs, receiver) => {
+    const gate = holdingConfirmations(testConnector(certs, receiver.port), 1);
+    const rec = recordingConnector(gate.connector);
+    const out = hundredLineBatches(rec.connector, 1);
+    try {
+      await out.write(lines(0, 100), 100);
+      // The second write fills the first batch: it waits for its confirmation, held here.
+      const second = out.write(lines(100, 100), 100).catch(() => undefined);
+      await gate.held(0);
+      out.abort();
+      const before = rec.events.filter((e) => e.startsWith("connect ")).length;
+      gate.release(0);
+      await second;
+      await out.close().catch(() => {});
+      // The pending write may still open its own batch's connection, but no spare beside it.
+      const after = rec.events.filter((e) => e.startsWith("connect ")).length;
+      assert.ok(after - before <= 1, rec.events.join(", "));
+      await allClosed(receiver);
+    } finally {
+      gate.releaseAll();
+    }
+  });
 });
 
 Deno.test("close() returns once a connection opened ahead, still connecting when dropped, is closed", async () => {
-  const certs = await makeCerts();
-  const receiver = await startTlsReceiver(certs);
-  const inner = testConnector(certs, receiver.port);
-  // Connection 2, the first opened ahead (for a third batch that never comes), connects slowly.
-  let n = 0;
-  const slow: Connector = {
-    target: inner.target,
-    tls: inner.tls,
-    async connect(signal?: AbortSignal) {
-      if (n++ === 2) await new Promise((resolve) => setTimeout(resolve, 300));
-      return await inner.connect(signal);
-    },
-  };
-  const rec = recordingConnector(slow);
-  const out = hundredLineBatches(rec.connector, 2);
-  try {
-    for (let b = 0; b < 2; b++) await out.write(lines(b * 100, 100), 100);
-    assert.ok(rec.events.includes("connect 2"), rec.events.join(", "));
-    await out.close();
-    assert.ok(rec.events.includes("close 2"), rec.events.join(", "));
-    assert.equal(copies(receiver).size, 200);
-  } finally {
-    await out.close();
-    await receiver.close();
-    await certs.cleanup();
-  }
+  await withReceiver(async (certs, receiver) => {
+    const inner = testConnector(certs, receiver.port);
+    // Connection 2, the first opened ahead (for a third batch that never comes), connects slowly.
+    let n = 0;
+    const slow: Connector = {
+      target: inner.target,
+      tls: inner.tls,
+      async connect(signal?: AbortSignal) {
+        if (n++ === 2) await new Promise((resolve) => setTimeout(resolve, 300));
+        return await inner.connect(signal);
+      },
+    };
+    const rec = recordingConnector(slow);
+    const out = hundredLineBatches(rec.connector, 2);
+    try {
+      for (let b = 0; b < 2; b++) await out.write(lines(b * 100, 100), 100);
+      assert.ok(rec.events.includes("connect 2"), rec.events.join(", "));
+      await out.close();
+      assert.ok(rec.events.includes("close 2"), rec.events.join(", "));
+      assert.equal(copies(receiver).size, 200);
+    } finally {
+      await out.close();
+    }
+  });
 });
