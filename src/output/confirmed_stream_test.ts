@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { makeCerts, testConnector } from "../../tests/helpers/certs.ts";
 import type { TestCerts } from "../../tests/helpers/certs.ts";
 import { startTlsReceiver } from "../../tests/helpers/tls_receiver.ts";
-import type { LineReceiver } from "../../tests/helpers/tls_receiver.ts";
+import type { LineReceiver, ReceiverOptions } from "../../tests/helpers/tls_receiver.ts";
 import { ConfirmedStreamOutput } from "./confirmed_stream.ts";
 import type { Receipt } from "./confirmed_stream.ts";
 import type { Connector } from "./connectors.ts";
@@ -273,9 +273,10 @@ function hundredLineBatches(
 /** Runs `fn` against a new TLS receiver; stops it and removes the certificates after. */
 async function withReceiver(
   fn: (certs: TestCerts, receiver: LineReceiver) => Promise<void>,
+  options: ReceiverOptions = {},
 ): Promise<void> {
   const certs = await makeCerts();
-  const receiver = await startTlsReceiver(certs);
+  const receiver = await startTlsReceiver(certs, options);
   try {
     await fn(certs, receiver);
   } finally {
@@ -433,4 +434,44 @@ Deno.test("close() returns once a connection opened ahead, still connecting when
       await out.close();
     }
   });
+});
+
+Deno.test("no connection is opened ahead while a receiver's cuts keep batches small", async () => {
+  // The receiver cuts every connection after 150 lines: a batch of 200 is cut, and later batches
+  // stay at most half that size until many clean sends.
+  await withReceiver(async (certs, receiver) => {
+    const rec = recordingConnector(testConnector(certs, receiver.port));
+    const out = new ConfirmedStreamOutput(rec.connector, {
+      name: "devo_test",
+      batchesInFlight: 2,
+      maxBatchBytes: lines(0, 200).length,
+      lingerMs: 60_000,
+      commitIntervalMs: 60_000,
+      confirmTimeoutMs: 5_000,
+      retryBaseMs: 1,
+    });
+    try {
+      const receipts = [await out.write(lines(0, 200), 200)];
+      await out.flush();
+      const cut = rec.events.length;
+      // Full batches of 60 lines each, under the lowered limit: no spare beside them.
+      for (let b = 0; b < 6; b++) receipts.push(await out.write(lines(1000 + b * 60, 60), 60));
+      await out.flush();
+      for (const r of receipts) await r.confirmed;
+      const seen = copies(receiver);
+      for (const i of [0, 199, 1000, 1359]) assert.ok(seen.get(i)! >= 1, `id ${i}`);
+      const later = rec.events.slice(cut);
+      const connects = later.filter((e) => e.startsWith("connect ")).map((e) => e.split(" ")[1]);
+      for (const k of connects) {
+        // Each connection opened after the cut is written to before the next one is asked for.
+        const at = later.indexOf(`connect ${k}`);
+        const next = later.findIndex((e, i) => i > at && e.startsWith("connect "));
+        const wrote = later.indexOf(`write ${k}`);
+        assert.ok(wrote > at && (next < 0 || wrote < next), later.join(", "));
+      }
+      assert.ok(connects.length >= 6, later.join(", "));
+    } finally {
+      await out.close();
+    }
+  }, { closeAfterLines: 150 });
 });
