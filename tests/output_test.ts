@@ -137,6 +137,37 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "rsyslog: full batches in a row, on connections opened ahead, arrive once each",
+  ignore: !(await rsyslogAvailable()),
+  async fn() {
+    const certs = await makeCerts();
+    await using rsyslog = await startRsyslogTls(certs);
+    // Every batch is full (one write of 20 lines each), so each next batch's connection is
+    // opened while the one before is written; rsyslog ends connections without close_notify.
+    const out = tlsOut(certs, rsyslog.port, false, {
+      batchesInFlight: 2,
+      maxBatchBytes: lines(0, 20).length,
+      lingerMs: 60_000,
+      commitIntervalMs: 60_000,
+    });
+    try {
+      const receipts = [];
+      for (let b = 0; b < 10; b++) receipts.push(await out.write(lines(b * 20, 20), 20));
+      await out.flush();
+      for (const r of receipts) await r.confirmed;
+      const got = await rsyslog.waitForLines(200, 10_000);
+      const ids = got.map((l) => Number(/"i":(\d+)/.exec(l)![1])).sort((a, b) => a - b);
+      assert.deepEqual(ids, Array.from({ length: 200 }, (_, i) => i));
+      assert.equal(out.stats.retries, 0);
+      assert.equal(out.stats.batchesConfirmed, 10);
+    } finally {
+      await out.close();
+      await certs.cleanup();
+    }
+  },
+});
+
 Deno.test("a batch cut off by the receiver is sent again whole on a new connection", async () => {
   await using receiver = await startTcpReceiver({ closeAfterLines: 10 });
   const out = new ConfirmedStreamOutput(
