@@ -77,8 +77,9 @@ const USAGE = `Usage: deno task bench [options]
                       replaces them), e.g. "--v8-flags=--max-semi-space-size=2" or
                       "--cpu-prof --cpu-prof-dir=DIR"
   --malloc-arena-max N  MALLOC_ARENA_MAX for the decode and collector processes (default
-                      ${RUN_ENV.MALLOC_ARENA_MAX}, as the deployment files set it: scripts/compile.ts RUN_ENV; 0 sets nothing: glibc's default,
-                      8 arenas per core, unless the environment sets it)`;
+                      ${RUN_ENV.MALLOC_ARENA_MAX}, as the deployment files set it: scripts/compile.ts
+                      RUN_ENV); 0 sets nothing: glibc's default, 8 arenas per core, unless the
+                      environment sets it`;
 
 /** Everything measured for one file. */
 interface FileResult {

@@ -128,7 +128,7 @@ export class WatchedConn {
    * it did not close early, closes our sending side and waits for its end-of-stream.
    */
   async confirm(timeoutMs: number): Promise<Confirmation> {
-    const wait = this.#openedAt + this.#settleMs - Date.now();
+    const wait = this.#settleMs - this.ageMs;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (this.#ended) throw this.#earlyClose(this.#ended);
     try {
