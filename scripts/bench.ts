@@ -98,7 +98,7 @@ interface FileResult {
 }
 
 /** One run of the collector process. */
-interface PipelineResult {
+export interface PipelineResult {
   ok: boolean;
   /**
    * Collector start to the receiver's answer to the end of the last batch: every line received
@@ -269,21 +269,13 @@ async function main(args: string[]): Promise<number> {
       for (const [i, f] of files.entries()) {
         const r = results[i]!;
         r.pipeline = await bestPipeline(repeat, () => runPipeline(env, f, {}));
-        log(
-          `${f.label}: pipeline ${rate(r.rows, r.pipeline.seconds)} ev/s, peak ${
-            mb(r.pipeline.peakRssBytes)
-          }${cpuNote(r.pipeline)}${r.pipeline.ok ? "" : ` FAILED: ${r.pipeline.error}`}`,
-        );
+        log(`${f.label}: ${pipelineNote("pipeline", r.rows, r.pipeline)}`);
         if (values["slow-output"]) {
           r.slow = await runPipeline(env, f, {
             downMs: Number(values["down-ms"]),
             rateBytes: Number(values["rate-mb"]) * 1e6,
           });
-          log(
-            `${f.label}: slow pipeline ${rate(r.rows, r.slow.seconds)} ev/s, peak ${
-              mb(r.slow.peakRssBytes)
-            }${cpuNote(r.slow)}${r.slow.ok ? "" : ` FAILED: ${r.slow.error}`}`,
-          );
+          log(`${f.label}: ${pipelineNote("slow pipeline", r.rows, r.slow)}`);
         }
       }
     } finally {
@@ -772,8 +764,9 @@ async function runPipelineOn(
   clearInterval(sampler);
   await pump.catch(() => {});
   clearTimeout(kill);
-  if (receiver.status().lines < f.spec.rows) {
+  if (code === 0 && receiver.status().lines < f.spec.rows) {
     // Normally every line is in before the exit (a batch is confirmed by the receiver's EOF).
+    // A collector that failed sent what it sent: no reason to wait for more.
     await receiver.waitFor(f.spec.rows, 5_000);
     doneAt = Date.now();
   }
@@ -831,6 +824,19 @@ async function runPipelineOn(
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/**
+ * The progress line of one pipeline run: its rate, or, for a run that failed, that it failed and
+ * why (a failed run has no rate: its lines were not all confirmed).
+ */
+export function pipelineNote(what: string, rows: number, p: PipelineResult): string {
+  if (!p.ok) {
+    return `${what} FAILED after ${p.exitSeconds.toFixed(1)} s, peak ${
+      mb(p.peakRssBytes)
+    }: ${p.error} (${p.lines} lines received)`;
+  }
+  return `${what} ${rate(rows, p.seconds)} ev/s, peak ${mb(p.peakRssBytes)}${cpuNote(p)}`;
 }
 
 function cpuNote(p: PipelineResult): string {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { targets } from "./bench.ts";
+import { pipelineNote, targets } from "./bench.ts";
+import type { PipelineResult } from "./bench.ts";
 
 const MB = 1024 * 1024;
 
@@ -50,4 +51,35 @@ Deno.test("bench targets: speed compares CloudTrail ZSTD pipelines with DuckDB, 
   assert.match(withFailure[1]!, /NOT measured: cloudtrail zstd rg20k pipeline failed\.$/);
   const quick = targets([file("cloudtrail zstd rg20k", { pipeline: 9, duckdb: 10, rows: 100 })]);
   assert.match(quick[0]!, /met in this run .*under 1,000,000 rows.*indicates\)\.$/);
+});
+
+Deno.test("bench progress line: a failed pipeline run shows no rate, a finished one does", () => {
+  const run: PipelineResult = {
+    ok: true,
+    seconds: 5,
+    exitSeconds: 6,
+    receiveSeconds: 4.5,
+    lines: 1_000_000,
+    bytes: 1,
+    connections: 200,
+    peakRssBytes: 300 * MB,
+    exitCode: 0,
+    cpu: { collector: 8, moto: 1, receiver: 1.5 },
+    mainThread: { runSeconds: 1.7, waitSeconds: 2 },
+  };
+  assert.match(pipelineNote("pipeline", 1_000_000, run), /^pipeline 200,000 ev\/s, peak 300 MB \(/);
+  const failed = pipelineNote("pipeline", 1_000_000, {
+    ...run,
+    ok: false,
+    seconds: 0.2,
+    exitSeconds: 0.2,
+    lines: 0,
+    peakRssBytes: 84 * MB,
+    error: "collector exited 78 (log: x.log)",
+  });
+  assert.equal(
+    failed,
+    "pipeline FAILED after 0.2 s, peak 84 MB: collector exited 78 (log: x.log) (0 lines received)",
+  );
+  assert.doesNotMatch(failed, /ev\/s/);
 });
