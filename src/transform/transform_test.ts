@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { toJson } from "./json.ts";
 import { LineFormatter } from "./line.ts";
 import { int64, scalar, TIMESTAMP_PARSERS, timestampFromMillis } from "./values.ts";
+import type { JsonValue } from "./values.ts";
 
 Deno.test("INT64 above 2^53 keeps every digit", () => {
   const v = int64(9007199254740993n);
@@ -42,6 +43,25 @@ Deno.test("toJson leaves out undefined members and escapes strings", () => {
   );
   const event = { a: { b: [{ c: 1.5 }] }, s: "é" };
   assert.deepEqual(JSON.parse(toJson(event)), event);
+});
+
+Deno.test("toJson: a bigint deep inside keeps its digits, the objects around it their JSON text", () => {
+  const big = int64(-9223372036854775808n);
+  const event: Record<string, JsonValue> = {
+    "2": "integer-like keys first, as JSON.stringify orders them",
+    a: [{ x: 1, y: [big, undefined as never, NaN as never] }, { z: "\u0000" }],
+    b: { c: { d: 12345678901234567890n }, e: true },
+    f: undefined as never,
+    g: { h: [] },
+  };
+  assert.equal(
+    toJson(event),
+    '{"2":"integer-like keys first, as JSON.stringify orders them",' +
+      '"a":[{"x":1,"y":[-9223372036854775808,null,null]},{"z":"\\u0000"}],' +
+      '"b":{"c":{"d":12345678901234567890},"e":true},"g":{"h":[]}}',
+  );
+  const plain = { ...event, a: [], b: {} };
+  assert.equal(toJson(plain), JSON.stringify(plain));
 });
 
 Deno.test("Devo line: priority, UTC ms time, host, tag, JSON with pulling id, newline", () => {
