@@ -71,6 +71,8 @@ const USAGE = `Usage: deno task bench [options]
   --native-codecs     run the decode and collector processes with GZIP and ZSTD from node:zlib
                       (an import map sends hyparquet-compressors to bench_native_compressors.ts)
   --decode-threads N  the collector's globals.decode_threads (default: the collector's default)
+  --obfuscate         the pipeline's input has obfuscation rules (two fields hashed, a pattern
+                      partly masked in every string), so its events are obfuscated
   --batches-in-flight N  the output's batches_in_flight (default: the collector's default)
   --deno-flags="..."  extra deno run flags for the decode and collector processes, after the
                       collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
@@ -154,6 +156,7 @@ async function main(args: string[]): Promise<number> {
         receiver: { type: "string", default: "python" },
         "native-codecs": { type: "boolean", default: false },
         "decode-threads": { type: "string" },
+        obfuscate: { type: "boolean", default: false },
         "batches-in-flight": { type: "string" },
         "malloc-arena-max": { type: "string", default: RUN_ENV.MALLOC_ARENA_MAX },
         help: { type: "boolean", short: "h" },
@@ -182,6 +185,7 @@ async function main(args: string[]): Promise<number> {
   }
   receiverKind = values.receiver;
   decodeThreads = values["decode-threads"];
+  obfuscate = values.obfuscate;
   batchesInFlight = values["batches-in-flight"];
   if (!/^\d+$/.test(values["malloc-arena-max"])) {
     console.error(`--malloc-arena-max must be a whole number\n${USAGE}`);
@@ -615,12 +619,19 @@ function configYaml(
   localDir: string,
 ): string {
   const c = env.certs;
+  const events = source === "directory"
+    ? []
+    : ["wait_time_seconds: 1", "visibility_timeout_seconds: 300"];
+  if (obfuscate) events.push(`obfuscation: ${OBFUSCATION}`);
+  const services = events.length === 0 ? "" : `    services:
+      events: { ${events.join(", ")} }
+`;
   const input = source === "directory"
     ? `  local:
     id: 1
     type: directory
     directory: ${localDir}
-`
+${services}`
     : `  security_lake:
     id: 1
     enabled: true
@@ -628,9 +639,7 @@ function configYaml(
     region: us-east-1
     queue_name: ${lake.queueName}
     endpoint_url: ${env.endpoint}
-    services:
-      events: { wait_time_seconds: 1, visibility_timeout_seconds: 300 }
-`;
+${services}`;
   return `globals:
   id: bench
   name: seclake-bench
@@ -655,6 +664,14 @@ let source: "s3" | "directory" = "s3";
 let receiverKind: "python" | "deno" = "python";
 /** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
 let decodeThreads: string | undefined;
+/** `--obfuscate`: the input has {@link OBFUSCATION}'s rules, so events take that path. */
+let obfuscate = false;
+/**
+ * The rules of `--obfuscate`, in YAML flow style: two fields hashed, and a pattern (US social
+ * security numbers) partly masked in every string of every event.
+ */
+const OBFUSCATION = "[{ paths: [actor.user.name, src_endpoint.ip], method: hash, " +
+  "hash_key: bench }, { string_patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'], method: partial }]";
 let batchesInFlight: string | undefined;
 /**
  * Environment of the measured processes (decode and collector): `MALLOC_ARENA_MAX` as the

@@ -364,7 +364,7 @@ Deno.test("objects over max_object_bytes are refused before any read (DataError 
   assert.equal((await deliver(bytes, { maxObjectBytes: 1024 })).outcome.ok, true);
 });
 
-Deno.test("events over max_event_bytes are sent truncated and marked, on both paths", async () => {
+Deno.test("events over max_event_bytes are sent truncated and marked, on every path (fast, transform, obfuscation rules)", async () => {
   const rows = [
     { id: 1, msg: "small" },
     { id: 2, msg: "x".repeat(5000) },
@@ -372,21 +372,20 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on both pa
   ];
   const bytes = idMsgParquet(rows);
   const truncated: number[] = [];
-  for (
-    const transform of [
-      undefined,
-      new Obfuscator([{
-        paths: ["nothing"],
-        method: "mask",
-        value: "m",
-        hash_length: 16,
-        keep_last: 4,
-      }]).transform,
-    ]
-  ) {
+  const rules = () =>
+    new Obfuscator([{
+      paths: ["nothing"],
+      method: "mask",
+      value: "m",
+      hash_length: 16,
+      keep_last: 4,
+    }]);
+  // The fast path, the object path (a transform), and obfuscation rules (the fast path's lines
+  // rewritten where they are made).
+  for (const path of [{}, { eventTransform: rules().transform }, { obfuscator: rules() }]) {
     const { outcome, lines } = await deliver(bytes, {
       maxEventBytes: 1024,
-      eventTransform: transform,
+      ...path,
       onTruncated: (n) => truncated.push(n),
     });
     assert.equal(outcome.ok, true);
@@ -407,16 +406,30 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on both pa
       );
     }
   }
-  assert.deepEqual(truncated, [2, 2]);
+  assert.deepEqual(truncated, [2, 2, 2]);
 });
 
 Deno.test("with oversized_events quarantine, an oversized event fails its object (DataError 607)", async () => {
   const bytes = idMsgParquet([{ id: 1, msg: "ok" }, { id: 2, msg: "x".repeat(3000) }]);
-  for (const eventTransform of [undefined, (e: Record<string, unknown>) => e as never]) {
+  const paths = [
+    {},
+    { eventTransform: (e: Record<string, unknown>) => e as never },
+    {
+      obfuscator: new Obfuscator([{
+        paths: ["id"],
+        method: "hash",
+        hash_key: "k",
+        value: "",
+        hash_length: 8,
+        keep_last: 4,
+      }]),
+    },
+  ];
+  for (const path of paths) {
     const { outcome } = await deliver(bytes, {
       maxEventBytes: 1024,
       oversizedEvents: "quarantine",
-      eventTransform,
+      ...path,
     });
     assert.equal(outcome.ok, false);
     if (!outcome.ok) {

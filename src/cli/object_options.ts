@@ -28,7 +28,7 @@ export function inputObjectOptions(
   decodePool: DecodePool | undefined,
 ): InputObjectOptions {
   return {
-    eventTransform: obfuscator?.transform,
+    obfuscator,
     maxObjectBytes: input.max_object_bytes,
     maxEventBytes: input.max_event_bytes,
     oversizedEvents: input.oversized_events,

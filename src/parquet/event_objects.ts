@@ -12,7 +12,10 @@ import { readEventLines } from "./json_reader.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { readEventLinesParallel } from "./parallel_lines.ts";
 import type { DecodePool } from "./parallel_lines.ts";
+import { parseEvent } from "./event_json.ts";
 import type { JsonObject } from "./shape.ts";
+
+export { parseEvent };
 
 /** Consecutive events of one object. */
 export interface EventObjectSlice {
@@ -34,20 +37,6 @@ export interface ReadEventObjectsOptions {
   sliceRows?: number;
   /** Decode workers that make the JSON text; it is parsed on this thread. Default none. */
   pool?: DecodePool;
-}
-
-/** An integer literal of 16 digits or more may lie beyond 2^53: parse that line exactly. */
-const LONG_NUMBER = /[:,[]-?\d{16}/;
-
-const exact = (_key: string, value: unknown, context?: { source?: string }) =>
-  typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined &&
-    /^-?\d+$/.test(context.source)
-    ? BigInt(context.source)
-    : value;
-
-/** Parses one event's JSON text as the value policy's object. */
-export function parseEvent(json: string): JsonObject {
-  return (LONG_NUMBER.test(json) ? JSON.parse(json, exact) : JSON.parse(json)) as JsonObject;
 }
 
 /** Yields the events of `file` as objects, in row order. */

@@ -4,14 +4,18 @@
  * each slice (bytes and line offsets, transferred) to the main thread. Its
  * AsyncBuffer asks the main thread for every range; it waits while `aheadBytes` of its slices
  * have not been credited back by the main thread. Each line starts with a placeholder of `headerBytes` bytes, which
- * the main thread overwrites with the real header. It has no state between sessions.
+ * the main thread overwrites with the real header. For an input with obfuscation rules it
+ * obfuscates each slice's events before posting it (`obfuscated_lines.ts`) and says what its
+ * rules did. It has no state between sessions.
  *
  * The module is a worker entry point: it installs its message handler only when it runs as a
  * worker, so importing it elsewhere does nothing.
  * @module
  */
 import type { AsyncBuffer } from "hyparquet";
+import { Obfuscator } from "../transform/obfuscate.ts";
 import { readEventLines } from "./json_reader.ts";
+import { obfuscateLines } from "./obfuscated_lines.ts";
 import { decodeError, encodeError, READ_ID } from "./parallel_lines.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./parallel_lines.ts";
 
@@ -83,6 +87,10 @@ export function serve(scope: WorkerScope): void {
       return i !== undefined && claim(firstUnit[i]! + part);
     };
     let sent = 0; // bytes
+    // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
+    // object: its hash cache lives as long as the object).
+    const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
+    const members = m.obfuscation?.members ?? "";
     try {
       const lines = readEventLines(file, {
         ...m.options,
@@ -91,7 +99,20 @@ export function serve(scope: WorkerScope): void {
         takePart,
         lineStarts: true,
       });
-      for await (const s of lines) {
+      for await (const raw of lines) {
+        let s = raw;
+        let obfuscated: { fields: number; events: number } | undefined;
+        if (obfuscator) {
+          const { fieldsObfuscated: fields, eventsTouched: events } = obfuscator.stats;
+          s = {
+            ...raw,
+            ...obfuscateLines(raw.bytes, raw.rows, m.headerBytes, obfuscator, members),
+          };
+          obfuscated = {
+            fields: obfuscator.stats.fieldsObfuscated - fields,
+            events: obfuscator.stats.eventsTouched - events,
+          };
+        }
         const starts = s.starts!; // asked for with lineStarts
         const whole = s.bytes.byteOffset === 0 &&
           s.bytes.byteLength === s.bytes.buffer.byteLength &&
@@ -105,6 +126,7 @@ export function serve(scope: WorkerScope): void {
           rows: s.rows,
           bytes,
           starts: starts.buffer,
+          obfuscated,
         }, [bytes, starts.buffer]);
         while (sent - session.credited >= m.aheadBytes) {
           await new Promise<void>((resolve) => session.wake = resolve);

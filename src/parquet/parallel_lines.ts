@@ -48,10 +48,13 @@
 import type { AsyncBuffer } from "hyparquet";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
+import type { ObfuscationRule } from "../config/types.ts";
 import { logger } from "../telemetry/log.ts";
+import type { Obfuscator } from "../transform/obfuscate.ts";
 import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
+import { readObfuscatedLines } from "./obfuscated_lines.ts";
 import { readMetadata } from "./reader.ts";
 
 /** Bytes of lines a worker may decode ahead of what the consumer has taken, by default. */
@@ -83,6 +86,11 @@ export interface StartMessage {
   /** Bytes of slices sent and not yet credited at which the worker waits. */
   readonly aheadBytes: number;
   readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups" | "takePart">;
+  /**
+   * Obfuscate every event with these rules, then add `members` (`obfuscated_lines.ts`); the
+   * options' `append` is then absent, so that no rule sees those members.
+   */
+  readonly obfuscation?: { readonly rules: readonly ObfuscationRule[]; readonly members: string };
 }
 
 /** Main → worker messages. */
@@ -111,6 +119,8 @@ export type FromWorker =
     readonly bytes: ArrayBuffer;
     /** Uint32 offsets of the lines (transferred). */
     readonly starts: ArrayBuffer;
+    /** With obfuscation: what the worker's rules did to this slice's events. */
+    readonly obfuscated?: { readonly fields: number; readonly events: number };
   }
   | { readonly type: "error"; readonly session: number; readonly error: WireError }
   | { readonly type: "done"; readonly session: number };
@@ -524,6 +534,13 @@ export class DecodePool {
 export interface ReadEventLinesParallelOptions extends ReadEventLinesOptions {
   /** Where the workers come from. */
   pool: DecodePool;
+  /**
+   * Every event obfuscated by these rules before `append` is added (`obfuscated_lines.ts`), in
+   * the workers (each with its own copy of the rules; what they did is added to this one's
+   * `stats`) or, without them, on this thread. Rows a lost worker obfuscated but did not hand
+   * over are obfuscated (and counted) again here.
+   */
+  obfuscator?: Obfuscator;
 }
 
 type Item =
@@ -744,9 +761,14 @@ export async function* readEventLinesParallel(
   const name = options.name ?? "object";
   const header = options.header ?? (() => EMPTY);
   const cache = new FooterCache(file);
-  const { pool: _, ...plain } = options;
+  const { pool: _, obfuscator, ...plain } = options;
+  /** The lines of rows `from` on, made on this thread. */
+  const here = (from: number) =>
+    obfuscator
+      ? readObfuscatedLines(cache, { ...plain, startRow: from, obfuscator })
+      : readEventLines(cache, { ...plain, startRow: from });
   if (!pool.available) {
-    yield* readEventLines(cache, plain);
+    yield* here(startRow);
     return;
   }
   const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
@@ -782,16 +804,20 @@ export async function* readEventLinesParallel(
     groupStart = end;
   }
   // What the workers are told must survive structured cloning (no functions).
-  const { signal: _s, header: _h, rowGroups: _r, takePart: _t, ...rest } = plain;
+  const { signal: _s, header: _h, rowGroups: _r, takePart: _t, ...cloned } = plain;
+  // With obfuscation the workers add `append` after the rules ran (obfuscated_lines.ts).
+  const { append, ...withoutAppend } = cloned;
+  const rest = obfuscator ? withoutAppend : cloned;
+  const obfuscation = obfuscator ? { rules: obfuscator.rules, members: append ?? "" } : undefined;
   let cloneable = true;
   try {
-    structuredClone(rest);
+    structuredClone([rest, obfuscation]);
   } catch {
     cloneable = false;
   }
   const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(units.length, signal);
   if (lent.length === 0) {
-    yield* readEventLines(cache, plain);
+    yield* here(startRow);
     return;
   }
 
@@ -856,6 +882,10 @@ export async function* readEventLinesParallel(
             return;
           }
           case "slice":
+            if (obfuscator && m.obfuscated) {
+              obfuscator.stats.fieldsObfuscated += m.obfuscated.fields;
+              obfuscator.stats.eventsTouched += m.obfuscated.events;
+            }
             pool.received.slices++;
             pool.received.bytes += m.bytes.byteLength;
             lane.pw.slices++;
@@ -890,6 +920,7 @@ export async function* readEventLinesParallel(
         headerBytes: h,
         aheadBytes: pool.aheadBytes,
         options: rest,
+        obfuscation,
       });
     }
     signal?.throwIfAborted();
@@ -1021,7 +1052,7 @@ export async function* readEventLinesParallel(
       "{error}; the rest of {object} is decoded on this thread, from row {row}",
       { error: lost.message, object: name, row: handedTo },
     );
-    yield* readEventLines(cache, { ...plain, startRow: handedTo });
+    yield* here(handedTo);
   }
 }
 

@@ -15,10 +15,12 @@ import type { ParquetLimits } from "../parquet/limits.ts";
 import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
 import { readEventObjects } from "../parquet/event_objects.ts";
+import { readObfuscatedLines } from "../parquet/obfuscated_lines.ts";
 import type { JsonObject } from "../parquet/shape.ts";
 import { toJson } from "../transform/json.ts";
 import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
 import type { LineFormatter } from "../transform/line.ts";
+import type { Obfuscator } from "../transform/obfuscate.ts";
 import { logger } from "../telemetry/log.ts";
 import type {
   EventOutput,
@@ -63,6 +65,7 @@ type Outcome =
 export type InputObjectOptions = Pick<
   ProcessObjectOptions,
   | "eventTransform"
+  | "obfuscator"
   | "maxObjectBytes"
   | "maxEventBytes"
   | "oversizedEvents"
@@ -91,6 +94,13 @@ export interface ProcessObjectOptions {
    * drops the event. When absent, events go the fast path: JSON text straight from the columns.
    */
   eventTransform?: (event: JsonObject) => JsonObject | undefined;
+  /**
+   * The input's obfuscation rules, applied to every event before it is serialized, where the
+   * lines are made (in the decode workers when there are some: `parquet/obfuscated_lines.ts`);
+   * its `stats` count what they did. With an `eventTransform` too, the rules run first, on the
+   * object path.
+   */
+  obfuscator?: Obfuscator;
   /** Called with the number of events of each slice read. */
   onEvents?: (n: number) => void;
   /** Called after each retry of a transient failure. */
@@ -258,9 +268,12 @@ async function deliver(
         await sendBytes(chunk, rows);
       };
       if (options.eventTransform) {
-        // Object path: events are transformed (obfuscation) before they are serialized; they
-        // are the fast path's lines parsed back (parquet/event_objects.ts).
-        const transform = options.eventTransform;
+        // Object path: events are transformed before they are serialized (after the
+        // obfuscation rules, when there are some too); they are the fast path's lines parsed
+        // back (parquet/event_objects.ts).
+        const custom = options.eventTransform;
+        const rules = options.obfuscator;
+        const transform = rules ? (e: JsonObject) => custom(rules.apply(e)) : custom;
         for await (
           const slice of readEventObjects(opened.buffer, {
             signal,
@@ -284,7 +297,9 @@ async function deliver(
         }
       } else {
         // Fast path: JSON bytes straight from the column data, whole lines at a time; in the
-        // decode workers when there are some (the same slices either way).
+        // decode workers when there are some (the same slices either way). Obfuscation rules
+        // rewrite each event of those lines where they are made.
+        const obfuscator = options.obfuscator;
         const lineOptions = {
           signal,
           name,
@@ -296,7 +311,9 @@ async function deliver(
         };
         const pool = options.decodePool;
         const lines = pool
-          ? readEventLinesParallel(opened.buffer, { ...lineOptions, pool })
+          ? readEventLinesParallel(opened.buffer, { ...lineOptions, pool, obfuscator })
+          : obfuscator
+          ? readObfuscatedLines(opened.buffer, { ...lineOptions, obfuscator })
           : readEventLines(opened.buffer, lineOptions);
         for await (const slice of lines) {
           const confirms = await sendBytes(fit.lines(slice.bytes, written), slice.rows);

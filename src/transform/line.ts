@@ -75,7 +75,15 @@ export class LineFormatter {
   }
 
   #withPullingId(json: string): string {
-    if (this.#suffix === "") return json;
-    return json === "{}" ? "{" + this.#suffix + "}" : json.slice(0, -1) + "," + this.#suffix + "}";
+    return withMembers(json, this.#suffix);
   }
+}
+
+/**
+ * The JSON object text `json` with the member text `members` (e.g. `"@devo_pulling_id":"1"`)
+ * added as its last member; `json` itself when `members` is empty.
+ */
+export function withMembers(json: string, members: string): string {
+  if (members === "") return json;
+  return json === "{}" ? "{" + members + "}" : json.slice(0, -1) + "," + members + "}";
 }

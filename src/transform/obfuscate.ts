@@ -118,12 +118,15 @@ function replacer(rule: ObfuscationRule): (text: string) => string {
  */
 export class Obfuscator {
   readonly #rules: CompiledRule[];
+  /** The rules as configured: what a decode worker compiles its own copy from. */
+  readonly rules: readonly ObfuscationRule[];
   /** Running totals, read by the metrics. */
   readonly stats: ObfuscationStats = { fieldsObfuscated: 0, eventsTouched: 0 };
   #changed = 0;
 
   /** Compiles `rules` (already validated by the configuration loader). */
   constructor(rules: readonly ObfuscationRule[]) {
+    this.rules = rules;
     this.#rules = rules.map((r) => {
       if (!r.paths?.length && !r.string_patterns?.length) {
         throw new RangeError("An obfuscation rule needs paths, string_patterns or both");

@@ -1,0 +1,90 @@
+/**
+ * Lines of obfuscated events, for inputs with obfuscation rules: the fast path's lines
+ * (`json_reader.ts`, written without the extra members) with each event parsed back
+ * (`event_objects.ts`), obfuscated (`transform/obfuscate.ts`), serialized (`toJson`) and given
+ * the extra members (`@devo_pulling_id`) after the rules ran, so no rule can change them. The
+ * same bytes as the object path on the main thread (`toJson` then `LineFormatter.line`), made
+ * where the lines are made: in the decode workers (`lines_worker.ts`), or on this thread.
+ * @module
+ */
+import type { AsyncBuffer } from "hyparquet";
+import { toJson } from "../transform/json.ts";
+import { withMembers } from "../transform/line.ts";
+import type { Obfuscator } from "../transform/obfuscate.ts";
+import { parseEvent } from "./event_json.ts";
+import { ByteOut } from "./json_bytes.ts";
+import { readEventLines } from "./json_reader.ts";
+import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
+
+const decoder = new TextDecoder();
+
+/** A slice of lines rewritten by {@link obfuscateLines}. */
+export interface ObfuscatedLines {
+  /** The lines, each with the header bytes it had. */
+  readonly bytes: Uint8Array;
+  /** The offset of each line in `bytes`. */
+  readonly starts: Uint32Array<ArrayBuffer>;
+}
+
+/**
+ * Rewrites `rows` lines (`header{json}\n`, each header `headBytes` bytes, the JSON without
+ * `members`): each event obfuscated by `obfuscator` (whose `stats` count it), serialized, and
+ * `members` added as its last member. The headers are copied as they are.
+ */
+export function obfuscateLines(
+  bytes: Uint8Array,
+  rows: number,
+  headBytes: number,
+  obfuscator: Obfuscator,
+  members: string,
+): ObfuscatedLines {
+  const out = new ByteOut(bytes.length + (bytes.length >> 3) + 64);
+  const starts = new Uint32Array(rows);
+  let start = 0;
+  for (let i = 0; i < rows; i++) {
+    const end = bytes.indexOf(0x0a, start);
+    if (end < 0 || end - start < headBytes) {
+      throw new Error(`a slice of ${rows} lines ends after ${i}`);
+    }
+    const event = parseEvent(decoder.decode(bytes.subarray(start + headBytes, end)));
+    starts[i] = out.pos;
+    out.range(bytes, start, start + headBytes);
+    out.text(withMembers(toJson(obfuscator.apply(event)), members));
+    out.byte(0x0a);
+    start = end + 1;
+  }
+  if (start !== bytes.length) throw new Error(`a slice of ${rows} lines has more`);
+  return { bytes: out.take(), starts };
+}
+
+/**
+ * `readEventLines(file, options)` with every event obfuscated by `obfuscator`: the same slices
+ * (rows and `rowStart`), each line rewritten by {@link obfuscateLines} with `options.append` as
+ * the members added after the rules.
+ */
+export async function* readObfuscatedLines(
+  file: AsyncBuffer,
+  options: ReadEventLinesOptions & { obfuscator: Obfuscator },
+): AsyncGenerator<LineSlice> {
+  const { obfuscator, append = "", ...rest } = options;
+  const header = options.header;
+  let headBytes = 0;
+  const lines = readEventLines(file, {
+    ...rest,
+    // Asked once per slice, just before its lines are written: the length of this slice's.
+    header: header && (() => {
+      const h = header();
+      headBytes = h.length;
+      return h;
+    }),
+  });
+  for await (const s of lines) {
+    const r = obfuscateLines(s.bytes, s.rows, headBytes, obfuscator, append);
+    yield {
+      rowStart: s.rowStart,
+      rows: s.rows,
+      bytes: r.bytes,
+      starts: options.lineStarts ? r.starts : undefined,
+    };
+  }
+}
