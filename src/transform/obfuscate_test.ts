@@ -3,7 +3,7 @@ import { createHmac } from "node:crypto";
 import { validateConfig } from "../config/load.ts";
 import type { ObfuscationRule } from "../config/types.ts";
 import { toJson } from "./json.ts";
-import { compileObfuscation, Obfuscator, parsePath } from "./obfuscate.ts";
+import { compileObfuscation, hmacSha256, Obfuscator, parsePath } from "./obfuscate.ts";
 import type { JsonObject } from "./obfuscate.ts";
 
 const KEY = "k3y-for-tests-only";
@@ -100,6 +100,31 @@ Deno.test("hash is keyed, deterministic and cut to hash_length; non-strings are 
     ((other.apply(event()).actor as JsonObject).user as JsonObject).name,
     hmac("alice"),
   );
+});
+
+Deno.test("hmacSha256 is createHmac's HMAC-SHA-256 for keys shorter, as long as and longer than a block", () => {
+  const keys = ["k", "é".repeat(31) + "x", "a".repeat(64), "b".repeat(65), "ключ".repeat(40), ""];
+  const texts = [
+    "",
+    "alice",
+    "9007199254740993",
+    "日本語テキスト",
+    "\ud800 lone",
+    "x".repeat(1000),
+  ];
+  for (const key of keys) {
+    const ours = hmacSha256(key);
+    for (const text of texts) {
+      // Twice: the saved hash states must not be changed by a use.
+      for (let i = 0; i < 2; i++) {
+        assert.equal(
+          ours(text),
+          createHmac("sha256", key).update(text, "utf8").digest("hex"),
+          `key of ${key.length} chars, text of ${text.length}`,
+        );
+      }
+    }
+  }
 });
 
 Deno.test("mask, partial and drop on nested structs, lists of structs, maps and nulls", () => {
