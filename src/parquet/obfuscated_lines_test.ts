@@ -36,7 +36,7 @@ const RULES: ObfuscationRule[] = [
 ];
 
 const formatter = new LineFormatter({
-  hostname: "host",
+  hostname: "hôte-ü", // a header longer in bytes than in characters
   tag: "cloud.aws.amazon.security_lake.events",
   pullingId: PULLING_ID,
   now: () => Date.UTC(2024, 3, 10, 12, 5),
