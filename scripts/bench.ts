@@ -8,9 +8,10 @@
  * - **decode** — the collector's default path on one thread (`readEventLines`: Devo line bytes
  *   straight from the column data), as `pipeline/object_processor.ts` runs it, output discarded
  *   (`scripts/bench_decode.ts --stage fast`);
- * - **object path** — what runs when events are transformed (obfuscation): those lines parsed
- *   back into objects (`readEventObjects`), then `toJson` + `LineFormatter.line`
- *   (`--stage objects`);
+ * - **object path** — the work events with obfuscation rules take, on one thread: those lines
+ *   parsed back into objects (`readEventObjects`), then `toJson` + `LineFormatter.line`
+ *   (`--stage objects`); the collector does it in its decode workers, with the rules applied
+ *   before `toJson` (`--obfuscate` gives the pipeline rules);
  * - **pipeline** — the real collector (`main.ts run --config X --once`, under `-P=seclake`,
  *   wrapped in `/usr/bin/time -v`) against moto (S3 + SQS, one EventBridge notification) and a
  *   mutual-TLS syslog receiver in its own process (`scripts/bench_receiver.py`, Python's
@@ -91,7 +92,7 @@ interface FileResult {
   generatedSeconds: number;
   /** The collector's default (fast) path: `readEventLines`. */
   decode?: DecodeResult;
-  /** The object path (`readEventObjects` + `toJson` + `LineFormatter.line`), used with obfuscation. */
+  /** The object path (`readEventObjects` + `toJson` + `LineFormatter.line`): obfuscation's work. */
   objectPath?: DecodeResult;
   stages?: Partial<Record<Stage, DecodeResult>>;
   pipeline?: PipelineResult;
@@ -977,8 +978,8 @@ function table(results: FileResult[], slow: boolean): string {
   return markdown(head, rows) +
     "\n\nDecode is the collector's default path (`readEventLines`, JSON bytes straight from the " +
     "column data); the object path (those lines parsed back by `readEventObjects`, then `toJson` + " +
-    "`LineFormatter.line`) is what runs " +
-    "when events are transformed (obfuscation). " +
+    "`LineFormatter.line`, on one thread) is the work events with obfuscation rules take, which " +
+    "the collector does in its decode workers, with the rules applied before `toJson`. " +
     "Rates are events (rows) per second of wall time; MB/s is Devo line output (10^6 bytes). " +
     "RSS is peak resident set (VmHWM / ru_maxrss) in MiB; ⚠ marks > 256 MiB.";
 }
