@@ -101,17 +101,11 @@ export function serve(scope: WorkerScope): void {
       });
       for await (const raw of lines) {
         let s = raw;
-        let obfuscated: { fields: number; events: number } | undefined;
+        let fields: Uint32Array<ArrayBuffer> | undefined;
         if (obfuscator) {
-          const { fieldsObfuscated: fields, eventsTouched: events } = obfuscator.stats;
-          s = {
-            ...raw,
-            ...obfuscateLines(raw.bytes, raw.rows, m.headerBytes, obfuscator, members),
-          };
-          obfuscated = {
-            fields: obfuscator.stats.fieldsObfuscated - fields,
-            events: obfuscator.stats.eventsTouched - events,
-          };
+          const o = obfuscateLines(raw.bytes, raw.rows, m.headerBytes, obfuscator, members);
+          s = { ...raw, bytes: o.bytes, starts: o.starts };
+          fields = o.fields;
         }
         const starts = s.starts!; // asked for with lineStarts
         const whole = s.bytes.byteOffset === 0 &&
@@ -126,8 +120,8 @@ export function serve(scope: WorkerScope): void {
           rows: s.rows,
           bytes,
           starts: starts.buffer,
-          obfuscated,
-        }, [bytes, starts.buffer]);
+          fields: fields?.buffer,
+        }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
         while (sent - session.credited >= m.aheadBytes) {
           await new Promise<void>((resolve) => session.wake = resolve);
           session.wake = undefined;

@@ -24,6 +24,11 @@ export interface ObfuscatedLines {
   readonly bytes: Uint8Array;
   /** The offset of each line in `bytes`. */
   readonly starts: Uint32Array<ArrayBuffer>;
+  /**
+   * The values the rules changed in each line's event (the obfuscator's `fieldsObfuscated` for
+   * it; an event counts as touched when this is not 0).
+   */
+  readonly fields: Uint32Array<ArrayBuffer>;
 }
 
 /**
@@ -45,6 +50,8 @@ export function obfuscateLines(
   const headChars = decoder.decode(head).length;
   const out = new ByteOut(bytes.length + (bytes.length >> 3) + 64);
   const starts = new Uint32Array(rows);
+  const fields = new Uint32Array(rows);
+  const stats = obfuscator.stats;
   let start = 0;
   for (let i = 0; i < rows; i++) {
     const end = text.indexOf("\n", start);
@@ -54,12 +61,14 @@ export function obfuscateLines(
     const event = parseEvent(text.slice(start + headChars, end));
     starts[i] = out.pos;
     out.bytes(head);
+    const before = stats.fieldsObfuscated;
     out.text(withMembers(toJson(obfuscator.apply(event)), members));
+    fields[i] = stats.fieldsObfuscated - before;
     out.byte(0x0a);
     start = end + 1;
   }
   if (start !== text.length) throw new Error(`a slice of ${rows} lines has more`);
-  return { bytes: out.take(), starts };
+  return { bytes: out.take(), starts, fields };
 }
 
 /**

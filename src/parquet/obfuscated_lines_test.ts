@@ -142,3 +142,79 @@ Deno.test("obfuscated lines, in decode workers or on this thread, are the object
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("what the workers' rules did is counted once per line handed out, also when a worker is lost", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-obfuscated-" });
+  try {
+    const path = join(dir, "ct.parquet");
+    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows: 5000, seed: 7 });
+    const bytes = await Deno.readFile(path);
+    const ref = new Obfuscator(RULES);
+    const expected = await reference(bytes, 0, ref);
+    // A 4 MiB lead: the workers obfuscate far ahead of what is handed out when they are lost.
+    const pool = new DecodePool({ threads: 2, aheadBytes: 4 * 1024 * 1024 });
+    const o = new Obfuscator(RULES);
+    let got = "";
+    let n = 0;
+    for await (
+      const s of readEventLinesParallel(bufferFromBytes(bytes), {
+        ...lineOptions(0),
+        pool,
+        obfuscator: o,
+      })
+    ) {
+      got += dec.decode(s.bytes);
+      if (++n === 3) {
+        await new Promise((r) => setTimeout(r, 200));
+        pool.close(); // the rest is obfuscated on this thread
+      }
+    }
+    assert.ok(got === expected, "the lines differ");
+    assert.deepEqual(o.stats, ref.stats);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lines a worker did not obfuscate are refused: the object fails and nothing of them is sent", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-obfuscated-" });
+  try {
+    const path = join(dir, "ct.parquet");
+    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows: 600, seed: 7 });
+    const bytes = await Deno.readFile(path);
+    // A worker that ignores the rules it is given (as a stale or wrong worker module would).
+    const worker = join(dir, "rules_ignored.js");
+    await Deno.writeTextFile(
+      worker,
+      `import { serve } from ${JSON.stringify(new URL("./lines_worker.ts", import.meta.url).href)};
+let handler = null;
+serve({
+  postMessage: (m, t) => globalThis.postMessage(m, t),
+  get onmessage() { return handler; },
+  set onmessage(h) { handler = h; },
+});
+globalThis.onmessage = (e) => {
+  if (e.data.type === "start") {
+    const { obfuscation: _, ...start } = e.data;
+    return handler({ data: start });
+  }
+  return handler(e);
+};
+`,
+    );
+    using pool = new DecodePool({ threads: 1, workerUrl: new URL(`file://${worker}`) });
+    const lines: LineSlice[] = [];
+    await assert.rejects(async () => {
+      const slices = readEventLinesParallel(bufferFromBytes(bytes), {
+        ...lineOptions(0),
+        pool,
+        obfuscator: new Obfuscator(RULES),
+      });
+      for await (const s of slices) lines.push(s);
+    }, /sent lines it did not obfuscate/);
+    assert.equal(lines.length, 0);
+    assert.ok(pool.started > 0, "the worker ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -119,8 +119,11 @@ export type FromWorker =
     readonly bytes: ArrayBuffer;
     /** Uint32 offsets of the lines (transferred). */
     readonly starts: ArrayBuffer;
-    /** With obfuscation: what the worker's rules did to this slice's events. */
-    readonly obfuscated?: { readonly fields: number; readonly events: number };
+    /**
+     * With obfuscation: Uint32 counts of the values the rules changed in each line (transferred),
+     * added to the consumer's counts as the lines are handed out.
+     */
+    readonly fields?: ArrayBuffer;
   }
   | { readonly type: "error"; readonly session: number; readonly error: WireError }
   | { readonly type: "done"; readonly session: number };
@@ -536,15 +539,23 @@ export interface ReadEventLinesParallelOptions extends ReadEventLinesOptions {
   pool: DecodePool;
   /**
    * Every event obfuscated by these rules before `append` is added (`obfuscated_lines.ts`), in
-   * the workers (each with its own copy of the rules; what they did is added to this one's
-   * `stats`) or, without them, on this thread. Rows a lost worker obfuscated but did not hand
-   * over are obfuscated (and counted) again here.
+   * the workers (each with its own copy of the rules; what they did to the lines handed out is
+   * added to this one's `stats`) or, without them, on this thread. A worker's slice without those
+   * counts is refused (the object fails): lines are never sent unobfuscated.
    */
   obfuscator?: Obfuscator;
 }
 
 type Item =
-  | { kind: "slice"; rowStart: number; rows: number; bytes: Uint8Array; starts: Uint32Array }
+  | {
+    kind: "slice";
+    rowStart: number;
+    rows: number;
+    bytes: Uint8Array;
+    starts: Uint32Array;
+    /** With obfuscation: the values changed in each line's event. */
+    fields?: Uint32Array;
+  }
   | { kind: "error"; error: unknown }
   | { kind: "done" };
 
@@ -882,9 +893,13 @@ export async function* readEventLinesParallel(
             return;
           }
           case "slice":
-            if (obfuscator && m.obfuscated) {
-              obfuscator.stats.fieldsObfuscated += m.obfuscated.fields;
-              obfuscator.stats.eventsTouched += m.obfuscated.events;
+            if (obfuscator && m.fields === undefined) {
+              // Fails closed: lines the rules did not go over are never sent.
+              lane.push({
+                kind: "error",
+                error: new Error(`the decode worker of ${name} sent lines it did not obfuscate`),
+              });
+              return;
             }
             pool.received.slices++;
             pool.received.bytes += m.bytes.byteLength;
@@ -895,6 +910,7 @@ export async function* readEventLinesParallel(
               rows: m.rows,
               bytes: new Uint8Array(m.bytes),
               starts: new Uint32Array(m.starts),
+              fields: m.fields && new Uint32Array(m.fields),
             });
             return;
           case "error":
@@ -972,6 +988,17 @@ export async function* readEventLinesParallel(
       }
       return item;
     };
+    /** Counts, in the consumer's obfuscator, what the rules did to lines `from` up to `to`. */
+    const count = (fields: Uint32Array, from: number, to: number) => {
+      const stats = obfuscator!.stats;
+      for (let i = from; i < to; i++) {
+        const f = fields[i]!;
+        if (f > 0) {
+          stats.fieldsObfuscated += f;
+          stats.eventsTouched++;
+        }
+      }
+    };
     const consumed = (lane: Lane) => {
       const item = lane.items.shift();
       lane.cursor = 0;
@@ -992,6 +1019,7 @@ export async function* readEventLinesParallel(
           // The worker cut the slice where readEventLines cuts it: write the headers in place.
           if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
           groupBytes += item.bytes.length;
+          if (item.fields) count(item.fields, 0, item.rows);
           yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes };
           handedTo = item.rowStart + item.rows;
           consumed(lane);
@@ -1021,6 +1049,7 @@ export async function* readEventLinesParallel(
           out.set(head, pos);
           out.set(line, pos + head.length);
           pos = need;
+          if (it.fields) count(it.fields, i, i + 1);
           row++;
           if (++lane.cursor === it.rows) consumed(lane);
         }
