@@ -381,16 +381,21 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on every p
       keep_last: 4,
     }]);
   // The fast path, the object path (a transform), and obfuscation rules (the fast path's lines
-  // rewritten where they are made).
-  for (const path of [{}, { eventTransform: rules().transform }, { obfuscator: rules() }]) {
+  // rewritten where they are made); with a host name that holds a "{" too.
+  const paths = [{}, { eventTransform: rules().transform }, { obfuscator: rules() }];
+  for (const [path, hostname] of paths.flatMap((p) => [[p, "h"], [p, "web{1}"]] as const)) {
+    const formatter = new LineFormatter({ hostname, tag: "a.b.c", pullingId: "1700000000000" });
     const { outcome, lines } = await deliver(bytes, {
       maxEventBytes: 1024,
       ...path,
+      formatter,
       onTruncated: (n) => truncated.push(n),
     });
     assert.equal(outcome.ok, true);
     assert.equal(lines.length, 3);
-    const events = lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))));
+    const head = ` ${hostname} a.b.c: {`;
+    for (const l of lines) assert.ok(l.startsWith("<14>") && l.includes(head), l.slice(0, 80));
+    const events = lines.map((l) => JSON.parse(l.slice(l.indexOf(head) + head.length - 1)));
     assert.deepEqual(events[0], { id: 1, msg: "small", "@devo_pulling_id": "1700000000000" });
     for (const [i, original] of [[1, 5000 + 20], [2, 1400 + 20]] as const) {
       assert.equal(events[i]["@seclake_truncated"], true);
@@ -402,11 +407,12 @@ Deno.test("events over max_event_bytes are sent truncated and marked, on every p
       assert.equal(events[i].msg, undefined);
       assert.equal(events[i]["@devo_pulling_id"], "1700000000000");
       assert.ok(
-        new TextEncoder().encode(lines[i]!.slice(lines[i]!.indexOf("{"))).length <= 1024 + 40,
+        new TextEncoder().encode(lines[i]!.slice(lines[i]!.indexOf(head) + head.length - 1))
+          .length <= 1024 + 40,
       );
     }
   }
-  assert.deepEqual(truncated, [2, 2, 2]);
+  assert.deepEqual(truncated, [2, 2, 2, 2, 2, 2]);
 });
 
 Deno.test("with oversized_events quarantine, an oversized event fails its object (DataError 607)", async () => {

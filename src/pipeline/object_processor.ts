@@ -300,12 +300,19 @@ async function deliver(
         // decode workers when there are some (the same slices either way). Obfuscation rules
         // rewrite each event of those lines where they are made.
         const obfuscator = options.obfuscator;
+        // The length of the header before each line of the slice being made (asked per slice):
+        // where its events start, whatever the header holds (a hostname may hold a "{").
+        let headBytes = 0;
         const lineOptions = {
           signal,
           name,
           startRow: written,
           append: formatter.extraMembers,
-          header: () => encoder.encode(formatter.header()),
+          header: () => {
+            const h = encoder.encode(formatter.header());
+            headBytes = h.length;
+            return h;
+          },
           sliceBytes: chunkBytes,
           limits,
         };
@@ -316,7 +323,10 @@ async function deliver(
           ? readObfuscatedLines(opened.buffer, { ...lineOptions, obfuscator })
           : readEventLines(opened.buffer, lineOptions);
         for await (const slice of lines) {
-          const confirms = await sendBytes(fit.lines(slice.bytes, written), slice.rows);
+          const confirms = await sendBytes(
+            fit.lines(slice.bytes, written, headBytes),
+            slice.rows,
+          );
           // The outputs hold the slice until its batch is confirmed or failed for good; then its
           // buffer is freed at once (detached) rather than at V8's next full GC, which lets tens
           // of MB of sent slices wait: peak RSS -45 MB, and a little faster.
@@ -448,8 +458,11 @@ class EventFitter {
     return truncateEvent(json, max, bytes, last);
   }
 
-  /** Lines (`header{json}\n`...) whose first is row `row`, with oversized events fitted. */
-  lines(bytes: Uint8Array, row: number): Uint8Array {
+  /**
+   * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
+   * oversized events fitted.
+   */
+  lines(bytes: Uint8Array, row: number, headBytes: number): Uint8Array {
     const max = this.#max;
     if (max === undefined || bytes.length <= max) return bytes;
     let parts: Uint8Array[] | undefined;
@@ -459,8 +472,11 @@ class EventFitter {
       let end = bytes.indexOf(0x0a, start);
       if (end < 0) end = bytes.length;
       if (end - start > max) {
-        const open = bytes.indexOf(0x7b, start); // the event starts at its first "{"
-        if (open >= 0 && open < end && end - open > max) {
+        const open = start + headBytes; // the event starts after its header
+        if (bytes[open] !== 0x7b) {
+          throw new Error(`the line of row ${row} does not start its event after the header`);
+        }
+        if (end - open > max) {
           const json = decoder.decode(bytes.subarray(open, end));
           const fitted = this.json(json, row, this.#last);
           if (fitted !== json) {
