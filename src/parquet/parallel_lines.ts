@@ -566,6 +566,9 @@ let sessions = 0;
  * The object's AsyncBuffer, remembering what the metadata read returned so that each worker's
  * own metadata read is served from memory instead of S3.
  */
+/** Bytes {@link FooterCache} kept copies of, in this thread (tests). */
+export const footerCacheKept = { bytes: 0 };
+
 class FooterCache implements AsyncBuffer {
   readonly byteLength: number;
   readonly #file: AsyncBuffer;
@@ -590,6 +593,7 @@ class FooterCache implements AsyncBuffer {
     const bytes = await this.#file.slice(start, end);
     if (this.#recording) {
       this.#kept.push({ start, end: start + bytes.byteLength, bytes: bytes.slice(0) });
+      footerCacheKept.bytes += bytes.byteLength;
     }
     return bytes;
   }
@@ -771,17 +775,18 @@ export async function* readEventLinesParallel(
   const { pool, signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024 } = options;
   const name = options.name ?? "object";
   const header = options.header ?? (() => EMPTY);
-  const cache = new FooterCache(file);
   const { pool: _, obfuscator, ...plain } = options;
   /** The lines of rows `from` on, made on this thread. */
-  const here = (from: number) =>
+  const here = (buffer: AsyncBuffer, from: number) =>
     obfuscator
-      ? readObfuscatedLines(cache, { ...plain, startRow: from, obfuscator })
-      : readEventLines(cache, { ...plain, startRow: from });
+      ? readObfuscatedLines(buffer, { ...plain, startRow: from, obfuscator })
+      : readEventLines(buffer, { ...plain, startRow: from });
   if (!pool.available) {
-    yield* here(startRow);
+    // Straight from the file: the footer cache would keep a copy of every read.
+    yield* here(file, startRow);
     return;
   }
+  const cache = new FooterCache(file);
   const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
   cache.stopRecording();
   // The row groups readEventLines would read, and their parts (the units of work), with their
@@ -828,7 +833,7 @@ export async function* readEventLinesParallel(
   }
   const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(units.length, signal);
   if (lent.length === 0) {
-    yield* here(startRow);
+    yield* here(cache, startRow);
     return;
   }
 
@@ -1081,7 +1086,7 @@ export async function* readEventLinesParallel(
       "{error}; the rest of {object} is decoded on this thread, from row {row}",
       { error: lost.message, object: name, row: handedTo },
     );
-    yield* here(handedTo);
+    yield* here(cache, handedTo);
   }
 }
 

@@ -7,7 +7,13 @@ import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
-import { decodeError, DecodePool, encodeError, readEventLinesParallel } from "./parallel_lines.ts";
+import {
+  decodeError,
+  DecodePool,
+  encodeError,
+  footerCacheKept,
+  readEventLinesParallel,
+} from "./parallel_lines.ts";
 import { passedPages } from "./column_cursor.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
@@ -734,9 +740,12 @@ Deno.test("parallel: a closed pool decodes on this thread; options are checked",
   const pool = new DecodePool({ threads: 2 });
   pool.close();
   const bytes = await fixture();
+  const kept = footerCacheKept.bytes;
   const r = await both(bytes, pool, { header });
   assertSameSlices(r.actual.slices, r.expected.slices, "closed pool");
   assert.equal(pool.started, 0);
+  // Read straight from the file: no copy of its row groups is kept while they are decoded.
+  assert.equal(footerCacheKept.bytes - kept, 0);
   assert.throws(() => new DecodePool({ threads: 0 }), RangeError);
   assert.throws(() => new DecodePool({ threads: 2, aheadBytes: 0 }), RangeError);
 });
