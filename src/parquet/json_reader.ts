@@ -31,6 +31,8 @@ export interface LineSlice {
    * the consumer may free it (`buffer.transfer(0)`) once done with it.
    */
   readonly bytes: Uint8Array;
+  /** Bytes of the header before each line (one header per slice): where each event starts. */
+  readonly headBytes: number;
   /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
   readonly starts?: Uint32Array<ArrayBuffer>;
 }
@@ -607,6 +609,7 @@ export async function* readEventLines(
           rowStart: first,
           rows: row - first,
           bytes: out.buf.slice(0, out.pos),
+          headBytes: head.length,
           starts: starts?.slice(0, row - first),
         };
       }

@@ -81,23 +81,13 @@ export async function* readObfuscatedLines(
   options: ReadEventLinesOptions & { obfuscator: Obfuscator },
 ): AsyncGenerator<LineSlice> {
   const { obfuscator, append = "", ...rest } = options;
-  const header = options.header;
-  let headBytes = 0;
-  const lines = readEventLines(file, {
-    ...rest,
-    // Asked once per slice, just before its lines are written: the length of this slice's.
-    header: header && (() => {
-      const h = header();
-      headBytes = h.length;
-      return h;
-    }),
-  });
-  for await (const s of lines) {
-    const r = obfuscateLines(s.bytes, s.rows, headBytes, obfuscator, append);
+  for await (const s of readEventLines(file, rest)) {
+    const r = obfuscateLines(s.bytes, s.rows, s.headBytes, obfuscator, append);
     yield {
       rowStart: s.rowStart,
       rows: s.rows,
       bytes: r.bytes,
+      headBytes: s.headBytes,
       starts: options.lineStarts ? r.starts : undefined,
     };
   }

@@ -1025,7 +1025,7 @@ export async function* readEventLinesParallel(
           if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
           groupBytes += item.bytes.length;
           if (item.fields) count(item.fields, 0, item.rows);
-          yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes };
+          yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes, headBytes: h };
           handedTo = item.rowStart + item.rows;
           consumed(lane);
           row += item.rows;
@@ -1059,7 +1059,12 @@ export async function* readEventLinesParallel(
           if (++lane.cursor === it.rows) consumed(lane);
         }
         groupBytes += pos;
-        yield { rowStart: first, rows: row - first, bytes: out.slice(0, pos) };
+        yield {
+          rowStart: first,
+          rows: row - first,
+          bytes: out.slice(0, pos),
+          headBytes: head.length,
+        };
         handedTo = row;
       }
       if (group.whole) share(groupBytes); // its lines say whether a second worker helps

@@ -300,19 +300,12 @@ async function deliver(
         // decode workers when there are some (the same slices either way). Obfuscation rules
         // rewrite each event of those lines where they are made.
         const obfuscator = options.obfuscator;
-        // The length of the header before each line of the slice being made (asked per slice):
-        // where its events start, whatever the header holds (a hostname may hold a "{").
-        let headBytes = 0;
         const lineOptions = {
           signal,
           name,
           startRow: written,
           append: formatter.extraMembers,
-          header: () => {
-            const h = encoder.encode(formatter.header());
-            headBytes = h.length;
-            return h;
-          },
+          header: () => encoder.encode(formatter.header()),
           sliceBytes: chunkBytes,
           limits,
         };
@@ -323,8 +316,10 @@ async function deliver(
           ? readObfuscatedLines(opened.buffer, { ...lineOptions, obfuscator })
           : readEventLines(opened.buffer, lineOptions);
         for await (const slice of lines) {
+          // Each event starts right after its header, whatever the header holds (a hostname
+          // may hold a "{").
           const confirms = await sendBytes(
-            fit.lines(slice.bytes, written, headBytes),
+            fit.lines(slice.bytes, written, slice.headBytes),
             slice.rows,
           );
           // The outputs hold the slice until its batch is confirmed or failed for good; then its
