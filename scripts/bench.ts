@@ -298,7 +298,9 @@ async function main(args: string[]): Promise<number> {
     } rows; inputs ${generationSeconds.toFixed(1)} s (generation when not cached: ${
       files.reduce((s, f) => s + f.generatedSeconds, 0).toFixed(0)
     } s of generator time); bench ${totalSeconds.toFixed(1)} s. ` +
-      `Pipeline input: ${source === "s3" ? "moto S3 + SQS" : "local directory"}. ` +
+      `Pipeline input: ${source === "s3" ? "moto S3 + SQS" : "local directory"}${
+        obfuscate ? ", with obfuscation rules (--obfuscate)" : ""
+      }. ` +
       `Slow output: receiver down ${values["down-ms"]} ms, then ${values["rate-mb"]} MB/s. ` +
       `MALLOC_ARENA_MAX of decode and collector: ${
         measuredEnv.MALLOC_ARENA_MAX ?? Deno.env.get("MALLOC_ARENA_MAX") ?? "unset"
