@@ -29,12 +29,22 @@ interface DictionaryJson {
   omit: Uint8Array | undefined;
 }
 
-/** Escapes each dictionary entry once (`json_bytes.ts`), into one buffer. */
-function dictionaryJson(dict: Uint8Array[]): DictionaryJson {
+/** Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer. */
+function dictionaryJson(page: Uint8Array, count: number): DictionaryJson {
+  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
   const o = new ByteOut(1024);
-  const at = new Int32Array(dict.length + 1);
-  for (let e = 0; e < dict.length; e++) {
-    o.jsonUtf8(dict[e]!);
+  const at = new Int32Array(count + 1);
+  let off = 0;
+  for (let e = 0; e < count; e++) {
+    // Read as hyparquet's readPlain reads BYTE_ARRAY (a length past the page throws), without
+    // a view per entry: a dictionary can hold an entry for most of its page's rows.
+    const length = view.getUint32(off, true);
+    off += 4;
+    if (off + length > page.length) {
+      throw new RangeError(`dictionary entry ${e} runs past its page`);
+    }
+    o.jsonUtf8(page, off, off + length);
+    off += length;
     at[e + 1] = o.pos;
   }
   return { bytes: o.buf.slice(0, o.pos), at, omit: undefined };
@@ -159,15 +169,6 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** `raw` as the low and high 32-bit halves of each value, or empty where that cannot be done. */
 function wordsOf(raw: BigInt64Array): Int32Array {
   return LITTLE_ENDIAN ? new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2) : NO_OFFSETS;
-}
-
-/** The value at `words[2k]` and `words[2k+1]`, or undefined when it is not a safe integer. */
-function wordValue(words: Int32Array, k: number): number | undefined {
-  const high = words[2 * k + 1]!;
-  // |value| < 2^53 exactly when the high half is in [-2^21, 2^21), but -2^53 itself.
-  if (high < -2_097_152 || high >= 2_097_152) return undefined;
-  const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
-  return v === -9_007_199_254_740_992 ? undefined : v;
 }
 
 /** Whether INT64 values of the column are written as they are (no conversion applies). */
@@ -412,14 +413,12 @@ export class ColumnCursor {
       }
       case "bytes":
         return o.jsonUtf8(seg.values[k]!);
-      case "ts": {
-        const ms = seg.words.length === 0 ? undefined : wordValue(seg.words, k);
-        return o.timestamp(ms ?? millisOf(seg.raw[k]!, seg.div));
-      }
-      case "i64": {
-        const v = seg.words.length === 0 ? undefined : wordValue(seg.words, k);
-        return v === undefined ? writeValue(o, seg.raw[k]!) : o.int(v);
-      }
+      case "ts":
+        if (seg.words.length !== 0 && o.timestampWords(seg.words, k)) return;
+        return o.timestamp(millisOf(seg.raw[k]!, seg.div));
+      case "i64":
+        if (seg.words.length !== 0 && o.intWords(seg.words, k)) return;
+        return writeValue(o, seg.raw[k]!);
       case "values":
         return writeValue(o, valueOf(seg, k, this.#decoder));
     }
@@ -492,19 +491,17 @@ export class ColumnCursor {
           decoder.codec,
           decoder.compressors,
         );
-        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-        const dict = readPlain(
-          r,
-          decoder.type,
-          header.dictionary_page_header!.num_values,
-          decoder.element.type_length,
-        );
-        this.#dictionarySize = dict.length;
-        if (this.text) this.#dictionaryJson = dictionaryJson(dict as Uint8Array[]);
-        else {
-          this.#dictionary = convert(dict, decoder);
-          this.#dictionaryJson = valuesJson(this.#dictionary);
+        const count = header.dictionary_page_header!.num_values;
+        if (this.text) {
+          this.#dictionaryJson = dictionaryJson(page, count);
+          this.#dictionarySize = count;
+          continue;
         }
+        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        const dict = readPlain(r, decoder.type, count, decoder.element.type_length);
+        this.#dictionarySize = dict.length;
+        this.#dictionary = convert(dict, decoder);
+        this.#dictionaryJson = valuesJson(this.#dictionary);
         continue;
       }
       if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") continue; // index pages

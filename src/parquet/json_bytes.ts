@@ -13,6 +13,12 @@ const MS_PER_DAY = 86_400_000;
 const FIRST_MS = -62_167_219_200_000;
 const LAST_MS = 253_402_300_799_999;
 const decoder = new TextDecoder();
+/**
+ * Longest range {@link ByteOut.range} copies in a loop. A longer one goes through
+ * `TypedArray.set` and a `subarray` view, an object per call: with the loop up to here, dictionary
+ * values and map keys (dozens of bytes each) leave no garbage for V8's collector.
+ */
+const RANGE_LOOP = 512;
 const HEX = "0123456789abcdef";
 
 /** A growable byte buffer that lines of JSON are written into. */
@@ -57,12 +63,12 @@ export class ByteOut {
     }
   }
 
-  /** Writes `b[from]` up to `b[to]`. */
+  /** Writes `b[from]` up to `b[to]` (no view of `b` is made for up to 512 bytes). */
   range(b: Uint8Array, from: number, to: number): void {
     const n = to - from;
     if (this.pos + n > this.buf.length) this.ensure(n);
     const buf = this.buf;
-    if (n <= 32) {
+    if (n <= RANGE_LOOP) {
       let p = this.pos;
       for (let i = from; i < to; i++) buf[p++] = b[i]!;
       this.pos = p;
@@ -106,6 +112,35 @@ export class ByteOut {
   }
 
   /**
+   * Writes the INT64 `words[2k]` (low half) and `words[2k+1]` (high half) with {@link int};
+   * false, writing nothing, when it is not a safe integer. The halves come in, not the number:
+   * a double passed to a call would be boxed, an object per value.
+   */
+  intWords(words: Int32Array, k: number): boolean {
+    const high = words[2 * k + 1]!;
+    // |value| < 2^53 exactly when the high half is in [-2^21, 2^21), but -2^53 itself.
+    if (high < -2_097_152 || high >= 2_097_152) return false;
+    const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
+    if (v === -9_007_199_254_740_992) return false;
+    this.int(v);
+    return true;
+  }
+
+  /** Writes the INT64 epoch milliseconds in `words` (as {@link intWords}) with {@link timestamp}. */
+  timestampWords(words: Int32Array, k: number): boolean {
+    const high = words[2 * k + 1]!;
+    if (high < -2_097_152 || high >= 2_097_152) return false;
+    const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
+    if (v === -9_007_199_254_740_992) return false;
+    if (v < FIRST_MS || v > LAST_MS) this.timestamp(v);
+    else {
+      const days = Math.floor(v / MS_PER_DAY);
+      this.#dayTime(days, v - days * MS_PER_DAY);
+    }
+    return true;
+  }
+
+  /**
    * Writes epoch milliseconds as the JSON string `"YYYY-MM-DDTHH:MM:SS.mmmZ"`, exactly as
    * `JSON.stringify(timestampFromMillis(ms))` does (`transform/values.ts`, the policy's owner),
    * from integer arithmetic and a cached date, with no string made.
@@ -116,11 +151,18 @@ export class ByteOut {
       return typeof v === "string" ? this.jsonString(v) : this.ascii(JSON.stringify(v));
     }
     const days = Math.floor(ms / MS_PER_DAY);
+    this.#dayTime(days, ms - days * MS_PER_DAY);
+  }
+
+  /**
+   * Writes day `days` (since 1970-01-01) at `t` milliseconds into it, as {@link timestamp}
+   * does. Both are small integers, so a call passes them unboxed.
+   */
+  #dayTime(days: number, t: number): void {
     if (days !== this.#day) {
       this.#day = days;
       civilDate(days, this.#date);
     }
-    let t = ms - days * MS_PER_DAY;
     if (this.pos + 26 > this.buf.length) this.ensure(26);
     const b = this.buf;
     let p = this.pos;

@@ -118,3 +118,73 @@ Deno.test("timestamps written from integers equal JSON.stringify of the policy's
     check(ms + (x % 1000));
   }
 });
+
+Deno.test("ranges are copied exactly, short (a loop) and long (TypedArray.set)", () => {
+  const src = new Uint8Array(3000);
+  for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 3) & 255;
+  for (const n of [0, 1, 31, 32, 33, 100, 511, 512, 513, 2048]) {
+    for (const from of [0, 5, 3000 - n]) {
+      const o = new ByteOut(1);
+      o.byte(120);
+      o.range(src, from, from + n);
+      o.byte(121);
+      const got = o.take();
+      assert.deepEqual(
+        got,
+        Uint8Array.of(120, ...src.subarray(from, from + n), 121),
+        `n ${n} from ${from}`,
+      );
+    }
+  }
+});
+
+Deno.test("INT64 halves are written as int() and timestamp() write their value, or refused", () => {
+  const words = new Int32Array(2);
+  const pair = new BigInt64Array(words.buffer);
+  const o = new ByteOut(1);
+  const expect = new ByteOut(1);
+  const values = [
+    0n,
+    1n,
+    -1n,
+    4_294_967_295n,
+    4_294_967_296n,
+    -4_294_967_296n,
+    1_712_750_700_123n,
+    -62_167_219_200_000n,
+    -62_167_219_200_001n,
+    253_402_300_799_999n,
+    253_402_300_800_000n,
+    9_007_199_254_740_991n,
+    -9_007_199_254_740_991n,
+  ];
+  for (const v of values) {
+    pair[0] = v;
+    o.pos = expect.pos = 0;
+    assert.equal(o.intWords(words, 0), true, `int ${v}`);
+    expect.int(Number(v));
+    assert.deepEqual(o.buf.subarray(0, o.pos), expect.buf.subarray(0, expect.pos), `int ${v}`);
+    o.pos = expect.pos = 0;
+    assert.equal(o.timestampWords(words, 0), true, `timestamp ${v}`);
+    expect.timestamp(Number(v));
+    assert.deepEqual(
+      o.buf.subarray(0, o.pos),
+      expect.buf.subarray(0, expect.pos),
+      `timestamp ${v}`,
+    );
+  }
+  // Not safe integers: nothing is written, the caller converts the bigint.
+  for (const v of [9_007_199_254_740_992n, -9_007_199_254_740_992n, 2n ** 62n, -(2n ** 63n)]) {
+    pair[0] = v;
+    o.pos = 0;
+    assert.equal(o.intWords(words, 0), false, `int ${v}`);
+    assert.equal(o.timestampWords(words, 0), false, `timestamp ${v}`);
+    assert.equal(o.pos, 0);
+  }
+  // The k-th pair of a longer array.
+  const many = new BigInt64Array([5n, -6n, 1_000_000_000_000n]);
+  const halves = new Int32Array(many.buffer);
+  o.pos = 0;
+  for (let k = 0; k < 3; k++) o.intWords(halves, k), o.byte(44);
+  assert.equal(dec.decode(o.take()), "5,-6,1000000000000,");
+});

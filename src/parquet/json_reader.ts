@@ -385,7 +385,7 @@ class Assembler {
           if (!keyNull) this.value(p.key!, k);
           if (this.isNull(p.value!) || keyNull) continue;
           if (any) o.byte(COMMA);
-          if (k.buf[0] === 34) o.bytes(k.buf.subarray(0, k.pos));
+          if (k.buf[0] === 34) o.range(k.buf, 0, k.pos);
           else o.jsonString(new TextDecoder().decode(k.buf.subarray(0, k.pos)));
           o.byte(COLON);
           this.value(p.value!, o);

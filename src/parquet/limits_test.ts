@@ -16,6 +16,7 @@ import {
 } from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { bufferFromBytes, readEvents, readMetadata } from "./reader.ts";
+import { readEventLines } from "./json_reader.ts";
 
 const SAMPLES = new URL("../../../shared/research/samples/parquet/", import.meta.url);
 
@@ -286,4 +287,27 @@ Deno.test("limitsFor derives the caps from max_object_bytes", () => {
   assert.equal(limitsFor(64 * 1024 ** 3).maxColumnChunkBytes, 4 * 1024 ** 3);
   assert.equal(limitsFor(64 * 1024 ** 3).maxPageBytes, 256 * 1024 * 1024);
   assert.throws(() => limitsFor(0), RangeError);
+});
+
+Deno.test("a text dictionary entry running past its page fails the fast path with DataError 601", async () => {
+  const data = Array.from({ length: 50 }, (_, i) => `value-${i % 4}`);
+  const bytes = write([S("a")], [{ name: "a", data, encoding: "RLE_DICTIONARY" }]);
+  const metadata = await readMetadata(bufferFromBytes(bytes));
+  const { start, header } = firstPage(bytes, metadata, "a");
+  assert.equal(header.type, 2, "the column starts with its dictionary");
+  const body = start + header.headerBytes;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(view.getUint32(body, true), "value-0".length);
+  const lines = async () => {
+    const out: string[] = [];
+    const reader = readEventLines(bufferFromBytes(bytes), { header: () => new Uint8Array(0) });
+    for await (const s of reader) out.push(new TextDecoder().decode(s.bytes));
+    return out;
+  };
+  assert.equal((await lines()).join("").split("\n").length - 1, 50);
+  // The last entry's length now runs into the bytes after the page (the data page follows).
+  const last = body + header.uncompressed - 4 - "value-3".length;
+  assert.equal(view.getUint32(last, true), "value-3".length);
+  view.setUint32(last, "value-3".length + 8, true);
+  await rejects(lines(), "PARQUET_INVALID", /dictionary entry 3 runs past its page/);
 });
