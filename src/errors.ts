@@ -148,7 +148,7 @@ export const CATALOGUE = {
   CONFIG_HISTORICAL_TOO_OLD: setup(
     16,
     "historical_poll_datetime is older than one year",
-    "Backfill may start at most 365 days back; Security Lake's default retention and the state kept per object make older starts unsafe.",
+    "Backfill may start at most 365 days back; Security Lake's default retention and the state kept per object make older starts unsafe. A value that aged past the limit after its backfill began (its cursor is in the input's state folder, with the same bucket and filters) is accepted.",
     "Use a date-time within the last 365 days.",
   ),
   CONFIG_HISTORICAL_FUTURE: setup(

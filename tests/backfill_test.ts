@@ -11,7 +11,8 @@ import type { OcsfClassUid } from "../scripts/ocsf_fixtures.ts";
 import { S3Lister } from "../src/aws/s3_list.ts";
 import type { ListClient, ListedObject, ListOptions } from "../src/aws/s3_list.ts";
 import { CollectorError } from "../src/errors.ts";
-import { BackfillProgress, formatDuration } from "../src/cli/backfill.ts";
+import { BackfillProgress, formatDuration, prePullStarted } from "../src/cli/backfill.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { guardLivePath, ObjectLocks, runBackfill } from "../src/pipeline/backfill_runner.ts";
 import { processObject } from "../src/pipeline/object_processor.ts";
 import type { ObjectReader } from "../src/pipeline/ports.ts";
@@ -846,6 +847,44 @@ Deno.test("run: historical_poll_datetime backfills beside SQS notifications for 
     assert.match(moved.stderr, /starting again/);
     assert.match(moved.stderr, /0 objects delivered \(0 events, [^)]*\), 18 already complete/);
     assert.equal(receiver.lines.length, before);
+
+    // A year on, historical_poll_datetime is more than 365 days back. The collector still
+    // starts: its backfill began with these settings, and the limit is on where a backfill
+    // starts. As if it began 400 days ago: the cursor's job says so, and it is done through today.
+    const old = new Date(Date.now() - 400 * DAY_MS).toISOString();
+    const cursorPath = join(stateDir, "security_lake", "backfill.json");
+    const begun = JSON.parse(await Deno.readTextFile(cursorPath));
+    begun.job.historical_poll_datetime = old;
+    await Deno.writeTextFile(cursorPath, JSON.stringify(begun));
+    const aged = configYaml({
+      lake,
+      endpoint: moto.endpoint,
+      port: receiver.port,
+      stateDir,
+      historical: old,
+    });
+    await Deno.writeTextFile(config, aged);
+    const resumed = await runCollectorProcess(["run", "--config", config, "--once"], { env: ENV });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming \(done through /);
+    assert.equal(receiver.lines.length, before);
+    // The same in-process, and what is still refused: no hook, or a backfill that would start
+    // anew from that date (other filters: another job).
+    const env = (n: string) => ENV[n as keyof typeof ENV];
+    const loaded = await loadConfig(config, { env, backfillStarted: prePullStarted });
+    assert.equal(loaded.inputs[0]!.historical_poll_datetime, old);
+    await assert.rejects(loadConfig(config, { env }), /SetupError 16: .*historical_poll_datetime/);
+    await Deno.writeTextFile(
+      config,
+      aged.replace("exclude_sources: [LAMBDA_EXECUTION]", "exclude_sources: [S3_DATA]"),
+    );
+    await assert.rejects(
+      loadConfig(config, { env, backfillStarted: prePullStarted }),
+      /SetupError 16: inputs\.security_lake\.historical_poll_datetime must be at most 365 days back \(not before [^)]*\) when its backfill starts/,
+    );
+    const refused = await runCollectorProcess(["run", "--config", config, "--once"], { env: ENV });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /SetupError 16/);
   });
 });
 

@@ -316,6 +316,25 @@ export function prePullWanted(input: InputConfig): boolean {
 }
 
 /**
+ * Whether the backfill at start of input `name` already began with its current settings (its
+ * cursor is in the input's state folder): {@link loadConfig}'s `backfillStarted`, so that a
+ * `historical_poll_datetime` that aged past one year after its backfill began still loads.
+ */
+export function prePullStarted(config: Config, name: string): boolean {
+  const input = config.inputs.find((i) => i.name === name);
+  if (input?.historical_poll_datetime === undefined || input.type !== "security_lake") {
+    return false;
+  }
+  const job = jobOf(
+    input,
+    "run",
+    { historical_poll_datetime: input.historical_poll_datetime },
+    filterOf(input),
+  );
+  return BackfillCursor.hasJob(stateDirOf(config, input), job);
+}
+
+/**
  * The PrePull step: backfills the input from `historical_poll_datetime`'s day to today beside
  * the live queue, `backfill_concurrency` objects at a time. A failed pass (throttled listing,
  * objects that failed) is tried again later from the cursor; never throws.
@@ -507,7 +526,7 @@ export async function backfillCommand(
   if (sources !== undefined && sources.length === 0) {
     throw new CollectorError("USAGE", "--sources needs at least one source name, e.g. VPC_FLOW");
   }
-  const config = await loadConfig(values.config);
+  const config = await loadConfig(values.config, { backfillStarted: prePullStarted });
   const wanted = typeof values.input === "string" ? values.input : undefined;
   const inputs = config.inputs.filter((i) =>
     wanted !== undefined ? i.name === wanted : i.type === "security_lake"

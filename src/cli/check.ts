@@ -23,6 +23,7 @@ import type { Config, InputConfig, OutputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { CERT_ALERT, classifyConnError } from "../output/connectors.ts";
+import { prePullStarted } from "./backfill.ts";
 
 /** Exit codes of `seclake check` (the same as the other commands'). */
 export const CHECK_EXIT = { ok: 0, unavailable: 69, config: 78 } as const;
@@ -128,7 +129,11 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   let config: Config;
   try {
     const text = await readConfigText(path);
-    const result = validateConfig(text, { baseDir: dirname(resolve(path)), ...options });
+    const result = validateConfig(text, {
+      baseDir: dirname(resolve(path)),
+      backfillStarted: prePullStarted,
+      ...options,
+    });
     if (result.errors.length > 0) {
       for (const e of result.errors) push(failed("configuration", e));
       return report(CHECK_EXIT.config);

@@ -11,7 +11,7 @@ import { loadConfig } from "../config/load.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
-import { backfillCommand } from "./backfill.ts";
+import { backfillCommand, prePullStarted } from "./backfill.ts";
 import { checkCommand } from "./check.ts";
 import { decodeFile } from "./decode.ts";
 import { runMain } from "./run.ts";
@@ -109,7 +109,7 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
   if (level !== undefined && !["debug", "info", "warning", "error"].includes(level)) {
     usage(`--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`);
   }
-  const config = await loadConfig(values.config);
+  const config = await loadConfig(values.config, { backfillStarted: prePullStarted });
   await setupLogging({
     level: (level as LogLevel | undefined) ?? config.globals.log_level,
     format: config.globals.log_format,

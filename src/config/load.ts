@@ -60,6 +60,13 @@ export interface LoadOptions {
   checkFiles?: boolean;
   /** The current time, for `historical_poll_datetime` and certificate validity (default now). */
   now?: () => Date;
+  /**
+   * Whether the backfill at start of input `input` already began with these settings (its
+   * cursor is in the state folder). The one-year limit of `historical_poll_datetime` is on
+   * where a backfill may start: a value that aged past it after its backfill began is accepted
+   * when this says so, and the collector keeps starting. Without it every such value is refused.
+   */
+  backfillStarted?: (config: Config, input: string) => boolean;
 }
 
 /** The outcome of {@link validateConfig}: the configuration, or every mistake found. */
@@ -151,6 +158,9 @@ class Validator {
   readonly #baseDir: string;
   readonly #checkFiles: boolean;
   readonly #now: Date;
+  readonly #backfillStarted?: (config: Config, input: string) => boolean;
+  /** `historical_poll_datetime` values older than allowed, decided once the config is built. */
+  readonly #tooOld: { path: Path; line: number | undefined; what: string }[] = [];
   readonly #where = new Map<string, Where>();
 
   constructor(text: string, options: LoadOptions) {
@@ -163,6 +173,7 @@ class Validator {
     this.#baseDir = options.baseDir ?? Deno.cwd();
     this.#checkFiles = options.checkFiles ?? true;
     this.#now = options.now?.() ?? new Date();
+    this.#backfillStarted = options.backfillStarted;
   }
 
   run(): Config | undefined {
@@ -186,6 +197,11 @@ class Validator {
     this.#relations(raw);
     if (this.errors.length > 0) return undefined;
     const config = this.#build(raw);
+    for (const old of this.#tooOld) {
+      if (!this.#backfillStarted?.(config, String(old.path[1]))) {
+        this.#fail("CONFIG_HISTORICAL_TOO_OLD", old.path, old.line, old.what);
+      }
+    }
     if (this.#checkFiles) this.#files(config);
     this.errors.sort((a, b) => (lineOfError(a) ?? 0) - (lineOfError(b) ?? 0));
     return this.errors.length > 0 ? undefined : config;
@@ -776,15 +792,14 @@ class Validator {
     }
     const days = spec.maxAgeDays ?? 365;
     if (ms < now - days * DAY) {
-      this.#fail(
-        "CONFIG_HISTORICAL_TOO_OLD",
+      // Refused once the configuration is built, unless its backfill already began.
+      this.#tooOld.push({
         path,
         line,
-        `must be at most ${days} days back (not before ${iso(now - days * DAY)}): got ${
-          describe(value)
-        }`,
-      );
-      return undefined;
+        what: `must be at most ${days} days back (not before ${
+          iso(now - days * DAY)
+        }) when its backfill starts: got ${describe(value)}`,
+      });
     }
     return new Date(ms).toISOString();
   }

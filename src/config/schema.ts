@@ -462,7 +462,7 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
   historical_poll_datetime: {
     kind: "datetime",
     description:
-      "RFC 3339 date-time to backfill from (listing the bucket), at most one year back and not in the future.",
+      "RFC 3339 date-time to backfill from (listing the bucket): not in the future, and at most one year back when the backfill starts (it may age past that later).",
     maxAgeDays: 365,
     typeCode: "CONFIG_HISTORICAL_TYPE",
     example: '"2024-05-01T00:00:00Z"',

@@ -118,6 +118,20 @@ export class BackfillCursor {
     return { cursor, report: { restarted, corrupt } };
   }
 
+  /**
+   * Whether `dir` holds a readable cursor of `job` (file `file`, default `backfill.json`): the
+   * job began there. Reads synchronously, for the configuration check; false when it cannot tell.
+   */
+  static hasJob(dir: string, job: unknown, file = "backfill.json"): boolean {
+    try {
+      const v = JSON.parse(Deno.readTextFileSync(join(dir, file))) as CursorFile;
+      return v?.version === 1 && typeof v.partitions === "object" && v.partitions !== null &&
+        stableJson(v.job) === stableJson(JSON.parse(JSON.stringify(job ?? null)));
+    } catch {
+      return false;
+    }
+  }
+
   /** The last day (YYYYMMDD) whose partitions are all done, if any. */
   get doneThrough(): string | undefined {
     return this.#data.done_through;
