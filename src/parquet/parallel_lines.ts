@@ -678,13 +678,19 @@ class Prefetcher {
     this.#next = i;
     const start = this.#spans[first]!.start;
     const block = this.#read(start, this.#spans[i - 1]!.end);
+    if (i - first === 1) {
+      this.#hold(first, this.#spans[first]!.readers, block);
+      return;
+    }
+    // Each row group its own copy; the block is then freed at once (detached) rather than at
+    // this thread's next full GC.
+    const parts = block.then((b) => {
+      const out = this.#spans.slice(first, i).map((s) => b.slice(s.start - start, s.end - start));
+      if (!b.detached) b.transfer(0);
+      return out;
+    });
     for (let k = first; k < i; k++) {
-      const s = this.#spans[k]!;
-      this.#hold(
-        k,
-        s.readers,
-        i - first === 1 ? block : block.then((b) => b.slice(s.start - start, s.end - start)),
-      );
+      this.#hold(k, this.#spans[k]!.readers, parts.then((p) => p[k - first]!));
     }
   }
 
