@@ -415,6 +415,30 @@ Deno.test("cursor: persisted, compacted by day, restarted when the job changes",
   }
 });
 
+Deno.test("cursor: hasJob tells whether a job began, and reads only a plain cursor file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-cursor-" });
+  try {
+    const job = { bucket: "b", historical_poll_datetime: "2024-04-01T00:00:00.000Z" };
+    assert.equal(BackfillCursor.hasJob(dir, job), false, "no cursor");
+    const { cursor } = await BackfillCursor.open(dir, { job });
+    await cursor.advance(`aws/X/eventDay=${D1}/`, `aws/X/eventDay=${D1}/1.parquet`);
+    await cursor.close();
+    assert.equal(BackfillCursor.hasJob(dir, { ...job }), true);
+    assert.equal(BackfillCursor.hasJob(dir, { ...job, bucket: "other" }), false, "another job");
+    // Something else under the cursor's name (a FIFO would block a read): not read.
+    if (Deno.build.os !== "windows") {
+      const fifo = join(dir, "fifo");
+      const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+      assert.ok(made.success);
+      await Deno.remove(join(dir, "backfill.json"));
+      await Deno.rename(fifo, join(dir, "backfill.json"));
+      assert.equal(BackfillCursor.hasJob(dir, job), false, "a FIFO");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---- the runner, the locks and the live path ----------------------------------------------------
 
 Deno.test("locks: the second holder waits for the first", async () => {

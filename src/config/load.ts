@@ -64,7 +64,9 @@ export interface LoadOptions {
    * Whether the backfill at start of input `input` already began with these settings (its
    * cursor is in the state folder). The one-year limit of `historical_poll_datetime` is on
    * where a backfill may start: a value that aged past it after its backfill began is accepted
-   * when this says so, and the collector keeps starting. Without it every such value is refused.
+   * when this says so, and the collector keeps starting; a disabled input's is accepted too. Asked
+   * once the configuration is built, so such a value is reported after every other mistake (false
+   * when the hook throws). Without it every such value is refused with the other settings.
    */
   backfillStarted?: (config: Config, input: string) => boolean;
 }
@@ -198,13 +200,25 @@ class Validator {
     if (this.errors.length > 0) return undefined;
     const config = this.#build(raw);
     for (const old of this.#tooOld) {
-      if (!this.#backfillStarted?.(config, String(old.path[1]))) {
+      const name = String(old.path[1]);
+      // A disabled input does not backfill; an enabled one may have begun already.
+      if (!config.inputs.some((i) => i.name === name)) continue;
+      if (!this.#begun(config, name)) {
         this.#fail("CONFIG_HISTORICAL_TOO_OLD", old.path, old.line, old.what);
       }
     }
     if (this.#checkFiles) this.#files(config);
     this.errors.sort((a, b) => (lineOfError(a) ?? 0) - (lineOfError(b) ?? 0));
     return this.errors.length > 0 ? undefined : config;
+  }
+
+  /** The `backfillStarted` hook's answer; false when it fails. */
+  #begun(config: Config, input: string): boolean {
+    try {
+      return this.#backfillStarted?.(config, input) === true;
+    } catch {
+      return false;
+    }
   }
 
   // ---- reporting -----------------------------------------------------------------------------
@@ -792,14 +806,15 @@ class Validator {
     }
     const days = spec.maxAgeDays ?? 365;
     if (ms < now - days * DAY) {
-      // Refused once the configuration is built, unless its backfill already began.
-      this.#tooOld.push({
-        path,
-        line,
-        what: `must be at most ${days} days back (not before ${
-          iso(now - days * DAY)
-        }) when its backfill starts: got ${describe(value)}`,
-      });
+      const what = `must be at most ${days} days back (not before ${
+        iso(now - days * DAY)
+      }) when its backfill starts: got ${describe(value)}`;
+      // With the hook, decided once the configuration is built: its backfill may have begun.
+      if (this.#backfillStarted) this.#tooOld.push({ path, line, what });
+      else {
+        this.#fail("CONFIG_HISTORICAL_TOO_OLD", path, line, what);
+        return undefined;
+      }
     }
     return new Date(ms).toISOString();
   }

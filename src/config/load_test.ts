@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isCollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { closest, parseConfig } from "./load.ts";
+import { closest, parseConfig, validateConfig } from "./load.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -176,4 +176,40 @@ Deno.test("devo_platform needs readable PEM files", async () => {
 Deno.test("closest suggests typos only", () => {
   assert.equal(closest("queue_nme", ["queue_name", "region"]), "queue_name");
   assert.equal(closest("zzzzzz", ["queue_name", "region"]), undefined);
+});
+
+Deno.test("historical_poll_datetime past one year: refused with the other settings, or asked of the backfillStarted hook once built", () => {
+  const old = new Date(Date.now() - 400 * 86_400_000).toISOString();
+  const withOld = EXAMPLE.replace(
+    "    services:",
+    `    bucket: aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123\n    historical_poll_datetime: "${old}"\n    services:`,
+  );
+  const codes = (text: string, options: Parameters<typeof validateConfig>[1] = {}) =>
+    validateConfig(text, { env: ENV, baseDir: "/srv", ...options }).errors.map((e) => e.code);
+  // Without the hook: refused in the settings pass, beside the other settings' mistakes.
+  const bogus = withOld.replace(
+    "  name: security-lake-collector\n",
+    "  log_level: bogus\n  name: security-lake-collector\n",
+  );
+  const both = codes(bogus);
+  assert.equal(both.length, 2, both.join());
+  assert.ok(both.includes("CONFIG_HISTORICAL_TOO_OLD"), both.join());
+  // With it: asked once the configuration is built, with the input's name.
+  const asked: string[] = [];
+  const hook = (yes: boolean) => (_c: unknown, input: string) => (asked.push(input), yes);
+  assert.deepEqual(codes(withOld, { backfillStarted: hook(true) }), []);
+  assert.deepEqual(asked, ["security_lake"]);
+  assert.deepEqual(codes(withOld, { backfillStarted: hook(false) }), ["CONFIG_HISTORICAL_TOO_OLD"]);
+  // A hook that throws is a "no"; a disabled input does not backfill, so is not asked.
+  const boom = () => {
+    throw new Error("boom");
+  };
+  assert.deepEqual(codes(withOld, { backfillStarted: boom }), ["CONFIG_HISTORICAL_TOO_OLD"]);
+  const disabled = withOld.replace("    enabled: true\n", "    enabled: false\n").replace(
+    "inputs:\n",
+    `inputs:\n  other:\n    type: directory\n    directory: /srv\n`,
+  );
+  asked.length = 0;
+  assert.deepEqual(codes(disabled, { backfillStarted: hook(false), checkFiles: false }), []);
+  assert.deepEqual(asked, []);
 });

@@ -686,7 +686,11 @@ class Prefetcher {
     // this thread's next full GC.
     const parts = block.then((b) => {
       const out = this.#spans.slice(first, i).map((s) => b.slice(s.start - start, s.end - start));
-      if (!b.detached) b.transfer(0);
+      try {
+        if (!b.detached) b.transfer(0);
+      } catch {
+        // Not detachable (shared or wasm memory): left to the garbage collector.
+      }
       return out;
     });
     for (let k = first; k < i; k++) {

@@ -124,7 +124,11 @@ export class BackfillCursor {
    */
   static hasJob(dir: string, job: unknown, file = "backfill.json"): boolean {
     try {
-      const v = JSON.parse(Deno.readTextFileSync(join(dir, file))) as CursorFile;
+      const path = join(dir, file);
+      // A plain file of cursor size only: nothing that could block or grow without end.
+      const info = Deno.lstatSync(path);
+      if (!info.isFile || info.size > MAX_CURSOR_BYTES) return false;
+      const v = JSON.parse(Deno.readTextFileSync(path)) as CursorFile;
       return v?.version === 1 && typeof v.partitions === "object" && v.partitions !== null &&
         stableJson(v.job) === stableJson(JSON.parse(JSON.stringify(job ?? null)));
     } catch {
@@ -221,6 +225,9 @@ export class BackfillCursor {
     return this.#writing;
   }
 }
+
+/** Largest cursor file {@link BackfillCursor.hasJob} reads. */
+const MAX_CURSOR_BYTES = 64 * 1024 * 1024;
 
 /** JSON with object keys sorted, to compare jobs. */
 function stableJson(v: unknown): string {
