@@ -499,6 +499,8 @@ export class ColumnCursor {
         }
         const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
         const dict = readPlain(r, decoder.type, count, decoder.element.type_length);
+        // hyparquet reads byte arrays as views of the page's buffer, past the page if told to.
+        if (r.offset > page.length) throw new RangeError("dictionary runs past its page");
         this.#dictionarySize = dict.length;
         this.#dictionary = convert(dict, decoder);
         this.#dictionaryJson = valuesJson(this.#dictionary);

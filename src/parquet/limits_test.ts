@@ -289,25 +289,51 @@ Deno.test("limitsFor derives the caps from max_object_bytes", () => {
   assert.throws(() => limitsFor(0), RangeError);
 });
 
-Deno.test("a text dictionary entry running past its page fails the fast path with DataError 601", async () => {
-  const data = Array.from({ length: 50 }, (_, i) => `value-${i % 4}`);
-  const bytes = write([S("a")], [{ name: "a", data, encoding: "RLE_DICTIONARY" }]);
+/**
+ * A one-column file whose dictionary page (UNCOMPRESSED) is followed by its data page: `overrun()`
+ * makes the last dictionary entry's length run 8 bytes past the page; `rows()` reads it with the
+ * fast path.
+ */
+async function dictionaryOverrun(column: Record<string, unknown>, data: string[]) {
+  const bytes = write([column], [{ name: "a", data, encoding: "RLE_DICTIONARY" }]);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const { start, header } = firstPage(bytes, metadata, "a");
   assert.equal(header.type, 2, "the column starts with its dictionary");
   const body = start + header.headerBytes;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  assert.equal(view.getUint32(body, true), "value-0".length);
-  const lines = async () => {
-    const out: string[] = [];
-    const reader = readEventLines(bufferFromBytes(bytes), { header: () => new Uint8Array(0) });
-    for await (const s of reader) out.push(new TextDecoder().decode(s.bytes));
-    return out;
+  return {
+    async rows(): Promise<number> {
+      let n = 0;
+      const reader = readEventLines(bufferFromBytes(bytes), { header: () => new Uint8Array(0) });
+      for await (const s of reader) n += s.rows;
+      return n;
+    },
+    overrun(): void {
+      let last = body;
+      while (last + 4 + view.getUint32(last, true) < body + header.uncompressed) {
+        last += 4 + view.getUint32(last, true);
+      }
+      view.setUint32(last, view.getUint32(last, true) + 8, true);
+    },
   };
-  assert.equal((await lines()).join("").split("\n").length - 1, 50);
-  // The last entry's length now runs into the bytes after the page (the data page follows).
-  const last = body + header.uncompressed - 4 - "value-3".length;
-  assert.equal(view.getUint32(last, true), "value-3".length);
-  view.setUint32(last, "value-3".length + 8, true);
-  await rejects(lines(), "PARQUET_INVALID", /dictionary entry 3 runs past its page/);
+}
+
+Deno.test("a text dictionary entry running past its page fails the fast path with DataError 601", async () => {
+  const file = await dictionaryOverrun(
+    S("a"),
+    Array.from({ length: 50 }, (_, i) => `value-${i % 4}`),
+  );
+  assert.equal(await file.rows(), 50);
+  file.overrun();
+  await rejects(file.rows(), "PARQUET_INVALID", /dictionary entry 3 runs past its page/);
+});
+
+Deno.test("a dictionary of other byte arrays running past its page fails the fast path with DataError 601", async () => {
+  const file = await dictionaryOverrun(
+    { ...S("a"), converted_type: "JSON" },
+    Array.from({ length: 50 }, (_, i) => `{"k":${i % 4}}`),
+  );
+  assert.equal(await file.rows(), 50);
+  file.overrun();
+  await rejects(file.rows(), "PARQUET_INVALID", /dictionary runs past its page/);
 });
