@@ -325,13 +325,13 @@ export function prePullStarted(config: Config, name: string): boolean {
   if (input?.historical_poll_datetime === undefined || input.type !== "security_lake") {
     return false;
   }
-  const job = jobOf(
-    input,
-    "run",
-    { historical_poll_datetime: input.historical_poll_datetime },
-    filterOf(input),
-  );
-  return BackfillCursor.hasJob(stateDirOf(config, input), job);
+  return BackfillCursor.hasJob(stateDirOf(config, input), prePullJob(input));
+}
+
+/** The job of `input`'s backfill at start, as its cursor records it. */
+function prePullJob(input: InputConfig): Record<string, unknown> {
+  const from = input.historical_poll_datetime;
+  return jobOf(input, "run", { historical_poll_datetime: from }, filterOf(input));
 }
 
 /**
@@ -350,8 +350,9 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
   try {
     clients = createClients(input);
     const filter = filterOf(input);
-    const job = jobOf(input, "run", { historical_poll_datetime: from }, filter);
-    const opened = await BackfillCursor.open(stateDirOf(o.config, input), { job });
+    const opened = await BackfillCursor.open(stateDirOf(o.config, input), {
+      job: prePullJob(input),
+    });
     cursor = opened.cursor;
     if (opened.report.corrupt) log.error("{error}", { error: opened.report.corrupt.message });
     log.info(
