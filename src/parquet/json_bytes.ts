@@ -117,21 +117,16 @@ export class ByteOut {
    * a double passed to a call would be boxed, an object per value.
    */
   intWords(words: Int32Array, k: number): boolean {
-    const high = words[2 * k + 1]!;
-    // |value| < 2^53 exactly when the high half is in [-2^21, 2^21), but -2^53 itself.
-    if (high < -2_097_152 || high >= 2_097_152) return false;
-    const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
-    if (v === -9_007_199_254_740_992) return false;
+    const v = safeWords(words, k);
+    if (v !== v) return false;
     this.int(v);
     return true;
   }
 
   /** Writes the INT64 epoch milliseconds in `words` (as {@link intWords}) with {@link timestamp}. */
   timestampWords(words: Int32Array, k: number): boolean {
-    const high = words[2 * k + 1]!;
-    if (high < -2_097_152 || high >= 2_097_152) return false;
-    const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
-    if (v === -9_007_199_254_740_992) return false;
+    const v = safeWords(words, k);
+    if (v !== v) return false;
     if (v < FIRST_MS || v > LAST_MS) this.timestamp(v);
     else {
       const days = Math.floor(v / MS_PER_DAY);
@@ -284,6 +279,18 @@ export class ByteOut {
     this.pos = 0;
     return out;
   }
+}
+
+/**
+ * The INT64 whose low half is `words[2k]` and high half `words[2k+1]`, or NaN when it is not a
+ * safe integer. Small enough to be inlined into its callers, so the number is never boxed.
+ */
+function safeWords(words: Int32Array, k: number): number {
+  const high = words[2 * k + 1]!;
+  // |value| < 2^53 exactly when the high half is in [-2^21, 2^21), but -2^53 itself.
+  if (high < -2_097_152 || high >= 2_097_152) return NaN;
+  const v = high * 4_294_967_296 + (words[2 * k]! >>> 0);
+  return v === -9_007_199_254_740_992 ? NaN : v;
 }
 
 /** Digits of `n` in decimal (0 <= n < 2^31). */
