@@ -28,6 +28,7 @@ import { fromIni, fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { CredentialsConfig } from "../config/types.ts";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
+import { AUTH_ERROR_NAMES } from "./errors.ts";
 import { logger } from "../telemetry/log.ts";
 
 /** A set of AWS credentials, as the SDK takes them. */
@@ -71,16 +72,6 @@ export interface CredentialsOptions {
 
 const DEFAULT_MARGIN_MS = 5 * 60_000;
 
-const AUTH = new Set([
-  "InvalidClientTokenId",
-  "InvalidAccessKeyId",
-  "SignatureDoesNotMatch",
-  "UnrecognizedClientException",
-  "ExpiredToken",
-  "ExpiredTokenException",
-  "InvalidToken",
-]);
-
 interface SdkError {
   name?: string;
   message?: string;
@@ -99,7 +90,7 @@ export function wrapStsError(
   const status = err.$metadata?.httpStatusCode;
   let code: ErrorCode = "STS_CALL";
   let retryable = true;
-  if (AUTH.has(name)) [code, retryable] = ["AWS_AUTH", false];
+  if (AUTH_ERROR_NAMES.has(name)) [code, retryable] = ["AWS_AUTH", false];
   else if (operation === "AssumeRole" && (status === 403 || name === "AccessDenied")) {
     [code, retryable] = ["ASSUME_ROLE_FAILED", false];
   } else if (
@@ -129,7 +120,7 @@ function wrapSourceError(e: unknown, source: string): CollectorError {
   if (e instanceof CollectorError) return e;
   const err = (e ?? {}) as SdkError;
   const name = err.name ?? "Error";
-  if (AUTH.has(name) || err.$metadata?.httpStatusCode !== undefined) {
+  if (AUTH_ERROR_NAMES.has(name) || err.$metadata?.httpStatusCode !== undefined) {
     return wrapStsError(e, "AssumeRole", { source });
   }
   return new CollectorError(

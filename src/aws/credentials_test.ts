@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import { createCredentials, ManagedCredentials, wrapStsError } from "./credentials.ts";
+import { AUTH_ERROR_NAMES, wrapAwsError } from "./errors.ts";
 import type { AwsCredentials } from "./credentials.ts";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRET";
@@ -184,4 +185,23 @@ Deno.test("STS errors map to catalogue ids", () => {
     }).message,
     /^ApiError 406: STS AssumeRole of arn:aws:iam::111122223333:role\/r failed: AccessDenied \(HTTP 403\): not authorized$/,
   );
+});
+
+Deno.test("one list of credential refusals: AWS_AUTH, not retried, from SQS, S3 and STS alike", () => {
+  const sdk = (name: string) =>
+    Object.assign(new Error("m"), { name, $metadata: { httpStatusCode: 400 } });
+  for (const name of AUTH_ERROR_NAMES) {
+    for (
+      const w of [
+        wrapAwsError(sdk(name), "SQS", "ReceiveMessage"),
+        wrapAwsError(sdk(name), "S3", "GetObject"),
+        wrapStsError(sdk(name), "AssumeRole"),
+        wrapStsError(sdk(name), "GetCallerIdentity"),
+      ]
+    ) {
+      assert.equal(w.code, "AWS_AUTH", `${name}: ${w.message}`);
+      assert.equal(w.retryable, false, name);
+    }
+  }
+  assert.ok(AUTH_ERROR_NAMES.has("InvalidToken") && AUTH_ERROR_NAMES.has("AuthFailure"));
 });

@@ -12,13 +12,20 @@ interface SdkError {
   $retryable?: unknown;
 }
 
-const AUTH = new Set([
+/**
+ * Names of the errors with which AWS refuses the credentials themselves (unknown key, bad
+ * signature, expired or malformed token), whichever service answered: `AWS_AUTH`, not retried.
+ * The one list SQS, S3, STS and `seclake check` go by.
+ */
+export const AUTH_ERROR_NAMES: ReadonlySet<string> = new Set([
   "InvalidClientTokenId",
   "InvalidAccessKeyId",
   "SignatureDoesNotMatch",
+  "IncompleteSignature",
   "UnrecognizedClientException",
   "ExpiredToken",
   "ExpiredTokenException",
+  "InvalidToken",
   "AuthFailure",
 ]);
 
@@ -35,7 +42,7 @@ export function wrapAwsError(
   const name = err.name ?? "Error";
   let code: ErrorCode = service === "SQS" ? "SQS_CALL" : "S3_CALL";
   let retryable = true;
-  if (AUTH.has(name)) [code, retryable] = ["AWS_AUTH", false];
+  if (AUTH_ERROR_NAMES.has(name)) [code, retryable] = ["AWS_AUTH", false];
   else if (service === "S3" && (status === 404 || name === "NoSuchKey" || name === "NotFound")) {
     [code, retryable] = ["S3_NOT_FOUND", false];
   } else if (service === "S3" && (status === 412 || name === "PreconditionFailed")) {

@@ -15,7 +15,7 @@ import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { createClients } from "../aws/clients.ts";
 import type { AwsClients } from "../aws/clients.ts";
-import { wrapAwsError } from "../aws/errors.ts";
+import { AUTH_ERROR_NAMES, wrapAwsError } from "../aws/errors.ts";
 import { SqsQueue } from "../aws/sqs.ts";
 import { readConfigText, validateConfig } from "../config/load.ts";
 import type { LoadOptions } from "../config/load.ts";
@@ -216,9 +216,6 @@ async function within<T>(
   }
 }
 
-const AUTH_NAMES =
-  /^(InvalidClientTokenId|InvalidAccessKeyId|SignatureDoesNotMatch|UnrecognizedClientException|ExpiredToken|ExpiredTokenException|AuthFailure|IncompleteSignature)$/;
-
 function awsName(e: unknown): string {
   return (e as { name?: string } | undefined)?.name ?? "Error";
 }
@@ -317,7 +314,7 @@ function credentialsError(input: InputConfig, e: unknown): CollectorError {
       { cause: e },
     );
   }
-  if (AUTH_NAMES.test(name)) return stsError(e);
+  if (AUTH_ERROR_NAMES.has(name)) return stsError(e);
   return new CollectorError(
     "CREDENTIALS_UNAVAILABLE",
     `No AWS credentials could be obtained: ${name}: ${errorMessage(e)}`,
@@ -332,7 +329,7 @@ function stsError(e: unknown): CollectorError {
   const what = `STS GetCallerIdentity failed: ${name}${status ? ` (HTTP ${status})` : ""}${
     message && message !== name ? `: ${message}` : ""
   }`;
-  if (AUTH_NAMES.test(name) || status === 403) {
+  if (AUTH_ERROR_NAMES.has(name) || status === 403) {
     return new CollectorError("AWS_AUTH", what, { cause: e });
   }
   return new CollectorError("STS_CALL", what, { cause: e });
