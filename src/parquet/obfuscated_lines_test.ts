@@ -143,12 +143,23 @@ Deno.test("obfuscated lines, in decode workers or on this thread, are the object
   }
 });
 
-Deno.test("what the workers' rules did is counted once per line handed out, also when a worker is lost", async () => {
+/** Runs `test` on a CloudTrail-like file of `rows` rows, in a temporary folder removed after. */
+async function withCloudTrail(
+  rows: number,
+  test: (bytes: Uint8Array, dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "seclake-obfuscated-" });
   try {
     const path = join(dir, "ct.parquet");
-    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows: 5000, seed: 7 });
-    const bytes = await Deno.readFile(path);
+    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows, seed: 7 });
+    await test(await Deno.readFile(path), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("what the workers' rules did is counted once per line handed out, also when a worker is lost", async () => {
+  await withCloudTrail(5000, async (bytes) => {
     const ref = new Obfuscator(RULES);
     const expected = await reference(bytes, 0, ref);
     // A 4 MiB lead: the workers obfuscate far ahead of what is handed out when they are lost.
@@ -171,17 +182,11 @@ Deno.test("what the workers' rules did is counted once per line handed out, also
     }
     assert.ok(got === expected, "the lines differ");
     assert.deepEqual(o.stats, ref.stats);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("lines a worker did not obfuscate are refused: the object fails and nothing of them is sent", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "seclake-obfuscated-" });
-  try {
-    const path = join(dir, "ct.parquet");
-    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows: 600, seed: 7 });
-    const bytes = await Deno.readFile(path);
+  await withCloudTrail(600, async (bytes, dir) => {
     // A worker that ignores the rules it is given (as a stale or wrong worker module would).
     const worker = join(dir, "rules_ignored.js");
     await Deno.writeTextFile(
@@ -214,7 +219,5 @@ globalThis.onmessage = (e) => {
     }, /sent lines it did not obfuscate/);
     assert.equal(lines.length, 0);
     assert.ok(pool.started > 0, "the worker ran");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
