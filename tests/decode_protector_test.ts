@@ -1,0 +1,57 @@
+/**
+ * The fast path must never detach (free) a buffer that V8 saw a `subarray` or `DataView` of.
+ * The first such detach in an isolate invalidates V8's ArrayBufferDetaching protector, and every
+ * optimized function that relied on it is thrown away and compiled again with checks: measured on
+ * 2026-11-29, freeing one row group's compressed bytes at the end of each row group
+ * (`transfer(0)`, 50 times per million events) made the one-thread decode of CloudTrail-like ZSTD
+ * 0.6–0.8 CPU-s per million events slower (5.5 → 6.1–6.6 s), for 0–12 MB less peak RSS. Freeing
+ * a buffer whose only view is the one it was made with (the slices) does not touch the
+ * protector. See docs/performance.md ("Why freeing in the decoder cost CPU").
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+
+const TRACE = "Invalidating protector cell ArrayBufferDetaching";
+const SCRIPT = new URL("./helpers/decode_trace.ts", import.meta.url).pathname;
+
+async function traced(args: string[]): Promise<{ lines: number; trace: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--trace-protector-invalidation", SCRIPT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  const lines = Number(/^lines (\d+)$/m.exec(text)?.[1]);
+  return { lines, trace: text };
+}
+
+Deno.test("the fast path frees no buffer that would invalidate V8's detaching protector", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-protector-" });
+  try {
+    const files: string[] = [];
+    for (const [classUid, codec] of [[6003, "ZSTD"], [4001, "GZIP"]] as const) {
+      const path = join(dir, `${classUid}.parquet`);
+      await writeOcsfParquet(path, {
+        classUid,
+        rows: 1000,
+        seed: 11,
+        codec,
+        layout: "avro",
+        rowGroupSize: 400,
+      });
+      files.push(path);
+    }
+    const clean = await traced(files);
+    // Read whole, in windows, and half the parts of each row group split into parts of 64 rows.
+    assert.ok(clean.lines > 2 * 2000, `only ${clean.lines} lines decoded`);
+    assert.ok(!clean.trace.includes(TRACE), clean.trace);
+    // The control: detaching a buffer that had a subarray view shows in the trace.
+    const control = await traced([...files, "--detach-view"]);
+    assert.equal(control.lines, clean.lines);
+    assert.ok(control.trace.includes(TRACE), control.trace);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
