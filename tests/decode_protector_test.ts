@@ -9,8 +9,7 @@
  * protector. See docs/performance.md ("Why freeing in the decoder cost CPU").
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { fixtureFile } from "./helpers/fault_env.ts";
 
 const TRACE = "Invalidating protector cell ArrayBufferDetaching";
 const SCRIPT = new URL("./helpers/decode_trace.ts", import.meta.url).pathname;
@@ -28,30 +27,16 @@ async function traced(args: string[]): Promise<{ lines: number; trace: string }>
 }
 
 Deno.test("the fast path frees no buffer that would invalidate V8's detaching protector", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "seclake-protector-" });
-  try {
-    const files: string[] = [];
-    for (const [classUid, codec] of [[6003, "ZSTD"], [4001, "GZIP"]] as const) {
-      const path = join(dir, `${classUid}.parquet`);
-      await writeOcsfParquet(path, {
-        classUid,
-        rows: 1000,
-        seed: 11,
-        codec,
-        layout: "avro",
-        rowGroupSize: 400,
-      });
-      files.push(path);
-    }
-    const clean = await traced(files);
-    // Read whole, in windows, and half the parts of each row group split into parts of 64 rows.
-    assert.ok(clean.lines > 2 * 2000, `only ${clean.lines} lines decoded`);
-    assert.ok(!clean.trace.includes(TRACE), clean.trace);
-    // The control: detaching a buffer that had a subarray view shows in the trace.
-    const control = await traced([...files, "--detach-view"]);
-    assert.equal(control.lines, clean.lines);
-    assert.ok(control.trace.includes(TRACE), control.trace);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const files = [
+    await fixtureFile({ classUid: 6003, rows: 1000, seed: 11, rowGroupSize: 400 }),
+    await fixtureFile({ classUid: 4001, rows: 1000, seed: 11, rowGroupSize: 400 }),
+  ];
+  const clean = await traced(files);
+  // Each file read whole, in windows, and half the parts of each row group in parts of 64 rows.
+  assert.ok(clean.lines > 2 * 2000, `only ${clean.lines} lines decoded`);
+  assert.ok(!clean.trace.includes(TRACE), clean.trace);
+  // The control: detaching a buffer that had a subarray view shows in the trace.
+  const control = await traced([...files, "--detach-view"]);
+  assert.equal(control.lines, clean.lines);
+  assert.ok(control.trace.includes(TRACE), control.trace);
 });
