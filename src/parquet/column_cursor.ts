@@ -3,9 +3,10 @@
  * The cursor holds only the pages its rows have not been written from yet, and keeps each page
  * compact: levels as bytes, text as offsets into the inflated page, dictionary-encoded values as
  * indices into the dictionary's entries (each written as JSON once, numbers too), other numbers
- * as hyparquet's typed arrays converted a block at a time. So memory follows
- * the page size and the rows in flight, not the row-group size, and no JavaScript object is made
- * per text value.
+ * as hyparquet's typed arrays converted a block at a time. Dictionary-encoded and PLAIN text
+ * pages are decoded {@link pagePiece} entries at a time as the rows reach them. So memory follows
+ * the page's bytes and the rows in flight, not the row-group size or the entries a page holds,
+ * and no JavaScript object is made per text value.
  * @module
  */
 import type { AsyncBuffer, DecodedArray } from "hyparquet";
@@ -13,7 +14,7 @@ import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/sr
 import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
-import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
+import { readVarInt } from "hyparquet/src/thrift.js";
 import { readPlain } from "hyparquet/src/plain.js";
 import { toJson } from "../transform/json.ts";
 import { millisOf, scalar } from "../transform/values.ts";
@@ -74,6 +75,124 @@ function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32A
 
 /** Data pages {@link ColumnCursor.skipPages} passed unread in this thread (tests, profiling). */
 export const passedPages = { count: 0 };
+
+/**
+ * Entries of a data page decoded at a time: the levels and values of a page holding more are
+ * decoded in pieces as the rows reach them, so what a page costs once decoded does not grow with
+ * the rows it holds (a dictionary-encoded page of a low-cardinality column can hold a whole row
+ * group's). Tests lower it to cut pages at every kind of boundary.
+ */
+export const pagePiece = { entries: 8192 };
+
+/**
+ * An RLE / bit-packed hybrid stream (levels, dictionary indices) read a piece at a time: each
+ * {@link read} goes on where the one before stopped, inside a run too. It reads what hyparquet's
+ * `readRleBitPackedHybrid` reads, and fails where that fails: a run whose bytes lie past the end
+ * of the page.
+ */
+export class Hybrid {
+  readonly #reader: { view: DataView; offset: number };
+  readonly #bytes: Uint8Array;
+  readonly #width: number;
+  readonly #mask: number;
+  /** Values left in the current run. */
+  #left = 0;
+  #rle = true;
+  #value = 0;
+  /** Bit of the page where the next bit-packed value starts. */
+  #bit = 0;
+
+  constructor(view: DataView, offset: number, width: number) {
+    this.#reader = { view, offset };
+    this.#bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    this.#width = width;
+    this.#mask = (1 << width) - 1;
+  }
+
+  /** Writes the next `n` values to `out[0..n)`. */
+  read(out: Uint8Array | Uint16Array | Int32Array, n: number): void {
+    let i = 0;
+    while (i < n) {
+      if (this.#left === 0) {
+        this.#run();
+        continue;
+      }
+      const take = Math.min(this.#left, n - i);
+      if (this.#rle) out.fill(this.#value, i, i + take);
+      else this.#unpack(out, i, take);
+      i += take;
+      this.#left -= take;
+    }
+  }
+
+  #run(): void {
+    const r = this.#reader;
+    const header = readVarInt(r);
+    const width = this.#width;
+    if (header & 1) {
+      const count = header >> 1 << 3;
+      if (count === 0) {
+        // hyparquet takes a byte for an empty bit-packed run, and fails without one.
+        if (r.offset < r.view.byteLength) r.offset++;
+        else if (this.#mask) throw new RangeError(`bit-packed run at byte ${r.offset} is empty`);
+        return;
+      }
+      const bytes = (header >> 1) * width;
+      if (count < 0 || r.offset + bytes > r.view.byteLength) {
+        throw new RangeError(`bit-packed run at byte ${r.offset} runs past its page`);
+      }
+      this.#bit = r.offset * 8;
+      r.offset += bytes;
+      this.#rle = false;
+      this.#left = count;
+    } else {
+      let value = 0;
+      for (let i = 0, w = width + 7 >> 3; i < w; i++) {
+        value |= r.view.getUint8(r.offset++) << (i << 3);
+      }
+      this.#rle = true;
+      this.#value = value;
+      this.#left = header >>> 1;
+    }
+  }
+
+  /** `take` values of the bit-packed run, into `out` from `at`; their bytes were checked. */
+  #unpack(out: Uint8Array | Uint16Array | Int32Array, at: number, take: number): void {
+    const bytes = this.#bytes;
+    const width = this.#width;
+    const mask = this.#mask;
+    let bit = this.#bit;
+    for (let k = 0; k < take; k++) {
+      let b = bit >>> 3;
+      let have = 8 - (bit & 7);
+      let v = bytes[b++]! >>> (bit & 7);
+      while (have < width) {
+        v |= bytes[b++]! << have;
+        have += 8;
+      }
+      out[at + k] = v & mask;
+      bit += width;
+    }
+    this.#bit = bit;
+  }
+}
+
+/** What is left to decode of a data page read in pieces (dictionary-encoded, or PLAIN text). */
+interface PageLeft {
+  /** Entries not decoded yet. */
+  left: number;
+  rep?: Hybrid;
+  def?: Hybrid;
+  /** Dictionary-encoded: the indices, their width, and the dictionary the page refers to. */
+  idx?: Hybrid;
+  width: number;
+  json: DictionaryJson;
+  size: number;
+  /** PLAIN text: the inflated page and where its next value starts. */
+  page: Uint8Array;
+  view: DataView;
+  off: number;
+}
 
 /** Least bytes read at a time when a column chunk is read in windows. */
 const WINDOW = 1 << 20;
@@ -242,6 +361,8 @@ export class ColumnCursor {
   #rows = 0;
   /** Rows passed by {@link skipPages} that {@link skipRows} has not counted yet. */
   #passedRows = 0;
+  /** The data page being decoded in pieces, while some of its entries are not. */
+  #left?: PageLeft;
   #done = false;
 
   /**
@@ -338,7 +459,7 @@ export class ColumnCursor {
    * never read, so nothing in it can cost memory or time.
    */
   skipPages(to: number): number {
-    if (this.#maxRep > 0 || this.#done || this.heldRows() !== 0) return 0;
+    if (this.#maxRep > 0 || this.#done || this.#left || this.heldRows() !== 0) return 0;
     const before = this.#passedRows;
     const buf = this.#buf;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -453,6 +574,10 @@ export class ColumnCursor {
    */
   #next(): number {
     const decoder = this.#decoder;
+    if (this.#left) {
+      this.#piece(this.#left);
+      return 0;
+    }
     for (;;) {
       if (this.#count >= this.#numValues || this.#pos >= this.#length) {
         this.#done = true;
@@ -513,19 +638,22 @@ export class ColumnCursor {
       if (this.#count + n > this.#numValues) {
         throw new Error("page holds more values than its column chunk");
       }
-      this.#add(this.#decode(header, body, n), n);
       this.#count += n;
-      if (this.#count >= this.#numValues) this.#done = true;
+      const left = this.#open(header, body, n);
+      if (left) this.#piece(left);
+      else {
+        this.#add(this.#fallback(header, body), n);
+        if (this.#count >= this.#numValues) this.#done = true;
+      }
       return 0;
     }
   }
 
-  /** Levels and values of one data page. */
-  #decode(
-    header: PageHeader,
-    body: Uint8Array,
-    n: number,
-  ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
+  /**
+   * Starts a data page of the encodings that dominate (dictionary indices, PLAIN text): its
+   * streams, to be decoded a piece at a time ({@link piece}); undefined for the others.
+   */
+  #open(header: PageHeader, body: Uint8Array, n: number): PageLeft | undefined {
     const decoder = this.#decoder;
     const v1 = header.type === "DATA_PAGE";
     const encoding: Encoding = v1
@@ -533,13 +661,11 @@ export class ColumnCursor {
       : header.data_page_header_v2!.encoding;
     const dictionary = encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY" ||
       (v1 && encoding === "RLE" && decoder.type !== "BOOLEAN");
-    const own = dictionary || (this.text && encoding === "PLAIN");
-    if (!own) return this.#fallback(header, body, encoding);
-    // Levels and the value stream, read here for the encodings that dominate.
+    if (!dictionary && !(this.text && encoding === "PLAIN")) return undefined;
     let page: Uint8Array;
     let off = 0;
-    let rep: Uint8Array | undefined;
-    let def: Uint8Array | undefined;
+    let rep: Hybrid | undefined;
+    let def: Hybrid | undefined;
     if (v1) {
       page = decompressPage(
         body,
@@ -547,38 +673,22 @@ export class ColumnCursor {
         decoder.codec,
         decoder.compressors,
       );
-      const reader = {
-        view: new DataView(page.buffer, page.byteOffset, page.byteLength),
-        offset: 0,
-      };
+      // Each level stream starts with its length.
+      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
       if (this.#maxRep > 0) {
-        rep = new Uint8Array(n);
-        readRleBitPackedHybrid(reader, bitWidth(this.#maxRep), rep);
+        rep = new Hybrid(view, off + 4, bitWidth(this.#maxRep));
+        off += 4 + view.getUint32(off, true);
       }
       if (this.maxDef > 0) {
-        def = new Uint8Array(n);
-        readRleBitPackedHybrid(reader, bitWidth(this.maxDef), def);
+        def = new Hybrid(view, off + 4, bitWidth(this.maxDef));
+        off += 4 + view.getUint32(off, true);
       }
-      off = reader.offset;
     } else {
       const h = header.data_page_header_v2!;
-      const levels = {
-        view: new DataView(body.buffer, body.byteOffset, body.byteLength),
-        offset: 0,
-      };
-      if (this.#maxRep > 0) {
-        rep = new Uint8Array(n);
-        readRleBitPackedHybrid(
-          levels,
-          bitWidth(this.#maxRep),
-          rep,
-          h.repetition_levels_byte_length,
-        );
-      }
-      levels.offset = h.repetition_levels_byte_length;
+      const levels = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      if (this.#maxRep > 0) rep = new Hybrid(levels, 0, bitWidth(this.#maxRep));
       if (this.maxDef > 0) {
-        def = new Uint8Array(n);
-        readRleBitPackedHybrid(levels, bitWidth(this.maxDef), def, h.definition_levels_byte_length);
+        def = new Hybrid(levels, h.repetition_levels_byte_length, bitWidth(this.maxDef));
       }
       const lengths = h.repetition_levels_byte_length + h.definition_levels_byte_length;
       const size = Number(header.uncompressed_page_size) - lengths;
@@ -587,54 +697,86 @@ export class ColumnCursor {
         page = decompressPage(page, size, decoder.codec, decoder.compressors);
       }
     }
-    let count = n;
-    if (def) {
-      const max = this.maxDef;
-      for (let i = 0; i < n; i++) if (def[i] !== max) count--;
-    }
     const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-    let seg: Segment;
+    const left: PageLeft = {
+      left: n,
+      rep,
+      def,
+      idx: undefined,
+      width: 0,
+      json: NO_DICTIONARY,
+      size: 0,
+      page,
+      view,
+      off,
+    };
     if (dictionary) {
       if (this.#dictionarySize < 0) throw new Error("dictionary page missing");
-      const width = view.getUint8(off);
-      const idx = indexArray(width, count);
-      if (width > 0) {
-        readRleBitPackedHybrid(
-          { view, offset: off + 1 },
-          width,
-          idx as Int32Array,
-          page.length - off - 1,
-        );
+      left.width = view.getUint8(off);
+      left.idx = new Hybrid(view, off + 1, left.width);
+      left.json = this.#dictionaryJson!;
+      left.size = this.#dictionarySize;
+    }
+    this.#left = left;
+    return left;
+  }
+
+  /** Decodes the next entries of the page left (at most {@link pagePiece}) into the window. */
+  #piece(p: PageLeft): void {
+    const k = Math.min(p.left, Math.max(1, pagePiece.entries));
+    let rep: Uint8Array | undefined;
+    let def: Uint8Array | undefined;
+    if (p.rep) p.rep.read(rep = new Uint8Array(k), k);
+    if (p.def) p.def.read(def = new Uint8Array(k), k);
+    let count = k;
+    if (def) {
+      const max = this.maxDef;
+      for (let i = 0; i < k; i++) if (def[i] !== max) count--;
+    }
+    let seg: Segment;
+    if (p.idx) {
+      const idx = indexArray(p.width, count);
+      if (p.width > 0) p.idx.read(idx, count);
+      const size = p.size;
+      for (let i = 0; i < count; i++) {
+        if (idx[i]! >= size) throw new Error(`dictionary index ${idx[i]} out of ${size} entries`);
       }
-      const size = this.#dictionarySize;
-      for (let k = 0; k < count; k++) {
-        if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of ${size} entries`);
-      }
-      seg = segment({ kind: "dict", n: count, idx, json: this.#dictionaryJson! });
+      seg = segment({ kind: "dict", n: count, idx, json: p.json });
     } else {
+      const page = p.page;
+      const view = p.view;
+      let off = p.off;
       const start = new Int32Array(count);
       const len = new Int32Array(count);
-      for (let k = 0; k < count; k++) {
+      for (let i = 0; i < count; i++) {
         if (off + 4 > page.length) throw new Error("PLAIN text runs past its page");
         const l = view.getUint32(off, true);
         off += 4;
         if (off + l > page.length) throw new Error("PLAIN text runs past its page");
-        start[k] = off;
-        len[k] = l;
+        start[i] = off;
+        len[i] = l;
         off += l;
       }
+      p.off = off;
       seg = segment({ kind: "plain", n: count, buf: page, start, len });
     }
-    return { def, rep, seg };
+    p.left -= k;
+    if (p.left === 0) {
+      this.#left = undefined;
+      if (this.#count >= this.#numValues) this.#done = true;
+    }
+    this.#add({ def, rep, seg }, k);
   }
 
-  /** hyparquet's page decoders, for the encodings not read by {@link decode}. */
+  /** hyparquet's page decoders, for the encodings not read in pieces ({@link open}). */
   #fallback(
     header: PageHeader,
     body: Uint8Array,
-    encoding: Encoding,
   ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
     const decoder = this.#decoder;
+    const encoding: Encoding = header.type === "DATA_PAGE"
+      ? header.data_page_header!.encoding
+      : header.data_page_header_v2!.encoding;
     let levels: DataPage;
     if (header.type === "DATA_PAGE") {
       const page = decompressPage(
