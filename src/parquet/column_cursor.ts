@@ -639,10 +639,13 @@ export class ColumnCursor {
         throw new Error("page holds more values than its column chunk");
       }
       this.#count += n;
-      const left = this.#open(header, body, n);
+      const encoding: Encoding = header.type === "DATA_PAGE"
+        ? header.data_page_header!.encoding
+        : header.data_page_header_v2!.encoding;
+      const left = this.#open(header, body, n, encoding);
       if (left) this.#piece(left);
       else {
-        this.#add(this.#fallback(header, body), n);
+        this.#add(this.#fallback(header, body, encoding), n);
         if (this.#count >= this.#numValues) this.#done = true;
       }
       return 0;
@@ -653,12 +656,14 @@ export class ColumnCursor {
    * Starts a data page of the encodings that dominate (dictionary indices, PLAIN text): its
    * streams, to be decoded a piece at a time ({@link piece}); undefined for the others.
    */
-  #open(header: PageHeader, body: Uint8Array, n: number): PageLeft | undefined {
+  #open(
+    header: PageHeader,
+    body: Uint8Array,
+    n: number,
+    encoding: Encoding,
+  ): PageLeft | undefined {
     const decoder = this.#decoder;
     const v1 = header.type === "DATA_PAGE";
-    const encoding: Encoding = v1
-      ? header.data_page_header!.encoding
-      : header.data_page_header_v2!.encoding;
     const dictionary = encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY" ||
       (v1 && encoding === "RLE" && decoder.type !== "BOOLEAN");
     if (!dictionary && !(this.text && encoding === "PLAIN")) return undefined;
@@ -772,11 +777,9 @@ export class ColumnCursor {
   #fallback(
     header: PageHeader,
     body: Uint8Array,
+    encoding: Encoding,
   ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
     const decoder = this.#decoder;
-    const encoding: Encoding = header.type === "DATA_PAGE"
-      ? header.data_page_header!.encoding
-      : header.data_page_header_v2!.encoding;
     let levels: DataPage;
     if (header.type === "DATA_PAGE") {
       const page = decompressPage(
