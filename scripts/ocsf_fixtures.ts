@@ -567,7 +567,7 @@ function rowSeed(seed: number, classUid: number, row: number): number {
 }
 
 /** mulberry32 with a few helpers. */
-class Rng {
+export class Rng {
   #state: number;
 
   constructor(state: number) {

@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
 import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
+import { Rng } from "../../scripts/ocsf_fixtures.ts";
 import { Hybrid } from "./column_cursor.ts";
-
-/** A seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function varint(out: number[], v: number): void {
   while (v >= 0x80) {
@@ -56,7 +47,8 @@ function stream(
 }
 
 Deno.test("Hybrid reads in pieces of any size what hyparquet reads whole", () => {
-  const rand = random(20261129);
+  const seeded = new Rng(20261129);
+  const rand = () => seeded.next();
   for (let c = 0; c < 400; c++) {
     const width = 1 + Math.floor(rand() * 20);
     const { bytes } = stream(rand, width, 1 + Math.floor(rand() * 300));
