@@ -30,22 +30,41 @@ interface DictionaryJson {
   omit: Uint8Array | undefined;
 }
 
+/**
+ * Reads where `start.length` PLAIN byte arrays (each a 4-byte length, then its bytes) lie from
+ * `off` in `page`: value k is `page[start[k] .. start[k] + len[k]]`, read without a view per
+ * value. Returns the offset after them; value k running past the page fails as `${what} k`.
+ */
+function plainArrays(
+  page: Uint8Array,
+  view: DataView,
+  off: number,
+  start: Int32Array,
+  len: Int32Array,
+  what: string,
+): number {
+  for (let k = 0; k < start.length; k++) {
+    if (off + 4 > page.length) throw new RangeError(`${what} ${k} runs past its page`);
+    const l = view.getUint32(off, true);
+    off += 4;
+    if (off + l > page.length) throw new RangeError(`${what} ${k} runs past its page`);
+    start[k] = off;
+    len[k] = l;
+    off += l;
+  }
+  return off;
+}
+
 /** Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer. */
 function dictionaryJson(page: Uint8Array, count: number): DictionaryJson {
+  const start = new Int32Array(count);
+  const len = new Int32Array(count);
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
+  plainArrays(page, view, 0, start, len, "dictionary entry");
   const o = new ByteOut(1024);
   const at = new Int32Array(count + 1);
-  let off = 0;
   for (let e = 0; e < count; e++) {
-    // Read as hyparquet's readPlain reads BYTE_ARRAY (a length past the page throws), without
-    // a view per entry: a dictionary can hold an entry for most of its page's rows.
-    const length = view.getUint32(off, true);
-    off += 4;
-    if (off + length > page.length) {
-      throw new RangeError(`dictionary entry ${e} runs past its page`);
-    }
-    o.jsonUtf8(page, off, off + length);
-    off += length;
+    o.jsonUtf8(page, start[e]!, start[e]! + len[e]!);
     at[e + 1] = o.pos;
   }
   return { bytes: o.buf.slice(0, o.pos), at, omit: undefined };
@@ -748,22 +767,10 @@ export class ColumnCursor {
       }
       seg = segment({ kind: "dict", n: count, idx, json: p.json });
     } else {
-      const page = p.page;
-      const view = p.view;
-      let off = p.off;
       const start = new Int32Array(count);
       const len = new Int32Array(count);
-      for (let i = 0; i < count; i++) {
-        if (off + 4 > page.length) throw new Error("PLAIN text runs past its page");
-        const l = view.getUint32(off, true);
-        off += 4;
-        if (off + l > page.length) throw new Error("PLAIN text runs past its page");
-        start[i] = off;
-        len[i] = l;
-        off += l;
-      }
-      p.off = off;
-      seg = segment({ kind: "plain", n: count, buf: page, start, len });
+      p.off = plainArrays(p.page, p.view, p.off, start, len, "PLAIN text value");
+      seg = segment({ kind: "plain", n: count, buf: p.page, start, len });
     }
     p.left -= k;
     if (p.left === 0) {
