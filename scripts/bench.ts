@@ -36,7 +36,7 @@ import { makeCerts } from "../tests/helpers/certs.ts";
 import type { TestCerts } from "../tests/helpers/certs.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "../tests/helpers/lake.ts";
 import type { TestLake } from "../tests/helpers/lake.ts";
-import { motoPython, startMoto } from "../tests/helpers/moto.ts";
+import { MOTO_CA_FILE, motoPython, startMoto } from "../tests/helpers/moto.ts";
 import type { DecodeResult, Stage } from "./bench_decode.ts";
 import type { DuckDbResult } from "./bench_duckdb.ts";
 import { benchPlan, ensureInputs } from "./bench_inputs.ts";
@@ -757,6 +757,7 @@ async function runPipelineOn(
       NO_COLOR: "1",
       AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_CA_BUNDLE: MOTO_CA_FILE,
     },
     stdin: "null",
     stdout: "null",

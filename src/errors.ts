@@ -307,6 +307,12 @@ export const CATALOGUE = {
     "A setting only has an effect together with another one that is absent (external_id, role_session_name and role_duration_seconds need role_arn; queue_account_id needs queue_name).",
     "Add the setting named in the message, or remove the one that depends on it.",
   ),
+  CONFIG_CA_BUNDLE: setup(
+    50,
+    "CA bundle cannot be used",
+    "The file named by ca_bundle, or by the AWS_CA_BUNDLE environment variable, cannot be read or holds no PEM certificate (`-----BEGIN CERTIFICATE-----`).",
+    "Point ca_bundle (or AWS_CA_BUNDLE) at a readable PEM file with the CA certificates that sign your AWS endpoints, or unset AWS_CA_BUNDLE to use the default trust store alone.",
+  ),
   USAGE: setup(
     90,
     "Command line is not valid",
@@ -400,6 +406,22 @@ export const CATALOGUE = {
     false,
     "The credentials are valid but may not use the queue (sqs:GetQueueUrl, GetQueueAttributes, ReceiveMessage, DeleteMessage, ChangeMessageVisibility), or may not use its KMS key.",
     "Grant those actions on the queue to the subscriber's identity, and kms:Decrypt for an encrypted queue.",
+  ),
+  AWS_TLS_UNTRUSTED: entry(
+    409,
+    "ApiError",
+    "AWS endpoint certificate not trusted",
+    true,
+    "The certificate an AWS endpoint (or a TLS-inspecting proxy in front of it) presented does not chain to the default trust store, nor to ca_bundle or AWS_CA_BUNDLE; or it names another host. No message is deleted: work waits until the endpoint can be trusted.",
+    "If your network re-signs TLS (an inspecting proxy, a private CA), put that CA's certificate in a PEM file and name it with the input's ca_bundle or the AWS_CA_BUNDLE environment variable. Check endpoint_url and the per-service endpoints for a wrong host name.",
+  ),
+  AWS_PROXY: entry(
+    410,
+    "ApiError",
+    "Proxy to AWS failed",
+    true,
+    "The proxy that AWS requests go through (proxy_url, or HTTPS_PROXY / HTTP_PROXY) cannot be reached, refused the CONNECT tunnel to the endpoint, or asks for credentials. The collector never falls back to a direct connection.",
+    "Check the proxy's address and that it is running; allow CONNECT to the AWS endpoints on port 443 in its policy; give user and password in proxy_url if it requires them; list hosts to reach directly in NO_PROXY.",
   ),
   OUTPUT_CONNECT: entry(
     500,

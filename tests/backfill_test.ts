@@ -37,13 +37,14 @@ import { REPO, runCollectorProcess } from "./helpers/collector.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";
 import type { TestLake } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 import { startTcpReceiver } from "./helpers/tls_receiver.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ENV = {
   AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+  AWS_CA_BUNDLE: MOTO_CA_FILE,
 };
 
 /** The UTC day `n` days before today, as `YYYYMMDD`. */

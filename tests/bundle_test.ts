@@ -19,7 +19,7 @@ import { makeCerts } from "./helpers/certs.ts";
 import { REPO } from "./helpers/collector.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 import { startTlsReceiver } from "./helpers/tls_receiver.ts";
 
 const dec = new TextDecoder();
@@ -137,6 +137,7 @@ Deno.test("bundle: seclake.js runs offline with an empty Deno cache, end to end 
           NO_COLOR: "1",
           AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+          AWS_CA_BUNDLE: MOTO_CA_FILE,
         },
         clearEnv: true,
         stdout: "piped",

@@ -14,7 +14,7 @@ import type { TestCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 import { createTestLake } from "./helpers/lake.ts";
 import type { TestLake } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 import { enableMotoAuth } from "./helpers/moto_auth.ts";
 import { startTcpReceiver, startTlsReceiver } from "./helpers/tls_receiver.ts";
 
@@ -57,6 +57,7 @@ inputs:
     region: us-east-1
     queue_name: ${o.queueName ?? s.lake.queueName}
     endpoint_url: ${s.endpoint}
+    ca_bundle: ${MOTO_CA_FILE}
     bucket: ${s.lake.bucket}
 `;
 }
@@ -115,7 +116,13 @@ Deno.test("seclake check probes credentials, queue, bucket and outputs", async (
       );
       assert.match(line(run.stdout, "✓", "outputs.relay_1 (relay)"), /end of stream confirmed/);
       line(run.stdout, "✓", "outputs.console_1 (console)");
-      assert.equal(run.stdout.split("\n").filter((l) => /^[✓✗–] /.test(l)).length, 7);
+      for (const service of ["SQS", "S3", "STS"]) {
+        assert.match(
+          line(run.stdout, "✓", `inputs.security_lake network (${service})`),
+          /: https:\/\/localhost:\d+, direct, no proxy, trusted: the default store and .* \(ca_bundle\)$/,
+        );
+      }
+      assert.equal(run.stdout.split("\n").filter((l) => /^[✓✗–] /.test(l)).length, 10);
       assert.equal(tls.handshakeErrors, 0);
       assert.deepEqual(tls.lines, [], "the probe sends nothing");
     });
@@ -126,7 +133,7 @@ Deno.test("seclake check probes credentials, queue, bucket and outputs", async (
       const report = JSON.parse(run.stdout);
       assert.equal(report.ok, true);
       assert.equal(report.exit_code, 0);
-      assert.equal(report.checks.length, 7);
+      assert.equal(report.checks.length, 10);
       assert.ok(report.checks.every((c: { status: string }) => c.status === "ok"));
     });
 

@@ -38,7 +38,7 @@ import {
 } from "../src/telemetry/endpoints.ts";
 import { REPO, runCollectorProcess } from "./helpers/collector.ts";
 import { createTestLake, TEST_CREDENTIALS } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 
 /** Where every deployment puts the configuration file. */
 const CONFIG_PATH = "/etc/seclake/config.yaml";
@@ -707,6 +707,7 @@ inputs:
         NO_COLOR: "1",
         AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        AWS_CA_BUNDLE: MOTO_CA_FILE,
       },
       stdin: "null",
       stdout: "null",

@@ -20,7 +20,7 @@ import {
   TEST_CREDENTIALS,
 } from "./helpers/lake.ts";
 import type { TestLake } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 import { rsyslogAvailable, startRsyslogTls } from "./helpers/rsyslog.ts";
 import { startTcpReceiver, startTlsReceiver } from "./helpers/tls_receiver.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
@@ -30,6 +30,7 @@ const SAMPLES = SAMPLES_PARQUET;
 const ENV = {
   AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+  AWS_CA_BUNDLE: MOTO_CA_FILE,
 };
 
 interface Published {

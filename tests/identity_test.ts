@@ -13,7 +13,7 @@ import type { InputConfig } from "../src/config/types.ts";
 import { isCollectorError } from "../src/errors.ts";
 import { setupLogging } from "../src/telemetry/log.ts";
 import { createTestLake, TEST_CREDENTIALS } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, motoFetch, motoHandler, startMoto } from "./helpers/moto.ts";
 import { enableMotoAuth } from "./helpers/moto_auth.ts";
 
 const ROLE = "arn:aws:iam::123456789012:role/AmazonSecurityLake-0000";
@@ -27,7 +27,7 @@ interface MotoAssumedRole {
 }
 
 async function assumedRoles(endpoint: string): Promise<MotoAssumedRole[]> {
-  const data = await (await fetch(`${endpoint}/moto-api/data.json`)).json();
+  const data = await (await motoFetch(endpoint, "/moto-api/data.json")).json();
   return (data.sts?.AssumedRole ?? []) as MotoAssumedRole[];
 }
 
@@ -40,6 +40,7 @@ inputs:
     region: us-east-1
     queue_name: q
     endpoint_url: ${endpoint}
+    ca_bundle: ${MOTO_CA_FILE}
     ${credentials}
 `,
     { checkFiles: false, env: () => undefined },
@@ -57,7 +58,11 @@ Deno.test("AssumeRole with the external id; GetCallerIdentity names the assumed 
     moto.endpoint,
     `credentials: { ${KEYS}, role_arn: "${CROSS_ROLE}", external_id: "lake-ext-id-42", role_session_name: seclake-test, role_duration_seconds: 900 }`,
   );
-  const creds = createCredentials(i.credentials, { region: "us-east-1", endpoint: moto.endpoint });
+  const creds = createCredentials(i.credentials, {
+    region: "us-east-1",
+    endpoint: moto.endpoint,
+    requestHandler: motoHandler(moto.endpoint),
+  });
   try {
     const before = Date.now();
     const c = await creds.get();
@@ -65,7 +70,11 @@ Deno.test("AssumeRole with the external id; GetCallerIdentity names the assumed 
     assert.ok(c.sessionToken);
     const lifetime = c.expiration!.getTime() - before;
     assert.ok(lifetime > 880_000 && lifetime <= 905_000, `lifetime ${lifetime} ms`);
-    const who = await callerIdentity(creds, { region: "us-east-1", endpoint: moto.endpoint });
+    const who = await callerIdentity(creds, {
+      region: "us-east-1",
+      endpoint: moto.endpoint,
+      requestHandler: motoHandler(moto.endpoint),
+    });
     assert.deepEqual(
       { account: who.account, arn: who.arn },
       {
@@ -119,7 +128,11 @@ Deno.test("SQS and S3 work through a role, and through separate identities", asy
     ));
     try {
       assert.notEqual(apart.credentials.sqs, apart.credentials.s3);
-      const opts = { region: "us-east-1", endpoint: moto.endpoint };
+      const opts = {
+        region: "us-east-1",
+        endpoint: moto.endpoint,
+        requestHandler: motoHandler(moto.endpoint),
+      };
       const sqsWho = await callerIdentity(apart.credentials.sqs, opts);
       const s3Who = await callerIdentity(apart.credentials.s3, opts);
       assert.doesNotMatch(sqsWho.arn, /assumed-role/);
@@ -208,9 +221,13 @@ Deno.test("without keys: the default chain (environment), or a profile of the sh
     // The chain as the source of a role.
     const viaChain = createCredentials(
       { role_arn: ROLE, role_session_name: "from-chain", role_duration_seconds: 900 },
-      { region: "us-east-1", endpoint: moto.endpoint },
+      { region: "us-east-1", endpoint: moto.endpoint, requestHandler: motoHandler(moto.endpoint) },
     );
-    const who = await callerIdentity(viaChain, { region: "us-east-1", endpoint: moto.endpoint });
+    const who = await callerIdentity(viaChain, {
+      region: "us-east-1",
+      endpoint: moto.endpoint,
+      requestHandler: motoHandler(moto.endpoint),
+    });
     assert.match(who.arn, /assumed-role\/AmazonSecurityLake-0000\/from-chain$/);
     viaChain.destroy();
 
@@ -229,7 +246,11 @@ Deno.test("without keys: the default chain (environment), or a profile of the sh
       },
     );
     assert.equal((await profile.get()).accessKeyId, "AKIAPROFILEPROFILE01");
-    const pWho = await callerIdentity(profile, { region: "us-east-1", endpoint: moto.endpoint });
+    const pWho = await callerIdentity(profile, {
+      region: "us-east-1",
+      endpoint: moto.endpoint,
+      requestHandler: motoHandler(moto.endpoint),
+    });
     assert.equal(pWho.account, "123456789012");
   } finally {
     for (const [n, v] of saved) v === undefined ? Deno.env.delete(n) : Deno.env.set(n, v);
@@ -247,7 +268,11 @@ Deno.test("credentials AWS refuses give ApiError 404, for GetCallerIdentity and 
       role_session_name: "s",
       role_duration_seconds: 900,
     };
-    const opts = { region: "us-east-1", endpoint: moto.endpoint };
+    const opts = {
+      region: "us-east-1",
+      endpoint: moto.endpoint,
+      requestHandler: motoHandler(moto.endpoint),
+    };
     await assert.rejects(callerIdentity(createCredentials(keys, opts), opts), (e: unknown) => {
       assert.ok(isCollectorError(e, "AWS_AUTH"), String(e));
       assert.match(e.message, /^ApiError 404: STS GetCallerIdentity failed: InvalidClientTokenId/);

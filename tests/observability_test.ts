@@ -10,7 +10,7 @@ import { freePort } from "./helpers/_util.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import { REPO } from "./helpers/collector.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./helpers/moto.ts";
 import { startTlsReceiver } from "./helpers/tls_receiver.ts";
 import type { LineReceiver } from "./helpers/tls_receiver.ts";
 
@@ -77,7 +77,7 @@ inputs:
     child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-P=seclake", "--quiet", "main.ts", "run", "--config", config],
       cwd: REPO,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", AWS_CA_BUNDLE: MOTO_CA_FILE },
       stdout: "null",
       stderr: "piped",
     }).spawn();

@@ -16,7 +16,7 @@ import type { OutputConfig } from "../src/config/types.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 import { createTestLake, eventBridgeBody } from "./helpers/lake.ts";
-import { startMoto } from "./helpers/moto.ts";
+import { MOTO_CA_FILE, motoFetch, startMoto } from "./helpers/moto.ts";
 import { startTlsReceiver } from "./helpers/tls_receiver.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 
@@ -97,7 +97,7 @@ inputs:
     );
     const run = await runCollectorProcess(
       ["run", "--config", config, "--once", "--log-level", "debug"],
-      { env: SECRETS },
+      { env: { ...SECRETS, AWS_CA_BUNDLE: MOTO_CA_FILE } },
     );
     assert.equal(run.code, 0, `collector failed:\n${run.stderr}`);
     assert.equal(receiver.lines.length, 50);
@@ -107,7 +107,7 @@ inputs:
       /AWS credentials for input lake obtained from role .* \(with external id\) assumed with access keys with session token; they expire at/,
     );
     const check = await runCollectorProcess(["check", "--config", config, "--json"], {
-      env: SECRETS,
+      env: { ...SECRETS, AWS_CA_BUNDLE: MOTO_CA_FILE },
     });
     assert.ok(
       check.stdout.trim().startsWith("{"),
@@ -135,7 +135,7 @@ inputs:
     assert.match(run.stderr, /Input lake: \d+ fields obfuscated in 50 events/);
 
     // Every secret, including those moto issued for the role, and the private key.
-    const moto_ = await (await fetch(`${moto.endpoint}/moto-api/data.json`)).json();
+    const moto_ = await (await motoFetch(moto.endpoint, "/moto-api/data.json")).json();
     const roles = moto_.sts.AssumedRole as {
       access_key_id: string;
       secret_access_key: string;

@@ -29,6 +29,7 @@ import type { CredentialsConfig } from "../config/types.ts";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { AUTH_ERROR_NAMES } from "./errors.ts";
+import type { FetchHandler } from "./http_handler.ts";
 import { logger } from "../telemetry/log.ts";
 
 /** A set of AWS credentials, as the SDK takes them. */
@@ -68,6 +69,30 @@ export interface CredentialsOptions {
   now?: () => number;
   /** Shared AWS files to read instead of the usual ones (tests). */
   sharedFiles?: { credentials?: string; config?: string };
+  /**
+   * The HTTP handler for STS, also given to the credential sources that call AWS themselves
+   * (web identity, SSO, `role_arn` profiles), so they use the input's proxy and trust.
+   */
+  requestHandler?: FetchHandler;
+  /** Use STS's FIPS endpoint when no endpoint is given. */
+  fips?: boolean;
+}
+
+type StsClientConfig = ConstructorParameters<typeof STSClient>[0];
+
+/** The STS client settings `options` give (region, endpoint, handler, FIPS). */
+function stsConfig(
+  options: Pick<CredentialsOptions, "region" | "endpoint" | "requestHandler" | "fips">,
+): StsClientConfig {
+  return {
+    region: options.region ?? "us-east-1",
+    ...(options.endpoint
+      ? { endpoint: options.endpoint }
+      : options.fips
+      ? { useFipsEndpoint: true }
+      : {}),
+    ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
+  };
 }
 
 const DEFAULT_MARGIN_MS = 5 * 60_000;
@@ -268,6 +293,18 @@ export class ManagedCredentials {
   }
 }
 
+/**
+ * The client settings for credential sources that call AWS themselves: the region, and the
+ * input's HTTP handler so that they go through its proxy and trust. Their own endpoints (STS
+ * for web identity and `role_arn` profiles, SSO) are the standard ones.
+ */
+function sourceClientConfig(options: CredentialsOptions): Record<string, unknown> {
+  return {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
+  };
+}
+
 /** Marks a provider function as caching on its own, so the SDK calls it for every request. */
 function asSdkProvider(p: () => Promise<AwsCredentials>): SdkCredentialsProvider {
   const f = (() => p()) as SdkCredentialsProvider;
@@ -319,7 +356,7 @@ export function createCredentials(
       profile: config.profile,
       ...(options.sharedFiles?.credentials ? { filepath: options.sharedFiles.credentials } : {}),
       ...(options.sharedFiles?.config ? { configFilepath: options.sharedFiles.config } : {}),
-      ...(options.region ? { clientConfig: { region: options.region } } : {}),
+      clientConfig: sourceClientConfig(options),
     });
     source = async () => {
       try {
@@ -330,9 +367,7 @@ export function createCredentials(
     };
   } else {
     description = "the default AWS credential chain";
-    const p = fromNodeProviderChain(
-      options.region ? { clientConfig: { region: options.region } } : {},
-    );
+    const p = fromNodeProviderChain({ clientConfig: sourceClientConfig(options) });
     source = async () => {
       try {
         return normalize(await p(), description);
@@ -351,9 +386,8 @@ export function createCredentials(
     label: `${options.label ?? "AWS"} (source of ${config.role_arn})`,
   });
   const sts = new STSClient({
-    region: options.region ?? "us-east-1",
+    ...stsConfig(options),
     credentials: asSdkProvider(() => base.get()),
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: 3,
   });
   const roleArn = config.role_arn;
@@ -400,12 +434,13 @@ export interface CallerIdentity {
 /** Asks STS who `credentials` belong to (proves they work); throws `ApiError` 404 or 405. */
 export async function callerIdentity(
   credentials: ManagedCredentials,
-  options: { region?: string; endpoint?: string; signal?: AbortSignal } = {},
+  options: Pick<CredentialsOptions, "region" | "endpoint" | "requestHandler" | "fips"> & {
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CallerIdentity> {
   const sts = new STSClient({
-    region: options.region ?? "us-east-1",
+    ...stsConfig(options),
     credentials: credentials.provider,
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: 3,
   });
   try {

@@ -244,10 +244,43 @@ async function checkInput(
     push(await checkQueue(input, clients, ms, options.signal));
     push(await checkBucket(input, clients, ms, options.signal));
   } catch (e) {
+    if (e instanceof CollectorError && e.code === "CONFIG_CA_BUNDLE") {
+      push(failed(`${name} AWS trust`, e));
+      return;
+    }
     push(failed(`${name} AWS clients`, e, "CREDENTIALS_UNAVAILABLE"));
   } finally {
+    if (clients) { for (const line of networkLines(input, clients)) push(line); }
     clients?.destroy();
   }
+}
+
+const SERVICES = [["sqs", "SQS"], ["s3", "S3"], ["sts", "STS"]] as const;
+
+/**
+ * One line per AWS service: the endpoint reached (or configured), the proxy it went through,
+ * and the certificates it is trusted with.
+ */
+export function networkLines(input: InputConfig, clients: AwsClients): CheckLine[] {
+  const trust = clients.network.trust;
+  const trusted = `trusted: the default store${trust ? ` and ${trust.path} (${trust.from})` : ""}`;
+  return SERVICES.map(([service, label]) => {
+    const route = clients.handlers[service].lastRoute;
+    const configured = clients.network.endpoint(service);
+    const where = route?.url ?? configured ??
+      `AWS's ${clients.network.fips ? "FIPS " : ""}${label} endpoint in ${input.region}`;
+    const proxy = route
+      ? route.proxy
+      : configured
+      ? clients.network.proxyFor(new URL(configured))
+      : clients.network.proxyFor(new URL("https://amazonaws.com"));
+    const via = proxy ? `through proxy ${proxy.display} (${proxy.from})` : "direct, no proxy";
+    return {
+      check: `inputs.${input.name} network (${label})`,
+      status: "ok",
+      detail: `${where}${route ? "" : " (not reached)"}, ${via}, ${trusted}`,
+    } satisfies CheckLine;
+  });
 }
 
 async function checkCredentials(
@@ -274,11 +307,13 @@ async function checkCredentials(
       push(failed(check + label, credentialsError(input, creds.reason)));
       continue;
     }
+    const stsEndpoint = clients.network.endpoint("sts");
     const sts = new STSClient({
-      region: input.region,
+      region: input.region ?? "us-east-1",
       credentials: creds.value,
       maxAttempts: 2,
-      ...(input.endpoint_url ? { endpoint: input.endpoint_url } : {}),
+      ...(stsEndpoint ? { endpoint: stsEndpoint } : { useFipsEndpoint: clients.network.fips }),
+      requestHandler: clients.handlers.sts,
     });
     try {
       const out = await within(
@@ -323,6 +358,7 @@ function credentialsError(input: InputConfig, e: unknown): CollectorError {
 }
 
 function stsError(e: unknown): CollectorError {
+  if (e instanceof CollectorError) return e;
   const name = awsName(e);
   const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   const message = errorMessage(e);

@@ -1083,6 +1083,7 @@ class Validator {
         ...i,
         name,
         directory: this.#abs(i.directory as string | undefined),
+        ca_bundle: this.#abs(i.ca_bundle as string | undefined),
       } as unknown as InputConfig));
     return {
       globals: {
@@ -1118,6 +1119,22 @@ class Validator {
       }
     }
     for (const i of config.inputs) {
+      if (i.type !== "security_lake") continue;
+      const path = ["inputs", i.name, "ca_bundle"];
+      const env = this.#env("AWS_CA_BUNDLE")?.trim();
+      const bundle = i.ca_bundle ?? (env ? resolve(env) : undefined);
+      if (bundle === undefined) continue;
+      const problem = caBundleProblem(bundle);
+      if (problem === undefined) continue;
+      const from = i.ca_bundle ? "" : " (from the AWS_CA_BUNDLE environment variable)";
+      this.#fail(
+        problem[0],
+        i.ca_bundle ? path : ["inputs", i.name],
+        i.ca_bundle ? this.#where.get(formatPath(path))?.valueLine : this.#lineNear(path),
+        `${i.ca_bundle ? "names" : "uses"} ${bundle}${from}, which ${problem[1]}`,
+      );
+    }
+    for (const i of config.inputs) {
       if (i.type !== "directory" || i.directory === undefined) continue;
       const path = ["inputs", i.name, "directory"];
       const line = this.#where.get(formatPath(path))?.valueLine;
@@ -1136,6 +1153,19 @@ class Validator {
       }
     }
   }
+}
+
+/** Why the CA bundle at `path` cannot be used (code and reason), or undefined when it can. */
+export function caBundleProblem(path: string): [ErrorCode, string] | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    return fileProblem(e);
+  }
+  return /-----BEGIN CERTIFICATE-----/.test(text)
+    ? undefined
+    : ["CONFIG_CA_BUNDLE", "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"];
 }
 
 export { closest, humanBytes, parseRfc3339 } from "./_util.ts";

@@ -175,6 +175,11 @@ const URL_FORM: Pattern = {
   form: "an http:// or https:// URL",
   code: "CONFIG_URL",
 };
+const PROXY_URL: Pattern = {
+  re: /^http:\/\/([^\s/?#@]+@)?[^\s/?#@]+\/?$/,
+  form: "an http:// proxy URL such as http://proxy.example.com:3128 (user:password@ allowed)",
+  code: "CONFIG_URL",
+};
 const ACCOUNT_ID: Pattern = {
   re: /^\d{12}$/,
   form: "a 12-digit AWS account id",
@@ -452,8 +457,56 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     exampleOnly: true,
   }),
   endpoint_url: str(
-    "One endpoint for SQS, S3 and STS (local stand-ins such as moto, tests); implies path-style S3 addressing.",
-    { pattern: URL_FORM, example: "http://127.0.0.1:5000", exampleOnly: true },
+    "One endpoint for SQS, S3 and STS, such as a local stand-in (moto); each service's own *_endpoint_url wins over it. Absent: AWS's regional endpoints.",
+    { pattern: URL_FORM, example: "https://127.0.0.1:5000", exampleOnly: true },
+  ),
+  sqs_endpoint_url: str(
+    "Endpoint for SQS only, such as a VPC interface endpoint; default endpoint_url.",
+    {
+      pattern: URL_FORM,
+      example: "https://vpce-0123456789abcdef0-abcdefgh.sqs.us-east-1.vpce.amazonaws.com",
+      exampleOnly: true,
+    },
+  ),
+  s3_endpoint_url: str(
+    "Endpoint for S3 only, such as a VPC interface endpoint; default endpoint_url.",
+    {
+      pattern: URL_FORM,
+      example: "https://bucket.vpce-0123456789abcdef0-abcdefgh.s3.us-east-1.vpce.amazonaws.com",
+      exampleOnly: true,
+    },
+  ),
+  sts_endpoint_url: str(
+    "Endpoint for STS only (role assumption, identity checks), such as a VPC interface endpoint; default endpoint_url.",
+    {
+      pattern: URL_FORM,
+      example: "https://vpce-0123456789abcdef0-abcdefgh.sts.us-east-1.vpce.amazonaws.com",
+      exampleOnly: true,
+    },
+  ),
+  use_fips_endpoint: bool(
+    "Use AWS's FIPS 140 endpoints for the services whose endpoint is not configured.",
+    false,
+  ),
+  s3_force_path_style: {
+    kind: "boolean",
+    description:
+      "Address S3 as host/bucket/key instead of bucket.host/key. Absent: path-style when an S3 endpoint is configured, virtual-hosted otherwise.",
+    example: "true",
+    exampleOnly: true,
+  },
+  ca_bundle: str(
+    "PEM file of CA certificates trusted for the AWS endpoints beside the default trust store (a private CA, a TLS-inspecting proxy); wins over the AWS_CA_BUNDLE environment variable.",
+    { example: "/etc/seclake/corporate-ca.pem", exampleOnly: true },
+  ),
+  proxy_url: str(
+    "HTTP proxy for every AWS request of this input (HTTPS goes through it with CONNECT): http://[user:password@]host:port. Wins over HTTPS_PROXY and HTTP_PROXY; NO_PROXY still applies.",
+    {
+      pattern: PROXY_URL,
+      secret: true,
+      example: "http://proxy.example.com:3128",
+      exampleOnly: true,
+    },
   ),
   reset_persistence_auth: str(
     "Any text; changing it resets this input's saved state at the next start (once).",

@@ -108,6 +108,20 @@ export interface InputConfig {
   readonly queue_url?: string;
   readonly queue_account_id?: string;
   readonly endpoint_url?: string;
+  /** SQS's own endpoint (default `endpoint_url`). */
+  readonly sqs_endpoint_url?: string;
+  /** S3's own endpoint (default `endpoint_url`). */
+  readonly s3_endpoint_url?: string;
+  /** STS's own endpoint (default `endpoint_url`). */
+  readonly sts_endpoint_url?: string;
+  /** Use AWS's FIPS endpoints where no endpoint is configured. */
+  readonly use_fips_endpoint: boolean;
+  /** Path-style S3 addressing (absent: when an S3 endpoint is configured). */
+  readonly s3_force_path_style?: boolean;
+  /** PEM file of CAs trusted for AWS beside the default store (absolute path). */
+  readonly ca_bundle?: string;
+  /** HTTP proxy for AWS requests (a secret: may hold a password). */
+  readonly proxy_url?: string;
   /** Changing this value resets the input's persisted state at the next start. */
   readonly reset_persistence_auth?: string;
   /** RFC 3339 date-time (normalised to UTC, `toISOString()` form) to backfill from. */

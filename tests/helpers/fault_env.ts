@@ -14,7 +14,7 @@ import { startFaultProxy } from "./fault_proxy.ts";
 import type { FaultProxy } from "./fault_proxy.ts";
 import { createTestLake, TEST_CREDENTIALS } from "./lake.ts";
 import type { TestLake } from "./lake.ts";
-import { startMoto } from "./moto.ts";
+import { MOTO_CA_FILE, startMoto } from "./moto.ts";
 import type { MotoServer } from "./moto.ts";
 import { startTlsReceiver } from "./tls_receiver.ts";
 import type { LineReceiver, ReceiverOptions } from "./tls_receiver.ts";
@@ -23,6 +23,7 @@ import type { LineReceiver, ReceiverOptions } from "./tls_receiver.ts";
 export const AWS_ENV = {
   AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+  AWS_CA_BUNDLE: MOTO_CA_FILE,
 };
 
 /** A Security Lake partition prefix. */

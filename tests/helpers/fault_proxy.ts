@@ -1,14 +1,19 @@
 /**
- * A fault-injecting HTTP proxy to put in front of moto: the collector's `endpoint_url` points at
+ * A fault-injecting HTTPS proxy to put in front of moto: the collector's `endpoint_url` points at
  * it, every request is forwarded to moto unchanged (the `Host` header too, so the queue URLs
  * moto hands out keep pointing at the proxy), and requests that match a rule get a fault
  * instead: an AWS error (503 throttling, 403, 404), a connection reset before or after moto
  * answered, a stall before forwarding, or a response body trickled out slowly. Every request is
  * recorded with the service, operation and key it was for, so a test can count S3 reads of a key
- * or SQS calls of one kind.
+ * or SQS calls of one kind. It speaks HTTPS on both sides when moto does, with a certificate
+ * from the same test CA as moto's (so `AWS_CA_BUNDLE` naming moto's CA trusts it too).
  * @module
  */
-import * as http from "node:http";
+import type * as http from "node:http";
+import * as https from "node:https";
+import * as plainHttp from "node:http";
+import { makeCerts } from "./certs.ts";
+import { motoCa } from "./moto.ts";
 import type { AddressInfo, Socket } from "node:net";
 
 /** An S3 object request (`GetObject`, `HeadObject`, ...) or an SQS call (`ReceiveMessage`, ...). */
@@ -77,7 +82,7 @@ export interface ActiveRule {
 
 /** A running fault proxy. Close it with `close()` or `await using`. */
 export interface FaultProxy extends AsyncDisposable {
-  /** `http://127.0.0.1:PORT`, for `endpoint_url`. */
+  /** `https://127.0.0.1:PORT` (`http://` before a plain moto), for `endpoint_url`. */
   readonly endpoint: string;
   readonly port: number;
   /** Every request seen, in arrival order (live array). */
@@ -167,6 +172,8 @@ function errorBody(q: ProxiedRequest, status: number, code: string): {
  */
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const up = new URL(upstream);
+  const ca = motoCa(upstream);
+  const certs = ca ? await makeCerts() : undefined;
   const t0 = Date.now();
   const rules: Rule[] = [];
   const requests: ProxiedRequest[] = [];
@@ -188,9 +195,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     onResponse: (status: number, headers: http.IncomingHttpHeaders, body: Buffer) => void,
     onError: () => void,
   ) => {
-    const out = http.request({
+    const out = (ca ? https : plainHttp).request({
       host: up.hostname,
       port: Number(up.port),
+      ...(ca ? { ca: ca.pem, servername: up.hostname } : {}),
       method: req.method,
       path: req.url,
       headers: req.headers, // Host kept: moto builds queue URLs from it
@@ -204,7 +212,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     out.end(body);
   };
 
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const parts: Buffer[] = [];
     req.on("data", (c: Buffer) => parts.push(c));
     req.on("end", async () => {
@@ -274,7 +282,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
           return forward(req, body, reply, fail);
       }
     });
-  });
+  };
+  const server = certs
+    ? https.createServer({ key: certs.serverKey, cert: certs.serverCert }, handler)
+    : plainHttp.createServer(handler);
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -312,7 +323,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       await done;
     })();
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${certs ? "https" : "http"}://127.0.0.1:${port}`,
     port,
     requests,
     add(rule) {

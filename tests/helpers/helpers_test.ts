@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { makeCerts, type TestCerts } from "./certs.ts";
-import { motoEnv, startMoto } from "./moto.ts";
+import { motoEnv, motoFetch, startMoto } from "./moto.ts";
 import { rsyslogAvailable, startRsyslogTls } from "./rsyslog.ts";
 import { startTcpReceiver, startTlsReceiver } from "./tls_receiver.ts";
 
@@ -110,7 +110,7 @@ Deno.test("moto answers an SQS CreateQueue from the aws CLI and stops", async ()
   } finally {
     await moto.stop();
   }
-  await assert.rejects(() => fetch(`${moto.endpoint}/moto-api/`));
+  await assert.rejects(() => motoFetch(moto.endpoint, "/moto-api/"));
 });
 
 Deno.test("TLS receiver records lines from a client with the trusted certificate", async () => {

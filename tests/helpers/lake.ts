@@ -10,6 +10,8 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
+import { Agent } from "node:https";
+import { motoCa } from "./moto.ts";
 
 /** Static credentials moto accepts. */
 export const TEST_CREDENTIALS = { accessKeyId: "AKIATESTTESTTEST", secretAccessKey: "testing" };
@@ -37,7 +39,15 @@ export async function createTestLake(
 ): Promise<TestLake> {
   const bucket = options.bucket ?? "aws-security-data-lake-us-east-1-testlake0000000000000000";
   const queueName = options.queueName ?? "AmazonSecurityLake-0000-Main-Queue";
-  const common = { region: "us-east-1", endpoint, credentials: TEST_CREDENTIALS };
+  // The test's own clients trust moto's CA through node:https (the test runs with every
+  // permission), independently of the collector's HTTP handler.
+  const ca = motoCa(endpoint);
+  const common = {
+    region: "us-east-1",
+    endpoint,
+    credentials: TEST_CREDENTIALS,
+    ...(ca ? { requestHandler: { httpsAgent: new Agent({ ca: ca.pem, keepAlive: true }) } } : {}),
+  };
   const s3 = new S3Client({ ...common, forcePathStyle: true });
   const sqs = new SQSClient(common);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));

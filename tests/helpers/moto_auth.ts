@@ -7,9 +7,10 @@
  * at start-up, changed on a running server (moto 5).
  * @module
  */
+import { motoFetch } from "./moto.ts";
 
 async function resetAuth(endpoint: string, count: string): Promise<void> {
-  const res = await fetch(`${endpoint}/moto-api/reset-auth`, { method: "POST", body: count });
+  const res = await motoFetch(endpoint, "/moto-api/reset-auth", { method: "POST", body: count });
   const text = await res.text();
   if (!res.ok) throw new Error(`moto reset-auth ${count} answered ${res.status}: ${text}`);
 }
