@@ -627,6 +627,18 @@ const CASES: Case[] = [
       ),
   },
   {
+    what: "a CA bundle without a certificate",
+    code: "CONFIG_CA_BUNDLE",
+    path: `${IN}.ca_bundle`,
+    line: 20,
+    yaml: (f) =>
+      base(f).replace(
+        "    region: us-east-1\n",
+        `    region: us-east-1\n    ca_bundle: ${f.certs.clientKeyPath}\n`,
+      ),
+    says: ["holds no PEM certificate"],
+  },
+  {
     what: "a DER certificate",
     code: "CONFIG_NOT_PEM",
     path: `${OUT}.cert`,

@@ -22,7 +22,9 @@ import type { LoadOptions } from "../config/load.ts";
 import type { Config, InputConfig, OutputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { CERT_ALERT, classifyConnError } from "../output/connectors.ts";
+import { CERT_ALERT, classifyConnError, widenedTrustError } from "../output/connectors.ts";
+import type { TrustWidening } from "../output/tls_trust.ts";
+import { devoTrustWidenings } from "./outputs.ts";
 import { prePullStarted } from "./backfill.ts";
 
 /** Exit codes of `seclake check` (the same as the other commands'). */
@@ -153,7 +155,10 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   });
 
   for (const input of config.inputs) await checkInput(input, options, push);
-  for (const output of config.outputs) push(await checkOutput(output, options.signal));
+  const widenings = await devoTrustWidenings(config).catch(() => []);
+  for (const output of config.outputs) {
+    push(await checkOutput(output, options.signal, widenings));
+  }
   const ok = lines.every((l) => l.status !== "failed");
   return report(ok ? CHECK_EXIT.ok : CHECK_EXIT.unavailable);
 }
@@ -507,12 +512,19 @@ async function checkBucket(
   }
 }
 
-async function checkOutput(o: OutputConfig, signal?: AbortSignal): Promise<CheckLine> {
+async function checkOutput(
+  o: OutputConfig,
+  signal: AbortSignal | undefined,
+  widenings: readonly TrustWidening[],
+): Promise<CheckLine> {
   const check = `outputs.${o.name} (${o.type})`;
   if (o.type === "console") {
     return { check, status: "ok", detail: "standard output, nothing to probe" };
   }
   try {
+    if (o.type === "devo_platform" && widenings.length > 0) {
+      throw widenedTrustError(`${o.address}:${o.port}`, widenings);
+    }
     const detail = o.type === "devo_platform"
       ? await probeTls(o, signal)
       : await probeTcp(o, signal);

@@ -6,10 +6,19 @@ import type { OutputConfig } from "../config/types.ts";
 import { ConfirmedStreamOutput } from "../output/confirmed_stream.ts";
 import { ConsoleOutput } from "../output/console.ts";
 import { tcpConnector, tlsConnector } from "../output/connectors.ts";
+import { trustWidenings } from "../output/tls_trust.ts";
+import type { TrustWidening } from "../output/tls_trust.ts";
+import type { Config } from "../config/types.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
 
-/** Creates one output from its configuration; certificate files are read here. */
-export async function createOutput(o: OutputConfig): Promise<EventOutput> {
+/**
+ * Creates one output from its configuration; certificate files are read here. `widenings` is
+ * what the runtime would trust beside `chain` (a Devo output then refuses to connect).
+ */
+export async function createOutput(
+  o: OutputConfig,
+  widenings: readonly TrustWidening[] = [],
+): Promise<EventOutput> {
   const stream = {
     name: o.name,
     maxBatchBytes: o.max_batch_bytes,
@@ -42,9 +51,28 @@ export async function createOutput(o: OutputConfig): Promise<EventOutput> {
           cert: cert!,
           key: key!,
           connectTimeoutSeconds: o.connect_timeout_seconds,
+          widenings,
         }),
         stream,
       );
     }
   }
+}
+
+/**
+ * What the runtime would trust beside `chain` for the Devo outputs of `config` (nothing to ask
+ * without one): the environment, and whether certificate checks are off.
+ */
+export async function devoTrustWidenings(config: Config): Promise<TrustWidening[]> {
+  const devo = config.outputs.find((o) => o.type === "devo_platform");
+  if (!devo) return [];
+  const [cert, key] = await Promise.all([devo.cert!, devo.key!].map((p) => Deno.readTextFile(p)));
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  };
+  return await trustWidenings(env, { cert: cert!, key: key! });
 }

@@ -22,7 +22,7 @@ import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
-import { createOutput } from "./outputs.ts";
+import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector, tagChooser } from "../source/partition.ts";
 import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
@@ -97,7 +97,14 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       });
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
-    for (const o of config.outputs) outputs.push(await createOutput(o));
+    const widenings = await devoTrustWidenings(config);
+    for (const w of widenings) {
+      logger("output").warn(
+        "{setting} is in effect: Deno would trust server certificates through it beside chain, so Devo outputs refuse to connect until it is removed",
+        { setting: w.what, value: w.value },
+      );
+    }
+    for (const o of config.outputs) outputs.push(await createOutput(o, widenings));
     // Decode workers, shared by every input; loaded while the queue is polled.
     decodePool = startDecodePool(g);
     if (decodePool) {

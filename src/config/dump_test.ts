@@ -13,6 +13,7 @@ inputs:
       external_id: external-id-5678
     region: us-east-1
     queue_name: q
+    proxy_url: "http://seclake:proxy-pass-7788@proxy.example.com:3128"
     services:
       events:
         obfuscation:
@@ -22,14 +23,22 @@ inputs:
 Deno.test("dumps mask every secret and masked setting of the schema", () => {
   assert.deepEqual(
     [...maskedKeys()].sort(),
-    ["aws_secret_access_key", "aws_session_token", "external_id", "hash_key"],
+    ["aws_secret_access_key", "aws_session_token", "external_id", "hash_key", "proxy_url"],
   );
   const config = parseConfig(YAML, {
     env: (n) => (n === "SECRET" ? "secret-value-3456" : undefined),
   });
   assert.equal(config.inputs[0]!.credentials.aws_secret_access_key, "secret-value-3456");
   const dump = JSON.stringify(redactConfig(config));
-  for (const s of ["secret-value-3456", "token-value-1234", "external-id-5678", "hash-key-9012"]) {
+  for (
+    const s of [
+      "secret-value-3456",
+      "token-value-1234",
+      "external-id-5678",
+      "hash-key-9012",
+      "proxy-pass-7788",
+    ]
+  ) {
     assert.ok(!dump.includes(s), `${s} in ${dump}`);
   }
   assert.ok(dump.includes(`"aws_secret_access_key":"${MASKED}"`));

@@ -4,6 +4,8 @@
  * @module
  */
 import { CollectorError } from "../errors.ts";
+import { describeWidenings } from "./tls_trust.ts";
+import type { TrustWidening } from "./tls_trust.ts";
 
 /** Opens one connection to the receiver. */
 export interface Connector {
@@ -26,6 +28,22 @@ export interface TlsConnectorOptions {
   key: string;
   /** Default 15. */
   connectTimeoutSeconds?: number;
+  /**
+   * What besides `caCert` the runtime would trust (see `tls_trust.ts`); while anything is, no
+   * connection is opened: each attempt fails with `OUTPUT_TLS`.
+   */
+  widenings?: readonly TrustWidening[];
+}
+
+/** The error every connection attempt fails with while the trust is widened. */
+export function widenedTrustError(target: string, w: readonly TrustWidening[]): CollectorError {
+  return new CollectorError(
+    "OUTPUT_TLS",
+    `Not connecting to ${target}: ${
+      describeWidenings(w)
+    } is in effect, so a server certificate could be trusted through it instead of chain. Remove it from the collector's environment (for a private CA in front of AWS use ca_bundle or AWS_CA_BUNDLE)`,
+    { context: { target } },
+  );
 }
 
 /** A connector for Devo's mutual-TLS syslog endpoint. */
@@ -36,6 +54,7 @@ export function tlsConnector(o: TlsConnectorOptions): Connector {
     tls: true,
     connect: (signal) =>
       withTimeout(target, o.connectTimeoutSeconds ?? 15, signal, async () => {
+        if (o.widenings && o.widenings.length > 0) throw widenedTrustError(target, o.widenings);
         const conn = await Deno.connectTls({
           hostname: o.address,
           port: o.port,
