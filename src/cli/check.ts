@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
@@ -25,6 +25,8 @@ import type { ErrorCode } from "../errors.ts";
 import { CERT_ALERT, classifyConnError, widenedTrustError } from "../output/connectors.ts";
 import type { TrustWidening } from "../output/tls_trust.ts";
 import { devoTrustWidenings } from "./outputs.ts";
+import { expiringCertificates } from "../output/cert_expiry.ts";
+import { probeStateDir } from "../state/atomic.ts";
 import { prePullStarted } from "./backfill.ts";
 
 /** Exit codes of `seclake check` (the same as the other commands'). */
@@ -34,7 +36,8 @@ export const CHECK_EXIT = { ok: 0, unavailable: 69, config: 78 } as const;
 export interface CheckLine {
   /** What was checked, e.g. `inputs.security_lake: AWS credentials`. */
   readonly check: string;
-  readonly status: "ok" | "failed" | "skipped";
+  /** `warning`: works, but needs attention soon (a certificate near its expiry). */
+  readonly status: "ok" | "failed" | "skipped" | "warning";
   /** What was found, or why it failed (secrets masked). */
   readonly detail: string;
   /** The error, for a failed check. */
@@ -105,9 +108,18 @@ export async function checkCommand(
   return report.exit_code;
 }
 
-/** One checklist line as printed: `✓ check: detail`, `✗ check: Family id: detail`, `– ...`. */
+/**
+ * One checklist line as printed: `✓ check: detail`, `✗ check: Family id: detail`, `! ...` (a
+ * warning), `– ...` (not checked).
+ */
 export function formatLine(line: CheckLine): string {
-  const mark = line.status === "ok" ? "✓" : line.status === "failed" ? "✗" : "–";
+  const mark = line.status === "ok"
+    ? "✓"
+    : line.status === "failed"
+    ? "✗"
+    : line.status === "warning"
+    ? "!"
+    : "–";
   const id = line.error ? `${line.error.family} ${line.error.id}: ` : "";
   return `${mark} ${line.check}: ${id}${line.detail}`;
 }
@@ -154,13 +166,42 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     }`,
   });
 
-  for (const input of config.inputs) await checkInput(input, options, push);
+  for (const input of config.inputs) {
+    push(await checkStateDir(config, input));
+    await checkInput(input, options, push);
+  }
+  for (const c of expiringCertificates(config.outputs)) {
+    push({
+      check: `outputs.${c.output} client certificate`,
+      status: "warning",
+      detail:
+        `${c.path} (${c.subject}) expires on ${c.notAfter.toISOString()}, in ${c.daysLeft} days: renew it before Devo refuses it`,
+    });
+  }
   const widenings = await devoTrustWidenings(config).catch(() => []);
   for (const output of config.outputs) {
     push(await checkOutput(output, options.signal, widenings));
   }
-  const ok = lines.every((l) => l.status !== "failed");
-  return report(ok ? CHECK_EXIT.ok : CHECK_EXIT.unavailable);
+  const failures = lines.filter((l) => l.status === "failed");
+  return report(
+    failures.length === 0
+      ? CHECK_EXIT.ok
+      : failures.some((l) => l.error?.family === "SetupError")
+      ? CHECK_EXIT.config
+      : CHECK_EXIT.unavailable,
+  );
+}
+
+/** The input's state folder can be created and written, as `run` needs at start-up. */
+async function checkStateDir(config: Config, input: InputConfig): Promise<CheckLine> {
+  const dir = join(config.globals.persistence.directory_name, input.name);
+  const check = `inputs.${input.name} state folder`;
+  try {
+    await probeStateDir(dir);
+    return { check, status: "ok", detail: `${dir} can be written` };
+  } catch (e) {
+    return failed(check, e);
+  }
 }
 
 function count(n: number, what: string): string {

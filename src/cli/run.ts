@@ -11,6 +11,7 @@ import type { Config, InputConfig } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
+import { waitOutPropagation } from "../pipeline/startup.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
 import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
@@ -27,6 +28,7 @@ import { inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector, tagChooser } from "../source/partition.ts";
 import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
 import { StateStore } from "../state/store.ts";
+import { probeStateDir } from "../state/atomic.ts";
 import { join } from "node:path";
 
 /** Options for {@link runMain}. */
@@ -65,6 +67,10 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
   const g = config.globals;
   try {
     log.info("Setup started for collector {name} (id {id})", { name: g.name, id: g.id });
+    // Everything start-up needs that `seclake check` also proves, before anything connects.
+    for (const input of config.inputs) {
+      await probeStateDir(join(g.persistence.directory_name, input.name));
+    }
     if (g.metrics.listen) {
       server = await startMetricsServer(g.metrics.listen, {
         live: () => {
@@ -143,7 +149,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     );
     const runs = config.inputs.map(async (input) => {
       const backfill = prePullWanted(input);
-      const { queue, reader, redrive } = await openInput(input, clients, options.signal);
+      const { queue, reader, redrive } = await openInput(input, clients, telemetry, options.signal);
       if (queue instanceof SqsQueue) {
         // Queue depth for /metrics (ApproximateNumberOfMessages, ...NotVisible).
         const poll = () =>
@@ -287,6 +293,7 @@ async function openState(config: Config, input: InputConfig): Promise<StateStore
 async function openInput(
   input: InputConfig,
   clients: AwsClients[],
+  telemetry: Telemetry,
   signal?: AbortSignal,
 ): Promise<{ queue: MessageQueue; reader: ObjectReader; redrive: boolean }> {
   if (input.type === "directory") {
@@ -298,13 +305,26 @@ async function openInput(
   }
   const c = createClients(input);
   clients.push(c);
-  const queue = input.queue_url
-    ? new SqsQueue(c.sqs, input.queue_url)
-    : await SqsQueue.resolve(c.sqs, input.queue_name!, {
-      ownerAccountId: input.queue_account_id,
-      signal,
-    });
-  const attributes = await queue.attributes();
+  const { queue, attributes } = await waitOutPropagation(async () => {
+    const queue = input.queue_url
+      ? new SqsQueue(c.sqs, input.queue_url)
+      : await SqsQueue.resolve(c.sqs, input.queue_name!, {
+        ownerAccountId: input.queue_account_id,
+        signal,
+      });
+    return { queue, attributes: await queue.attributes() };
+  }, {
+    budgetMs: input.startup_auth_wait_seconds * 1000,
+    signal,
+    onWait: (error, pauseMs, until) =>
+      telemetry.emit("startup_auth_wait", {
+        input: input.name,
+        error: error.message,
+        error_id: error.id,
+        seconds: pauseMs / 1000,
+        until: until.toISOString(),
+      }),
+  });
   if (attributes.visibilityTimeoutSeconds < 10) {
     logger("main").warn("Queue visibility timeout is {seconds} seconds", {
       seconds: attributes.visibilityTimeoutSeconds,

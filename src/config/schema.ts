@@ -549,6 +549,10 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     min: 1,
     max: 64,
   }),
+  startup_auth_wait_seconds: int(
+    "At start-up, how long AWS refusals that IAM propagation explains (credentials refused, role not assumable, access denied) are tried again before `run` exits 69; 0 exits at once.",
+    { default: 300, unit: "seconds", min: 0, max: 3600 },
+  ),
   max_receive_count: int("Receives of one message before it is quarantined.", {
     default: 5,
     min: 1,

@@ -135,6 +135,8 @@ export interface InputConfig {
   /** Buckets notifications may name (absent: any). */
   readonly allowed_buckets?: readonly string[];
   readonly backfill_concurrency: number;
+  /** Seconds start-up keeps trying AWS refusals that IAM propagation explains. */
+  readonly startup_auth_wait_seconds: number;
   /** Receives of one message before it is quarantined. */
   readonly max_receive_count: number;
   /** Whether messages that keep failing are set aside instead of retried forever. */

@@ -24,6 +24,33 @@ export async function ensureDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Proves the collector can keep state in `dir`: creates it when missing and writes, syncs and
+ * removes a probe file there. Throws `CONFIG_STATE_DIR` (a configuration error: the folder
+ * `persistence.directory_name` names) saying what failed.
+ */
+export async function probeStateDir(dir: string): Promise<void> {
+  try {
+    await ensureDir(dir);
+    const probe = join(dir, `.probe-${crypto.randomUUID()}.tmp`);
+    const f = await Deno.open(probe, { write: true, createNew: true, mode: 0o600 });
+    try {
+      await f.write(encoder.encode("probe\n"));
+      await f.sync();
+    } finally {
+      f.close();
+      await Deno.remove(probe).catch(() => {});
+    }
+  } catch (e) {
+    const cause = e instanceof CollectorError && e.cause !== undefined ? e.cause : e;
+    throw new CollectorError(
+      "CONFIG_STATE_DIR",
+      `The state folder ${dir} cannot be written: ${errorMessage(cause)}`,
+      { cause: e, context: { path: dir } },
+    );
+  }
+}
+
 /** Replaces `path` with `text` atomically. */
 export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = join(dirname(path), `.${crypto.randomUUID()}.tmp`);

@@ -146,6 +146,13 @@ const s = (v: unknown) => String(v ?? "");
 
 /** Every named event: its log line and the metrics it changes. */
 export const EVENTS = {
+  startup_auth_wait: {
+    level: "warning",
+    message:
+      "AWS refused input {input} at start-up ({error}); IAM changes take a while to reach every endpoint, so it is tried again in {seconds} s (until {until}, startup_auth_wait_seconds)",
+    count: () => {},
+    metrics: [],
+  },
   messages_received: {
     level: "debug",
     message: "Received {count} messages",
