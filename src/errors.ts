@@ -313,7 +313,7 @@ export const CATALOGUE = {
     "The file named by ca_bundle, or by the AWS_CA_BUNDLE environment variable, cannot be read or holds no PEM certificate (`-----BEGIN CERTIFICATE-----`).",
     "Point ca_bundle (or AWS_CA_BUNDLE) at a readable PEM file with the CA certificates that sign your AWS endpoints, or unset AWS_CA_BUNDLE to use the default trust store alone.",
   ),
-  CONFIG_STATE_DIR: setup(
+  STATE_DIR_UNWRITABLE: setup(
     51,
     "State folder cannot be written",
     "The folder of globals.persistence.directory_name (or an input's folder inside it) cannot be created or written by the collector's user: a read-only mount, a wrong owner or mode, or a file where the folder should be.",

@@ -10,19 +10,17 @@
  */
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { HeadObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { createClients } from "../aws/clients.ts";
 import type { AwsClients } from "../aws/clients.ts";
-import { AUTH_ERROR_NAMES, wrapAwsError } from "../aws/errors.ts";
-import { SqsQueue } from "../aws/sqs.ts";
+import { probeBucket, probeIdentities, probeQueue } from "../aws/probe.ts";
+import type { ProbeOptions } from "../aws/probe.ts";
 import { readConfigText, validateConfig } from "../config/load.ts";
 import type { LoadOptions } from "../config/load.ts";
 import type { Config, InputConfig, OutputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { CERT_ALERT, classifyConnError, widenedTrustError } from "../output/connectors.ts";
+import { widenedTrustError } from "../output/connectors.ts";
+import { probeTcp, probeTls } from "../output/probe.ts";
 import type { TrustWidening } from "../output/tls_trust.ts";
 import { devoTrustWidenings } from "./outputs.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
@@ -244,28 +242,6 @@ function scrub(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** Runs `fn` with a signal that aborts after `ms` or when `outer` aborts. */
-async function within<T>(
-  ms: number,
-  outer: AbortSignal | undefined,
-  fn: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`timed out after ${ms} ms`)), ms);
-  const stop = () => controller.abort(outer?.reason);
-  outer?.addEventListener("abort", stop, { once: true });
-  try {
-    return await fn(controller.signal);
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener("abort", stop);
-  }
-}
-
-function awsName(e: unknown): string {
-  return (e as { name?: string } | undefined)?.name ?? "Error";
-}
-
 async function checkInput(
   input: InputConfig,
   options: CheckOptions,
@@ -276,19 +252,13 @@ async function checkInput(
     push({ check: `${name} folder`, status: "ok", detail: `${input.directory} exists` });
     return;
   }
-  const ms = options.awsTimeoutMs ?? 20_000;
   let clients: AwsClients | undefined;
   try {
     clients = createClients(input);
-    const credsOk = await checkCredentials(input, clients, ms, options.signal, push);
-    if (!credsOk) {
-      const why = "not checked: the AWS credentials failed";
-      push({ check: `${name} queue`, status: "skipped", detail: why });
-      push({ check: `${name} bucket`, status: "skipped", detail: why });
-      return;
-    }
-    push(await checkQueue(input, clients, ms, options.signal));
-    push(await checkBucket(input, clients, ms, options.signal));
+    await probeLines(input, clients, {
+      timeoutMs: options.awsTimeoutMs ?? 20_000,
+      signal: options.signal,
+    }, push);
   } catch (e) {
     if (e instanceof CollectorError && e.code === "CONFIG_CA_BUNDLE") {
       push(failed(`${name} AWS trust`, e));
@@ -329,228 +299,46 @@ export function networkLines(input: InputConfig, clients: AwsClients): CheckLine
   });
 }
 
-async function checkCredentials(
+/** The credentials, queue and bucket lines of one input. */
+async function probeLines(
   input: InputConfig,
   clients: AwsClients,
-  ms: number,
-  signal: AbortSignal | undefined,
+  o: ProbeOptions,
   push: (line: CheckLine) => void,
-): Promise<boolean> {
-  const check = `inputs.${input.name} credentials`;
-  let all = true;
-  const [sqsCreds, s3Creds] = await Promise.allSettled([
-    clients.sqs.config.credentials(),
-    clients.s3.config.credentials(),
-  ]);
-  const distinct = sqsCreds.status === "fulfilled" && s3Creds.status === "fulfilled" &&
-    sqsCreds.value.accessKeyId !== s3Creds.value.accessKeyId;
-  const sides: [string, typeof sqsCreds][] = distinct
-    ? [[" (SQS)", sqsCreds], [" (S3)", s3Creds]]
-    : [["", sqsCreds]];
-  for (const [label, creds] of sides) {
-    if (creds.status === "rejected") {
-      all = false;
-      push(failed(check + label, credentialsError(input, creds.reason)));
-      continue;
-    }
-    const stsEndpoint = clients.network.endpoint("sts");
-    const sts = new STSClient({
-      region: input.region ?? "us-east-1",
-      credentials: creds.value,
-      maxAttempts: 2,
-      ...(stsEndpoint ? { endpoint: stsEndpoint } : { useFipsEndpoint: clients.network.fips }),
-      requestHandler: clients.handlers.sts,
-    });
+): Promise<void> {
+  const name = `inputs.${input.name}`;
+  let credsOk = true;
+  for (const p of await probeIdentities(input, clients, o)) {
+    const check = `${name} credentials${p.side}`;
+    if (p.error) {
+      credsOk = false;
+      push(failed(check, p.error));
+    } else push({ check, status: "ok", detail: p.detail! });
+  }
+  if (!credsOk) {
+    const why = "not checked: the AWS credentials failed";
+    push({ check: `${name} queue`, status: "skipped", detail: why });
+    push({ check: `${name} bucket`, status: "skipped", detail: why });
+    return;
+  }
+  const line = async (check: string, probe: () => Promise<string>): Promise<CheckLine> => {
     try {
-      const out = await within(
-        ms,
-        signal,
-        (abortSignal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal }),
-      );
-      push({
-        check: check + label,
-        status: "ok",
-        detail: `accepted: ${out.Arn ?? "unknown identity"} (account ${out.Account ?? "?"})`,
-      });
+      return { check, status: "ok", detail: await probe() };
     } catch (e) {
-      all = false;
-      push(failed(check + label, stsError(e)));
-    } finally {
-      sts.destroy();
+      return failed(check, e);
     }
-  }
-  return all;
-}
-
-function credentialsError(input: InputConfig, e: unknown): CollectorError {
-  if (e instanceof CollectorError) return e;
-  const name = awsName(e);
-  if (
-    input.credentials.role_arn &&
-    /AccessDenied|AssumeRole|InvalidParameter/i.test(`${name} ${errorMessage(e)}`)
-  ) {
-    return new CollectorError(
-      "ASSUME_ROLE_FAILED",
-      `Cannot assume ${input.credentials.role_arn}: ${name}: ${errorMessage(e)}`,
-      { cause: e },
-    );
-  }
-  if (AUTH_ERROR_NAMES.has(name)) return stsError(e);
-  return new CollectorError(
-    "CREDENTIALS_UNAVAILABLE",
-    `No AWS credentials could be obtained: ${name}: ${errorMessage(e)}`,
-    { cause: e },
-  );
-}
-
-function stsError(e: unknown): CollectorError {
-  if (e instanceof CollectorError) return e;
-  const name = awsName(e);
-  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  const message = errorMessage(e);
-  const what = `STS GetCallerIdentity failed: ${name}${status ? ` (HTTP ${status})` : ""}${
-    message && message !== name ? `: ${message}` : ""
-  }`;
-  if (AUTH_ERROR_NAMES.has(name) || status === 403) {
-    return new CollectorError("AWS_AUTH", what, { cause: e });
-  }
-  return new CollectorError("STS_CALL", what, { cause: e });
-}
-
-async function checkQueue(
-  input: InputConfig,
-  clients: AwsClients,
-  ms: number,
-  signal: AbortSignal | undefined,
-): Promise<CheckLine> {
-  const check = `inputs.${input.name} queue`;
-  const label = input.queue_url ?? input.queue_name!;
-  try {
-    const queue = input.queue_url
-      ? new SqsQueue(clients.sqs, input.queue_url)
-      : await within(ms, signal, (s) =>
-        SqsQueue.resolve(clients.sqs, input.queue_name!, {
-          ownerAccountId: input.queue_account_id,
-          signal: s,
-        }));
-    let attrs: Record<string, string>;
-    try {
-      const out = await within(ms, signal, (abortSignal) =>
-        clients.sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: queue.url,
-            AttributeNames: [
-              "VisibilityTimeout",
-              "RedrivePolicy",
-              "ApproximateNumberOfMessages",
-              "ApproximateNumberOfMessagesNotVisible",
-            ],
-          }),
-          { abortSignal },
-        ));
-      attrs = out.Attributes ?? {};
-    } catch (e) {
-      if (/NonExistentQueue|QueueDoesNotExist/.test(awsName(e))) {
-        throw new CollectorError("QUEUE_NOT_FOUND", `Queue ${queue.url} does not exist`, {
-          cause: e,
-        });
-      }
-      throw sqsError(e, "GetQueueAttributes");
-    }
-    const redrive = parseRedrive(attrs.RedrivePolicy);
-    return {
-      check,
-      status: "ok",
-      detail: `${label}: visibility timeout ${
-        attrs.VisibilityTimeout ?? "?"
-      } s (the collector asks for ${input.services.events.visibility_timeout_seconds} s), redrive policy ${redrive}, about ${
-        attrs.ApproximateNumberOfMessages ?? "?"
-      } messages waiting and ${attrs.ApproximateNumberOfMessagesNotVisible ?? "?"} in flight`,
-    };
-  } catch (e) {
-    return failed(check, e instanceof CollectorError ? e : sqsError(e, "GetQueueUrl"));
-  }
-}
-
-function sqsError(e: unknown, operation: string): CollectorError {
-  if (e instanceof CollectorError) return e;
-  const name = awsName(e);
-  if (/AccessDenied/.test(name)) {
-    return new CollectorError("SQS_FORBIDDEN", `SQS ${operation} denied: ${errorMessage(e)}`, {
-      cause: e,
-    });
-  }
-  return wrapAwsError(e, "SQS", operation);
-}
-
-function parseRedrive(policy: string | undefined): string {
-  if (!policy) return "none (failing messages are retried until the collector quarantines them)";
-  try {
-    const p = JSON.parse(policy) as { deadLetterTargetArn?: string; maxReceiveCount?: number };
-    return `to ${p.deadLetterTargetArn?.split(":").at(-1) ?? "?"} after ${
-      p.maxReceiveCount ?? "?"
-    } receives`;
-  } catch {
-    return "present";
-  }
-}
-
-async function checkBucket(
-  input: InputConfig,
-  clients: AwsClients,
-  ms: number,
-  signal: AbortSignal | undefined,
-): Promise<CheckLine> {
-  const check = `inputs.${input.name} bucket`;
+  };
+  push(await line(`${name} queue`, () => probeQueue(input, clients, o)));
   const bucket = input.bucket;
-  if (bucket === undefined) {
-    return {
-      check,
-      status: "skipped",
-      detail: "not checked: set bucket to the lake bucket to check it",
-    };
-  }
-  try {
-    const list = await within(
-      ms,
-      signal,
-      (abortSignal) =>
-        clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }), { abortSignal }),
-    );
-    const key = list.Contents?.[0]?.Key;
-    if (key === undefined) {
-      return {
-        check,
-        status: "ok",
-        detail: `s3://${bucket} can be listed; it holds no object yet`,
-      };
-    }
-    const head = await within(
-      ms,
-      signal,
-      (abortSignal) =>
-        clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }),
-    );
-    return {
-      check,
-      status: "ok",
-      detail: `s3://${bucket}/${key} can be read (${head.ContentLength ?? "?"} bytes)`,
-    };
-  } catch (e) {
-    if (awsName(e) === "NoSuchBucket") {
-      return failed(
-        check,
-        new CollectorError(
-          "LAKE_BUCKET_MISSING",
-          `Bucket ${bucket} does not exist in ${input.region}`,
-          {
-            cause: e,
-          },
-        ),
-      );
-    }
-    return failed(check, wrapAwsError(e, "S3", "ListObjectsV2/HeadObject", { bucket }));
-  }
+  push(
+    bucket === undefined
+      ? {
+        check: `${name} bucket`,
+        status: "skipped",
+        detail: "not checked: set bucket to the lake bucket to check it",
+      }
+      : await line(`${name} bucket`, () => probeBucket({ ...input, bucket }, clients, o)),
+  );
 }
 
 async function checkOutput(
@@ -573,213 +361,4 @@ async function checkOutput(
   } catch (e) {
     return failed(check, e, "OUTPUT_CONNECT");
   }
-}
-
-/** Options of one output probe (what {@link probeTls} and {@link probeTcp} read from the output). */
-export interface ProbeTarget {
-  readonly address?: string;
-  readonly port?: number;
-  readonly chain?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly connect_timeout_seconds: number;
-  readonly confirm_timeout_seconds: number;
-}
-
-/**
- * Opens a mutual-TLS connection to `o`, then proves the receiver accepted the client
- * certificate. With TLS 1.3 the server checks the client certificate after the client's
- * handshake is complete, so a rejection arrives as an alert or a close just after it: the probe
- * keeps a read pending, writes nothing, and waits twice the handshake's duration (at least
- * 200 ms); a close, reset or alert in that window means the certificate was rejected. It then
- * closes its sending side and requires the receiver to answer with end of stream (a clean end
- * or an `UnexpectedEof` both count). Returns what was found; throws a `CollectorError`.
- */
-export async function probeTls(o: ProbeTarget, signal?: AbortSignal): Promise<string> {
-  const target = `${o.address}:${o.port}`;
-  const [caCert, cert, key] = await Promise.all(
-    [o.chain!, o.cert!, o.key!].map((p) => Deno.readTextFile(p)),
-  );
-  const started = performance.now();
-  let conn: Deno.TlsConn;
-  try {
-    conn = await within(o.connect_timeout_seconds * 1000, signal, async (s) => {
-      const c = await abortable(
-        Deno.connectTls({
-          hostname: o.address!,
-          port: o.port!,
-          caCerts: [caCert!],
-          cert: cert!,
-          key: key!,
-        }),
-        s,
-      );
-      try {
-        await abortable(c.handshake(), s);
-        return c;
-      } catch (e) {
-        c.close();
-        throw e;
-      }
-    });
-  } catch (e) {
-    throw handshakeError(e, target);
-  }
-  const handshakeMs = performance.now() - started;
-  try {
-    await confirmRoundTrip(conn, target, handshakeMs, o.confirm_timeout_seconds, signal, true);
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  }
-  return `${target}: TLS handshake in ${Math.round(handshakeMs)} ms, client certificate accepted`;
-}
-
-/** Opens a TCP connection to `o` and requires end of stream after closing the sending side. */
-export async function probeTcp(o: ProbeTarget, signal?: AbortSignal): Promise<string> {
-  const target = `${o.address}:${o.port}`;
-  const started = performance.now();
-  let conn: Deno.TcpConn;
-  try {
-    conn = await within(
-      o.connect_timeout_seconds * 1000,
-      signal,
-      (s) => abortable(Deno.connect({ hostname: o.address!, port: o.port! }), s),
-    );
-  } catch (e) {
-    throw classifyConnError(e, target, "connect");
-  }
-  const connectMs = performance.now() - started;
-  try {
-    await confirmRoundTrip(conn, target, connectMs, o.confirm_timeout_seconds, signal, false);
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  }
-  return `${target}: connected in ${Math.round(connectMs)} ms, end of stream confirmed`;
-}
-
-type ReadResult = { n: number | null } | { error: unknown };
-
-async function confirmRoundTrip(
-  conn: Deno.Conn,
-  target: string,
-  setupMs: number,
-  confirmSeconds: number,
-  signal: AbortSignal | undefined,
-  tls: boolean,
-): Promise<void> {
-  const buf = new Uint8Array(4096);
-  const read = (): Promise<ReadResult> =>
-    conn.read(buf).then((n) => ({ n }), (error) => ({ error }));
-  let pending = read();
-  if (tls) {
-    const windowMs = Math.max(200, 2 * setupMs);
-    const early = await within(
-      windowMs,
-      signal,
-      (s) =>
-        Promise.race([
-          pending,
-          new Promise<undefined>((r) =>
-            s.addEventListener("abort", () => r(undefined), { once: true })
-          ),
-        ]),
-    );
-    if (early !== undefined) {
-      if ("n" in early && early.n !== null) {
-        pending = read(); // the receiver spoke first; keep reading until it ends
-      } else {
-        const why = !("error" in early)
-          ? "it closed the connection"
-          : early.error instanceof Deno.errors.UnexpectedEof
-          ? "it closed the connection without a TLS close_notify"
-          : early.error instanceof Deno.errors.ConnectionReset
-          ? "it reset the connection"
-          : errorMessage(early.error);
-        throw new CollectorError(
-          "OUTPUT_CERT_REJECTED",
-          `${target} ended the connection right after the TLS handshake (${why}): it did not accept the client certificate in cert`,
-          { context: { target } },
-        );
-      }
-    }
-  }
-  try {
-    await conn.closeWrite();
-  } catch (e) {
-    throw classifyConnError(e, target, "confirm");
-  }
-  await within(confirmSeconds * 1000, signal, async (s) => {
-    const timedOut = new Promise<"timeout">((r) =>
-      s.addEventListener("abort", () => r("timeout"), { once: true })
-    );
-    while (true) {
-      const r = await Promise.race([pending, timedOut]);
-      if (r === "timeout") {
-        throw new CollectorError(
-          "OUTPUT_UNCONFIRMED",
-          `${target} did not end its side within ${confirmSeconds} seconds after ours was closed`,
-          { context: { target } },
-        );
-      }
-      if ("error" in r) {
-        if (r.error instanceof Deno.errors.UnexpectedEof) return;
-        if (tls && CERT_ALERT.test(errorMessage(r.error))) {
-          throw new CollectorError(
-            "OUTPUT_CERT_REJECTED",
-            `${target} rejected the client certificate in cert: ${errorMessage(r.error)}`,
-            { cause: r.error, context: { target } },
-          );
-        }
-        throw classifyConnError(r.error, target, "confirm");
-      }
-      if (r.n === null) return;
-      pending = read();
-    }
-  });
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    // A connection that opens after the abort is closed at once.
-    p.then((v) => {
-      if (signal.aborted && v && typeof (v as { close?: unknown }).close === "function") {
-        try {
-          (v as unknown as Deno.Conn).close();
-        } catch {
-          // already closed
-        }
-      }
-    }, () => {});
-  });
-}
-
-function handshakeError(e: unknown, target: string): CollectorError {
-  if (e instanceof CollectorError) return e;
-  const msg = errorMessage(e);
-  if (/timed out/.test(msg)) {
-    return new CollectorError("OUTPUT_CONNECT", `Connecting to ${target} timed out: ${msg}`, {
-      cause: e,
-      context: { target },
-    });
-  }
-  if (/received fatal alert/i.test(msg) && CERT_ALERT.test(msg)) {
-    return new CollectorError(
-      "OUTPUT_CERT_REJECTED",
-      `${target} rejected the client certificate in cert during the handshake: ${msg}`,
-      { cause: e, context: { target } },
-    );
-  }
-  return classifyConnError(e, target, "connect");
 }

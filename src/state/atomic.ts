@@ -26,7 +26,7 @@ export async function ensureDir(dir: string): Promise<void> {
 
 /**
  * Proves the collector can keep state in `dir`: creates it when missing and writes, syncs and
- * removes a probe file there. Throws `CONFIG_STATE_DIR` (a configuration error: the folder
+ * removes a probe file there. Throws `STATE_DIR_UNWRITABLE` (a configuration error: the folder
  * `persistence.directory_name` names) saying what failed.
  */
 export async function probeStateDir(dir: string): Promise<void> {
@@ -44,7 +44,7 @@ export async function probeStateDir(dir: string): Promise<void> {
   } catch (e) {
     const cause = e instanceof CollectorError && e.cause !== undefined ? e.cause : e;
     throw new CollectorError(
-      "CONFIG_STATE_DIR",
+      "STATE_DIR_UNWRITABLE",
       `The state folder ${dir} cannot be written: ${errorMessage(cause)}`,
       { cause: e, context: { path: dir } },
     );
