@@ -11,7 +11,9 @@ import type { OcsfClassUid } from "../scripts/ocsf_fixtures.ts";
 import { S3Lister } from "../src/aws/s3_list.ts";
 import type { ListClient, ListedObject, ListOptions } from "../src/aws/s3_list.ts";
 import { CollectorError } from "../src/errors.ts";
-import { BackfillProgress, formatDuration, prePullStarted } from "../src/cli/backfill.ts";
+import { BackfillProgress, formatDuration } from "../src/telemetry/backfill_progress.ts";
+import { prePullStarted } from "../src/state/backfill_job.ts";
+import { fnv1a32 } from "../src/fnv.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { guardLivePath, ObjectLocks, runBackfill } from "../src/pipeline/backfill_runner.ts";
 import { processObject } from "../src/pipeline/object_processor.ts";
@@ -22,7 +24,6 @@ import {
   dayOf,
   discoverRoots,
   enumerateBackfill,
-  fnv1a32,
   inShard,
   nextDay,
   parseBackfillDay,

@@ -6,264 +6,54 @@
  *   bytes done of those listed, events per second and the time left; otherwise a progress line
  *   is logged every 30 seconds.
  * - the PrePull step of `seclake run` when an input sets `historical_poll_datetime`: the same
- *   backfill, from that day to today, beside the live queue ({@link runPrePullBackfill}).
+ *   backfill, from that day to today, beside the live queue (`pipeline/prepull.ts`; this module
+ *   gives it the bucket's lister and reader).
  * Both keep a cursor in the input's state folder and use the input's state store, so a restart
  * goes on where it stopped and an object already delivered is not sent again.
  * @module
  */
-import { sleep } from "../async.ts";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClients } from "../aws/clients.ts";
-import type { AwsClients } from "../aws/clients.ts";
 import { S3ObjectReader } from "../aws/s3.ts";
 import { S3Lister } from "../aws/s3_list.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { runBackfill } from "../pipeline/backfill_runner.ts";
-import type {
-  BackfillProgressHooks,
-  BackfillRunOptions,
-  BackfillSummary,
-  ObjectLocks,
-} from "../pipeline/backfill_runner.ts";
-import type { ObjectOutcome } from "../pipeline/object_processor.ts";
+import type { BackfillSummary } from "../pipeline/backfill_runner.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
+import { logSummary } from "../pipeline/prepull.ts";
+import type { PrePullSource } from "../pipeline/prepull.ts";
 import {
   checkWindow,
   dayOf,
   enumerateBackfill,
-  fnv1a32,
   formatDay,
   parseBackfillDay,
   parseShard,
 } from "../source/backfill.ts";
-import type {
-  BackfillFilter,
-  BackfillObject,
-  BackfillPlan,
-  DayBatch,
-  Shard,
-} from "../source/backfill.ts";
+import type { Shard } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
+import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/backfill_job.ts";
 import { StateStore } from "../state/store.ts";
+import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
+import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger, setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
-import { tagChooser } from "../source/partition.ts";
-import { LineFormatter } from "../transform/line.ts";
 import { createOutput } from "./outputs.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
-import { inputObjectOptions, startDecodePool } from "./object_options.ts";
+import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
+
+const encoder = new TextEncoder();
 
 /** Usage of `seclake backfill`, for help texts. */
 export const BACKFILL_USAGE =
   "seclake backfill --config FILE --from DATE [--to DATE] [--sources A,B] [--dry-run] [--shard i/n] [--input NAME] [--log-level LEVEL]";
 
-// ---- progress -----------------------------------------------------------------------------------
-
-/** Options for {@link BackfillProgress}. */
-export interface ProgressOptions {
-  /** Clock, epoch ms. Default `Date.now`. */
-  now?: () => number;
-}
-
-/**
- * Counts what a backfill listed and did, and renders it as a progress bar or a log line.
- * Totals are those listed so far; while days remain unlisted, the total is estimated from the
- * days listed.
- */
-export class BackfillProgress implements BackfillProgressHooks {
-  /** Days with data in the backfill (known once discovery ended). */
-  totalDays?: number;
-  daysListed = 0;
-  listedObjects = 0;
-  listedBytes = 0;
-  doneObjects = 0;
-  doneBytes = 0;
-  failedObjects = 0;
-  events = 0;
-  #now: () => number;
-  #start: number;
-
-  /** Starts counting now. */
-  constructor(options: ProgressOptions = {}) {
-    this.#now = options.now ?? Date.now;
-    this.#start = this.#now();
-  }
-
-  /** Records the plan found by discovery. */
-  onPlan(plan: BackfillPlan): void {
-    this.totalDays = plan.days.length;
-  }
-
-  /** Records a listed day. */
-  onDayListed(batch: DayBatch): void {
-    this.daysListed++;
-    for (const p of batch.partitions) {
-      this.listedObjects += p.objects.length;
-      for (const o of p.objects) this.listedBytes += o.size;
-    }
-  }
-
-  /** Records an object that ended. */
-  onObjectDone(object: BackfillObject, outcome: ObjectOutcome): void {
-    this.doneObjects++;
-    if (outcome.ok) this.doneBytes += object.size;
-    else this.failedObjects++;
-  }
-
-  /** Records decoded events. */
-  onEvents(count: number): void {
-    this.events += count;
-  }
-
-  /** Whether every day has been listed. */
-  get listingDone(): boolean {
-    return this.totalDays !== undefined && this.daysListed >= this.totalDays;
-  }
-
-  /** Estimated bytes of the whole backfill. */
-  get estimatedBytes(): number {
-    if (this.listingDone || !this.totalDays || this.daysListed === 0) return this.listedBytes;
-    return Math.round(this.listedBytes * this.totalDays / this.daysListed);
-  }
-
-  /** Seconds since the start. */
-  get elapsedSeconds(): number {
-    return Math.max(0.001, (this.#now() - this.#start) / 1000);
-  }
-
-  /** Events per second since the start. */
-  get eventsPerSecond(): number {
-    return this.events / this.elapsedSeconds;
-  }
-
-  /** Estimated seconds left, when it can be told. */
-  get etaSeconds(): number | undefined {
-    const total = this.estimatedBytes;
-    if (this.doneBytes === 0 || total === 0) return undefined;
-    const rate = this.doneBytes / this.elapsedSeconds;
-    return Math.max(0, (total - this.doneBytes) / rate);
-  }
-
-  /** The progress bar: `[#####.....] 42% 120/480 objects 1.20MiB/4.80MiB 3200 events/s ETA 2m10s`. */
-  bar(width = 24): string {
-    if (this.totalDays === undefined) {
-      return `[${".".repeat(width)}] listing the lake's partitions (${
-        this.elapsedSeconds.toFixed(0)
-      }s)`;
-    }
-    const total = this.estimatedBytes;
-    const fraction = total > 0 ? Math.min(1, this.doneBytes / total) : this.listingDone ? 1 : 0;
-    const filled = Math.round(fraction * width);
-    const more = this.listingDone ? "" : "+";
-    return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${
-      (fraction * 100).toFixed(0).padStart(3)
-    }% ${this.doneObjects}/${this.listedObjects}${more} objects ${humanBytes(this.doneBytes)}/${
-      humanBytes(this.listedBytes)
-    }${more} ${this.eventsPerSecond.toFixed(0)} events/s ETA ${formatDuration(this.etaSeconds)}`;
-  }
-
-  /** The progress log line. */
-  line(): string {
-    const days = this.totalDays === undefined ? "?" : String(this.totalDays);
-    return `Backfill progress: ${this.doneObjects} of ${this.listedObjects} objects listed so far ` +
-      `(${humanBytes(this.doneBytes)} of ${humanBytes(this.listedBytes)}), ` +
-      `${this.daysListed} of ${days} days listed, ${this.failedObjects} failed, ` +
-      `${this.events} events, ${this.eventsPerSecond.toFixed(1)} events/s, ` +
-      `ETA ${formatDuration(this.etaSeconds)}`;
-  }
-}
-
-/** `1h02m`, `2m10s`, `45s`, or `?`. */
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return "?";
-  const s = Math.round(seconds);
-  if (s >= 3600) {
-    return `${Math.floor(s / 3600)}h${String(Math.floor(s % 3600 / 60)).padStart(2, "0")}m`;
-  }
-  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${s}s`;
-}
-
-/** A running progress display; `write` puts a log line above the bar. */
-interface ProgressDisplay {
-  write(line: string): void;
-  stop(): void;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * Shows `progress`: on a terminal, a bar on standard error redrawn every `barMs`, with log lines
- * written above it; otherwise a progress line logged every `lineMs`.
- */
-function startProgressDisplay(
-  progress: BackfillProgress,
-  options: { terminal: boolean; barMs?: number; lineMs?: number },
-): ProgressDisplay {
-  const err = (s: string) => Deno.stderr.writeSync(encoder.encode(s));
-  if (!options.terminal) {
-    const timer = setInterval(
-      () => logger("backfill").info(progress.line()),
-      options.lineMs ?? 30_000,
-    );
-    return { write: err, stop: () => clearInterval(timer) };
-  }
-  const draw = () => err(`\r\x1b[2K${progress.bar()}`);
-  const timer = setInterval(draw, options.barMs ?? 250);
-  return {
-    write(line) {
-      err(`\r\x1b[2K${line}`);
-      draw();
-    },
-    stop() {
-      clearInterval(timer);
-      draw();
-      err("\n");
-    },
-  };
-}
-
 // ---- one backfill of one input ------------------------------------------------------------------
-
-/** What identifies a backfill job, for its cursor. */
-function jobOf(
-  input: InputConfig,
-  kind: "run" | "command",
-  extra: Record<string, unknown>,
-  filter: BackfillFilter,
-): Record<string, unknown> {
-  return {
-    kind,
-    bucket: input.bucket,
-    reset_persistence_auth: input.reset_persistence_auth ?? "",
-    include_sources: filter.includeSources ?? null,
-    exclude_sources: filter.excludeSources ?? null,
-    accounts: filter.accounts ?? null,
-    regions: filter.regions ?? null,
-    ...extra,
-  };
-}
-
-function filterOf(input: InputConfig, sources?: readonly string[]): BackfillFilter {
-  const events = input.services.events;
-  return {
-    includeSources: sources ?? events.include_sources,
-    excludeSources: events.exclude_sources,
-    accounts: input.accounts,
-    regions: input.regions,
-  };
-}
-
-/** The state folder of `input` (as `seclake run` uses it). */
-function stateDirOf(config: Config, input: InputConfig): string {
-  return join(config.globals.persistence.directory_name, input.name);
-}
 
 function needBucket(input: InputConfig, why: string): string {
   if (input.bucket === undefined) {
@@ -278,33 +68,6 @@ function needBucket(input: InputConfig, why: string): string {
 
 // ---- PrePull (seclake run) ----------------------------------------------------------------------
 
-/** Options for {@link runPrePullBackfill}. */
-export interface PrePullOptions {
-  config: Config;
-  input: InputConfig;
-  /** The input's state store, shared with the live path. */
-  state: StateStore;
-  /** Shared with the live path's reader (`guardLivePath`). */
-  locks: ObjectLocks;
-  outputs: readonly EventOutput[];
-  formatterFor: (startMs: number) => LineFormatter;
-  telemetry: Telemetry;
-  /** Stops the backfill; work in progress gets `shutdownTimeoutMs`. */
-  signal?: AbortSignal;
-  /** `seclake run --once`: give up after a few passes instead of retrying on. */
-  once?: boolean;
-  /** Default 25,000 ms. */
-  shutdownTimeoutMs?: number;
-  /** Clock for "today". Default now. */
-  now?: () => Date;
-  /** First delay before another pass after a failure, doubled each time (max 10 min). Default 30 s. */
-  retryDelayMs?: number;
-  /** Interval of the progress log line. Default 30 s. */
-  progressLineMs?: number;
-  /** The input's obfuscation, size limits and decode workers: the live path's. */
-  objectOptions?: BackfillRunOptions["objectOptions"];
-}
-
 /**
  * Throws `SetupError 42` when `input` sets historical_poll_datetime without bucket; returns
  * whether the input backfills at start.
@@ -315,155 +78,18 @@ export function prePullWanted(input: InputConfig): boolean {
   return true;
 }
 
-/**
- * Whether the backfill at start of input `name` already began with its current settings (its
- * cursor is in the input's state folder): {@link loadConfig}'s `backfillStarted`, so that a
- * `historical_poll_datetime` that aged past one year after its backfill began still loads.
- */
-export function prePullStarted(config: Config, name: string): boolean {
-  const input = config.inputs.find((i) => i.name === name);
-  if (input?.historical_poll_datetime === undefined || input.type !== "security_lake") {
-    return false;
-  }
-  return BackfillCursor.hasJob(stateDirOf(config, input), prePullJob(input));
-}
-
-/** The job of `input`'s backfill at start, as its cursor records it. */
-function prePullJob(input: InputConfig): Record<string, unknown> {
-  const from = input.historical_poll_datetime;
-  return jobOf(input, "run", { historical_poll_datetime: from }, filterOf(input));
-}
-
-/**
- * The PrePull step: backfills the input from `historical_poll_datetime`'s day to today beside
- * the live queue, `backfill_concurrency` objects at a time. A failed pass (throttled listing,
- * objects that failed) is tried again later from the cursor; never throws.
- */
-export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boolean }> {
-  const log = logger("backfill");
-  const { input } = o;
-  const bucket = input.bucket!;
-  const from = input.historical_poll_datetime!;
-  const fromDay = dayOf(new Date(from));
-  let clients: AwsClients | undefined;
-  let cursor: BackfillCursor | undefined;
-  try {
-    clients = createClients(input);
-    const filter = filterOf(input);
-    const opened = await BackfillCursor.open(stateDirOf(o.config, input), {
-      job: prePullJob(input),
-    });
-    cursor = opened.cursor;
-    if (opened.report.corrupt) log.error("{error}", { error: opened.report.corrupt.message });
-    log.info(
-      "Backfill of input {input} from {from} (s3://{bucket}): {how}, {concurrency} objects at a time",
-      {
-        input: input.name,
-        from: formatDay(fromDay),
-        bucket,
-        how: opened.report.restarted
-          ? "historical_poll_datetime, reset_persistence_auth or filters changed: starting again"
-          : cursor.doneThrough || cursor.size > 0
-          ? `resuming (done through ${cursor.doneThrough ? formatDay(cursor.doneThrough) : "-"})`
-          : "starting",
-        concurrency: input.backfill_concurrency,
-      },
-    );
-    const lister = new S3Lister(clients.s3, bucket, {
-      onRetry: (e) => o.telemetry.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
-    });
-    const reader = new S3ObjectReader(clients.s3);
-    const maxPasses = o.once ? 3 : 10;
-    let delay = o.retryDelayMs ?? 30_000;
-    for (let pass = 1;; pass++) {
-      const toDay = dayOf((o.now ?? (() => new Date()))());
-      const progress = new BackfillProgress();
-      const timer = setInterval(() => log.info(progress.line()), o.progressLineMs ?? 30_000);
-      let summary: BackfillSummary;
-      try {
-        summary = await runBackfill({
-          batches: enumerateBackfill(lister, {
-            bucket,
-            fromDay,
-            toDay,
-            filter,
-            cursor,
-            signal: o.signal,
-            onPlan: (plan) => progress.onPlan(plan),
-          }),
-          reader,
-          outputs: o.outputs,
-          formatterFor: o.formatterFor,
-          state: o.state,
-          locks: o.locks,
-          cursor,
-          concurrency: input.backfill_concurrency,
-          signal: o.signal,
-          shutdownTimeoutMs: o.shutdownTimeoutMs,
-          telemetry: o.telemetry,
-          progress,
-          objectOptions: o.objectOptions,
-        });
-      } finally {
-        clearInterval(timer);
-      }
-      logSummary(input.name, summary);
-      if (summary.ok) return { ok: true };
-      if (summary.stopped || o.signal?.aborted) return { ok: true };
-      if (summary.error && !summary.error.retryable) return { ok: false };
-      if (!summary.error && summary.transientFailures === 0) {
-        // Only failures another try cannot fix (bad Parquet, missing objects): reported above.
-        return { ok: false };
-      }
-      if (pass >= maxPasses) {
-        log.error(
-          "Backfill of input {input} incomplete after {passes} passes; it goes on from its cursor at the next start",
-          { input: input.name, passes: pass },
-        );
-        return { ok: false };
-      }
-      log.warn("Backfill of input {input}: trying again in {seconds} seconds", {
-        input: input.name,
-        seconds: Math.round(delay / 1000),
-      });
-      await sleep(delay, o.signal);
-      if (o.signal?.aborted) return { ok: true };
-      delay = Math.min(delay * 2, 600_000);
-    }
-  } catch (e) {
-    o.telemetry.emit("error", {
-      error: errorMessage(e),
-      error_id: e instanceof CollectorError ? e.id : undefined,
-    });
-    return { ok: false };
-  } finally {
-    await cursor?.close().catch(() => {});
-    clients?.destroy();
-  }
-}
-
-function logSummary(input: string, s: BackfillSummary): void {
-  const log = logger("backfill");
-  const fields = {
-    input,
-    days: s.days,
-    delivered: s.delivered,
-    duplicates: s.duplicates,
-    failed: s.failed,
-    events: s.events,
-    bytes: humanBytes(s.bytes),
+/** The lister and reader of `input`'s bucket, for the PrePull step of `seclake run`. */
+export function prePullSource(input: InputConfig): (telemetry: Telemetry) => PrePullSource {
+  return (telemetry) => {
+    const clients = createClients(input);
+    return {
+      lister: new S3Lister(clients.s3, input.bucket!, {
+        onRetry: (e) => telemetry.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
+      }),
+      reader: new S3ObjectReader(clients.s3),
+      close: () => clients.destroy(),
+    };
   };
-  const text =
-    "{days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed";
-  if (s.error) {
-    log.error(`Backfill of input {input} stopped: {error}; ${text}`, {
-      ...fields,
-      error: s.error.message,
-    });
-  } else if (s.stopped) log.info(`Backfill of input {input} stopped by shutdown: ${text}`, fields);
-  else if (s.failed > 0) log.warn(`Backfill of input {input} ended with failures: ${text}`, fields);
-  else log.info(`Backfill of input {input} finished: ${text}`, fields);
-  for (const f of s.failures) log.warn("{key}: {error}", { key: f.key, error: f.error.message });
 }
 
 // ---- seclake backfill ---------------------------------------------------------------------------
@@ -635,28 +261,6 @@ interface CommandInputOptions {
   decodePool?: DecodePool;
 }
 
-/** The cursor file of a `seclake backfill` job: one per job, so shards can share a folder. */
-function commandCursor(
-  input: InputConfig,
-  o: {
-    fromDay: string;
-    toDay: string;
-    toGiven: boolean;
-    shard?: Shard;
-    sources?: readonly string[];
-  },
-): { job: Record<string, unknown>; file: string } {
-  const job = jobOf(input, "command", {
-    from: o.fromDay,
-    to: o.toGiven ? o.toDay : null,
-    shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,
-  }, filterOf(input, o.sources));
-  return {
-    job,
-    file: `backfill-${fnv1a32(JSON.stringify(job)).toString(16).padStart(8, "0")}.json`,
-  };
-}
-
 async function commandInput(
   config: Config,
   input: InputConfig,
@@ -693,7 +297,6 @@ async function commandInput(
         resume: cursor.doneThrough || cursor.size > 0 ? " (resuming from its cursor)" : "",
       },
     );
-    const host = config.outputs.find((x) => x.hostname)?.hostname ?? hostname();
     const events = input.services.events;
     return await runBackfill({
       batches: enumerateBackfill(
@@ -714,13 +317,7 @@ async function commandInput(
       ),
       reader: new S3ObjectReader(clients.s3),
       outputs: o.outputs,
-      formatterFor: (start) =>
-        new LineFormatter({
-          hostname: host,
-          tag: events.tag,
-          tagFor: tagChooser(events.tag, events.devo_tag_map),
-          pullingId: events.add_pulling_id ? String(start) : undefined,
-        }),
+      formatterFor: formatterFactory(config, input),
       state,
       cursor,
       concurrency: input.backfill_concurrency,
@@ -820,12 +417,4 @@ function row(day: string, source: string, objects: number, bytes: number): strin
   return `${day.padEnd(10)}  ${source.padEnd(24)}  ${String(objects).padStart(8)}  ${
     String(bytes).padStart(14)
   }  ${humanBytes(bytes)}`;
-}
-
-function hostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "localhost";
-  }
 }

@@ -25,7 +25,7 @@ import type { TrustWidening } from "../output/tls_trust.ts";
 import { devoTrustWidenings } from "./outputs.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
 import { probeStateDir } from "../state/atomic.ts";
-import { prePullStarted } from "./backfill.ts";
+import { prePullStarted } from "../state/backfill_job.ts";
 
 /** Exit codes of `seclake check` (the same as the other commands'). */
 export const CHECK_EXIT = { ok: 0, unavailable: 69, config: 78 } as const;

@@ -4,10 +4,12 @@
  * queue, `historical_poll_datetime`, `seclake backfill`). One place, so the paths cannot drift.
  * @module
  */
-import type { GlobalsConfig, InputConfig } from "../config/types.ts";
+import type { Config, GlobalsConfig, InputConfig } from "../config/types.ts";
 import { DecodePool } from "../parquet/parallel_lines.ts";
 import type { InputObjectOptions } from "../pipeline/object_processor.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
+import { tagChooser } from "../source/partition.ts";
+import { LineFormatter } from "../transform/line.ts";
 
 /**
  * The decode workers of `globals.decode_threads` (at most one per CPU), started in the
@@ -34,4 +36,33 @@ export function inputObjectOptions(
     oversizedEvents: input.oversized_events,
     decodePool,
   };
+}
+
+/** This machine's host name, for the syslog header when no output sets `hostname`. */
+export function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+/**
+ * The line formatter of one pull of `input` (its start time names the pull), as every path
+ * formats lines: the first output's `hostname` or this machine's, the input's tag and tag map.
+ */
+export function formatterFactory(
+  config: Config,
+  input: InputConfig,
+): (pullStartMs: number) => LineFormatter {
+  const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
+  const events = input.services.events;
+  const tagFor = tagChooser(events.tag, events.devo_tag_map);
+  return (pullStart) =>
+    new LineFormatter({
+      hostname: host,
+      tag: events.tag,
+      tagFor,
+      pullingId: events.add_pulling_id ? String(pullStart) : undefined,
+    });
 }

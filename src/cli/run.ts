@@ -20,13 +20,13 @@ import { logger } from "../telemetry/log.ts";
 import { startMetricsServer } from "../telemetry/server.ts";
 import type { MetricsServer } from "../telemetry/server.ts";
 import { memoryReport, SenderStats } from "../telemetry/stats.ts";
-import { LineFormatter } from "../transform/line.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
-import { inputObjectOptions, startDecodePool } from "./object_options.ts";
-import { selector, tagChooser } from "../source/partition.ts";
-import { prePullWanted, runPrePullBackfill } from "./backfill.ts";
+import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
+import { selector } from "../source/partition.ts";
+import { prePullSource, prePullWanted } from "./backfill.ts";
+import { runPrePullBackfill } from "../pipeline/prepull.ts";
 import { StateStore } from "../state/store.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { join } from "node:path";
@@ -43,14 +43,6 @@ export interface RunOptions {
 export interface RunResult {
   readonly ok: boolean;
   readonly telemetry: Telemetry;
-}
-
-function hostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "localhost";
-  }
 }
 
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
@@ -166,7 +158,6 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       const obfuscator = compileObfuscation(events.obfuscation);
       // The same for the queue's objects and the backfill's.
       const objectOptions = inputObjectOptions(input, obfuscator, decodePool);
-      const host = config.outputs.find((o) => o.hostname)?.hostname ?? hostname();
       log.info("Setup terminated for input {input} ({type})", {
         input: input.name,
         type: input.type,
@@ -177,19 +168,13 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
       });
       health.started = true;
       if (input.type === "directory") health.queueOk = true;
-      const tagFor = tagChooser(events.tag, events.devo_tag_map);
-      const formatterFor = (pullStart: number) =>
-        new LineFormatter({
-          hostname: host,
-          tag: events.tag,
-          tagFor,
-          pullingId: events.add_pulling_id ? String(pullStart) : undefined,
-        });
+      const formatterFor = formatterFactory(config, input);
       // The live path and the backfill never read the same object at the same time.
       const locks = new ObjectLocks();
       const live = guardLivePath({ reader, state, locks });
       const prePull = backfill
         ? runPrePullBackfill({
+          open: prePullSource(input),
           config,
           input,
           state,

@@ -13,6 +13,7 @@ import type { ListedObject, ListOptions } from "../aws/s3_list.ts";
 import { CollectorError } from "../errors.ts";
 import { skipReason } from "./notification.ts";
 import type { SkipReason } from "./notification.ts";
+import { fnv1a32 } from "../fnv.ts";
 
 /** Lists a bucket (an `S3Lister`, or a stand-in in tests). */
 export interface Lister {
@@ -203,18 +204,6 @@ export function checkWindow(fromDay: string, toDay: string, options: WindowOptio
 }
 
 // ---- shards -------------------------------------------------------------------------------------
-
-const encoder = new TextEncoder();
-
-/** 32-bit FNV-1a of the UTF-8 bytes of `text`. */
-export function fnv1a32(text: string): number {
-  let h = 0x811c9dc5;
-  for (const b of encoder.encode(text)) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
 
 /** Whether `key` belongs to `shard` (always, without one). */
 export function inShard(key: string, shard?: Shard): boolean {

@@ -1,0 +1,189 @@
+/**
+ * The backfill `seclake run` does beside the live queue when an input sets
+ * `historical_poll_datetime` (the PrePull step), and its policy: passes over the lake from the
+ * input's cursor, each tried again after a pause that doubles from 30 s to 10 minutes while it
+ * failed for reasons another pass can fix; 10 passes at most (3 with `--once`), after which the
+ * next start goes on from the cursor.
+ * @module
+ */
+import { sleep } from "../async.ts";
+import type { Config, InputConfig } from "../config/types.ts";
+import { CollectorError, errorMessage } from "../errors.ts";
+import { dayOf, enumerateBackfill, formatDay } from "../source/backfill.ts";
+import type { Lister } from "../source/backfill.ts";
+import { BackfillCursor } from "../state/backfill_cursor.ts";
+import { filterOf, prePullJob, stateDirOf } from "../state/backfill_job.ts";
+import type { StateStore } from "../state/store.ts";
+import { BackfillProgress } from "../telemetry/backfill_progress.ts";
+import type { Telemetry } from "../telemetry/events.ts";
+import { logger } from "../telemetry/log.ts";
+import { humanBytes } from "../telemetry/stats.ts";
+import type { LineFormatter } from "../transform/line.ts";
+import { runBackfill } from "./backfill_runner.ts";
+import type { BackfillRunOptions, BackfillSummary, ObjectLocks } from "./backfill_runner.ts";
+import type { EventOutput, ObjectReader } from "./ports.ts";
+
+/** Options for {@link runPrePullBackfill}. */
+export interface PrePullOptions {
+  config: Config;
+  input: InputConfig;
+  /** The input's state store, shared with the live path. */
+  state: StateStore;
+  /** Shared with the live path's reader (`guardLivePath`). */
+  locks: ObjectLocks;
+  outputs: readonly EventOutput[];
+  formatterFor: (startMs: number) => LineFormatter;
+  telemetry: Telemetry;
+  /** Stops the backfill; work in progress gets `shutdownTimeoutMs`. */
+  signal?: AbortSignal;
+  /** `seclake run --once`: give up after a few passes instead of retrying on. */
+  once?: boolean;
+  /** Default 25,000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Clock for "today". Default now. */
+  now?: () => Date;
+  /** First delay before another pass after a failure, doubled each time (max 10 min). Default 30 s. */
+  retryDelayMs?: number;
+  /** Interval of the progress log line. Default 30 s. */
+  progressLineMs?: number;
+  /** The input's obfuscation, size limits and decode workers: the live path's. */
+  objectOptions?: BackfillRunOptions["objectOptions"];
+  /** Opens the bucket's lister and object reader (the CLI builds them from AWS clients). */
+  open: (telemetry: Telemetry) => PrePullSource;
+}
+
+/** Where a PrePull reads from; `close()` when done. */
+export interface PrePullSource {
+  readonly lister: Lister;
+  readonly reader: ObjectReader;
+  close(): void;
+}
+
+/**
+ * The PrePull step: backfills the input from `historical_poll_datetime`'s day to today beside
+ * the live queue, `backfill_concurrency` objects at a time. A failed pass (throttled listing,
+ * objects that failed) is tried again later from the cursor; never throws.
+ */
+export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boolean }> {
+  const log = logger("backfill");
+  const { input } = o;
+  const bucket = input.bucket!;
+  const from = input.historical_poll_datetime!;
+  const fromDay = dayOf(new Date(from));
+  let source: PrePullSource | undefined;
+  let cursor: BackfillCursor | undefined;
+  try {
+    source = o.open(o.telemetry);
+    const filter = filterOf(input);
+    const opened = await BackfillCursor.open(stateDirOf(o.config, input), {
+      job: prePullJob(input),
+    });
+    cursor = opened.cursor;
+    if (opened.report.corrupt) log.error("{error}", { error: opened.report.corrupt.message });
+    log.info(
+      "Backfill of input {input} from {from} (s3://{bucket}): {how}, {concurrency} objects at a time",
+      {
+        input: input.name,
+        from: formatDay(fromDay),
+        bucket,
+        how: opened.report.restarted
+          ? "historical_poll_datetime, reset_persistence_auth or filters changed: starting again"
+          : cursor.doneThrough || cursor.size > 0
+          ? `resuming (done through ${cursor.doneThrough ? formatDay(cursor.doneThrough) : "-"})`
+          : "starting",
+        concurrency: input.backfill_concurrency,
+      },
+    );
+    const { lister, reader } = source;
+    const maxPasses = o.once ? 3 : 10;
+    let delay = o.retryDelayMs ?? 30_000;
+    for (let pass = 1;; pass++) {
+      const toDay = dayOf((o.now ?? (() => new Date()))());
+      const progress = new BackfillProgress();
+      const timer = setInterval(() => log.info(progress.line()), o.progressLineMs ?? 30_000);
+      let summary: BackfillSummary;
+      try {
+        summary = await runBackfill({
+          batches: enumerateBackfill(lister, {
+            bucket,
+            fromDay,
+            toDay,
+            filter,
+            cursor,
+            signal: o.signal,
+            onPlan: (plan) => progress.onPlan(plan),
+          }),
+          reader,
+          outputs: o.outputs,
+          formatterFor: o.formatterFor,
+          state: o.state,
+          locks: o.locks,
+          cursor,
+          concurrency: input.backfill_concurrency,
+          signal: o.signal,
+          shutdownTimeoutMs: o.shutdownTimeoutMs,
+          telemetry: o.telemetry,
+          progress,
+          objectOptions: o.objectOptions,
+        });
+      } finally {
+        clearInterval(timer);
+      }
+      logSummary(input.name, summary);
+      if (summary.ok) return { ok: true };
+      if (summary.stopped || o.signal?.aborted) return { ok: true };
+      if (summary.error && !summary.error.retryable) return { ok: false };
+      if (!summary.error && summary.transientFailures === 0) {
+        // Only failures another try cannot fix (bad Parquet, missing objects): reported above.
+        return { ok: false };
+      }
+      if (pass >= maxPasses) {
+        log.error(
+          "Backfill of input {input} incomplete after {passes} passes; it goes on from its cursor at the next start",
+          { input: input.name, passes: pass },
+        );
+        return { ok: false };
+      }
+      log.warn("Backfill of input {input}: trying again in {seconds} seconds", {
+        input: input.name,
+        seconds: Math.round(delay / 1000),
+      });
+      await sleep(delay, o.signal);
+      if (o.signal?.aborted) return { ok: true };
+      delay = Math.min(delay * 2, 600_000);
+    }
+  } catch (e) {
+    o.telemetry.emit("error", {
+      error: errorMessage(e),
+      error_id: e instanceof CollectorError ? e.id : undefined,
+    });
+    return { ok: false };
+  } finally {
+    await cursor?.close().catch(() => {});
+    source?.close();
+  }
+}
+
+export function logSummary(input: string, s: BackfillSummary): void {
+  const log = logger("backfill");
+  const fields = {
+    input,
+    days: s.days,
+    delivered: s.delivered,
+    duplicates: s.duplicates,
+    failed: s.failed,
+    events: s.events,
+    bytes: humanBytes(s.bytes),
+  };
+  const text =
+    "{days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed";
+  if (s.error) {
+    log.error(`Backfill of input {input} stopped: {error}; ${text}`, {
+      ...fields,
+      error: s.error.message,
+    });
+  } else if (s.stopped) log.info(`Backfill of input {input} stopped by shutdown: ${text}`, fields);
+  else if (s.failed > 0) log.warn(`Backfill of input {input} ended with failures: ${text}`, fields);
+  else log.info(`Backfill of input {input} finished: ${text}`, fields);
+  for (const f of s.failures) log.warn("{key}: {error}", { key: f.key, error: f.error.message });
+}
