@@ -470,7 +470,7 @@ export const CATALOGUE = {
     "DataError",
     "Object larger than max_object_bytes",
     false,
-    "The object's size, from the notification or from HeadObject, exceeds max_object_bytes; it is refused before any of it is read.",
+    "The object's size, as S3 reports it (Content-Range, Content-Length or HeadObject; never the size a notification announces), exceeds max_object_bytes; it is refused before its body is read.",
     "If such objects are expected, raise max_object_bytes of the input; otherwise check what writes to the bucket. The message is retried and then quarantined.",
   ),
   PARQUET_FOOTER_INVALID: entry(

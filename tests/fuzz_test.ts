@@ -339,27 +339,30 @@ async function deliver(bytes: Uint8Array, options: Partial<ProcessObjectOptions>
   return { outcome, lines, counts };
 }
 
-Deno.test("objects over max_object_bytes are refused before any read (DataError 603)", async () => {
+Deno.test("objects over max_object_bytes are refused by the size the reader reports, never the notification's (DataError 603)", async () => {
   const bytes = idMsgParquet([{ id: 1, msg: "x" }]);
-  const byNotification = await deliver(bytes, { maxObjectBytes: 1024 }, 5000);
-  assert.equal(byNotification.outcome.ok, false);
-  if (!byNotification.outcome.ok) {
-    assert.equal(byNotification.outcome.error.id, 603);
-    assert.match(
-      byNotification.outcome.error.message,
-      /of 5000 bytes is larger than max_object_bytes \(1024 bytes\)/,
-    );
-  }
-  assert.deepEqual(byNotification.counts, { opens: 0, slices: 0 });
-  // The notification did not say; HeadObject (the opened size) did.
+  // A notification overstating the size does not refuse an object that fits.
+  const { reader: honest } = memoryReader(bytes);
+  const overstated = await processObject({ bucket: "b", key: "k.parquet", size: 5000 }, {
+    reader: honest,
+    outputs: [],
+    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c" }),
+    maxObjectBytes: 1024,
+  });
+  assert.equal(overstated.ok, true);
+  // One understating it does not let a larger object through: the opened size counts.
   const { reader, counts } = memoryReader(bytes, 10_000);
-  const byHead = await processObject({ bucket: "b", key: "k.parquet" }, {
+  const understated = await processObject({ bucket: "b", key: "k.parquet", size: 1 }, {
     reader,
     outputs: [],
     formatter: new LineFormatter({ hostname: "h", tag: "a.b.c" }),
     maxObjectBytes: 1024,
   });
-  assert.equal(!byHead.ok && byHead.error.code, "OBJECT_TOO_LARGE");
+  assert.equal(!understated.ok && understated.error.code, "OBJECT_TOO_LARGE");
+  assert.match(
+    !understated.ok ? understated.error.message : "",
+    /of 10000 bytes is larger than max_object_bytes \(1024 bytes\)/,
+  );
   assert.deepEqual(counts, { opens: 1, slices: 0 });
   assert.equal((await deliver(bytes, { maxObjectBytes: 1024 })).outcome.ok, true);
 });
