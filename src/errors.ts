@@ -256,13 +256,13 @@ export const CATALOGUE = {
   CONFIG_CERT_EXPIRED: setup(
     34,
     "Certificate expired",
-    "A certificate in chain or cert is past its notAfter date; the TLS handshake with Devo would fail.",
+    "The client certificate (the first in cert) is past its notAfter date, or every certificate in chain is; the TLS handshake with Devo would fail. Expired extra certificates in chain, next to a valid one, are only warned about at start-up.",
     "Download fresh certificates for the domain from Devo (Administration → Credentials → X.509).",
   ),
   CONFIG_CERT_NOT_YET_VALID: setup(
     35,
     "Certificate not yet valid",
-    "A certificate in chain or cert has a notBefore date in the future, or the machine's clock is behind.",
+    "The client certificate (the first in cert), or every certificate in chain, has a notBefore date in the future, or the machine's clock is behind.",
     "Check the machine's clock, or wait until the certificate becomes valid.",
   ),
   CONFIG_KEY_MISMATCH: setup(
@@ -526,7 +526,7 @@ export const CATALOGUE = {
     "DataError",
     "Bucket not allowed",
     false,
-    "A notification names a bucket that allowed_buckets does not list (or that is not a valid bucket name).",
+    "A notification names a bucket that allowed_buckets does not list (allowed_buckets defaults to the input's bucket; with neither set, only names starting aws-security-data-lake- are accepted), or that is not a valid bucket name. Nothing is read from it.",
     "Add the bucket to allowed_buckets if it is the lake's, or check what writes to the queue. The message is retried and then quarantined.",
   ),
   STATE_IO: entry(

@@ -11,7 +11,7 @@ import { CATALOGUE, isCollectorError } from "../src/errors.ts";
 import type { CollectorError, ErrorCode } from "../src/errors.ts";
 import { loadConfig, validateConfig } from "../src/config/load.ts";
 import { main } from "../src/cli/main.ts";
-import { makeCerts } from "./helpers/certs.ts";
+import { certWithDates, makeCerts } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 
@@ -40,62 +40,6 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   if (!out.success) {
     throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
-}
-
-/** A certificate with its own key, signed by a throwaway CA, valid from `start` to `end`. */
-async function certWithDates(dir: string, name: string, start: Date, end: Date): Promise<void> {
-  const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(0, 14) + "Z";
-  const ca = join(dir, `${name}-ca`);
-  await Deno.mkdir(ca, { recursive: true });
-  await Deno.writeTextFile(join(ca, "index.txt"), "");
-  await Deno.writeTextFile(join(ca, "serial"), "01\n");
-  await Deno.writeTextFile(
-    join(ca, "ca.cnf"),
-    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
-      "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-  );
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(ca, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-subj",
-    "/CN=t",
-  ]);
-  await openssl(ca, [
-    "req",
-    "-new",
-    ...ec,
-    "-keyout",
-    `../${name}.key`,
-    "-out",
-    "c.csr",
-    "-subj",
-    `/CN=${name}`,
-  ]);
-  await openssl(ca, [
-    "ca",
-    "-batch",
-    "-config",
-    "ca.cnf",
-    "-cert",
-    "ca.pem",
-    "-keyfile",
-    "ca.key",
-    "-in",
-    "c.csr",
-    "-out",
-    `../${name}.pem`,
-    "-notext",
-    "-startdate",
-    stamp(start),
-    "-enddate",
-    stamp(end),
-  ]);
 }
 
 async function makeFixture(): Promise<Fixture> {

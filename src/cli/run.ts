@@ -22,6 +22,7 @@ import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { LineFormatter } from "../transform/line.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
+import { startupWarnings } from "../config/warnings.ts";
 import { createOutput } from "./outputs.ts";
 import { inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector, tagChooser } from "../source/partition.ts";
@@ -116,6 +117,9 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           days: c.daysLeft,
         },
       );
+    }
+    for (const w of startupWarnings(config)) {
+      log.warn("{setting} {text}", { setting: w.setting, text: w.text });
     }
     const senderStats = new SenderStats();
     timers.push(setInterval(() => {

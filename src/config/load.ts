@@ -1083,6 +1083,8 @@ class Validator {
         ...i,
         name,
         directory: this.#abs(i.directory as string | undefined),
+        // Notifications may name the input's own bucket only, unless configured otherwise.
+        allowed_buckets: i.allowed_buckets ?? (i.bucket !== undefined ? [i.bucket] : undefined),
       } as unknown as InputConfig));
     return {
       globals: {

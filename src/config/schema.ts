@@ -145,6 +145,12 @@ export const NATIVE_SOURCES = [
   "WAF",
 ] as const;
 
+/**
+ * The prefix of the bucket names Security Lake creates (`aws-security-data-lake-<region>-...`):
+ * without `bucket` and `allowed_buckets`, notifications may name only such buckets.
+ */
+export const LAKE_BUCKET_PREFIX = "aws-security-data-lake-";
+
 /** Replacement written by the `mask` obfuscation method unless `value` says otherwise. */
 export const DEFAULT_MASK = "****SANITIZED****";
 
@@ -468,11 +474,14 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     example: '"2024-05-01T00:00:00Z"',
     exampleOnly: true,
   },
-  bucket: str("The lake bucket; needed for backfill, and checked by `seclake check`.", {
-    pattern: BUCKET,
-    example: "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123",
-    exampleOnly: true,
-  }),
+  bucket: str(
+    "The lake bucket; needed for backfill, and checked by `seclake check`. Unless allowed_buckets says otherwise, notifications may name only this bucket.",
+    {
+      pattern: BUCKET,
+      example: "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123",
+      exampleOnly: true,
+    },
+  ),
   accounts: list(
     "Only objects of these accounts are read (the accountId= partition); absent means all.",
     str("An account id.", { pattern: ACCOUNT_ID }),
@@ -484,7 +493,7 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     { example: "[us-east-1, eu-west-1]", exampleOnly: true },
   ),
   allowed_buckets: list(
-    "Buckets notifications may name; objects elsewhere are refused. Absent means any.",
+    "Buckets notifications may name; a notification naming another is refused (DataError 610) and nothing of it is read. Absent: the input's bucket when bucket is set; when neither is set, only Security Lake's bucket names (aws-security-data-lake-*) are accepted, and run and check warn.",
     str("A bucket name.", { pattern: BUCKET }),
     {
       example: "[aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123]",

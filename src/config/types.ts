@@ -118,7 +118,11 @@ export interface InputConfig {
   readonly accounts?: readonly string[];
   /** Regions whose objects are read (absent: all). */
   readonly regions?: readonly string[];
-  /** Buckets notifications may name (absent: any). */
+  /**
+   * Buckets notifications may name: as configured, else `[bucket]` when `bucket` is set; absent
+   * when neither is, and then only Security Lake's bucket names (`aws-security-data-lake-*`)
+   * are accepted.
+   */
   readonly allowed_buckets?: readonly string[];
   readonly backfill_concurrency: number;
   /** Receives of one message before it is quarantined. */
