@@ -229,6 +229,18 @@ export const CATALOGUE = {
     "A string_patterns entry is not a valid JavaScript regular expression (unbalanced brackets, a dangling `\\`, a bad quantifier, or Python-only syntax such as `(?P<name>...)`).",
     "Fix the expression at the position the message gives; test it with `new RegExp(...)` in any JavaScript console.",
   ),
+  CONFIG_REGEX_NOT_LINEAR: setup(
+    43,
+    "Regular expression cannot run in linear time",
+    "A string_patterns entry uses what only a backtracking engine runs: a backreference (`\\1`, `\\k<name>`), a lookahead or lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), or counted repetitions that expand to more than 16 copies (`{17}`, `{1,100}`, `(?:x{16}){2}`). Patterns run on values from outside; the collector runs them only in V8's linear-time engine, so that no value can make one take more than linear time.",
+    "Rewrite the pattern without those constructs: `[0-9a-f]{32}` as `[0-9a-f]{16}[0-9a-f]{16}`, a lookaround as a plain match of the surrounding text, or `x{1,100}` as `x+`.",
+  ),
+  CONFIG_REGEX_ENGINE: setup(
+    44,
+    "Linear-time regular expressions not enabled",
+    "The configuration has string_patterns, and the process was started without the V8 flag --enable-experimental-regexp-engine, so patterns could only run in the backtracking engine; they are refused instead.",
+    "Run the seclake binary or the container image (the flag is compiled in), `deno task run`, or add `--v8-flags=--enable-experimental-regexp-engine` to the `deno run` or `deno test` command line.",
+  ),
   CONFIG_FILE_MISSING: setup(
     30,
     "File or folder named by a setting does not exist",

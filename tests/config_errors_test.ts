@@ -534,6 +534,19 @@ const CASES: Case[] = [
     says: ["Unterminated group"],
   },
   {
+    what: "a regular expression that needs backtracking",
+    code: "CONFIG_REGEX_NOT_LINEAR",
+    path: `${EV}.obfuscation[0].string_patterns[0]`,
+    line: 26,
+    yaml: insert(
+      24,
+      "        obfuscation:",
+      "          - string_patterns: ['(\\w+)@\\1']",
+      "            method: mask",
+    ),
+    says: ["a backreference", "cannot run in linear time"],
+  },
+  {
     what: "a chain file that does not exist",
     code: "CONFIG_FILE_MISSING",
     path: `${OUT}.chain`,
@@ -747,6 +760,34 @@ Deno.test("broken configurations: one error each, with its id, YAML path and lin
         return true;
       });
     });
+    await t.step(
+      "CONFIG_REGEX_ENGINE: string_patterns in a process without the linear-time engine",
+      async () => {
+        const path = join(f.dir, "patterns.yaml");
+        await Deno.writeTextFile(
+          path,
+          insert(
+            24,
+            "        obfuscation:",
+            "          - { string_patterns: ['x'], method: mask }",
+          )(f),
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-P=seclake", "--quiet", "main.ts", "check", "--config", path],
+          cwd: join(import.meta.dirname!, ".."),
+          env: { NO_COLOR: "1", SECLAKE_TEST_SECRET: SECRET },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 78, text);
+        assert.match(
+          text,
+          /SetupError 44: .*string_patterns\[0\] needs linear-time regular expressions/,
+        );
+        covered.add("CONFIG_REGEX_ENGINE");
+      },
+    );
     assert.ok(CASES.length + 1 >= 40, `${CASES.length + 1} broken configurations`);
     assert.deepEqual(
       CONFIG_CODES.filter((c) => !covered.has(c)),

@@ -10,6 +10,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yam
 import type { Document, Node as YamlNode } from "yaml";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { CollectorError } from "../errors.ts";
+import { LinearRegexError, linearRegExp } from "../linear_regex.ts";
 import {
   amount,
   article,
@@ -752,8 +753,21 @@ class Validator {
         }
         if (spec.regex) {
           try {
-            new RegExp(value);
+            linearRegExp(value, "g");
           } catch (e) {
+            if (e instanceof LinearRegexError) {
+              this.#fail(
+                e.reason === "engine" ? "CONFIG_REGEX_ENGINE" : "CONFIG_REGEX_NOT_LINEAR",
+                path,
+                line,
+                e.reason === "engine"
+                  ? `needs linear-time regular expressions, and ${e.message}`
+                  : `is refused: ${e.message} (a crafted value could then take seconds to minutes): got ${
+                    shown(value)
+                  }`,
+              );
+              return undefined;
+            }
             const why = e instanceof Error
               ? e.message.replace(/^Invalid regular expression: /, "")
               : "";

@@ -17,6 +17,9 @@
  * always a string, hashed or cut from the value's compact JSON text (`123`, `true`,
  * `{"a":1}`).
  *
+ * Patterns run in V8's linear-time engine (`linear_regex.ts`): no value, however crafted, makes
+ * one take more than linear time.
+ *
  * With `string_patterns`, only the parts of string values that match a pattern are replaced
  * (each match masked, hashed or partly masked; with `drop`, a string that matches is removed):
  * in every string of the event when the rule has no paths, or in every string at or below the
@@ -29,6 +32,7 @@ import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
 import type { ObfuscationRule } from "../config/types.ts";
 import { DEFAULT_MASK } from "../config/schema.ts";
+import { linearRegExp } from "../linear_regex.ts";
 import { toJson } from "./json.ts";
 import type { JsonValue } from "./values.ts";
 
@@ -113,6 +117,22 @@ function replacer(rule: ObfuscationRule): (text: string) => string {
   }
 }
 
+/**
+ * `pattern` for the linear-time engine (global), or a RangeError saying why it cannot run
+ * there: the configuration loader refuses such patterns first (SetupError 43 and 44).
+ */
+function compilePattern(pattern: string): RegExp {
+  try {
+    return linearRegExp(pattern, "g");
+  } catch (e) {
+    throw new RangeError(
+      `Obfuscation pattern ${JSON.stringify(pattern)} cannot be used: ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
+  }
+}
+
 /** SHA-256's block size in bytes: HMAC pads its key to this. */
 const SHA256_BLOCK = 64;
 
@@ -159,9 +179,7 @@ export class Obfuscator {
       }
       return {
         paths: r.paths?.length ? r.paths.map(parsePath) : undefined,
-        patterns: r.string_patterns?.length
-          ? r.string_patterns.map((p) => new RegExp(p, "g"))
-          : undefined,
+        patterns: r.string_patterns?.length ? r.string_patterns.map(compilePattern) : undefined,
         method: r.method,
         replace: replacer(r),
       };
