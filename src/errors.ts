@@ -241,6 +241,12 @@ export const CATALOGUE = {
     "The configuration has string_patterns, and the process was started without the V8 flag --enable-experimental-regexp-engine, so patterns could only run in the backtracking engine; they are refused instead.",
     "Run the seclake binary or the container image (the flag is compiled in), `deno task run`, or add `--v8-flags=--enable-experimental-regexp-engine` to the `deno run` or `deno test` command line.",
   ),
+  CONFIG_HASH_KEY_SHORT: setup(
+    45,
+    "hash_key too short",
+    "An obfuscation rule with method hash has a hash_key of fewer than 16 bytes. The pseudonyms are HMACs of the values under that key: a short or guessable key lets anyone who has the events hash likely values (names, addresses) until the pseudonyms match.",
+    "Use a long random key, kept secret like a password: e.g. `openssl rand -hex 32`, given through an environment variable or hash_key_file. Changing the key changes every pseudonym.",
+  ),
   CONFIG_FILE_MISSING: setup(
     30,
     "File or folder named by a setting does not exist",

@@ -534,6 +534,20 @@ const CASES: Case[] = [
     says: ["Unterminated group"],
   },
   {
+    what: "a hash_key too short to keep pseudonyms from being reversed",
+    code: "CONFIG_HASH_KEY_SHORT",
+    path: `${EV}.obfuscation[0].hash_key`,
+    line: 27,
+    yaml: insert(
+      24,
+      "        obfuscation:",
+      "          - paths: [actor.user.email_addr]",
+      "            hash_key: Zq8",
+      "            method: hash",
+    ),
+    says: ["3 bytes long", "at least 16"],
+  },
+  {
     what: "a regular expression that needs backtracking",
     code: "CONFIG_REGEX_NOT_LINEAR",
     path: `${EV}.obfuscation[0].string_patterns[0]`,

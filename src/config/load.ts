@@ -136,6 +136,9 @@ export function validateConfig(text: string, options: LoadOptions = {}): Validat
 
 type Raw = Record<string, unknown>;
 
+/** The shortest `hash_key` accepted, in UTF-8 bytes. */
+export const MIN_HASH_KEY_BYTES = 16;
+
 /** Formats a YAML path: `inputs.x.services.events.obfuscation[0].method`. */
 export function formatPath(path: Path): string {
   let out = "";
@@ -1051,6 +1054,19 @@ class Validator {
         this.#lineNear([...path, "method"]),
         'is required for method hash: add it, e.g. hash_key: "${SECLAKE_HASH_KEY}" (or hash_key_file)',
       );
+    }
+    if (method === "hash" && typeof rule.hash_key === "string") {
+      const bytes = new TextEncoder().encode(rule.hash_key).length;
+      if (bytes < MIN_HASH_KEY_BYTES) {
+        this.#fail(
+          "CONFIG_HASH_KEY_SHORT",
+          [...path, "hash_key"],
+          this.#lineNear([...path, "hash_key"]),
+          `is ${bytes} byte${
+            bytes === 1 ? "" : "s"
+          } long, and must be at least ${MIN_HASH_KEY_BYTES}: anyone who can guess it can reverse the pseudonyms by hashing likely values; use a long random key, e.g. the output of openssl rand -hex 32`,
+        );
+      }
     }
     const only: Record<string, string> = {
       value: "mask",

@@ -208,9 +208,10 @@ const LISTEN: Pattern = {
   code: "CONFIG_LISTEN",
 };
 const FIELD_PATH: Pattern = {
-  re: /^(\*|[A-Za-z_@$][\w@$-]*)(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*)(\[\])?)*$/,
+  re:
+    /^(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?)*$/,
   form:
-    "a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list)",
+    'a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list; a name holding dots goes in double quotes: unmapped."x.forwarded.for")',
 };
 const NAME: Pattern = {
   re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/,
@@ -340,7 +341,7 @@ const obfuscationRule = obj("One obfuscation rule.", {
     { example: "[actor.user.email_addr, src_endpoint.ip]", exampleOnly: true },
   ),
   string_patterns: list(
-    "Regular expressions (JavaScript syntax); only the matching parts of string values are replaced.",
+    "Regular expressions (JavaScript syntax, run in linear time: no backreferences or lookarounds); only the matching parts of string values, and of keys, are replaced.",
     str("A regular expression.", { regex: true }),
     { example: "['\\b\\d{3}-\\d{2}-\\d{4}\\b']", exampleOnly: true },
   ),
@@ -350,10 +351,10 @@ const obfuscationRule = obj("One obfuscation rule.", {
     { required: true, example: "hash" },
   ),
   value: str("Replacement written by mask.", { default: DEFAULT_MASK }),
-  hash_key: str("Secret key of the hash (required for hash).", {
-    secret: true,
-    example: '"${SECLAKE_HASH_KEY}"',
-  }),
+  hash_key: str(
+    "Secret key of the hash (required for hash), at least 16 bytes: it is what keeps pseudonyms from being reversed by hashing guesses, so make it long and random (openssl rand -hex 32).",
+    { secret: true, example: '"${SECLAKE_HASH_KEY}"' },
+  ),
   hash_length: int("Hex characters of the hash kept, for hash.", {
     default: 16,
     min: 8,
