@@ -95,6 +95,10 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
           return telemetry.render();
         },
+      }, {
+        headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
+        idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
+        maxConnections: g.metrics.max_connections,
       });
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }

@@ -561,6 +561,18 @@ export const SCHEMA: ObjectSpec = obj("The configuration file.", {
         example: "127.0.0.1:9464",
         exampleOnly: true,
       }),
+      header_timeout_seconds: int(
+        "Time a client has to send its whole request (line and headers); then the connection is closed.",
+        { default: 10, unit: "seconds", min: 1, max: 300 },
+      ),
+      idle_timeout_seconds: int(
+        "A connection on which nothing arrives (or nothing is taken while the answer is written) for this long is closed.",
+        { default: 5, unit: "seconds", min: 1, max: 300 },
+      ),
+      max_connections: int(
+        "Connections open at once; more are closed as soon as they are accepted. Each request gets its own connection.",
+        { default: 32, min: 1, max: 4096 },
+      ),
     }),
     sender_stats_period_seconds: int("Period of the sender statistics log lines.", {
       default: 300,

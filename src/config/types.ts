@@ -141,6 +141,12 @@ export interface InputConfig {
 export interface MetricsConfig {
   /** `host:port`, `host` or `:port` as written; absent means the endpoint is off. */
   readonly listen?: string;
+  /** Time a client has to send its whole request head. */
+  readonly header_timeout_seconds: number;
+  /** A connection silent for this long is closed. */
+  readonly idle_timeout_seconds: number;
+  /** Connections open at once. */
+  readonly max_connections: number;
 }
 
 /** Settings of the whole collector. */
