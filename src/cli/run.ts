@@ -13,7 +13,7 @@ import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
-import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
+import { DirectoryQueue, LOCAL_BUCKET, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
 import { startMetricsServer } from "../telemetry/server.ts";
@@ -219,7 +219,10 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         onLoop: () => health.lastLoop = Date.now(),
         onReceive: (ok) => health.queueOk = ok,
         objectOptions,
-        notificationOptions: { allowedBuckets: input.allowed_buckets },
+        notificationOptions: {
+          // A folder's files carry the bucket name "local"; no other bucket is read from it.
+          allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
+        },
       });
       if (obfuscator) {
         log.info("Input {input}: {fields} fields obfuscated in {events} events", {
