@@ -674,7 +674,7 @@ let obfuscate = false;
  * security numbers) partly masked in every string of every event.
  */
 const OBFUSCATION = "[{ paths: [actor.user.name, src_endpoint.ip], method: hash, " +
-  "hash_key: bench }, { string_patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'], method: partial }]";
+  "hash_key: bench-hash-key-0123456789 }, { string_patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'], method: partial }]";
 let batchesInFlight: string | undefined;
 /**
  * Environment of the measured processes (decode and collector): `MALLOC_ARENA_MAX` as the

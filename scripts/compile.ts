@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { LINEAR_REGEX_V8_FLAG } from "../src/linear_regex.ts";
 
 /** The repository root. */
 export const REPO: string = fileURLToPath(new URL("../", import.meta.url));
@@ -47,11 +48,15 @@ export const WORKER_MODULES: readonly string[] = ["src/parquet/lines_worker.ts"]
 
 /**
  * V8 flags the program runs with, compiled into the binary (`--v8-flags`) and given to
- * `deno task run` and the tests: a young generation of 4 MiB semi-spaces, so short-lived buffers
- * of every isolate (main thread and decode workers) are reclaimed early; about 100 MB less peak
- * memory with two decode workers, at no measured cost in speed (docs/performance.md).
+ * `deno task run`, the bundle's command line and the tests (V8 flags are per process: they
+ * hold for the decode workers too):
+ * - a young generation of 4 MiB semi-spaces, so short-lived buffers of every isolate (main
+ *   thread and decode workers) are reclaimed early; about 100 MB less peak memory with two
+ *   decode workers, at no measured cost in speed (docs/performance.md);
+ * - V8's linear-time regular expression engine, which obfuscation `string_patterns` run on
+ *   (`src/linear_regex.ts`); without it a configuration with patterns is refused.
  */
-export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
+export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=4", LINEAR_REGEX_V8_FLAG];
 
 /** The `--v8-flags` option for {@link V8_FLAGS}. */
 export const V8_FLAGS_OPTION = `--v8-flags=${V8_FLAGS.join(",")}`;

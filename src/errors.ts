@@ -229,6 +229,24 @@ export const CATALOGUE = {
     "A string_patterns entry is not a valid JavaScript regular expression (unbalanced brackets, a dangling `\\`, a bad quantifier, or Python-only syntax such as `(?P<name>...)`).",
     "Fix the expression at the position the message gives; test it with `new RegExp(...)` in any JavaScript console.",
   ),
+  CONFIG_REGEX_NOT_LINEAR: setup(
+    43,
+    "Regular expression cannot run in linear time",
+    "A string_patterns entry uses what only a backtracking engine runs: a backreference (`\\1`, `\\k<name>`), a lookahead or lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), or counted repetitions that expand to more than 16 copies (`{17}`, `{1,100}`, `(?:x{16}){2}`). Patterns run on values from outside; the collector runs them only in V8's linear-time engine, so that no value can make one take more than linear time.",
+    "Rewrite the pattern without those constructs: `[0-9a-f]{32}` as `[0-9a-f]{16}[0-9a-f]{16}`, a lookaround as a plain match of the surrounding text, or `x{1,100}` as `x+`.",
+  ),
+  CONFIG_REGEX_ENGINE: setup(
+    44,
+    "Linear-time regular expressions not enabled",
+    "The configuration has string_patterns, and the process was started without the V8 flag --enable-experimental-regexp-engine, so patterns could only run in the backtracking engine; they are refused instead.",
+    "Run the seclake binary or the container image (the flag is compiled in), `deno task run`, or add `--v8-flags=--enable-experimental-regexp-engine` to the `deno run` or `deno test` command line.",
+  ),
+  CONFIG_HASH_KEY_SHORT: setup(
+    45,
+    "hash_key too short",
+    "An obfuscation rule with method hash has a hash_key of fewer than 16 bytes. The pseudonyms are HMACs of the values under that key: a short or guessable key lets anyone who has the events hash likely values (names, addresses) until the pseudonyms match.",
+    "Use a long random key, kept secret like a password: e.g. `openssl rand -hex 32`, given through an environment variable or hash_key_file. Changing the key changes every pseudonym.",
+  ),
   CONFIG_FILE_MISSING: setup(
     30,
     "File or folder named by a setting does not exist",
@@ -256,13 +274,13 @@ export const CATALOGUE = {
   CONFIG_CERT_EXPIRED: setup(
     34,
     "Certificate expired",
-    "A certificate in chain or cert is past its notAfter date; the TLS handshake with Devo would fail.",
+    "The client certificate (the first in cert) is past its notAfter date, or every certificate in chain is; the TLS handshake with Devo would fail. Expired extra certificates in chain, next to a valid one, are only warned about at start-up.",
     "Download fresh certificates for the domain from Devo (Administration → Credentials → X.509).",
   ),
   CONFIG_CERT_NOT_YET_VALID: setup(
     35,
     "Certificate not yet valid",
-    "A certificate in chain or cert has a notBefore date in the future, or the machine's clock is behind.",
+    "The client certificate (the first in cert), or every certificate in chain, has a notBefore date in the future, or the machine's clock is behind.",
     "Check the machine's clock, or wait until the certificate becomes valid.",
   ),
   CONFIG_KEY_MISMATCH: setup(
@@ -498,7 +516,7 @@ export const CATALOGUE = {
     "DataError",
     "Object larger than max_object_bytes",
     false,
-    "The object's size, from the notification or from HeadObject, exceeds max_object_bytes; it is refused before any of it is read.",
+    "The object's size, as S3 reports it (Content-Range, Content-Length or HeadObject; never the size a notification announces), exceeds max_object_bytes; it is refused before its body is read.",
     "If such objects are expected, raise max_object_bytes of the input; otherwise check what writes to the bucket. The message is retried and then quarantined.",
   ),
   PARQUET_FOOTER_INVALID: entry(
@@ -554,7 +572,7 @@ export const CATALOGUE = {
     "DataError",
     "Bucket not allowed",
     false,
-    "A notification names a bucket that allowed_buckets does not list (or that is not a valid bucket name).",
+    "A notification names a bucket that allowed_buckets does not list (allowed_buckets defaults to the input's bucket; with neither set, only names starting aws-security-data-lake- are accepted), or that is not a valid bucket name. Nothing is read from it.",
     "Add the bucket to allowed_buckets if it is the lake's, or check what writes to the queue. The message is retried and then quarantined.",
   ),
   STATE_IO: entry(

@@ -11,7 +11,7 @@ import { CATALOGUE, isCollectorError } from "../src/errors.ts";
 import type { CollectorError, ErrorCode } from "../src/errors.ts";
 import { loadConfig, validateConfig } from "../src/config/load.ts";
 import { main } from "../src/cli/main.ts";
-import { makeCerts } from "./helpers/certs.ts";
+import { certWithDates, makeCerts } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 
@@ -40,62 +40,6 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   if (!out.success) {
     throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
-}
-
-/** A certificate with its own key, signed by a throwaway CA, valid from `start` to `end`. */
-async function certWithDates(dir: string, name: string, start: Date, end: Date): Promise<void> {
-  const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(0, 14) + "Z";
-  const ca = join(dir, `${name}-ca`);
-  await Deno.mkdir(ca, { recursive: true });
-  await Deno.writeTextFile(join(ca, "index.txt"), "");
-  await Deno.writeTextFile(join(ca, "serial"), "01\n");
-  await Deno.writeTextFile(
-    join(ca, "ca.cnf"),
-    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
-      "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-  );
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(ca, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-subj",
-    "/CN=t",
-  ]);
-  await openssl(ca, [
-    "req",
-    "-new",
-    ...ec,
-    "-keyout",
-    `../${name}.key`,
-    "-out",
-    "c.csr",
-    "-subj",
-    `/CN=${name}`,
-  ]);
-  await openssl(ca, [
-    "ca",
-    "-batch",
-    "-config",
-    "ca.cnf",
-    "-cert",
-    "ca.pem",
-    "-keyfile",
-    "ca.key",
-    "-in",
-    "c.csr",
-    "-out",
-    `../${name}.pem`,
-    "-notext",
-    "-startdate",
-    stamp(start),
-    "-enddate",
-    stamp(end),
-  ]);
 }
 
 async function makeFixture(): Promise<Fixture> {
@@ -590,6 +534,33 @@ const CASES: Case[] = [
     says: ["Unterminated group"],
   },
   {
+    what: "a hash_key too short to keep pseudonyms from being reversed",
+    code: "CONFIG_HASH_KEY_SHORT",
+    path: `${EV}.obfuscation[0].hash_key`,
+    line: 27,
+    yaml: insert(
+      24,
+      "        obfuscation:",
+      "          - paths: [actor.user.email_addr]",
+      "            hash_key: Zq8",
+      "            method: hash",
+    ),
+    says: ["3 bytes long", "at least 16"],
+  },
+  {
+    what: "a regular expression that needs backtracking",
+    code: "CONFIG_REGEX_NOT_LINEAR",
+    path: `${EV}.obfuscation[0].string_patterns[0]`,
+    line: 26,
+    yaml: insert(
+      24,
+      "        obfuscation:",
+      "          - string_patterns: ['(\\w+)@\\1']",
+      "            method: mask",
+    ),
+    says: ["a backreference", "cannot run in linear time"],
+  },
+  {
     what: "a chain file that does not exist",
     code: "CONFIG_FILE_MISSING",
     path: `${OUT}.chain`,
@@ -815,6 +786,34 @@ Deno.test("broken configurations: one error each, with its id, YAML path and lin
         return true;
       });
     });
+    await t.step(
+      "CONFIG_REGEX_ENGINE: string_patterns in a process without the linear-time engine",
+      async () => {
+        const path = join(f.dir, "patterns.yaml");
+        await Deno.writeTextFile(
+          path,
+          insert(
+            24,
+            "        obfuscation:",
+            "          - { string_patterns: ['x'], method: mask }",
+          )(f),
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-P=seclake", "--quiet", "main.ts", "check", "--config", path],
+          cwd: join(import.meta.dirname!, ".."),
+          env: { NO_COLOR: "1", SECLAKE_TEST_SECRET: SECRET },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 78, text);
+        assert.match(
+          text,
+          /SetupError 44: .*string_patterns\[0\] needs linear-time regular expressions/,
+        );
+        covered.add("CONFIG_REGEX_ENGINE");
+      },
+    );
     assert.ok(CASES.length + 1 >= 40, `${CASES.length + 1} broken configurations`);
     assert.deepEqual(
       CONFIG_CODES.filter((c) => !covered.has(c)),

@@ -234,7 +234,8 @@ function refused(body: string, code: ErrorCode, id: number, options = {}) {
 }
 
 Deno.test("hostile notifications are refused with their ids", () => {
-  const big = eventBridgeBody("lake-bucket", "a.parquet").replace(
+  const LAKE = "aws-security-data-lake-us-east-1-fuzz";
+  const big = eventBridgeBody(LAKE, "a.parquet").replace(
     "a.parquet",
     "a".repeat(262_145) + ".parquet",
   );
@@ -254,21 +255,21 @@ Deno.test("hostile notifications are refused with their ids", () => {
       "k".repeat(1100) + ".parquet",
     ]
   ) {
-    refused(eventBridgeBody("lake-bucket", key), "NOTIFICATION_KEY_INVALID", 609);
+    refused(eventBridgeBody(LAKE, key), "NOTIFICATION_KEY_INVALID", 609);
   }
   // S3 Records keys are URL-encoded: the decoded key is checked.
-  refused(s3RecordsBody("lake-bucket", ["a/../b.parquet"]), "NOTIFICATION_KEY_INVALID", 609);
+  refused(s3RecordsBody(LAKE, ["a/../b.parquet"]), "NOTIFICATION_KEY_INVALID", 609);
   refused(
     JSON.stringify({
       Records: [{
         eventName: "ObjectCreated:Put",
-        s3: { bucket: { name: "lake-bucket" }, object: { key: "a%0Ab.parquet" } },
+        s3: { bucket: { name: LAKE }, object: { key: "a%0Ab.parquet" } },
       }],
     }),
     "NOTIFICATION_KEY_INVALID",
     609,
   );
-  const allowed = { allowedBuckets: ["lake-bucket"] };
+  const allowed = { allowedBuckets: [LAKE] };
   refused(
     eventBridgeBody("attacker-bucket", "a.parquet"),
     "NOTIFICATION_BUCKET_NOT_ALLOWED",
@@ -283,13 +284,13 @@ Deno.test("hostile notifications are refused with their ids", () => {
   );
   refused(eventBridgeBody("bad/bucket", "a.parquet"), "NOTIFICATION_BUCKET_NOT_ALLOWED", 610);
   // Envelopes nested without end, deep arrays, other types: 600.
-  let nested = eventBridgeBody("lake-bucket", "a.parquet");
+  let nested = eventBridgeBody(LAKE, "a.parquet");
   for (let i = 0; i < 4; i++) nested = snsWrap(nested);
   refused(nested, "NOTIFICATION_INVALID", 600);
   refused("[".repeat(100_000), "NOTIFICATION_INVALID", 600);
   refused(undefined as unknown as string, "NOTIFICATION_INVALID", 600);
   // The allowed bucket and an ordinary key pass; a name with dots inside is fine.
-  const ok = parseNotification(eventBridgeBody("lake-bucket", "a/b..c/d.parquet"), allowed);
+  const ok = parseNotification(eventBridgeBody(LAKE, "a/b..c/d.parquet"), allowed);
   assert.equal(ok.kind === "objects" && ok.objects[0]!.key, "a/b..c/d.parquet");
 });
 
@@ -339,27 +340,30 @@ async function deliver(bytes: Uint8Array, options: Partial<ProcessObjectOptions>
   return { outcome, lines, counts };
 }
 
-Deno.test("objects over max_object_bytes are refused before any read (DataError 603)", async () => {
+Deno.test("objects over max_object_bytes are refused by the size the reader reports, never the notification's (DataError 603)", async () => {
   const bytes = idMsgParquet([{ id: 1, msg: "x" }]);
-  const byNotification = await deliver(bytes, { maxObjectBytes: 1024 }, 5000);
-  assert.equal(byNotification.outcome.ok, false);
-  if (!byNotification.outcome.ok) {
-    assert.equal(byNotification.outcome.error.id, 603);
-    assert.match(
-      byNotification.outcome.error.message,
-      /of 5000 bytes is larger than max_object_bytes \(1024 bytes\)/,
-    );
-  }
-  assert.deepEqual(byNotification.counts, { opens: 0, slices: 0 });
-  // The notification did not say; HeadObject (the opened size) did.
+  // A notification overstating the size does not refuse an object that fits.
+  const { reader: honest } = memoryReader(bytes);
+  const overstated = await processObject({ bucket: "b", key: "k.parquet", size: 5000 }, {
+    reader: honest,
+    outputs: [],
+    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c" }),
+    maxObjectBytes: 1024,
+  });
+  assert.equal(overstated.ok, true);
+  // One understating it does not let a larger object through: the opened size counts.
   const { reader, counts } = memoryReader(bytes, 10_000);
-  const byHead = await processObject({ bucket: "b", key: "k.parquet" }, {
+  const understated = await processObject({ bucket: "b", key: "k.parquet", size: 1 }, {
     reader,
     outputs: [],
     formatter: new LineFormatter({ hostname: "h", tag: "a.b.c" }),
     maxObjectBytes: 1024,
   });
-  assert.equal(!byHead.ok && byHead.error.code, "OBJECT_TOO_LARGE");
+  assert.equal(!understated.ok && understated.error.code, "OBJECT_TOO_LARGE");
+  assert.match(
+    !understated.ok ? understated.error.message : "",
+    /of 10000 bytes is larger than max_object_bytes \(1024 bytes\)/,
+  );
   assert.deepEqual(counts, { opens: 1, slices: 0 });
   assert.equal((await deliver(bytes, { maxObjectBytes: 1024 })).outcome.ok, true);
 });

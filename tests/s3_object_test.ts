@@ -24,7 +24,7 @@ Deno.test("ranged reads: the version HeadObject saw, or S3_OBJECT_CHANGED once i
     const key = "ext/custom/1.0/big.parquet";
     const first = content(5 * 1024 * 1024, 1); // over the 4 MiB read whole: ranged reads
     const etag = await lake.put(key, first);
-    const object = await openS3Object(lake.s3, lake.bucket, key, { size: first.length });
+    const object = await openS3Object(lake.s3, lake.bucket, key, { sizeHint: first.length });
     assert.equal(object.etag, etag);
     assert.equal(object.size, first.length);
     const range = async () => new Uint8Array(await object.buffer.slice(4096, 3 * 4096));
@@ -40,7 +40,7 @@ Deno.test("ranged reads: the version HeadObject saw, or S3_OBJECT_CHANGED once i
     assert.match(e.message, /GetObject failed: PreconditionFailed \(HTTP 412\)/);
 
     // Opened again, the new version reads.
-    const again = await openS3Object(lake.s3, lake.bucket, key, { size: first.length });
+    const again = await openS3Object(lake.s3, lake.bucket, key, { sizeHint: first.length });
     assert.notEqual(again.etag, etag);
     const bytes = new Uint8Array(await again.buffer.slice(0, 8));
     assert.equal(bytes[7], 2);

@@ -54,7 +54,7 @@ inputs:
   }
 });
 
-Deno.test("check warns about a client certificate near its expiry, as run does, and still passes", async () => {
+Deno.test("check warns as run does (a certificate near its expiry, a key others may read) and still passes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "seclake-startup-" });
   const certs = await makeCerts(); // valid for 30 days: within the warning window
   await using receiver = await startTlsReceiver(certs);
@@ -73,11 +73,17 @@ inputs:
   lake: { type: directory, directory: ./lake }
 `,
     );
+    await Deno.chmod(certs.clientKeyPath, 0o644);
     const check = await runCollectorProcess(["check", "--config", config]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(
       check.stdout,
       /^! outputs\.devo_1 client certificate: .*client\.pem \(CN=seclake-test-client\) expires on .*, in \d+ days/m,
+    );
+    // The same start-up warnings as run's: a client key every user may read.
+    assert.match(
+      check.stdout,
+      /^! outputs\.devo_1\.config\.key: names .*client\.key, which every user of this machine may read \(mode 0644\)/m,
     );
     assert.match(check.stdout, /✓ inputs\.lake state folder: .* can be written/);
   } finally {

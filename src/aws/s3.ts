@@ -1,19 +1,35 @@
 /**
  * S3 object access for the Parquet reader: a hyparquet `AsyncBuffer` backed by ranged
  * `GetObject` calls. Small objects are fetched whole in one request.
+ *
+ * Nothing a notification says about an object's size is trusted: it only chooses the first
+ * request (one ranged read of at most `wholeObjectBytes`, or a HeadObject). The size that counts
+ * is S3's own (Content-Range, Content-Length or HeadObject's), checked against `maxBytes` before
+ * the body is read; no response body is read past the bytes it was asked for, and never past
+ * `maxBytes`. The ETag of the first response pins every later range (If-Match), so an object
+ * replaced while it is read fails instead of mixing two versions.
  * @module
  */
 import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { AsyncBuffer } from "hyparquet";
+import { CollectorError } from "../errors.ts";
 import { wrapAwsError } from "./errors.ts";
 
 /** Options for {@link openS3Object}. */
 export interface OpenS3Options {
   /** Objects up to this size are read in one request. Default 4 MiB. */
   wholeObjectBytes?: number;
-  /** Size from the notification, which saves a HeadObject call when given. */
-  size?: number;
+  /**
+   * Largest object accepted (`max_object_bytes`): a larger one fails with `DataError 603`
+   * before its body is read. Default: no limit.
+   */
+  maxBytes?: number;
+  /**
+   * Size the notification announced: a hint only, which chooses the first request (a ranged
+   * read when it is small, HeadObject otherwise). The real size always comes from S3.
+   */
+  sizeHint?: number;
   signal?: AbortSignal;
   /** Incremented for each request performed. */
   counter?: { requests: number };
@@ -28,6 +44,82 @@ export interface S3Object {
   readonly requests: number;
 }
 
+/** A GetObject body: the SDK's stream, read only as far as allowed. */
+interface Body {
+  transformToWebStream(): ReadableStream<Uint8Array>;
+}
+
+/** What a GetObject response says about the object, before its body is read. */
+interface Got {
+  /** Bytes this response carries (Content-Length). */
+  readonly length: number;
+  /** The whole object's size (Content-Range's total, or Content-Length without a range). */
+  readonly total: number;
+  readonly etag?: string;
+  readonly body?: Body;
+}
+
+const unquote = (etag: string | undefined) => etag?.replace(/"/g, "");
+
+/** The total of a `Content-Range: bytes a-b/total` header, if it has one. */
+function rangeTotal(contentRange: string | undefined): number | undefined {
+  const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Stops a body that will not be read (its connection is not kept waiting). */
+async function discard(body: Body | undefined): Promise<void> {
+  try {
+    await body?.transformToWebStream().cancel();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Reads exactly `expected` bytes of `body` into one buffer; a body that runs longer is cut
+ * off at once (nothing past `expected` is kept) and fails, as does a short one.
+ */
+async function readExactly(
+  body: Body | undefined,
+  expected: number,
+  what: string,
+  ctx: Record<string, unknown>,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(expected);
+  if (!body) return out;
+  const reader = body.transformToWebStream().getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (n + value.length > expected) {
+        throw new CollectorError(
+          "S3_CALL",
+          `S3 GetObject returned more than the ${expected} bytes asked for (${what})`,
+          { retryable: false, context: { ...ctx, expected_bytes: expected } },
+        );
+      }
+      out.set(value, n);
+      n += value.length;
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    throw e;
+  } finally {
+    reader.releaseLock();
+  }
+  if (n !== expected) {
+    throw new CollectorError(
+      "S3_CALL",
+      `S3 GetObject ended after ${n} of ${expected} bytes (${what})`,
+      { context: { ...ctx, expected_bytes: expected, received_bytes: n } },
+    );
+  }
+  return out;
+}
+
 /** Opens `bucket/key` for reading. */
 export async function openS3Object(
   client: S3Client,
@@ -35,7 +127,7 @@ export async function openS3Object(
   key: string,
   options: OpenS3Options = {},
 ): Promise<S3Object> {
-  const { wholeObjectBytes = 4 * 1024 * 1024, signal } = options;
+  const { wholeObjectBytes = 4 * 1024 * 1024, signal, maxBytes = Infinity } = options;
   const shared = options.counter ?? { requests: 0 };
   const own = { requests: 0 };
   const counter = {
@@ -48,34 +140,103 @@ export async function openS3Object(
     },
   };
   const ctx = { bucket, key };
-  const get = async (
-    range?: string,
-    ifMatch?: string,
-  ): Promise<{ bytes: Uint8Array; etag?: string }> => {
+  const name = `s3://${bucket}/${key}`;
+  const tooLarge = (size: number) =>
+    new CollectorError(
+      "OBJECT_TOO_LARGE",
+      `Object ${name} of ${size} bytes is larger than max_object_bytes (${maxBytes} bytes)`,
+      { context: { object: name, object_bytes: size, max_object_bytes: maxBytes } },
+    );
+  /** GetObject of bytes `first..last` (inclusive); the body is left unread. */
+  const get = async (first: number, last: number, ifMatch?: string): Promise<Got> => {
     counter.requests++;
     try {
       const out = await client.send(
         new GetObjectCommand({
           Bucket: bucket,
           Key: key,
-          ...(range ? { Range: range } : {}),
+          Range: `bytes=${first}-${last}`,
           ...(ifMatch ? { IfMatch: `"${ifMatch}"` } : {}),
         }),
         { abortSignal: signal },
       );
-      const bytes = await out.Body!.transformToByteArray();
-      return { bytes, etag: out.ETag?.replace(/"/g, "") };
+      const length = Number(out.ContentLength ?? NaN);
+      const total = rangeTotal(out.ContentRange) ??
+        (out.ContentRange === undefined ? length : NaN);
+      if (!Number.isSafeInteger(length) || !Number.isSafeInteger(total)) {
+        await discard(out.Body as Body | undefined);
+        throw new CollectorError(
+          "S3_CALL",
+          `S3 GetObject of ${name} answered without a usable Content-Length or Content-Range`,
+          { retryable: false, context: { ...ctx, content_range: out.ContentRange } },
+        );
+      }
+      return { length, total, etag: unquote(out.ETag), body: out.Body as Body | undefined };
     } catch (e) {
       throw wrapAwsError(e, "S3", "GetObject", ctx);
     }
   };
+  /** Reads `[start, end)` of the pinned version: exactly those bytes or a failure. */
+  const range = async (start: number, end: number, etag?: string): Promise<Uint8Array> => {
+    const got = await get(start, end - 1, etag);
+    if (got.length !== end - start) {
+      await discard(got.body);
+      throw new CollectorError(
+        "S3_CALL",
+        `S3 GetObject of ${name} answered ${got.length} bytes for the ${
+          end - start
+        } of bytes=${start}-${end - 1}`,
+        { retryable: false, context: { ...ctx, content_length: got.length } },
+      );
+    }
+    try {
+      return await readExactly(got.body, end - start, `bytes=${start}-${end - 1}`, ctx);
+    } catch (e) {
+      throw wrapAwsError(e, "S3", "GetObject", ctx);
+    }
+  };
+  const inMemory = (bytes: Uint8Array, etag: string | undefined): S3Object => {
+    const ab = bytes.buffer as ArrayBuffer;
+    return {
+      buffer: { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) },
+      etag,
+      size: ab.byteLength,
+      get requests() {
+        return own.requests;
+      },
+    };
+  };
 
-  // The notification's size is trusted only to choose a single whole-object read; ranged
-  // reads need the real size, from HeadObject.
-  let size = options.size !== undefined && options.size <= wholeObjectBytes
-    ? options.size
-    : undefined;
+  let size: number | undefined;
   let etag: string | undefined;
+  const first = Math.min(wholeObjectBytes, maxBytes);
+  if (options.sizeHint !== undefined && options.sizeHint <= wholeObjectBytes && first > 0) {
+    // Announced small: one ranged read of at most `first` bytes, whatever the object's real size.
+    let got: Got | undefined;
+    try {
+      got = await get(0, first - 1);
+    } catch (e) {
+      // An empty object has no byte 0 (416): HeadObject says what it is.
+      if ((e as CollectorError).context?.status !== 416) throw e;
+    }
+    if (got) {
+      if (got.total > maxBytes) {
+        await discard(got.body);
+        throw tooLarge(got.total);
+      }
+      if (got.total <= first && got.length === got.total) {
+        const bytes = await readExactly(got.body, got.length, "the whole object", ctx)
+          .catch((e) => {
+            throw wrapAwsError(e, "S3", "GetObject", ctx);
+          });
+        return inMemory(bytes, got.etag);
+      }
+      // Larger than announced, but allowed: read in ranges, pinned to this version.
+      await discard(got.body);
+      size = got.total;
+      etag = got.etag;
+    }
+  }
   if (size === undefined) {
     counter.requests++;
     try {
@@ -83,24 +244,16 @@ export async function openS3Object(
         abortSignal: signal,
       });
       size = Number(head.ContentLength ?? 0);
-      etag = head.ETag?.replace(/"/g, "");
+      etag = unquote(head.ETag);
     } catch (e) {
       throw wrapAwsError(e, "S3", "HeadObject", ctx);
     }
-  }
-  if (size <= wholeObjectBytes) {
-    const whole = await get();
-    const ab = whole.bytes.slice().buffer as ArrayBuffer;
-    return {
-      buffer: { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) },
-      etag: whole.etag ?? etag,
-      size: ab.byteLength,
-      get requests() {
-        return own.requests;
-      },
-    };
+    if (size > maxBytes) throw tooLarge(size);
+    if (size === 0) return inMemory(new Uint8Array(0), etag);
+    if (size <= wholeObjectBytes) return inMemory(await range(0, size, etag), etag);
   }
   const byteLength = size;
+  const pinned = etag;
   return {
     etag,
     size,
@@ -110,13 +263,11 @@ export async function openS3Object(
     buffer: {
       byteLength,
       async slice(start: number, end = byteLength): Promise<ArrayBuffer> {
+        end = Math.min(end, byteLength);
         if (end <= start) return new ArrayBuffer(0);
-        // Every range of the version HeadObject saw: a replaced object fails (S3_OBJECT_CHANGED)
+        // Every range of the version first seen: a replaced object fails (S3_OBJECT_CHANGED)
         // instead of mixing two versions' bytes.
-        const { bytes } = await get(`bytes=${start}-${end - 1}`, etag);
-        return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-          ? bytes.buffer as ArrayBuffer
-          : bytes.slice().buffer as ArrayBuffer;
+        return (await range(start, end, pinned)).buffer as ArrayBuffer;
       },
     },
   };
@@ -137,13 +288,18 @@ export class S3ObjectReader {
     return this.#counter.requests;
   }
 
-  /** Opens `ref` (a whole-object read when small, ranged reads otherwise). */
+  /**
+   * Opens `ref` (a whole-object read when small, ranged reads otherwise); an object larger than
+   * `options.maxBytes` fails with `DataError 603` before its body is read.
+   */
   open(
     ref: { bucket: string; key: string; size?: number },
     signal?: AbortSignal,
+    options: { maxBytes?: number } = {},
   ): Promise<S3Object> {
     return openS3Object(this.#client, ref.bucket, ref.key, {
-      size: ref.size,
+      sizeHint: ref.size,
+      maxBytes: options.maxBytes,
       signal,
       counter: this.#counter,
     });

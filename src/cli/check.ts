@@ -24,6 +24,7 @@ import { probeTcp, probeTls } from "../output/probe.ts";
 import type { TrustWidening } from "../output/tls_trust.ts";
 import { devoTrustWidenings } from "./outputs.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
+import { startupWarnings } from "../config/warnings.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { prePullStarted } from "../state/backfill_job.ts";
 
@@ -164,6 +165,9 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     }`,
   });
 
+  for (const w of startupWarnings(config)) {
+    push({ check: w.setting, status: "warning", detail: w.text });
+  }
   for (const input of config.inputs) {
     push(await checkStateDir(config, input));
     await checkInput(input, options, push);

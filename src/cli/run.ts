@@ -14,7 +14,7 @@ import { runCollector } from "../pipeline/collector.ts";
 import { waitOutPropagation } from "../pipeline/startup.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
-import { DirectoryQueue, LocalObjectReader } from "../source/directory.ts";
+import { DirectoryQueue, LOCAL_BUCKET, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { logger } from "../telemetry/log.ts";
 import { startMetricsServer } from "../telemetry/server.ts";
@@ -22,6 +22,7 @@ import type { MetricsServer } from "../telemetry/server.ts";
 import { memoryReport, SenderStats } from "../telemetry/stats.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
+import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector } from "../source/partition.ts";
@@ -92,6 +93,10 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
           return telemetry.render();
         },
+      }, {
+        headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
+        idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
+        maxConnections: g.metrics.max_connections,
       });
       log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
     }
@@ -121,6 +126,9 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
           days: c.daysLeft,
         },
       );
+    }
+    for (const w of startupWarnings(config)) {
+      log.warn("{setting} {text}", { setting: w.setting, text: w.text });
     }
     const senderStats = new SenderStats();
     timers.push(setInterval(() => {
@@ -209,7 +217,10 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         onLoop: () => health.lastLoop = Date.now(),
         onReceive: (ok) => health.queueOk = ok,
         objectOptions,
-        notificationOptions: { allowedBuckets: input.allowed_buckets },
+        notificationOptions: {
+          // A folder's files carry the bucket name "local"; no other bucket is read from it.
+          allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
+        },
       });
       if (obfuscator) {
         log.info("Input {input}: {fields} fields obfuscated in {events} events", {

@@ -17,7 +17,7 @@ inputs:
     services:
       events:
         obfuscation:
-          - { paths: [actor.user.name], method: hash, hash_key: hash-key-9012 }
+          - { paths: [actor.user.name], method: hash, hash_key: hash-key-9012-3456-7890 }
 `;
 
 Deno.test("dumps mask every secret and masked setting of the schema", () => {

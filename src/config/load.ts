@@ -10,6 +10,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yam
 import type { Document, Node as YamlNode } from "yaml";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { CollectorError } from "../errors.ts";
+import { LinearRegexError, linearRegExp } from "../linear_regex.ts";
 import {
   amount,
   article,
@@ -134,6 +135,9 @@ export function validateConfig(text: string, options: LoadOptions = {}): Validat
 }
 
 type Raw = Record<string, unknown>;
+
+/** The shortest `hash_key` accepted, in UTF-8 bytes. */
+export const MIN_HASH_KEY_BYTES = 16;
 
 /** Formats a YAML path: `inputs.x.services.events.obfuscation[0].method`. */
 export function formatPath(path: Path): string {
@@ -752,8 +756,21 @@ class Validator {
         }
         if (spec.regex) {
           try {
-            new RegExp(value);
+            linearRegExp(value, "g");
           } catch (e) {
+            if (e instanceof LinearRegexError) {
+              this.#fail(
+                e.reason === "engine" ? "CONFIG_REGEX_ENGINE" : "CONFIG_REGEX_NOT_LINEAR",
+                path,
+                line,
+                e.reason === "engine"
+                  ? `needs linear-time regular expressions, and ${e.message}`
+                  : `is refused: ${e.message} (a crafted value could then take seconds to minutes): got ${
+                    shown(value)
+                  }`,
+              );
+              return undefined;
+            }
             const why = e instanceof Error
               ? e.message.replace(/^Invalid regular expression: /, "")
               : "";
@@ -1038,6 +1055,19 @@ class Validator {
         'is required for method hash: add it, e.g. hash_key: "${SECLAKE_HASH_KEY}" (or hash_key_file)',
       );
     }
+    if (method === "hash" && typeof rule.hash_key === "string") {
+      const bytes = new TextEncoder().encode(rule.hash_key).length;
+      if (bytes < MIN_HASH_KEY_BYTES) {
+        this.#fail(
+          "CONFIG_HASH_KEY_SHORT",
+          [...path, "hash_key"],
+          this.#lineNear([...path, "hash_key"]),
+          `is ${bytes} byte${
+            bytes === 1 ? "" : "s"
+          } long, and must be at least ${MIN_HASH_KEY_BYTES}: anyone who can guess it can reverse the pseudonyms by hashing likely values; use a long random key, e.g. the output of openssl rand -hex 32`,
+        );
+      }
+    }
     const only: Record<string, string> = {
       value: "mask",
       hash_key: "hash",
@@ -1084,6 +1114,8 @@ class Validator {
         name,
         directory: this.#abs(i.directory as string | undefined),
         ca_bundle: this.#abs(i.ca_bundle as string | undefined),
+        // Notifications may name the input's own bucket only, unless configured otherwise.
+        allowed_buckets: i.allowed_buckets ?? (i.bucket !== undefined ? [i.bucket] : undefined),
       } as unknown as InputConfig));
     return {
       globals: {

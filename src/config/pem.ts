@@ -28,13 +28,40 @@ export interface CertificateFiles {
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |)PRIVATE KEY)-----[\s\S]+?-----END \1-----/;
 
+/** A certificate that does not stop the collector but deserves attention. */
+export interface PemWarning {
+  readonly setting: "chain" | "cert";
+  /** Completes "outputs.x.config.<setting> ...": what was found and what to do. */
+  readonly text: string;
+}
+
 /** Checks `files` as of `options.now` (default now); returns every problem found. */
 export function checkCertificateFiles(
   files: CertificateFiles,
   options: { now?: Date } = {},
 ): PemProblem[] {
+  return inspectCertificateFiles(files, options).problems;
+}
+
+/**
+ * The certificates of `files` that are out of their validity period but do not stop the
+ * collector: extra certificates of `chain` while another one in it is valid, and the
+ * intermediates after the first certificate of `cert`.
+ */
+export function certificateWarnings(
+  files: CertificateFiles,
+  options: { now?: Date } = {},
+): PemWarning[] {
+  return inspectCertificateFiles(files, options).warnings;
+}
+
+function inspectCertificateFiles(
+  files: CertificateFiles,
+  options: { now?: Date },
+): { problems: PemProblem[]; warnings: PemWarning[] } {
   const now = options.now ?? new Date();
   const problems: PemProblem[] = [];
+  const warnings: PemWarning[] = [];
   const read = (setting: PemProblem["setting"]): string | undefined => {
     const path = files[setting];
     try {
@@ -76,25 +103,50 @@ export function checkCertificateFiles(
         return undefined;
       }
     }
-    for (const c of out) {
+    const valid = (c: X509Certificate) =>
+      new Date(c.validFrom).getTime() <= now.getTime() &&
+      new Date(c.validTo).getTime() >= now.getTime();
+    // The client certificate is the first of `cert`; the server is trusted through any valid
+    // certificate of `chain`. Certificates beyond those are only warned about.
+    const usable = setting === "cert" ? valid(out[0]!) : out.some(valid);
+    for (const [n, c] of out.entries()) {
       const from = new Date(c.validFrom);
       const to = new Date(c.validTo);
+      const extra = usable && (setting === "chain" || n > 0);
       if (to.getTime() < now.getTime()) {
-        problems.push({
-          code: "CONFIG_CERT_EXPIRED",
-          setting,
-          text: `names ${path}, whose certificate ${subject(c)} expired on ${
-            isoDay(to)
-          }: download fresh certificates from Devo`,
-        });
+        if (extra) {
+          warnings.push({
+            setting,
+            text: `names ${path}, whose certificate ${n + 1} (${subject(c)}) expired on ${
+              isoDay(to)
+            }; it is not used, the others are`,
+          });
+        } else {
+          problems.push({
+            code: "CONFIG_CERT_EXPIRED",
+            setting,
+            text: `names ${path}, whose certificate ${subject(c)} expired on ${isoDay(to)}${
+              setting === "chain" && out.length > 1 ? ", like every other certificate in it" : ""
+            }: download fresh certificates from Devo`,
+          });
+        }
       } else if (from.getTime() > now.getTime()) {
-        problems.push({
-          code: "CONFIG_CERT_NOT_YET_VALID",
-          setting,
-          text: `names ${path}, whose certificate ${subject(c)} is valid only from ${
-            isoDay(from)
-          }: check this machine's clock`,
-        });
+        if (extra) {
+          warnings.push({
+            setting,
+            text: `names ${path}, whose certificate ${n + 1} (${subject(c)}) is valid only from ${
+              isoDay(from)
+            }; it is not used until then`,
+          });
+        } else {
+          problems.push({
+            code: "CONFIG_CERT_NOT_YET_VALID",
+            setting,
+            text: `names ${path}, whose certificate ${subject(c)} is valid only from ${
+              isoDay(from)
+            }: check this machine's clock`,
+          });
+        }
       }
     }
     return out;
@@ -138,7 +190,7 @@ export function checkCertificateFiles(
         }): use the key issued with that certificate`,
     });
   }
-  return problems;
+  return { problems, warnings };
 }
 
 function samePublicKey(cert: X509Certificate, key: KeyObject): boolean {

@@ -145,6 +145,12 @@ export const NATIVE_SOURCES = [
   "WAF",
 ] as const;
 
+/**
+ * The prefix of the bucket names Security Lake creates (`aws-security-data-lake-<region>-...`):
+ * without `bucket` and `allowed_buckets`, notifications may name only such buckets.
+ */
+export const LAKE_BUCKET_PREFIX = "aws-security-data-lake-";
+
 /** Replacement written by the `mask` obfuscation method unless `value` says otherwise. */
 export const DEFAULT_MASK = "****SANITIZED****";
 
@@ -207,9 +213,10 @@ const LISTEN: Pattern = {
   code: "CONFIG_LISTEN",
 };
 const FIELD_PATH: Pattern = {
-  re: /^(\*|[A-Za-z_@$][\w@$-]*)(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*)(\[\])?)*$/,
+  re:
+    /^(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?)*$/,
   form:
-    "a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list)",
+    'a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list; a name holding dots goes in double quotes: unmapped."x.forwarded.for")',
 };
 const NAME: Pattern = {
   re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/,
@@ -339,7 +346,7 @@ const obfuscationRule = obj("One obfuscation rule.", {
     { example: "[actor.user.email_addr, src_endpoint.ip]", exampleOnly: true },
   ),
   string_patterns: list(
-    "Regular expressions (JavaScript syntax); only the matching parts of string values are replaced.",
+    "Regular expressions (JavaScript syntax, run in linear time: no backreferences or lookarounds); only the matching parts of string values, and of keys, are replaced.",
     str("A regular expression.", { regex: true }),
     { example: "['\\b\\d{3}-\\d{2}-\\d{4}\\b']", exampleOnly: true },
   ),
@@ -349,10 +356,10 @@ const obfuscationRule = obj("One obfuscation rule.", {
     { required: true, example: "hash" },
   ),
   value: str("Replacement written by mask.", { default: DEFAULT_MASK }),
-  hash_key: str("Secret key of the hash (required for hash).", {
-    secret: true,
-    example: '"${SECLAKE_HASH_KEY}"',
-  }),
+  hash_key: str(
+    "Secret key of the hash (required for hash), at least 16 bytes: it is what keeps pseudonyms from being reversed by hashing guesses, so make it long and random (openssl rand -hex 32).",
+    { secret: true, example: '"${SECLAKE_HASH_KEY}"' },
+  ),
   hash_length: int("Hex characters of the hash kept, for hash.", {
     default: 16,
     min: 8,
@@ -521,11 +528,14 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     example: '"2024-05-01T00:00:00Z"',
     exampleOnly: true,
   },
-  bucket: str("The lake bucket; needed for backfill, and checked by `seclake check`.", {
-    pattern: BUCKET,
-    example: "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123",
-    exampleOnly: true,
-  }),
+  bucket: str(
+    "The lake bucket; needed for backfill, and checked by `seclake check`. Unless allowed_buckets says otherwise, notifications may name only this bucket.",
+    {
+      pattern: BUCKET,
+      example: "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123",
+      exampleOnly: true,
+    },
+  ),
   accounts: list(
     "Only objects of these accounts are read (the accountId= partition); absent means all.",
     str("An account id.", { pattern: ACCOUNT_ID }),
@@ -537,7 +547,7 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     { example: "[us-east-1, eu-west-1]", exampleOnly: true },
   ),
   allowed_buckets: list(
-    "Buckets notifications may name; objects elsewhere are refused. Absent means any.",
+    "Buckets notifications may name; a notification naming another is refused (DataError 610) and nothing of it is read. Absent: the input's bucket when bucket is set; when neither is set, only Security Lake's bucket names (aws-security-data-lake-*) are accepted, and run and check warn.",
     str("A bucket name.", { pattern: BUCKET }),
     {
       example: "[aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123]",
@@ -608,6 +618,18 @@ export const SCHEMA: ObjectSpec = obj("The configuration file.", {
         example: "127.0.0.1:9464",
         exampleOnly: true,
       }),
+      header_timeout_seconds: int(
+        "Time a client has to send its whole request (line and headers); then the connection is closed.",
+        { default: 10, unit: "seconds", min: 1, max: 300 },
+      ),
+      idle_timeout_seconds: int(
+        "A connection on which nothing arrives (or nothing is taken while the answer is written) for this long is closed.",
+        { default: 5, unit: "seconds", min: 1, max: 300 },
+      ),
+      max_connections: int(
+        "Connections open at once; more are closed as soon as they are accepted. Each request gets its own connection.",
+        { default: 32, min: 1, max: 4096 },
+      ),
     }),
     sender_stats_period_seconds: int("Period of the sender statistics log lines.", {
       default: 300,

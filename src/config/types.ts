@@ -132,7 +132,11 @@ export interface InputConfig {
   readonly accounts?: readonly string[];
   /** Regions whose objects are read (absent: all). */
   readonly regions?: readonly string[];
-  /** Buckets notifications may name (absent: any). */
+  /**
+   * Buckets notifications may name: as configured, else `[bucket]` when `bucket` is set; absent
+   * when neither is, and then only Security Lake's bucket names (`aws-security-data-lake-*`)
+   * are accepted.
+   */
   readonly allowed_buckets?: readonly string[];
   readonly backfill_concurrency: number;
   /** Seconds start-up keeps trying AWS refusals that IAM propagation explains. */
@@ -153,6 +157,12 @@ export interface InputConfig {
 export interface MetricsConfig {
   /** `host:port`, `host` or `:port` as written; absent means the endpoint is off. */
   readonly listen?: string;
+  /** Time a client has to send its whole request head. */
+  readonly header_timeout_seconds: number;
+  /** A connection silent for this long is closed. */
+  readonly idle_timeout_seconds: number;
+  /** Connections open at once. */
+  readonly max_connections: number;
 }
 
 /** Settings of the whole collector. */

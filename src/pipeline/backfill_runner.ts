@@ -18,7 +18,14 @@ import { logger } from "../telemetry/log.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { processObject } from "./object_processor.ts";
 import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
-import type { EventOutput, ObjectReader, ObjectRef, ObjectState, OpenedObject } from "./ports.ts";
+import type {
+  EventOutput,
+  ObjectReader,
+  ObjectRef,
+  ObjectState,
+  OpenedObject,
+  OpenOptions,
+} from "./ports.ts";
 
 /** In-process locks on objects, shared by the live path and the backfill. */
 export class ObjectLocks {
@@ -73,10 +80,10 @@ export function guardLivePath(
     get requests() {
       return reader.requests;
     },
-    async open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject> {
+    async open(ref: ObjectRef, signal?: AbortSignal, options?: OpenOptions): Promise<OpenedObject> {
       const release = await locks.acquire(ref, signal);
       try {
-        const opened = await reader.open(ref, signal);
+        const opened = await reader.open(ref, signal, options);
         return {
           get buffer() {
             return opened.buffer;

@@ -106,8 +106,8 @@ export interface ProcessObjectOptions {
   /** Called after each retry of a transient failure. */
   onRetry?: (error: CollectorError) => void;
   /**
-   * Largest object read (`max_object_bytes`): a larger one, by the notification's size or
-   * HeadObject's, fails with `DataError 603` before any of it is read. Default: no limit.
+   * Largest object read (`max_object_bytes`): a larger one, by the size S3 reports (never the
+   * notification's), fails with `DataError 603` before its body is read. Default: no limit.
    */
   maxObjectBytes?: number;
   /**
@@ -199,13 +199,11 @@ async function deliver(
   for (let attempt = 1;; attempt++) {
     let opened: OpenedObject | undefined;
     try {
+      // The reader refuses a larger object before reading its body (the size S3 reports, never
+      // the notification's); checked again here for readers that cannot.
+      opened = await reader.open(ref, signal, { maxBytes: options.maxObjectBytes });
       if (options.maxObjectBytes !== undefined) {
-        // Before any read: the size the notification announced, then the real one.
-        checkSize(ref.size, options.maxObjectBytes, name);
-        opened = await reader.open(ref, signal);
         checkSize(opened.size, options.maxObjectBytes, name);
-      } else {
-        opened = await reader.open(ref, signal);
       }
       if (!ref.etag && opened.etag) {
         id = { ...ref, etag: opened.etag };
@@ -393,9 +391,9 @@ function sameBatches(a: Promise<void>[], b: Promise<void>[]): boolean {
   return a.length === b.length && a.every((p, i) => p === b[i]);
 }
 
-/** Refuses an object larger than `max` (`DataError 603`); an unknown size passes. */
-function checkSize(size: number | undefined, max: number, name: string): void {
-  if (size !== undefined && size > max) {
+/** Refuses an object larger than `max` (`DataError 603`). */
+function checkSize(size: number, max: number, name: string): void {
+  if (size > max) {
     throw new CollectorError(
       "OBJECT_TOO_LARGE",
       `Object ${name} of ${size} bytes is larger than max_object_bytes (${max} bytes)`,

@@ -29,9 +29,18 @@ export interface OpenedObject {
   close?(): void;
 }
 
+/** What the processor asks of a reader when it opens an object. */
+export interface OpenOptions {
+  /**
+   * Largest object accepted (`max_object_bytes`): a reader that can refuses a larger one
+   * (`DataError 603`) before reading it, by the size its source reports.
+   */
+  readonly maxBytes?: number;
+}
+
 /** Opens announced objects (S3, or local files in the demo). */
 export interface ObjectReader {
-  open(ref: ObjectRef, signal?: AbortSignal): Promise<OpenedObject>;
+  open(ref: ObjectRef, signal?: AbortSignal, options?: OpenOptions): Promise<OpenedObject>;
   /** Requests performed so far. */
   readonly requests: number;
 }

@@ -3,9 +3,11 @@
  * the EventBridge "Object Created" shape (with or without `detail-type`), native S3 `Records[]`
  * (keys URL-decoded, `+` is a space), SNS-wrapped bodies, and `s3:TestEvent`. Hostile bodies are
  * refused with a catalogue error: larger than SQS allows (608), naming a key with a `..` or `.`
- * segment, a control character or a line break (609), or a bucket outside `allowedBuckets` (610).
+ * segment, a control character or a line break (609), or a bucket outside `allowedBuckets` (or,
+ * without it, one not named like Security Lake's buckets) (610).
  * @module
  */
+import { LAKE_BUCKET_PREFIX } from "../config/schema.ts";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 
@@ -44,9 +46,15 @@ export const MAX_BODY_BYTES = 256 * 1024;
 /** The longest S3 object key, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
 
+export { LAKE_BUCKET_PREFIX };
+
 /** Options for {@link parseNotification}. */
 export interface ParseOptions {
-  /** Buckets objects may be in (`allowed_buckets`); absent means any valid bucket name. */
+  /**
+   * Buckets objects may be in (`allowed_buckets`, which defaults to `[bucket]`). Absent, only
+   * buckets named like Security Lake's own ({@link LAKE_BUCKET_PREFIX}) are accepted: a
+   * notification can never make the collector read just any bucket its credentials reach.
+   */
   allowedBuckets?: readonly string[];
   /** Largest body accepted, in UTF-8 bytes. Default {@link MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
@@ -151,12 +159,18 @@ function checkRef(
 ): void {
   if (bucket !== undefined) {
     const allowed = options.allowedBuckets;
-    if (!BUCKET.test(bucket) || (allowed !== undefined && !allowed.includes(bucket))) {
+    let why: string | undefined;
+    if (!BUCKET.test(bucket)) why = "is not a valid bucket name";
+    else if (allowed !== undefined && !allowed.includes(bucket)) {
+      why = "allowed_buckets does not list (it defaults to the input's bucket)";
+    } else if (allowed === undefined && !bucket.startsWith(LAKE_BUCKET_PREFIX)) {
+      why =
+        `is not named like a Security Lake bucket (${LAKE_BUCKET_PREFIX}*), the only ones read when neither bucket nor allowed_buckets is set`;
+    }
+    if (why) {
       refuse(
         "NOTIFICATION_BUCKET_NOT_ALLOWED",
-        `Notification names bucket ${shown(bucket)}, which ${
-          BUCKET.test(bucket) ? "allowed_buckets does not list" : "is not a valid bucket name"
-        }`,
+        `Notification names bucket ${shown(bucket)}, which ${why}`,
         body,
         { bucket: shown(bucket) },
       );

@@ -20,7 +20,9 @@ const eventBridge = (key: string, extra: Record<string, unknown> = {}) =>
   });
 
 Deno.test("EventBridge shape without detail-type names one object, key verbatim", () => {
-  const n = parseNotification(eventBridge("aws/VPC_FLOW/2.0/region=us-east-1/a+b%3D.gz.parquet"));
+  const n = parseNotification(eventBridge("aws/VPC_FLOW/2.0/region=us-east-1/a+b%3D.gz.parquet"), {
+    allowedBuckets: ["lake"],
+  });
   assert.deepEqual(n, {
     kind: "objects",
     objects: [{
@@ -55,7 +57,7 @@ Deno.test("S3 Records keys are URL-decoded and every record is read", () => {
       rec("gone.parquet", "ObjectRemoved:Delete"),
     ],
   });
-  const n = parseNotification(body);
+  const n = parseNotification(body, { allowedBuckets: ["b"] });
   assert.equal(n.kind, "objects");
   if (n.kind !== "objects") return;
   assert.deepEqual(n.objects.map((o) => o.key), [
@@ -69,6 +71,7 @@ Deno.test("SNS-wrapped bodies are unwrapped", () => {
   const inner = eventBridge("k.parquet");
   const n = parseNotification(
     JSON.stringify({ Type: "Notification", TopicArn: "arn:aws:sns:x", Message: inner }),
+    { allowedBuckets: ["lake"] },
   );
   assert.equal(n.kind === "objects" && n.objects[0]!.key, "k.parquet");
 });
@@ -150,4 +153,30 @@ Deno.test("published notification samples parse to their objects", async (t) => 
       assert.deepEqual(n.skipped.map((s) => s.reason), skipped);
     });
   }
+});
+
+Deno.test("buckets: allowed_buckets when given, else only Security Lake's bucket names (DataError 610)", () => {
+  const body = (bucket: string) =>
+    JSON.stringify({
+      source: "aws.s3",
+      detail: { bucket: { name: bucket }, object: { key: "k.parquet" } },
+    });
+  const lake = "aws-security-data-lake-us-east-1-abcdefghijklmnopqrstuvwxyz0123";
+  const refused = (b: string, options: { allowedBuckets?: string[] }, why: RegExp) =>
+    assert.throws(() => parseNotification(body(b), options), (e: unknown) => {
+      assert.ok(isCollectorError(e, "NOTIFICATION_BUCKET_NOT_ALLOWED"), String(e));
+      assert.equal(e.id, 610);
+      assert.match(e.message, why);
+      return true;
+    });
+  // Neither bucket nor allowed_buckets set: Security Lake's names only.
+  refused("attacker-bucket", {}, /not named like a Security Lake bucket/);
+  refused("aws-security-data-lakes", {}, /not named like a Security Lake bucket/);
+  const n = parseNotification(body(lake));
+  assert.equal(n.kind === "objects" && n.objects[0]!.bucket, lake);
+  // A list (allowed_buckets, or [bucket] by default): exactly those.
+  refused("attacker-bucket", { allowedBuckets: [lake] }, /allowed_buckets does not list/);
+  refused(lake.replace("0123", "9999"), { allowedBuckets: [lake] }, /allowed_buckets/);
+  const custom = parseNotification(body("my-lake"), { allowedBuckets: ["my-lake"] });
+  assert.equal(custom.kind === "objects" && custom.objects.length, 1);
 });

@@ -29,6 +29,24 @@ function render(record: LogRecord): string {
   return s;
 }
 
+// C0 and C1 control characters, DEL, and the Unicode line and paragraph separators.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u001b`...),
+ * so that one record is always one line of the text format: values
+ * that come from outside (an SQS body, an object key, a Parquet column name) cannot start a line
+ * of their own or pass for a line of the collector's.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** Configures logging once for the process; safe to call again (replaces the setup). */
 export async function setupLogging(options: LoggingOptions = {}): Promise<void> {
   const { level = "info", format = "text" } = options;
@@ -56,7 +74,7 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<void> 
     write(
       `${time} ${record.level.toUpperCase().padEnd(7)} [${
         record.category.slice(1).join(".") || "main"
-      }] ${message}${props ? " " + props : ""}\n`,
+      }] ${escapeControls(message)}${props ? " " + escapeControls(props) : ""}\n`,
     );
   };
   await reset();

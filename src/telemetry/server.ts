@@ -2,7 +2,8 @@
  * The metrics and health endpoint (`globals.metrics.listen`): Prometheus text at `/metrics`,
  * liveness at `/healthz` (the process and its loops are turning), readiness at `/readyz`
  * (configuration loaded, queue reachable, every output delivering). Each health path answers
- * 200 or 503 with a short JSON reason.
+ * 200 or 503 with a short JSON reason. Whoever reaches the port can hold no more than the
+ * limits allow: see {@link startMetricsServer}.
  * @module
  */
 import { HEALTH_PATH, METRICS_DEFAULT_PORT, METRICS_PATH, READY_PATH } from "./endpoints.ts";
@@ -34,37 +35,224 @@ export function parseListen(listen: string): { hostname: string; port: number } 
 /** A running endpoint. */
 export interface MetricsServer {
   readonly port: number;
+  /** Connections open now. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
-/** Starts the endpoint on `listen`. */
-export function startMetricsServer(listen: string, source: HealthSource): Promise<MetricsServer> {
+/** Limits of the endpoint; see {@link startMetricsServer}. */
+export interface MetricsServerOptions {
+  /** Time a client has to send its whole request head. Default 10,000 ms. */
+  headerTimeoutMs?: number;
+  /**
+   * Longest a connection may stay silent: nothing received while the request is awaited, or
+   * nothing taken by the client while the answer is written. Default 5,000 ms.
+   */
+  idleTimeoutMs?: number;
+  /** Connections open at once; one more is closed as soon as it is accepted. Default 32. */
+  maxConnections?: number;
+}
+
+/** The longest request head read (request line and headers). */
+const MAX_HEAD_BYTES = 8 * 1024;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Answer {
+  readonly status: number;
+  readonly type: string;
+  readonly body: string;
+}
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+};
+
+/**
+ * Starts the endpoint on `listen`. It is a small HTTP/1.1 server of its own, since it faces
+ * whoever can reach the port: one request per connection (answered with `Connection: close`),
+ * only GET and HEAD, a request head of at most 8 KiB that must arrive within
+ * `headerTimeoutMs`, a connection silent for `idleTimeoutMs` closed, and at most
+ * `maxConnections` connections open, so that idle or slow clients cannot hold sockets or
+ * memory.
+ */
+export function startMetricsServer(
+  listen: string,
+  source: HealthSource,
+  options: MetricsServerOptions = {},
+): Promise<MetricsServer> {
   const { hostname, port } = parseListen(listen);
-  const json = (r: CheckResult) =>
-    new Response(JSON.stringify({ status: r.ok ? "ok" : "unavailable", reason: r.reason }) + "\n", {
-      status: r.ok ? 200 : 503,
-      headers: { "content-type": "application/json" },
-    });
-  return new Promise((resolve, reject) => {
-    try {
-      const server = Deno.serve({
-        hostname,
-        port,
-        onListen: (addr) =>
-          resolve({ port: (addr as Deno.NetAddr).port, close: () => server.shutdown() }),
-      }, (req) => {
-        const path = new URL(req.url).pathname;
-        if (path === METRICS_PATH) {
-          return new Response(source.metrics(), {
-            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-          });
-        }
-        if (path === HEALTH_PATH) return json(source.live());
-        if (path === READY_PATH) return json(source.ready());
-        return new Response("not found\n", { status: 404 });
-      });
-    } catch (e) {
-      reject(e);
-    }
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 5_000;
+  const maxConnections = options.maxConnections ?? 32;
+  const json = (r: CheckResult): Answer => ({
+    status: r.ok ? 200 : 503,
+    type: "application/json",
+    body: JSON.stringify({ status: r.ok ? "ok" : "unavailable", reason: r.reason }) + "\n",
   });
+  const answer = (path: string): Answer => {
+    if (path === METRICS_PATH) {
+      return {
+        status: 200,
+        type: "text/plain; version=0.0.4; charset=utf-8",
+        body: source.metrics(),
+      };
+    }
+    if (path === HEALTH_PATH) return json(source.live());
+    if (path === READY_PATH) return json(source.ready());
+    return { status: 404, type: "text/plain", body: "not found\n" };
+  };
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname, port });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const open = new Set<Deno.Conn>();
+  const served = new Set<Promise<void>>();
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // closed
+      }
+      if (open.size >= maxConnections) {
+        try {
+          conn.close();
+        } catch {
+          // already gone
+        }
+        continue;
+      }
+      open.add(conn);
+      const p = serve(conn, { headerTimeoutMs, idleTimeoutMs, answer }).finally(() => {
+        open.delete(conn);
+        served.delete(p);
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      });
+      served.add(p);
+    }
+  })();
+  return Promise.resolve({
+    port: (listener.addr as Deno.NetAddr).port,
+    get connections() {
+      return open.size;
+    },
+    async close() {
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      await accepting;
+      for (const c of open) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      await Promise.allSettled([...served]);
+    },
+  });
+}
+
+/** Reads one request from `conn` within the limits and answers it; never throws. */
+async function serve(
+  conn: Deno.Conn,
+  o: { headerTimeoutMs: number; idleTimeoutMs: number; answer: (path: string) => Answer },
+): Promise<void> {
+  // One timer: the earlier of the header deadline and the idle deadline closes the connection,
+  // which ends any read or write in progress.
+  const headerDeadline = Date.now() + o.headerTimeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (deadline: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }, Math.max(0, deadline - Date.now()));
+  };
+  try {
+    const head = new Uint8Array(MAX_HEAD_BYTES);
+    let n = 0;
+    let end = -1;
+    while (end < 0) {
+      arm(Math.min(headerDeadline, Date.now() + o.idleTimeoutMs));
+      if (n === head.length) {
+        await write(conn, reply({ status: 431, type: "text/plain", body: "request too large\n" }));
+        return;
+      }
+      const got = await conn.read(head.subarray(n));
+      if (got === null) return;
+      end = headEnd(head, Math.max(0, n - 3), n + got);
+      n += got;
+    }
+    const line = decoder.decode(head.subarray(0, head.indexOf(0x0d)));
+    const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(line);
+    let a: Answer;
+    if (!m) a = { status: 400, type: "text/plain", body: "bad request\n" };
+    else if (m[1] !== "GET" && m[1] !== "HEAD") {
+      a = { status: 405, type: "text/plain", body: "method not allowed\n" };
+    } else {
+      let path = m[2]!;
+      const q = path.search(/[?#]/);
+      if (q >= 0) path = path.slice(0, q);
+      a = o.answer(path);
+    }
+    arm(Date.now() + o.idleTimeoutMs);
+    await write(conn, reply(a, m?.[1] === "HEAD"));
+  } catch {
+    // the client went away, or a deadline closed the connection
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Where the request head ends (after its blank line) in `buf[0..n)`, or -1; only the blank
+ * lines that end at `from` or later are looked for (the bytes before were searched already).
+ */
+function headEnd(buf: Uint8Array, from: number, n: number): number {
+  for (let i = Math.max(3, from); i < n; i++) {
+    if (buf[i] === 0x0a && buf[i - 1] === 0x0d && buf[i - 2] === 0x0a && buf[i - 3] === 0x0d) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+/** The bytes of an HTTP/1.1 response for `a`, without the body for HEAD. */
+function reply(a: Answer, head = false): Uint8Array {
+  const body = encoder.encode(a.body);
+  const text = `HTTP/1.1 ${a.status} ${REASONS[a.status] ?? ""}\r\n` +
+    `content-type: ${a.type}\r\ncontent-length: ${body.length}\r\n` +
+    `connection: close\r\ncache-control: no-store\r\n\r\n`;
+  const start = encoder.encode(text);
+  if (head) return start;
+  const out = new Uint8Array(start.length + body.length);
+  out.set(start);
+  out.set(body, start.length);
+  return out;
+}
+
+async function write(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }

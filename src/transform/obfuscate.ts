@@ -4,7 +4,8 @@
  * name, or only the parts of string values that match their patterns.
  *
  * Paths are dotted OCSF field names: `*` matches any key of an object (or every element of a
- * list), `name[]` every element of the list `name`. Lists met along a path are walked
+ * list), `name[]` every element of the list `name`, and a name in double quotes is taken as it
+ * is, dots included (`unmapped."x.forwarded.for"`). Lists met along a path are walked
  * element by element, so `observables.value` and `observables[].value` are the same path.
  * A path that names a missing (or null) field does nothing; fields not named are untouched.
  *
@@ -17,10 +18,15 @@
  * always a string, hashed or cut from the value's compact JSON text (`123`, `true`,
  * `{"a":1}`).
  *
+ * Patterns run in V8's linear-time engine (`linear_regex.ts`): no value, however crafted, makes
+ * one take more than linear time.
+ *
  * With `string_patterns`, only the parts of string values that match a pattern are replaced
  * (each match masked, hashed or partly masked; with `drop`, a string that matches is removed):
  * in every string of the event when the rule has no paths, or in every string at or below the
- * named paths. Map keys are never changed.
+ * named paths. Keys are searched too (a MAP's keys are data, such as an e-mail address used as
+ * a key of `unmapped`): in every object at or below the named paths, or every object of the
+ * event; a matching key is replaced the same way (with `drop`, its member is removed).
  *
  * Rules are compiled once; hashing is synchronous (`node:crypto`) and remembers recent inputs.
  * @module
@@ -29,6 +35,7 @@ import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
 import type { ObfuscationRule } from "../config/types.ts";
 import { DEFAULT_MASK } from "../config/schema.ts";
+import { linearRegExp } from "../linear_regex.ts";
 import { toJson } from "./json.ts";
 import type { JsonValue } from "./values.ts";
 
@@ -62,21 +69,57 @@ interface CompiledRule {
 
 const HASH_CACHE_ENTRIES = 4096;
 
-/** Parses `actor.user.name`, `observables[].value`, `unmapped.*`, `resources[]`. */
+/**
+ * Parses `actor.user.name`, `observables[].value`, `unmapped.*`, `resources[]`, and names in
+ * double quotes for keys that hold dots, brackets or a `*` of their own:
+ * `unmapped."x.forwarded.for"`, `"a.b"[].c` (inside the quotes, `\"` is a quote and `\\` a
+ * backslash; a quoted `"*"` is the key `*`, not any key).
+ */
 export function parsePath(path: string): Step[] {
   if (path.trim() === "") throw new RangeError("An obfuscation path must not be empty");
-  return path.split(".").map((part) => {
-    const each = part.endsWith("[]");
-    const name = each ? part.slice(0, -2) : part;
-    if (name === "" || name.includes("[") || name.includes("]")) {
-      throw new RangeError(
-        `Obfuscation path ${
-          JSON.stringify(path)
-        } is not valid: write names separated by dots, * for any key and [] after a list, e.g. observables[].value`,
-      );
+  const invalid = () =>
+    new RangeError(
+      `Obfuscation path ${
+        JSON.stringify(path)
+      } is not valid: write names separated by dots, * for any key, [] after a list, and names holding dots in double quotes, e.g. observables[].value or unmapped."x.forwarded.for"`,
+    );
+  const steps: Step[] = [];
+  let i = 0;
+  for (;;) {
+    let key: string | undefined;
+    let quoted = false;
+    if (path[i] === '"') {
+      quoted = true;
+      key = "";
+      for (i++;; i++) {
+        if (i >= path.length) throw invalid();
+        const c = path[i]!;
+        if (c === '"') break;
+        if (c === "\\") {
+          i++;
+          if (i >= path.length) throw invalid();
+          key += path[i];
+        } else key += c;
+      }
+      i++;
+    } else {
+      let end = i;
+      while (end < path.length && path[end] !== "." && path[end] !== "[") end++;
+      key = path.slice(i, end);
+      i = end;
+      if (key === "" || key.includes("]") || key.includes('"')) throw invalid();
     }
-    return name === "*" ? { any: true, each } : { key: name, any: false, each };
-  });
+    let each = false;
+    if (path.startsWith("[]", i)) {
+      each = true;
+      i += 2;
+    }
+    steps.push(!quoted && key === "*" ? { any: true, each } : { key, any: false, each });
+    if (i === path.length) return steps;
+    if (path[i] !== ".") throw invalid();
+    i++;
+    if (i === path.length) throw invalid();
+  }
 }
 
 function replacer(rule: ObfuscationRule): (text: string) => string {
@@ -110,6 +153,22 @@ function replacer(rule: ObfuscationRule): (text: string) => string {
     }
     case "drop":
       return (text) => text;
+  }
+}
+
+/**
+ * `pattern` for the linear-time engine (global), or a RangeError saying why it cannot run
+ * there: the configuration loader refuses such patterns first (SetupError 43 and 44).
+ */
+function compilePattern(pattern: string): RegExp {
+  try {
+    return linearRegExp(pattern, "g");
+  } catch (e) {
+    throw new RangeError(
+      `Obfuscation pattern ${JSON.stringify(pattern)} cannot be used: ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
   }
 }
 
@@ -159,9 +218,7 @@ export class Obfuscator {
       }
       return {
         paths: r.paths?.length ? r.paths.map(parsePath) : undefined,
-        patterns: r.string_patterns?.length
-          ? r.string_patterns.map((p) => new RegExp(p, "g"))
-          : undefined,
+        patterns: r.string_patterns?.length ? r.string_patterns.map(compilePattern) : undefined,
         method: r.method,
         replace: replacer(r),
       };
@@ -179,6 +236,7 @@ export class Obfuscator {
     for (const rule of this.#rules) {
       if (rule.paths === undefined) {
         for (const key of Object.keys(event)) this.#patterns(rule, event, key);
+        this.#keys(rule, event);
       } else {
         for (const path of rule.paths) this.#walk(rule, event, path, 0);
       }
@@ -290,6 +348,47 @@ export class Obfuscator {
       for (let k = value.length - 1; k >= 0; k--) this.#patterns(rule, value, k);
     } else if (value !== null && typeof value === "object") {
       for (const k of Object.keys(value)) this.#patterns(rule, value as JsonObject, k);
+      this.#keys(rule, value as JsonObject);
+    }
+  }
+
+  /**
+   * Replaces the matches of the rule's patterns in the keys of `obj` (a MAP column's keys are
+   * data: `unmapped`, `metadata.labels`...), keeping the order of its members. With `drop`, a
+   * member whose key matches is removed. A key that becomes one `obj` already has gets `#2`,
+   * `#3`... appended, so that no value is lost.
+   */
+  #keys(rule: CompiledRule, obj: JsonObject): void {
+    let renamed: Map<string, string> | undefined;
+    for (const key of Object.keys(obj)) {
+      let matched = false;
+      let text = key;
+      for (const re of rule.patterns!) {
+        text = text.replace(re, (m) => {
+          if (m === "") return m;
+          matched = true;
+          return rule.replace(m);
+        });
+      }
+      if (!matched) continue;
+      this.#changed++;
+      (renamed ??= new Map()).set(key, rule.method === "drop" ? "" : text);
+    }
+    if (renamed === undefined) return;
+    const entries = Object.entries(obj);
+    // Names in use: the keys that stay, then each new name as it is given.
+    const taken = new Set(entries.map(([k]) => k).filter((k) => !renamed.has(k)));
+    for (const [k] of entries) delete obj[k];
+    for (const [k, v] of entries) {
+      let name = k;
+      if (renamed.has(k)) {
+        if (rule.method === "drop") continue;
+        const base = renamed.get(k)!;
+        name = base;
+        for (let n = 2; taken.has(name); n++) name = `${base}#${n}`;
+        taken.add(name);
+      }
+      obj[name] = v;
     }
   }
 }

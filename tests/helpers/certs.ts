@@ -224,3 +224,75 @@ export function testConnector(certs: TestCerts, port: number, rogue = false): Co
     connectTimeoutSeconds: 5,
   });
 }
+
+async function opensslQuiet(cwd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * Writes `dir/name.pem` and `dir/name.key`: a certificate with its own key, signed by a throwaway
+ * CA, valid from `start` to `end` (in the past or the future, which `openssl req -x509` cannot do).
+ */
+export async function certWithDates(
+  dir: string,
+  name: string,
+  start: Date,
+  end: Date,
+): Promise<void> {
+  const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(0, 14) + "Z";
+  const ca = join(dir, `${name}-ca`);
+  await Deno.mkdir(ca, { recursive: true });
+  await Deno.writeTextFile(join(ca, "index.txt"), "");
+  await Deno.writeTextFile(join(ca, "serial"), "01\n");
+  await Deno.writeTextFile(
+    join(ca, "ca.cnf"),
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
+      "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+  );
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await opensslQuiet(ca, [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-subj",
+    "/CN=t",
+  ]);
+  await opensslQuiet(ca, [
+    "req",
+    "-new",
+    ...ec,
+    "-keyout",
+    `../${name}.key`,
+    "-out",
+    "c.csr",
+    "-subj",
+    `/CN=${name}`,
+  ]);
+  await opensslQuiet(ca, [
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-cert",
+    "ca.pem",
+    "-keyfile",
+    "ca.key",
+    "-in",
+    "c.csr",
+    "-out",
+    `../${name}.pem`,
+    "-notext",
+    "-startdate",
+    stamp(start),
+    "-enddate",
+    stamp(end),
+  ]);
+}
