@@ -110,11 +110,16 @@ const choice = (
   choices: readonly string[],
   extra: Extra = {},
 ): ScalarSpec => ({ kind: "enum", description, choices, ...extra });
-const obj = (
+/** An object's spec that keeps its field names in its type (see `types_test.ts`). */
+export type ObjectOf<F extends Record<string, Spec>> = Omit<ObjectSpec, "fields"> & {
+  readonly fields: F;
+};
+
+const obj = <F extends Record<string, Spec>>(
   description: string,
-  fields: Record<string, Spec>,
+  fields: F,
   extra: { required?: boolean; optional?: boolean; sameAs?: string } = {},
-): ObjectSpec => ({ kind: "object", description, fields, ...extra });
+): ObjectOf<F> => ({ kind: "object", description, fields, ...extra });
 const list = (
   description: string,
   item: ScalarSpec,
@@ -227,7 +232,7 @@ const ACCESS_KEY_ID: Pattern = {
   form: "an access key id such as AKIAIOSFODNN7EXAMPLE (letters and digits only)",
 };
 
-const credentials = (description: string, sameAs?: string): ObjectSpec =>
+const credentials = (description: string, sameAs?: string) =>
   obj(description, {
     aws_access_key_id: str("AWS access key id of the subscriber's IAM identity.", {
       pattern: ACCESS_KEY_ID,
@@ -597,7 +602,7 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
 });
 
 /** The whole configuration file. */
-export const SCHEMA: ObjectSpec = obj("The configuration file.", {
+const schema = obj("The configuration file.", {
   globals: obj("Settings of the whole collector.", {
     id: str("Identifier of this collector instance.", { default: "seclake" }),
     name: str("Name of this collector, written in logs.", { default: "seclake" }),
@@ -689,3 +694,16 @@ export function isMasked(spec: Spec): boolean {
   return spec.kind !== "list" && spec.kind !== "object" && spec.kind !== "map" &&
     spec.kind !== "objects" && (spec.secret === true || spec.masked === true);
 }
+
+/** The whole configuration file's schema. */
+export const SCHEMA: ObjectSpec = schema;
+
+/** The object specs with their field names, for tying the configuration types to the schema. */
+export const SPECS = {
+  globals: schema.fields.globals,
+  output: output,
+  inputs: input,
+  events,
+  obfuscationRule,
+  credentials: input.fields.credentials,
+};
