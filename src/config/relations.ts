@@ -1,0 +1,260 @@
+/**
+ * Pass 3 of loading a configuration: relations between settings. What an output or input type
+ * requires, settings that exclude or need each other, credentials given in pairs, tag maps with a
+ * default, sources named in both lists, and each obfuscation rule's fields for its method.
+ * @module
+ */
+import type { Path } from "./_util.ts";
+import type { Report } from "./report.ts";
+import { formatPath } from "./report.ts";
+import { SCHEMA } from "./schema.ts";
+import type { MapSpec, ObjectSpec } from "./schema.ts";
+import type { Raw } from "./walk.ts";
+
+/** The smallest `hash_key`, in bytes. */
+export const MIN_HASH_KEY_BYTES = 16;
+
+/** Checks the relations between the settings of `raw` (see the module). */
+export function checkRelations(r: Report, raw: Raw): void {
+  const outputs = (raw.outputs ?? {}) as Record<string, Raw>;
+  if (Object.keys(outputs).length === 0) {
+    r.fail(
+      "CONFIG_NO_OUTPUT",
+      ["outputs"],
+      r.lineNear(["outputs"]),
+      `${
+        r.written(["outputs"]) ? "is empty" : "is missing"
+      }: configure at least one output (devo_platform, relay or console)`,
+    );
+  }
+  for (const [name, o] of Object.entries(outputs)) outputRelations(r, name, o);
+
+  const inputs = (raw.inputs ?? {}) as Record<string, Raw>;
+  const enabled = Object.entries(inputs).filter(([, i]) => i.enabled !== false);
+  if (enabled.length === 0) {
+    const what = !r.written(["inputs"])
+      ? "is missing"
+      : Object.keys(inputs).length === 0
+      ? "is empty"
+      : "has no enabled input (every input has enabled: false)";
+    r.fail(
+      "CONFIG_NO_INPUT",
+      ["inputs"],
+      r.lineNear(["inputs"]),
+      `${what}: configure and enable at least one input`,
+    );
+  }
+  for (const [name, i] of enabled) inputRelations(r, name, i);
+}
+
+function outputRelations(r: Report, name: string, o: Raw): void {
+  const path = ["outputs", name];
+  const c = (o.config ?? {}) as Raw;
+  const needed = o.type === "devo_platform"
+    ? ["address", "port", "chain", "cert", "key"]
+    : o.type === "relay"
+    ? ["address", "port"]
+    : [];
+  const fields = ((SCHEMA.fields.outputs as MapSpec).value as ObjectSpec).fields;
+  const configSpec = fields.config as ObjectSpec;
+  for (const k of needed) {
+    if (c[k] !== undefined) continue;
+    r.missing(
+      [...path, "config", k],
+      configSpec.fields[k]!,
+      r.lineNear([...path, "config", k]),
+      `is required for output type ${o.type}`,
+    );
+  }
+}
+
+function inputRelations(r: Report, name: string, i: Raw): void {
+  const path = ["inputs", name];
+  const inputSpec = (SCHEMA.fields.inputs as MapSpec).value as ObjectSpec;
+  if (i.type === "directory") {
+    if (i.directory === undefined) {
+      r.missing(
+        [...path, "directory"],
+        inputSpec.fields.directory!,
+        r.lineNear([...path, "directory"]),
+        "is required for input type directory",
+      );
+    }
+  } else {
+    if (i.region === undefined) {
+      r.missing(
+        [...path, "region"],
+        inputSpec.fields.region!,
+        r.lineNear([...path, "region"]),
+      );
+    }
+    if (i.queue_name === undefined && i.queue_url === undefined) {
+      r.fail(
+        "CONFIG_MISSING",
+        [...path, "queue_name"],
+        r.lineNear([...path, "queue_name"]),
+        "is required (or queue_url): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue",
+      );
+    }
+    if (i.queue_name !== undefined && i.queue_url !== undefined) {
+      r.conflict(path, "queue_name", "queue_url", r.lineNear([...path, "queue_url"]));
+    }
+    if (i.queue_account_id !== undefined && i.queue_url !== undefined) {
+      r.fail(
+        "CONFIG_CONFLICT",
+        [...path, "queue_account_id"],
+        r.lineNear([...path, "queue_account_id"]),
+        `cannot be given together with ${
+          formatPath([...path, "queue_url"])
+        }, which already names the account: keep one of the two`,
+      );
+    }
+    credentialRelations(r, [...path, "credentials"], i.credentials as Raw, true);
+    for (const k of ["sqs_credentials", "s3_credentials"]) {
+      if (i[k] !== undefined) credentialRelations(r, [...path, k], i[k] as Raw, true);
+    }
+  }
+  const events = ((i.services as Raw).events ?? {}) as Raw;
+  const ev = [...path, "services", "events"];
+  const map = events.devo_tag_map as Record<string, string> | undefined;
+  if (map !== undefined && map.default === undefined) {
+    r.fail(
+      "CONFIG_TAG_MAP_DEFAULT",
+      [...ev, "devo_tag_map"],
+      r.lineNear([...ev, "devo_tag_map"]),
+      `has no default entry: add default: ${events.tag ?? "cloud.aws.amazon.security_lake.events"}`,
+    );
+  }
+  const include = (events.include_sources ?? []) as string[];
+  ((events.exclude_sources ?? []) as string[]).forEach((s, n) => {
+    if (include.includes(s)) {
+      r.fail(
+        "CONFIG_CONFLICT",
+        [...ev, "exclude_sources", n],
+        r.lineNear([...ev, "exclude_sources", n]),
+        `names ${s}, which include_sources also names: keep it in one of the two lists`,
+      );
+    }
+  });
+  const allowed = i.allowed_buckets as string[] | undefined;
+  if (i.bucket !== undefined && allowed !== undefined && !allowed.includes(i.bucket as string)) {
+    r.fail(
+      "CONFIG_CONFLICT",
+      [...path, "bucket"],
+      r.lineNear([...path, "bucket"]),
+      `names ${i.bucket}, which allowed_buckets does not list: add it there or correct it`,
+    );
+  }
+  ((events.obfuscation ?? []) as Raw[]).forEach((rule, n) =>
+    ruleRelations(r, [...ev, "obfuscation", n], rule)
+  );
+}
+
+function credentialRelations(r: Report, path: Path, c: Raw, needSome: boolean): void {
+  const has = (k: string) => c[k] !== undefined;
+  const line = (k: string) => r.lineNear([...path, k]);
+  if (has("aws_access_key_id") !== has("aws_secret_access_key")) {
+    const [given, absent] = has("aws_access_key_id")
+      ? ["aws_access_key_id", "aws_secret_access_key"]
+      : ["aws_secret_access_key", "aws_access_key_id"];
+    r.fail(
+      "CONFIG_CREDENTIALS_PAIR",
+      [...path, absent],
+      line(given),
+      `is missing${
+        r.emptyNote([...path, absent])
+      } while ${given} is given: set both keys of the IAM access key, or neither`,
+    );
+  } else if (has("aws_session_token") && !has("aws_access_key_id")) {
+    r.fail(
+      "CONFIG_CREDENTIALS_PAIR",
+      [...path, "aws_session_token"],
+      line("aws_session_token"),
+      "is given without aws_access_key_id and aws_secret_access_key: set all three or remove it",
+    );
+  }
+  if (has("profile") && (has("aws_access_key_id") || has("aws_secret_access_key"))) {
+    r.fail(
+      "CONFIG_CONFLICT",
+      [...path, "profile"],
+      line("profile"),
+      `cannot be given together with ${
+        formatPath([...path, "aws_access_key_id"])
+      }: use the profile or the access keys, not both`,
+    );
+  }
+  if (!has("role_arn")) {
+    for (const k of ["external_id", "role_session_name", "role_duration_seconds"]) {
+      if (r.written([...path, k])) {
+        r.fail(
+          "CONFIG_REQUIRES",
+          [...path, k],
+          line(k),
+          `has no effect without ${formatPath([...path, "role_arn"])}: add role_arn or remove ${k}`,
+        );
+      }
+    }
+  }
+  if (
+    needSome && !has("aws_access_key_id") && !has("aws_secret_access_key") && !has("profile") &&
+    !has("role_arn")
+  ) {
+    r.fail(
+      "CONFIG_MISSING",
+      [...path, "aws_access_key_id"],
+      r.lineNear([...path, "aws_access_key_id"]),
+      'is required: set aws_access_key_id and aws_secret_access_key (or profile, or role_arn), e.g. aws_access_key_id: "${AWS_ACCESS_KEY_ID}"',
+    );
+  }
+}
+
+function ruleRelations(r: Report, path: Path, rule: Raw): void {
+  const line = r.lineNear(path);
+  const given = (k: string) => r.written([...path, k]);
+  if (rule.paths === undefined && rule.string_patterns === undefined) {
+    r.fail(
+      "CONFIG_OBFUSCATION_RULE",
+      path,
+      line,
+      "names neither paths nor string_patterns: add the fields (paths) or the patterns (string_patterns) it applies to",
+    );
+  }
+  const method = rule.method as string;
+  if (method === "hash" && rule.hash_key === undefined) {
+    r.fail(
+      "CONFIG_OBFUSCATION_RULE",
+      [...path, "hash_key"],
+      r.lineNear([...path, "method"]),
+      'is required for method hash: add it, e.g. hash_key: "${SECLAKE_HASH_KEY}" (or hash_key_file)',
+    );
+  }
+  if (method === "hash" && typeof rule.hash_key === "string") {
+    const bytes = new TextEncoder().encode(rule.hash_key).length;
+    if (bytes < MIN_HASH_KEY_BYTES) {
+      r.fail(
+        "CONFIG_HASH_KEY_SHORT",
+        [...path, "hash_key"],
+        r.lineNear([...path, "hash_key"]),
+        `is ${bytes} byte${
+          bytes === 1 ? "" : "s"
+        } long, and must be at least ${MIN_HASH_KEY_BYTES}: anyone who can guess it can reverse the pseudonyms by hashing likely values; use a long random key, e.g. the output of openssl rand -hex 32`,
+      );
+    }
+  }
+  const only: Record<string, string> = {
+    value: "mask",
+    hash_key: "hash",
+    hash_length: "hash",
+    keep_last: "partial",
+  };
+  for (const [k, m] of Object.entries(only)) {
+    if (given(k) && method !== m) {
+      r.fail(
+        "CONFIG_OBFUSCATION_RULE",
+        [...path, k],
+        r.lineNear([...path, k]),
+        `applies to method ${m} only, and this rule's method is ${method}: remove ${k} or change the method`,
+      );
+    }
+  }
+}
