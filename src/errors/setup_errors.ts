@@ -2,7 +2,7 @@
  * The catalogue's configuration and command-line errors (`SetupError`).
  * @module
  */
-import { entry, setup } from "./entry.ts";
+import { setup } from "./entry.ts";
 import type { CatalogueEntry } from "./entry.ts";
 
 /**
