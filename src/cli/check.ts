@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { EXIT } from "./exit_codes.ts";
 import { dirname, join, resolve } from "node:path";
 import { createClients } from "../aws/clients.ts";
 import type { AwsClients } from "../aws/clients.ts";
@@ -27,9 +28,6 @@ import { expiringCertificates } from "../output/cert_expiry.ts";
 import { startupWarnings } from "../config/warnings.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { prePullStarted } from "../state/backfill_job.ts";
-
-/** Exit codes of `seclake check` (the same as the other commands'). */
-export const CHECK_EXIT = { ok: 0, unavailable: 69, config: 78 } as const;
 
 /** The outcome of one check. */
 export interface CheckLine {
@@ -133,7 +131,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     options.onLine?.(clean);
   };
   const report = (exit: number): CheckReport => ({
-    ok: exit === CHECK_EXIT.ok,
+    ok: exit === EXIT.ok,
     exit_code: exit,
     config: resolve(path),
     checks: lines,
@@ -149,12 +147,12 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
     });
     if (result.errors.length > 0) {
       for (const e of result.errors) push(failed("configuration", e));
-      return report(CHECK_EXIT.config);
+      return report(EXIT.config);
     }
     config = result.config!;
   } catch (e) {
     push(failed("configuration", e));
-    return report(CHECK_EXIT.config);
+    return report(EXIT.config);
   }
   secrets = secretValues(config);
   push({
@@ -187,10 +185,10 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   const failures = lines.filter((l) => l.status === "failed");
   return report(
     failures.length === 0
-      ? CHECK_EXIT.ok
+      ? EXIT.ok
       : failures.some((l) => l.error?.family === "SetupError")
-      ? CHECK_EXIT.config
-      : CHECK_EXIT.unavailable,
+      ? EXIT.config
+      : EXIT.unavailable,
   );
 }
 

@@ -14,12 +14,12 @@ import type { LogLevel } from "../telemetry/log.ts";
 import { backfillCommand } from "./backfill.ts";
 import { prePullStarted } from "../state/backfill_job.ts";
 import { checkCommand } from "./check.ts";
+import { EXIT } from "./exit_codes.ts";
 import { decodeFile } from "./decode.ts";
 import { runMain } from "./run.ts";
 import { formatVersion, VERSION, versionInfo } from "./version.ts";
 
-/** Exit codes. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
+export { EXIT } from "./exit_codes.ts";
 
 const HELP = `seclake ${VERSION}: Amazon Security Lake collector for Devo
 

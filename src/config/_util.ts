@@ -99,7 +99,7 @@ export function describe(v: unknown): string {
 /** The allowed range of an integer setting, completing "must be ...". */
 export function rangeText(spec: ScalarSpec): string {
   const u = spec.unit === "bytes" ? "" : spec.unit ? ` ${spec.unit}` : "";
-  const f = (n: number) => (spec.unit === "bytes" ? humanBytes(n) : String(n));
+  const f = (n: number) => (spec.unit === "bytes" ? exactSize(n) : String(n));
   if (spec.min !== undefined && spec.max !== undefined) {
     return `between ${f(spec.min)} and ${f(spec.max)}${u}`;
   }
@@ -109,11 +109,11 @@ export function rangeText(spec: ScalarSpec): string {
 
 /** A received number as shown next to a range (bytes also in binary units). */
 export function amount(n: number, spec: ScalarSpec): string {
-  return spec.unit === "bytes" ? `${humanBytes(n)} (${n} bytes)` : String(n);
+  return spec.unit === "bytes" ? `${exactSize(n)} (${n} bytes)` : String(n);
 }
 
 /** `8 MiB`, `1 GiB`, `1536 bytes`: exact binary units where they fit. */
-export function humanBytes(n: number): string {
+export function exactSize(n: number): string {
   for (
     const [u, size] of [["TiB", 1024 ** 4], ["GiB", 1024 ** 3], ["MiB", 1024 ** 2], [
       "KiB",

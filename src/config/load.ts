@@ -265,4 +265,4 @@ class Validator {
   }
 }
 
-export { closest, humanBytes, parseRfc3339 } from "./_util.ts";
+export { closest, parseRfc3339 } from "./_util.ts";
