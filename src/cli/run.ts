@@ -16,7 +16,6 @@ import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.
 import type { DecodePool } from "../parquet/parallel_lines.ts";
 import { DirectoryQueue, LOCAL_BUCKET, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
-import { logger } from "../telemetry/log.ts";
 import { startMetricsServer } from "../telemetry/server.ts";
 import type { MetricsServer } from "../telemetry/server.ts";
 import { memoryReport, SenderStats } from "../telemetry/stats.ts";
@@ -46,193 +45,52 @@ export interface RunResult {
   readonly telemetry: Telemetry;
 }
 
+/** What the pieces of one run share: its outputs, telemetry, health and what to release. */
+interface RunContext {
+  readonly config: Config;
+  readonly options: RunOptions;
+  readonly telemetry: Telemetry;
+  readonly outputs: EventOutput[];
+  readonly clients: AwsClients[];
+  readonly stores: StateStore[];
+  readonly timers: ReturnType<typeof setInterval>[];
+  readonly health: { lastLoop: number; queueOk: boolean; started: boolean };
+  decodePool?: DecodePool;
+}
+
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
 export async function runMain(config: Config, options: RunOptions = {}): Promise<RunResult> {
-  const log = logger("main");
-  const outputs: EventOutput[] = [];
-  const telemetry = new Telemetry();
-  const clients: AwsClients[] = [];
-  const stores: StateStore[] = [];
-  const timers: ReturnType<typeof setInterval>[] = [];
-  const health = { lastLoop: Date.now(), queueOk: false, started: false };
-  let server: MetricsServer | undefined;
-  let decodePool: DecodePool | undefined;
   const g = config.globals;
+  const telemetry = new Telemetry();
+  const ctx: RunContext = {
+    config,
+    options,
+    telemetry,
+    outputs: [],
+    clients: [],
+    stores: [],
+    timers: [],
+    health: { lastLoop: Date.now(), queueOk: false, started: false },
+  };
+  let server: MetricsServer | undefined;
   try {
-    log.info("Setup started for collector {name} (id {id})", { name: g.name, id: g.id });
+    telemetry.emit("setup_started", { name: g.name, id: g.id });
     // Everything start-up needs that `seclake check` also proves, before anything connects.
     for (const input of config.inputs) {
       await probeStateDir(join(g.persistence.directory_name, input.name));
     }
-    if (g.metrics.listen) {
-      server = await startMetricsServer(g.metrics.listen, {
-        live: () => {
-          const idle = (Date.now() - health.lastLoop) / 1000;
-          const limit = 60 +
-            Math.max(...config.inputs.map((i) => i.services.events.wait_time_seconds));
-          return idle < limit || !health.started
-            ? { ok: true, reason: "loops turning" }
-            : { ok: false, reason: `receive loop idle for ${idle.toFixed(0)} seconds` };
-        },
-        ready: () => {
-          if (!health.started) return { ok: false, reason: "starting" };
-          if (options.signal?.aborted) return { ok: false, reason: "stopping" };
-          if (!health.queueOk) return { ok: false, reason: "queue not reachable" };
-          const down = outputs.filter((o) => o.stats.failing).map((o) => o.name);
-          return down.length === 0
-            ? { ok: true, reason: "ready" }
-            : { ok: false, reason: `output not delivering: ${down.join(", ")}` };
-        },
-        metrics: () => {
-          const m = telemetry.metrics;
-          for (const o of outputs) {
-            m.eventsSent.set({ output: o.name }, o.stats.eventsSent);
-            m.bytesSent.set({ output: o.name }, o.stats.bytesSent);
-          }
-          m.bytesInFlight.set({}, outputs.reduce((t, o) => t + o.stats.pendingBytes, 0));
-          m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
-          return telemetry.render();
-        },
-      }, {
-        headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
-        idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
-        maxConnections: g.metrics.max_connections,
-      });
-      log.info("Metrics and health endpoints listening on port {port}", { port: server.port });
-    }
+    server = await startEndpoints(ctx);
     const widenings = await devoTrustWidenings(config);
     for (const w of widenings) {
-      logger("output").warn(
-        "{setting} is in effect: Deno would trust server certificates through it beside chain, so Devo outputs refuse to connect until it is removed",
-        { setting: w.what, value: w.value },
-      );
+      telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
     }
-    for (const o of config.outputs) outputs.push(await createOutput(o, widenings));
+    for (const o of config.outputs) ctx.outputs.push(await createOutput(o, widenings));
     // Decode workers, shared by every input; loaded while the queue is polled.
-    decodePool = startDecodePool(g);
-    if (decodePool) {
-      log.info("Parquet objects are decoded on {threads} worker threads", {
-        threads: decodePool.threads,
-      });
-    }
-    for (const c of expiringCertificates(config.outputs)) {
-      logger("output").warn(
-        "The client certificate {path} of output {output} ({subject}) expires on {not_after}, in {days} days: renew it before Devo refuses it",
-        {
-          path: c.path,
-          output: c.output,
-          subject: c.subject,
-          not_after: c.notAfter.toISOString(),
-          days: c.daysLeft,
-        },
-      );
-    }
-    for (const w of startupWarnings(config)) {
-      log.warn("{setting} {text}", { setting: w.setting, text: w.text });
-    }
-    const senderStats = new SenderStats();
-    timers.push(setInterval(() => {
-      const lines = senderStats.lines(outputs.map((o) => ({
-        name: o.name,
-        eventsSent: o.stats.eventsSent,
-        bytesSent: o.stats.bytesSent,
-        senders: 1,
-        queueSize: o.stats.pendingBytes,
-      })));
-      for (const line of lines) logger("output").info(line);
-    }, g.sender_stats_period_seconds * 1000));
-    timers.push(
-      setInterval(
-        () => logger("memory").info(memoryReport()),
-        g.memory_report_period_seconds * 1000,
-      ),
-    );
-    const runs = config.inputs.map(async (input) => {
-      const backfill = prePullWanted(input);
-      const { queue, reader, redrive } = await openInput(input, clients, telemetry, options.signal);
-      if (queue instanceof SqsQueue) {
-        // Queue depth for /metrics (ApproximateNumberOfMessages, ...NotVisible).
-        const poll = () =>
-          queue.attributes().then((a) => {
-            telemetry.metrics.queueMessages.set({ state: "visible" }, a.visible);
-            telemetry.metrics.queueMessages.set({ state: "not_visible" }, a.inFlight);
-          }, () => {});
-        poll();
-        timers.push(setInterval(poll, g.queue_depth_poll_seconds * 1000));
-      }
-      const state = await openState(config, input);
-      stores.push(state);
-      const events = input.services.events;
-      const obfuscator = compileObfuscation(events.obfuscation);
-      // The same for the queue's objects and the backfill's.
-      const objectOptions = inputObjectOptions(input, obfuscator, decodePool);
-      log.info("Setup terminated for input {input} ({type})", {
-        input: input.name,
-        type: input.type,
-      });
-      log.info("PrePull step for input {input}: {completed} completed objects remembered", {
-        input: input.name,
-        completed: state.completedCount,
-      });
-      health.started = true;
-      if (input.type === "directory") health.queueOk = true;
-      const formatterFor = formatterFactory(config, input);
-      // The live path and the backfill never read the same object at the same time.
-      const locks = new ObjectLocks();
-      const live = guardLivePath({ reader, state, locks });
-      const prePull = backfill
-        ? runPrePullBackfill({
-          open: prePullSource(input),
-          config,
-          input,
-          state,
-          locks,
-          outputs,
-          formatterFor,
-          telemetry,
-          signal: options.signal,
-          once: options.once,
-          shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
-          objectOptions,
-        })
-        : undefined;
-      const summary = await runCollector({
-        queue,
-        reader: live.reader,
-        outputs,
-        formatterFor,
-        select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
-        maxConcurrent: events.max_concurrent_objects,
-        maxMessages: events.max_messages,
-        waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
-        visibilitySeconds: events.visibility_timeout_seconds,
-        once: options.once || input.type === "directory",
-        signal: options.signal,
-        shutdownTimeoutMs: g.shutdown_timeout_seconds * 1000,
-        state: live.state,
-        quarantine: input.quarantine ? state : undefined,
-        maxReceiveCount: input.max_receive_count,
-        redrive,
-        telemetry,
-        onLoop: () => health.lastLoop = Date.now(),
-        onReceive: (ok) => health.queueOk = ok,
-        objectOptions,
-        notificationOptions: {
-          // A folder's files carry the bucket name "local"; no other bucket is read from it.
-          allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
-        },
-      });
-      if (obfuscator) {
-        log.info("Input {input}: {fields} fields obfuscated in {events} events", {
-          input: input.name,
-          fields: obfuscator.stats.fieldsObfuscated,
-          events: obfuscator.stats.eventsTouched,
-        });
-      }
-      const backfilled = await prePull;
-      return { allSucceeded: summary.allSucceeded && (backfilled?.ok ?? true) };
-    });
-    const results = await Promise.allSettled(runs);
+    ctx.decodePool = startDecodePool(g);
+    if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
+    warnAtStart(config, telemetry);
+    startReports(ctx);
+    const results = await Promise.allSettled(config.inputs.map((input) => runInput(ctx, input)));
     let ok = true;
     for (const r of results) {
       if (r.status === "rejected") {
@@ -240,49 +98,217 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
         const e = r.reason;
         telemetry.emit("error", { error: errorMessage(e), error_id: (e as { id?: number }).id });
         if (results.length === 1) throw e;
-      } else if (!r.value.allSucceeded) ok = false;
+      } else if (!r.value) ok = false;
     }
     const m = telemetry.metrics;
-    log.info(
-      "Run finished: {messages} messages received, {deleted} deleted, {objects} objects delivered, {skipped} skipped, {failed} failed, {duplicates} duplicated events filtered out",
-      {
-        messages: m.messagesReceived.total(),
-        deleted: m.messagesDeleted.total(),
-        objects: m.objects.get({ result: "delivered" }),
-        skipped: m.objects.get({ result: "skipped" }),
-        failed: m.objects.get({ result: "failed" }),
-        duplicates: m.duplicatesFiltered.total(),
-      },
-    );
+    telemetry.emit("run_finished", {
+      messages: m.messagesReceived.total(),
+      deleted: m.messagesDeleted.total(),
+      objects: m.objects.get({ result: "delivered" }),
+      skipped: m.objects.get({ result: "skipped" }),
+      failed: m.objects.get({ result: "failed" }),
+      duplicates: m.duplicatesFiltered.total(),
+    });
     return { ok, telemetry };
   } finally {
-    decodePool?.close();
-    for (const t of timers) clearInterval(t);
-    await Promise.allSettled(outputs.map((o) => o.close()));
-    for (const o of outputs) {
-      log.info("Output {output}: {events} events ({bytes} bytes) confirmed", {
+    ctx.decodePool?.close();
+    for (const t of ctx.timers) clearInterval(t);
+    await Promise.allSettled(ctx.outputs.map((o) => o.close()));
+    for (const o of ctx.outputs) {
+      telemetry.emit("output_confirmed_total", {
         output: o.name,
         events: o.stats.eventsSent,
         bytes: o.stats.bytesSent,
       });
     }
-    await Promise.allSettled(stores.map((s) => s.close()));
-    for (const c of clients) c.destroy();
+    await Promise.allSettled(ctx.stores.map((s) => s.close()));
+    for (const c of ctx.clients) c.destroy();
     await server?.close();
   }
 }
 
-/** Opens the input's state, in its own folder of the persistence directory. */
-async function openState(config: Config, input: InputConfig): Promise<StateStore> {
-  const log = logger("state");
-  const dir = join(config.globals.persistence.directory_name, input.name);
-  const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
-  if (report.reset) {
-    log.warn("reset_persistence_auth changed: the state of input {input} was cleared", {
-      input: input.name,
+/** The metrics and health endpoints, when `globals.metrics.listen` is set. */
+async function startEndpoints(ctx: RunContext): Promise<MetricsServer | undefined> {
+  const { config, options, outputs, telemetry, health } = ctx;
+  const g = config.globals;
+  if (!g.metrics.listen) return undefined;
+  const server = await startMetricsServer(g.metrics.listen, {
+    live: () => {
+      const idle = (Date.now() - health.lastLoop) / 1000;
+      const limit = 60 +
+        Math.max(...config.inputs.map((i) => i.services.events.wait_time_seconds));
+      return idle < limit || !health.started
+        ? { ok: true, reason: "loops turning" }
+        : { ok: false, reason: `receive loop idle for ${idle.toFixed(0)} seconds` };
+    },
+    ready: () => {
+      if (!health.started) return { ok: false, reason: "starting" };
+      if (options.signal?.aborted) return { ok: false, reason: "stopping" };
+      if (!health.queueOk) return { ok: false, reason: "queue not reachable" };
+      const down = outputs.filter((o) => o.stats.failing).map((o) => o.name);
+      return down.length === 0
+        ? { ok: true, reason: "ready" }
+        : { ok: false, reason: `output not delivering: ${down.join(", ")}` };
+    },
+    metrics: () => {
+      const m = telemetry.metrics;
+      for (const o of outputs) {
+        m.eventsSent.set({ output: o.name }, o.stats.eventsSent);
+        m.bytesSent.set({ output: o.name }, o.stats.bytesSent);
+      }
+      m.bytesInFlight.set({}, outputs.reduce((t, o) => t + o.stats.pendingBytes, 0));
+      m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
+      return telemetry.render();
+    },
+  }, {
+    headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
+    idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
+    maxConnections: g.metrics.max_connections,
+  });
+  telemetry.emit("metrics_listening", { address: g.metrics.listen, port: server.port });
+  return server;
+}
+
+/** The warnings `seclake check` also prints: certificates near their expiry, and the rest. */
+function warnAtStart(config: Config, telemetry: Telemetry): void {
+  for (const c of expiringCertificates(config.outputs)) {
+    telemetry.emit("client_certificate_expiring", {
+      path: c.path,
+      output: c.output,
+      subject: c.subject,
+      not_after: c.notAfter.toISOString(),
+      days: c.daysLeft,
     });
   }
-  for (const e of report.corrupt) log.error("{error}", { error: e.message });
+  for (const w of startupWarnings(config)) {
+    telemetry.emit("startup_warning", { setting: w.setting, text: w.text });
+  }
+}
+
+/** The periodic sender statistics and memory report lines. */
+function startReports(ctx: RunContext): void {
+  const g = ctx.config.globals;
+  const senderStats = new SenderStats();
+  ctx.timers.push(setInterval(() => {
+    const lines = senderStats.lines(ctx.outputs.map((o) => ({
+      name: o.name,
+      eventsSent: o.stats.eventsSent,
+      bytesSent: o.stats.bytesSent,
+      senders: 1,
+      queueSize: o.stats.pendingBytes,
+    })));
+    for (const line of lines) ctx.telemetry.emit("sender_statistics", { line });
+  }, g.sender_stats_period_seconds * 1000));
+  ctx.timers.push(setInterval(
+    () => ctx.telemetry.emit("memory_report", { line: memoryReport() }),
+    g.memory_report_period_seconds * 1000,
+  ));
+}
+
+/** One input, from its queue (and its backfill at start) until stopped; true when all went well. */
+async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
+  const { config, options, telemetry, health } = ctx;
+  const g = config.globals;
+  const backfill = prePullWanted(input);
+  const { queue, reader, redrive } = await openInput(
+    input,
+    ctx.clients,
+    telemetry,
+    options.signal,
+  );
+  if (queue instanceof SqsQueue) {
+    // Queue depth for /metrics (ApproximateNumberOfMessages, ...NotVisible).
+    const poll = () =>
+      queue.attributes().then((a) => {
+        telemetry.metrics.queueMessages.set({ state: "visible" }, a.visible);
+        telemetry.metrics.queueMessages.set({ state: "not_visible" }, a.inFlight);
+      }, () => {});
+    poll();
+    ctx.timers.push(setInterval(poll, g.queue_depth_poll_seconds * 1000));
+  }
+  const state = await openState(config, input, telemetry);
+  ctx.stores.push(state);
+  const events = input.services.events;
+  const obfuscator = compileObfuscation(events.obfuscation);
+  // The same for the queue's objects and the backfill's.
+  const objectOptions = inputObjectOptions(input, obfuscator, ctx.decodePool);
+  telemetry.emit("input_ready", { input: input.name, type: input.type });
+  telemetry.emit("completed_objects_remembered", {
+    input: input.name,
+    completed: state.completedCount,
+  });
+  health.started = true;
+  if (input.type === "directory") health.queueOk = true;
+  const formatterFor = formatterFactory(config, input);
+  // The live path and the backfill never read the same object at the same time.
+  const locks = new ObjectLocks();
+  const live = guardLivePath({ reader, state, locks });
+  const shutdownTimeoutMs = g.shutdown_timeout_seconds * 1000;
+  const prePull = backfill
+    ? runPrePullBackfill({
+      open: prePullSource(input),
+      config,
+      input,
+      state,
+      locks,
+      outputs: ctx.outputs,
+      formatterFor,
+      telemetry,
+      signal: options.signal,
+      once: options.once,
+      shutdownTimeoutMs,
+      objectOptions,
+    })
+    : undefined;
+  const summary = await runCollector({
+    queue,
+    reader: live.reader,
+    outputs: ctx.outputs,
+    formatterFor,
+    select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
+    maxConcurrent: events.max_concurrent_objects,
+    maxMessages: events.max_messages,
+    waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
+    visibilitySeconds: events.visibility_timeout_seconds,
+    once: options.once || input.type === "directory",
+    signal: options.signal,
+    shutdownTimeoutMs,
+    state: live.state,
+    quarantine: input.quarantine ? state : undefined,
+    maxReceiveCount: input.max_receive_count,
+    redrive,
+    telemetry,
+    onLoop: () => health.lastLoop = Date.now(),
+    onReceive: (ok) => health.queueOk = ok,
+    objectOptions,
+    notificationOptions: {
+      // A folder's files carry the bucket name "local"; no other bucket is read from it.
+      allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
+    },
+  });
+  if (obfuscator) {
+    telemetry.emit("obfuscation_summary", {
+      input: input.name,
+      fields: obfuscator.stats.fieldsObfuscated,
+      events: obfuscator.stats.eventsTouched,
+    });
+  }
+  const backfilled = await prePull;
+  return summary.allSucceeded && (backfilled?.ok ?? true);
+}
+
+/** Opens the input's state, in its own folder of the persistence directory. */
+async function openState(
+  config: Config,
+  input: InputConfig,
+  telemetry: Telemetry,
+): Promise<StateStore> {
+  const dir = join(config.globals.persistence.directory_name, input.name);
+  const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
+  if (report.reset) telemetry.emit("state_reset", { input: input.name });
+  for (const e of report.corrupt) {
+    telemetry.emit("state_file_corrupt", { error: e.message, error_id: e.id });
+  }
   return store;
 }
 
@@ -322,9 +348,7 @@ async function openInput(
       }),
   });
   if (attributes.visibilityTimeoutSeconds < 10) {
-    logger("main").warn("Queue visibility timeout is {seconds} seconds", {
-      seconds: attributes.visibilityTimeoutSeconds,
-    });
+    telemetry.emit("queue_visibility_short", { seconds: attributes.visibilityTimeoutSeconds });
   }
   return {
     queue,

@@ -133,6 +133,8 @@ export type Metrics = ReturnType<typeof families>;
 interface EventSpec {
   /** Level of the log line; `none` for events that only count. */
   readonly level: "debug" | "info" | "warning" | "error" | "none";
+  /** Logger category shown in the line (`[main]`); default `pipeline`. */
+  readonly category?: string;
   /** Log message template with `{field}` placeholders. */
   readonly message: string;
   /** Metric effects. */
@@ -146,6 +148,121 @@ const s = (v: unknown) => String(v ?? "");
 
 /** Every named event: its log line and the metrics it changes. */
 export const EVENTS = {
+  setup_started: {
+    level: "info",
+    category: "main",
+    message: "Setup started for collector {name} (id {id})",
+    count: () => {},
+    metrics: [],
+  },
+  metrics_listening: {
+    level: "info",
+    category: "main",
+    message: "Metrics and health endpoints listening on {address} (port {port})",
+    count: () => {},
+    metrics: [],
+  },
+  devo_trust_widened: {
+    level: "warning",
+    category: "output",
+    message:
+      "{setting} is in effect: Deno would trust server certificates through it beside chain, so Devo outputs refuse to connect until it is removed",
+    count: () => {},
+    metrics: [],
+  },
+  decode_workers: {
+    level: "info",
+    category: "main",
+    message: "Parquet objects are decoded on {threads} worker threads",
+    count: () => {},
+    metrics: [],
+  },
+  client_certificate_expiring: {
+    level: "warning",
+    category: "output",
+    message:
+      "The client certificate {path} of output {output} ({subject}) expires on {not_after}, in {days} days: renew it before Devo refuses it",
+    count: () => {},
+    metrics: [],
+  },
+  startup_warning: {
+    level: "warning",
+    category: "main",
+    message: "{setting} {text}",
+    count: () => {},
+    metrics: [],
+  },
+  sender_statistics: {
+    level: "info",
+    category: "output",
+    message: "{line}",
+    count: () => {},
+    metrics: [],
+  },
+  memory_report: {
+    level: "info",
+    category: "memory",
+    message: "{line}",
+    count: () => {},
+    metrics: [],
+  },
+  input_ready: {
+    level: "info",
+    category: "main",
+    message: "Setup terminated for input {input} ({type})",
+    count: () => {},
+    metrics: [],
+  },
+  completed_objects_remembered: {
+    level: "info",
+    category: "main",
+    message: "PrePull step for input {input}: {completed} completed objects remembered",
+    count: () => {},
+    metrics: [],
+  },
+  obfuscation_summary: {
+    level: "info",
+    category: "main",
+    message: "Input {input}: {fields} fields obfuscated in {events} events",
+    count: () => {},
+    metrics: [],
+  },
+  run_finished: {
+    level: "info",
+    category: "main",
+    message:
+      "Run finished: {messages} messages received, {deleted} deleted, {objects} objects delivered, {skipped} skipped, {failed} failed, {duplicates} duplicated events filtered out",
+    count: () => {},
+    metrics: [],
+  },
+  output_confirmed_total: {
+    level: "info",
+    category: "main",
+    message: "Output {output}: {events} events ({bytes} bytes) confirmed",
+    count: () => {},
+    metrics: [],
+  },
+  state_reset: {
+    level: "warning",
+    category: "state",
+    message: "reset_persistence_auth changed: the state of input {input} was cleared",
+    count: () => {},
+    metrics: [],
+  },
+  queue_visibility_short: {
+    level: "warning",
+    category: "main",
+    message: "Queue visibility timeout is {seconds} seconds",
+    count: () => {},
+    metrics: [],
+  },
+  state_file_corrupt: {
+    level: "error",
+    category: "state",
+    message: "{error}",
+    count: () => {},
+    metrics: [],
+  },
   startup_auth_wait: {
     level: "warning",
     message:
@@ -330,21 +447,25 @@ export class Telemetry {
       this.#lastError.set(k, { at: now, suppressed: 0 });
       if (this.#lastError.size > 10_000) this.#lastError.clear();
     }
-    const log = this.#log;
-    switch (spec.level) {
-      case "debug":
-        return log.debug(spec.message, fields);
-      case "info":
-        return log.info(spec.message, fields);
-      case "warning":
-        return log.warn(spec.message, fields);
-      case "error":
-        return log.error(spec.message, fields);
-    }
+    writeEvent(spec, fields, spec.category ? logger(spec.category) : this.#log);
   }
 
   /** The Prometheus text of every metric. */
   render(): string {
     return this.metrics.registry.render();
+  }
+}
+
+/** Writes the log line of an event of `spec` to `log`. */
+function writeEvent(spec: EventSpec, fields: Fields, log: Logger): void {
+  switch (spec.level) {
+    case "debug":
+      return log.debug(spec.message, fields);
+    case "info":
+      return log.info(spec.message, fields);
+    case "warning":
+      return log.warn(spec.message, fields);
+    case "error":
+      return log.error(spec.message, fields);
   }
 }
