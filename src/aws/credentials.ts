@@ -30,7 +30,7 @@ import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { AUTH_ERROR_NAMES } from "./errors.ts";
 import type { FetchHandler } from "./http_handler.ts";
-import { logger } from "../telemetry/log.ts";
+import { logEvent } from "../telemetry/events.ts";
 
 /** A set of AWS credentials, as the SDK takes them. */
 export interface AwsCredentials {
@@ -253,18 +253,20 @@ export class ManagedCredentials {
         const creds = await this.#fetch();
         this.#issuedAt = this.#now();
         this.#current = creds;
-        const log = logger("aws");
         const expires = creds.expiration?.toISOString();
         if (first) {
-          log.info(
-            expires
-              ? "AWS credentials for {identity} obtained from {source}; they expire at {expiration}"
-              : "AWS credentials for {identity} obtained from {source}",
-            { identity: this.#label, source: this.description, expiration: expires },
-          );
+          if (expires) {
+            logEvent("credentials_obtained_expiring", {
+              identity: this.#label,
+              source: this.description,
+              expiration: expires,
+            });
+          } else {
+            logEvent("credentials_obtained", { identity: this.#label, source: this.description });
+          }
         } else {
           this.#renewals++;
-          log.info("AWS credentials for {identity} renewed; they expire at {expiration}", {
+          logEvent("credentials_renewed", {
             identity: this.#label,
             source: this.description,
             expiration: expires ?? "never",
@@ -275,14 +277,11 @@ export class ManagedCredentials {
         this.#failedAt = this.#now();
         const error = e instanceof CollectorError ? e : wrapSourceError(e, this.description);
         if (background) {
-          logger("aws").warn(
-            "AWS credentials for {identity} could not be renewed, the current ones expire at {expiration}: {error}",
-            {
-              identity: this.#label,
-              error: error.message,
-              expiration: this.#current?.expiration?.toISOString(),
-            },
-          );
+          logEvent("credentials_renewal_failed", {
+            identity: this.#label,
+            error: error.message,
+            expiration: this.#current?.expiration?.toISOString(),
+          });
         }
         throw error;
       } finally {

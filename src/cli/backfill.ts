@@ -39,7 +39,7 @@ import { StateStore } from "../state/store.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
 import { Telemetry } from "../telemetry/events.ts";
-import { logger, setupLogging } from "../telemetry/log.ts";
+import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
@@ -188,7 +188,6 @@ export async function backfillCommand(
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
-  const log = logger("backfill");
   try {
     if (dryRun) {
       for (const input of inputs) {
@@ -206,7 +205,10 @@ export async function backfillCommand(
     }
     for (const o of config.outputs) outputs.push(await createOutput(o));
     decodePool = startDecodePool(config.globals); // as `seclake run` has them
-    display = startProgressDisplay(progress, { terminal });
+    display = startProgressDisplay(progress, {
+      terminal,
+      log: (line) => telemetry.emit("backfill_progress", { line }),
+    });
     let ok = true;
     for (const input of inputs) {
       if (controller.signal.aborted) break;
@@ -222,13 +224,13 @@ export async function backfillCommand(
         signal: controller.signal,
         decodePool,
       });
-      logSummary(input.name, summary);
+      logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
       if (!summary.ok) ok = false;
     }
     display.stop();
     display = undefined;
-    log.info(progress.line());
+    telemetry.emit("backfill_progress", { line: progress.line() });
     return ok && !controller.signal.aborted ? 0 : 1;
   } finally {
     const shown = display;
@@ -239,7 +241,7 @@ export async function backfillCommand(
     decodePool?.close();
     await Promise.allSettled(outputs.map((o) => o.close()));
     for (const o of outputs) {
-      log.info("Output {output}: {events} events ({bytes} bytes) confirmed", {
+      telemetry.emit("output_confirmed_total", {
         output: o.name,
         events: o.stats.eventsSent,
         bytes: o.stats.bytesSent,
@@ -266,7 +268,6 @@ async function commandInput(
   input: InputConfig,
   o: CommandInputOptions,
 ): Promise<BackfillSummary> {
-  const log = logger("backfill");
   const bucket = input.bucket!;
   const clients = createClients(input);
   let state: StateStore | undefined;
@@ -276,17 +277,15 @@ async function commandInput(
     const opened = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
     state = opened.store;
     if (opened.report.reset) {
-      log.warn("reset_persistence_auth changed: the state of input {input} was cleared", {
-        input: input.name,
-      });
+      o.telemetry.emit("state_reset", { input: input.name });
     }
-    for (const e of opened.report.corrupt) log.error("{error}", { error: e.message });
+    o.telemetry.corruptState(opened.report.corrupt);
     const { job, file } = commandCursor(input, o);
     const c = await BackfillCursor.open(dir, { job, file });
     cursor = c.cursor;
-    if (c.report.corrupt) log.error("{error}", { error: c.report.corrupt.message });
-    log.info(
-      "Backfill of input {input}: s3://{bucket} from {from} to {to}{shard}, {concurrency} objects at a time{resume}",
+    o.telemetry.corruptState(c.report.corrupt ? [c.report.corrupt] : []);
+    o.telemetry.emit(
+      "backfill_command_started",
       {
         input: input.name,
         bucket,

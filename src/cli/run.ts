@@ -306,9 +306,7 @@ async function openState(
   const dir = join(config.globals.persistence.directory_name, input.name);
   const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
   if (report.reset) telemetry.emit("state_reset", { input: input.name });
-  for (const e of report.corrupt) {
-    telemetry.emit("state_file_corrupt", { error: e.message, error_id: e.id });
-  }
+  telemetry.corruptState(report.corrupt);
   return store;
 }
 

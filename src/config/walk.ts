@@ -464,12 +464,7 @@ export class Walker {
           b = b.trim().toLowerCase() === "true";
         }
         if (typeof b !== "boolean") {
-          this.#r.fail(
-            spec.typeCode ?? "CONFIG_TYPE",
-            path,
-            line,
-            this.#typeMessage(spec, undefined, value),
-          );
+          this.#wrongType(spec, path, line, value);
           return undefined;
         }
         return b;
@@ -493,12 +488,7 @@ export class Walker {
         return this.#checkDatetime(value, spec, path, line);
       default: {
         if (typeof value !== "string") {
-          this.#r.fail(
-            spec.typeCode ?? "CONFIG_TYPE",
-            path,
-            line,
-            this.#typeMessage(spec, undefined, value),
-          );
+          this.#wrongType(spec, path, line, value);
           return undefined;
         }
         if (value === "") return undefined;
@@ -550,14 +540,19 @@ export class Walker {
     }
   }
 
+  /** Reports a value of the wrong type for `spec`. */
+  #wrongType(spec: ScalarSpec, path: Path, line: number | undefined, value: unknown): void {
+    this.#r.fail(
+      spec.typeCode ?? "CONFIG_TYPE",
+      path,
+      line,
+      this.#typeMessage(spec, undefined, value),
+    );
+  }
+
   #checkDatetime(value: unknown, spec: ScalarSpec, path: Path, line: number | undefined): unknown {
     if (typeof value !== "string") {
-      this.#r.fail(
-        spec.typeCode ?? "CONFIG_TYPE",
-        path,
-        line,
-        this.#typeMessage(spec, undefined, value),
-      );
+      this.#wrongType(spec, path, line, value);
       return undefined;
     }
     if (value === "") return undefined;

@@ -41,11 +41,11 @@
  * @module
  */
 import { CollectorError } from "../errors.ts";
-import { logger } from "../telemetry/log.ts";
 import { classifyConnError } from "./connectors.ts";
 import type { Connector } from "./connectors.ts";
 import { WatchedConn } from "./watched_conn.ts";
 import type { Confirmation } from "./watched_conn.ts";
+import { logEvent } from "../telemetry/events.ts";
 
 /** Resolves when the events written are confirmed; rejects when delivery failed for good. */
 export interface Receipt {
@@ -188,7 +188,6 @@ export class ConfirmedStreamOutput {
   #interval?: ReturnType<typeof setTimeout>;
   #closed = false;
   #abort = new AbortController();
-  #log = logger("output");
 
   /** Creates the output; nothing connects until the first write. */
   constructor(connector: Connector, options: ConfirmedStreamOptions) {
@@ -251,8 +250,7 @@ export class ConfirmedStreamOutput {
         } catch (e) {
           // Sent again at commit time, on a new connection (in pieces, if this one was cut).
           const fields = { error: e instanceof Error ? e.message : String(e), output: this.name };
-          if (opened) this.#log.warn("{error}; the batch will be sent again", fields);
-          else this.#log.debug("{error}; the batch will be sent again", fields);
+          logEvent(opened ? "batch_resend" : "batch_resend_before_connect", fields);
           b.conn?.close();
           b.conn = undefined;
           b.broken = true;
@@ -391,7 +389,7 @@ export class ConfirmedStreamOutput {
     this.stats.batchesConfirmed++;
     this.stats.failing = false;
     this.stats.pendingBytes -= b.bytes;
-    this.#log.debug("Confirmed {events} events ({bytes} bytes) on {target}", {
+    logEvent("connection_confirmed", {
       events: b.events,
       bytes: b.bytes,
       target: this.#connector.target,
@@ -442,7 +440,7 @@ export class ConfirmedStreamOutput {
         this.stats.retries++;
         this.stats.failing = true;
         if (size > 0 && !this.#abort.signal.aborted) this.#cut(size);
-        this.#log.warn("{error} (attempt {attempt} of {retries})", {
+        logEvent("output_retry", {
           error: (lastError as Error).message,
           attempt: failures,
           retries: this.#retries,
@@ -466,7 +464,7 @@ export class ConfirmedStreamOutput {
       `Output ${this.name} did not send a batch of ${b.events} events again: an earlier batch of its writer failed`,
       { cause: lastError, context: { output: this.name, target: this.#connector.target } },
     );
-    this.#log.info("{error}", { error: error.message, output: this.name });
+    logEvent("batch_not_resent", { error: error.message, output: this.name });
     return error;
   }
 
@@ -488,7 +486,7 @@ export class ConfirmedStreamOutput {
       probe.close();
       this.#probe = undefined;
     }
-    this.#log.debug("{target} ends confirmed connections {how}", {
+    logEvent("receiver_close_notify", {
       target: this.#connector.target,
       how: this.#closeNotify ? "with a TLS close_notify" : "without a TLS close_notify",
     });
@@ -515,10 +513,11 @@ export class ConfirmedStreamOutput {
     const limit = Math.max(MIN_PIECE_BYTES, Math.floor(Math.min(this.#limit, size) / 2));
     if (limit >= this.#limit) return;
     this.#limit = limit;
-    this.#log.info(
-      "Output {output}: {target} ended a connection before confirming; sending at most {bytes} bytes per connection",
-      { output: this.name, target: this.#connector.target, bytes: limit },
-    );
+    logEvent("batch_limit_lowered", {
+      output: this.name,
+      target: this.#connector.target,
+      bytes: limit,
+    });
   }
 
   /** Waits for a confirmed batch's holders, at most the confirmation timeout. */

@@ -14,7 +14,6 @@
 import { CollectorError, errorMessage } from "../errors.ts";
 import type { BackfillObject, DayBatch } from "../source/backfill.ts";
 import { Telemetry } from "../telemetry/events.ts";
-import { logger } from "../telemetry/log.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { processObject } from "./object_processor.ts";
 import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
@@ -324,10 +323,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
       // Stopped by the shutdown: checkpointed, read again from there at the next start.
       counts.events += outcome.events;
       tele.metrics.objectsInFlight.inc({}, -1);
-      logger("backfill").info(
-        "Stopped reading s3://{bucket}/{key} for the shutdown after {events} events",
-        { ...where, events: outcome.events },
-      );
+      tele.emit("object_stopped", { ...where, events: outcome.events });
     } else {
       counts.failed++;
       if (outcome.error.retryable) counts.transientFailures++;

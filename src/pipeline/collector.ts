@@ -12,7 +12,6 @@ import { parseNotification } from "../source/notification.ts";
 import type { ParseOptions } from "../source/notification.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { Telemetry } from "../telemetry/events.ts";
-import { logger } from "../telemetry/log.ts";
 import { PullStats } from "../telemetry/stats.ts";
 import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
@@ -93,7 +92,6 @@ export interface RunSummary {
 
 /** Runs until `signal` aborts or, with `once`, until the queue is drained. */
 export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
-  const log = logger("pipeline");
   const tele = o.telemetry ?? new Telemetry();
   const inFlight = new Set<Promise<void>>();
   const work = new AbortController(); // stops in-flight work after the shutdown timeout
@@ -221,46 +219,37 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     pull.requests = 1;
     pull.messages = messages.length;
     if (messages.length === 0) {
-      log.info(pull.line(Date.now()));
+      tele.emit("pull_statistics", { line: pull.line(Date.now()) });
       if (o.once && inFlight.size === 0) break;
       if (o.once) await Promise.race(inFlight);
       continue;
     }
-    log.info("Pull started (@devo_pulling_id={id}): {count} messages", {
-      id: pull.pullingId,
-      count: messages.length,
-    });
+    tele.emit("pull_started", { id: pull.pullingId, count: messages.length });
     const formatter = o.formatterFor(pullStart);
     const handled = messages.flatMap((m) => {
       const running = active.get(m.id);
       if (running) {
         running.message = m;
-        log.warn("Message {message_id} came back while in progress; its new receipt is used", {
-          message_id: m.id,
-          receive_count: m.receiveCount,
-        });
+        tele.emit("message_back_in_progress", { message_id: m.id, receive_count: m.receiveCount });
         return [];
       }
       const p: Promise<void> = handle(m, formatter, pull).finally(() => inFlight.delete(p));
       inFlight.add(p);
       return [p];
     });
-    Promise.all(handled).then(() => log.info(pull.line(Date.now())));
+    Promise.all(handled).then(() => tele.emit("pull_statistics", { line: pull.line(Date.now()) }));
   }
   if (inFlight.size > 0) {
     const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
-    log.info("Stopping: waiting up to {seconds} seconds for {count} messages in progress", {
-      seconds: timeoutMs / 1000,
-      count: inFlight.size,
-    });
+    tele.emit("stopping", { seconds: timeoutMs / 1000, count: inFlight.size });
     // Reading stops early enough to confirm what was sent and save the checkpoints in time.
     const confirmMs = Math.min(5_000, timeoutMs / 2);
     const stopReading = setTimeout(() => {
-      log.info("Stopping work in progress: confirming what was sent and saving checkpoints");
+      tele.emit("stopping_reading");
       work.abort();
     }, timeoutMs - confirmMs);
     const stopAll = setTimeout(() => {
-      log.warn("Shutdown timeout reached: events not confirmed yet are sent again later");
+      tele.emit("shutdown_timeout");
       work.abort();
       // Unconfirmed batches fail now; their rows stay unconfirmed and are sent again later.
       for (const out of o.outputs) out.abort();
@@ -344,13 +333,7 @@ async function processMessage(
     } else if (outcome.stopped) {
       pull.eventsSent += outcome.events;
       tele.metrics.objectsInFlight.inc({}, -1);
-      logger("pipeline").info(
-        "Stopped reading s3://{bucket}/{key} for the shutdown after {events} events",
-        {
-          ...where,
-          events: outcome.events,
-        },
-      );
+      tele.emit("object_stopped", { ...where, events: outcome.events });
     } else {
       pull.objects++;
       pull.eventsSent += outcome.events;

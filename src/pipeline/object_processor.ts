@@ -21,7 +21,6 @@ import { toJson } from "../transform/json.ts";
 import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
-import { logger } from "../telemetry/log.ts";
 import type {
   EventOutput,
   ObjectReader,
@@ -30,6 +29,7 @@ import type {
   OpenedObject,
   Receipt,
 } from "./ports.ts";
+import { logEvent } from "../telemetry/events.ts";
 
 /** The result of one object, with the requests it took. */
 export type ObjectOutcome = Outcome & { readonly requests: number; readonly seconds: number };
@@ -167,7 +167,6 @@ async function deliver(
   const formatter = options.formatter.forKey(ref.key);
   const attempts = options.attempts ?? 3;
   const name = `s3://${ref.bucket}/${ref.key}`;
-  const log = logger("pipeline");
 
   const known = state?.completed(ref);
   if (known) return { ok: true, ref, events: known.events, duplicate: true };
@@ -214,7 +213,7 @@ async function deliver(
         written = confirmed = state?.checkpoint(id) ?? 0;
         if (written > 0) {
           resumedAt = written;
-          log.info("Resuming {object} after {rows} confirmed rows", {
+          logEvent("object_resumed", {
             object: name,
             rows: written,
           });
@@ -353,7 +352,7 @@ async function deliver(
       const transient = error.retryable && error.family === "ApiError" && !chainError;
       if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
       options.onRetry?.(error);
-      log.warn("{error}; retrying from row {row} (attempt {attempt} of {attempts})", {
+      logEvent("object_retry", {
         error: error.message,
         row: written,
         attempt: attempt + 1,
@@ -495,10 +494,11 @@ class EventFitter {
   /** Logs and reports the events truncated in this object. */
   report(): void {
     if (this.#truncated === 0) return;
-    logger("pipeline").warn(
-      "{count} events of {object} were larger than max_event_bytes ({max} bytes) and were sent truncated",
-      { count: this.#truncated, object: this.#name, max: this.#max },
-    );
+    logEvent("object_events_truncated", {
+      count: this.#truncated,
+      object: this.#name,
+      max: this.#max,
+    });
     this.#options.onTruncated?.(this.#truncated);
     this.#truncated = 0;
   }

@@ -16,7 +16,6 @@ import { filterOf, prePullJob, stateDirOf } from "../state/backfill_job.ts";
 import type { StateStore } from "../state/store.ts";
 import { BackfillProgress } from "../telemetry/backfill_progress.ts";
 import type { Telemetry } from "../telemetry/events.ts";
-import { logger } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { runBackfill } from "./backfill_runner.ts";
@@ -65,7 +64,6 @@ export interface PrePullSource {
  * objects that failed) is tried again later from the cursor; never throws.
  */
 export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boolean }> {
-  const log = logger("backfill");
   const { input } = o;
   const bucket = input.bucket!;
   const from = input.historical_poll_datetime!;
@@ -79,9 +77,9 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
       job: prePullJob(input),
     });
     cursor = opened.cursor;
-    if (opened.report.corrupt) log.error("{error}", { error: opened.report.corrupt.message });
-    log.info(
-      "Backfill of input {input} from {from} (s3://{bucket}): {how}, {concurrency} objects at a time",
+    o.telemetry.corruptState(opened.report.corrupt ? [opened.report.corrupt] : []);
+    o.telemetry.emit(
+      "backfill_started",
       {
         input: input.name,
         from: formatDay(fromDay),
@@ -100,7 +98,10 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
     for (let pass = 1;; pass++) {
       const toDay = dayOf((o.now ?? (() => new Date()))());
       const progress = new BackfillProgress();
-      const timer = setInterval(() => log.info(progress.line()), o.progressLineMs ?? 30_000);
+      const timer = setInterval(
+        () => o.telemetry.emit("backfill_progress", { line: progress.line() }),
+        o.progressLineMs ?? 30_000,
+      );
       let summary: BackfillSummary;
       try {
         summary = await runBackfill({
@@ -129,7 +130,7 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
       } finally {
         clearInterval(timer);
       }
-      logSummary(input.name, summary);
+      logSummary(o.telemetry, input.name, summary);
       if (summary.ok) return { ok: true };
       if (summary.stopped || o.signal?.aborted) return { ok: true };
       if (summary.error && !summary.error.retryable) return { ok: false };
@@ -138,13 +139,10 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
         return { ok: false };
       }
       if (pass >= maxPasses) {
-        log.error(
-          "Backfill of input {input} incomplete after {passes} passes; it goes on from its cursor at the next start",
-          { input: input.name, passes: pass },
-        );
+        o.telemetry.emit("backfill_incomplete", { input: input.name, passes: pass });
         return { ok: false };
       }
-      log.warn("Backfill of input {input}: trying again in {seconds} seconds", {
+      o.telemetry.emit("backfill_retry_wait", {
         input: input.name,
         seconds: Math.round(delay / 1000),
       });
@@ -164,8 +162,8 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
   }
 }
 
-export function logSummary(input: string, s: BackfillSummary): void {
-  const log = logger("backfill");
+/** Logs how a backfill pass ended, and each object that failed in it. */
+export function logSummary(telemetry: Telemetry, input: string, s: BackfillSummary): void {
   const fields = {
     input,
     days: s.days,
@@ -175,15 +173,16 @@ export function logSummary(input: string, s: BackfillSummary): void {
     events: s.events,
     bytes: humanBytes(s.bytes),
   };
-  const text =
-    "{days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed";
   if (s.error) {
-    log.error(`Backfill of input {input} stopped: {error}; ${text}`, {
+    telemetry.emit("backfill_stopped_by_error", {
       ...fields,
       error: s.error.message,
+      error_id: s.error.id,
     });
-  } else if (s.stopped) log.info(`Backfill of input {input} stopped by shutdown: ${text}`, fields);
-  else if (s.failed > 0) log.warn(`Backfill of input {input} ended with failures: ${text}`, fields);
-  else log.info(`Backfill of input {input} finished: ${text}`, fields);
-  for (const f of s.failures) log.warn("{key}: {error}", { key: f.key, error: f.error.message });
+  } else if (s.stopped) telemetry.emit("backfill_stopped", fields);
+  else if (s.failed > 0) telemetry.emit("backfill_ended_with_failures", fields);
+  else telemetry.emit("backfill_finished", fields);
+  for (const f of s.failures) {
+    telemetry.emit("backfill_object_failed", { key: f.key, error: f.error.message });
+  }
 }

@@ -14,6 +14,7 @@ import { CollectorError } from "../errors.ts";
 import { skipReason } from "./notification.ts";
 import type { SkipReason } from "./notification.ts";
 import { fnv1a32 } from "../fnv.ts";
+import type { JobFilter } from "../state/backfill_job.ts";
 
 /** Lists a bucket (an `S3Lister`, or a stand-in in tests). */
 export interface Lister {
@@ -23,17 +24,8 @@ export interface Lister {
   objects(prefix: string, options?: ListOptions): AsyncIterable<ListedObject>;
 }
 
-/** Which partitions are read; an absent list means all. */
-export interface BackfillFilter {
-  /** Only these sources (the name after `aws/` or `ext/`). */
-  readonly includeSources?: readonly string[];
-  /** Not these sources. */
-  readonly excludeSources?: readonly string[];
-  /** Only these `accountId=` values. */
-  readonly accounts?: readonly string[];
-  /** Only these `region=` values. */
-  readonly regions?: readonly string[];
-}
+/** Which partitions are read; an absent list means all (as a backfill job records it). */
+export type BackfillFilter = JobFilter;
 
 /** One of `count` instances sharing a backfill: this one takes the keys of shard `index`. */
 export interface Shard {

@@ -9,11 +9,15 @@ import type { Config, InputConfig } from "../config/types.ts";
 import { BackfillCursor } from "./backfill_cursor.ts";
 import { fnv1a32 } from "../fnv.ts";
 
-/** Which objects a backfill reads, by partition. */
+/** Which partitions a backfill reads; an absent list means all. */
 export interface JobFilter {
+  /** Only these sources (the name after `aws/` or `ext/`). */
   readonly includeSources?: readonly string[];
+  /** Not these sources. */
   readonly excludeSources?: readonly string[];
+  /** Only these `accountId=` values. */
   readonly accounts?: readonly string[];
+  /** Only these `region=` values. */
   readonly regions?: readonly string[];
 }
 

@@ -4,7 +4,6 @@
  * @module
  */
 import { humanBytes } from "./stats.ts";
-import { logger } from "./log.ts";
 
 /** A listed day, as the progress counts it: its partitions' objects and their sizes. */
 export interface ListedDay {
@@ -149,16 +148,16 @@ const encoder = new TextEncoder();
 
 /**
  * Shows `progress`: on a terminal, a bar on standard error redrawn every `barMs`, with log lines
- * written above it; otherwise a progress line logged every `lineMs`.
+ * written above it; otherwise `log` is given a progress line every `lineMs`.
  */
 export function startProgressDisplay(
   progress: BackfillProgress,
-  options: { terminal: boolean; barMs?: number; lineMs?: number },
+  options: { terminal: boolean; barMs?: number; lineMs?: number; log: (line: string) => void },
 ): ProgressDisplay {
   const err = (s: string) => Deno.stderr.writeSync(encoder.encode(s));
   if (!options.terminal) {
     const timer = setInterval(
-      () => logger("backfill").info(progress.line()),
+      () => options.log(progress.line()),
       options.lineMs ?? 30_000,
     );
     return { write: err, stop: () => clearInterval(timer) };

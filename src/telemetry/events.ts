@@ -256,6 +256,233 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  pull_started: {
+    level: "info",
+    category: "pipeline",
+    message: "Pull started (@devo_pulling_id={id}): {count} messages",
+    count: () => {},
+    metrics: [],
+  },
+  pull_statistics: {
+    level: "info",
+    category: "pipeline",
+    message: "{line}",
+    count: () => {},
+    metrics: [],
+  },
+  message_back_in_progress: {
+    level: "warning",
+    category: "pipeline",
+    message: "Message {message_id} came back while in progress; its new receipt is used",
+    count: () => {},
+    metrics: [],
+  },
+  stopping: {
+    level: "info",
+    category: "pipeline",
+    message: "Stopping: waiting up to {seconds} seconds for {count} messages in progress",
+    count: () => {},
+    metrics: [],
+  },
+  stopping_reading: {
+    level: "info",
+    category: "pipeline",
+    message: "Stopping work in progress: confirming what was sent and saving checkpoints",
+    count: () => {},
+    metrics: [],
+  },
+  shutdown_timeout: {
+    level: "warning",
+    category: "pipeline",
+    message: "Shutdown timeout reached: events not confirmed yet are sent again later",
+    count: () => {},
+    metrics: [],
+  },
+  object_stopped: {
+    level: "info",
+    category: "pipeline",
+    message: "Stopped reading s3://{bucket}/{key} for the shutdown after {events} events",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_started: {
+    level: "info",
+    category: "backfill",
+    message:
+      "Backfill of input {input} from {from} (s3://{bucket}): {how}, {concurrency} objects at a time",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_command_started: {
+    level: "info",
+    category: "backfill",
+    message:
+      "Backfill of input {input}: s3://{bucket} from {from} to {to}{shard}, {concurrency} objects at a time{resume}",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_progress: {
+    level: "info",
+    category: "backfill",
+    message: "{line}",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_incomplete: {
+    level: "error",
+    category: "backfill",
+    message:
+      "Backfill of input {input} incomplete after {passes} passes; it goes on from its cursor at the next start",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_retry_wait: {
+    level: "warning",
+    category: "backfill",
+    message: "Backfill of input {input}: trying again in {seconds} seconds",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_stopped_by_error: {
+    level: "error",
+    category: "backfill",
+    message:
+      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_stopped: {
+    level: "info",
+    category: "backfill",
+    message:
+      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_ended_with_failures: {
+    level: "warning",
+    category: "backfill",
+    message:
+      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_finished: {
+    level: "info",
+    category: "backfill",
+    message:
+      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+    count: () => {},
+    metrics: [],
+  },
+  backfill_object_failed: {
+    level: "warning",
+    category: "backfill",
+    message: "{key}: {error}",
+    count: () => {},
+    metrics: [],
+  },
+  batch_resend: {
+    level: "warning",
+    category: "output",
+    message: "{error}; the batch will be sent again",
+    count: () => {},
+    metrics: [],
+  },
+  batch_resend_before_connect: {
+    level: "debug",
+    category: "output",
+    message: "{error}; the batch will be sent again",
+    count: () => {},
+    metrics: [],
+  },
+  connection_confirmed: {
+    level: "debug",
+    category: "output",
+    message: "Confirmed {events} events ({bytes} bytes) on {target}",
+    count: () => {},
+    metrics: [],
+  },
+  output_retry: {
+    level: "warning",
+    category: "output",
+    message: "{error} (attempt {attempt} of {retries})",
+    count: () => {},
+    metrics: [],
+  },
+  batch_not_resent: {
+    level: "info",
+    category: "output",
+    message: "{error}",
+    count: () => {},
+    metrics: [],
+  },
+  receiver_close_notify: {
+    level: "debug",
+    category: "output",
+    message: "{target} ends confirmed connections {how}",
+    count: () => {},
+    metrics: [],
+  },
+  batch_limit_lowered: {
+    level: "info",
+    category: "output",
+    message:
+      "Output {output}: {target} ended a connection before confirming; sending at most {bytes} bytes per connection",
+    count: () => {},
+    metrics: [],
+  },
+  object_resumed: {
+    level: "info",
+    category: "pipeline",
+    message: "Resuming {object} after {rows} confirmed rows",
+    count: () => {},
+    metrics: [],
+  },
+  object_retry: {
+    level: "warning",
+    category: "pipeline",
+    message: "{error}; retrying from row {row} (attempt {attempt} of {attempts})",
+    count: () => {},
+    metrics: [],
+  },
+  object_events_truncated: {
+    level: "warning",
+    category: "pipeline",
+    message:
+      "{count} events of {object} were larger than max_event_bytes ({max} bytes) and were sent truncated",
+    count: () => {},
+    metrics: [],
+  },
+  credentials_obtained: {
+    level: "info",
+    category: "aws",
+    message: "AWS credentials for {identity} obtained from {source}",
+    count: () => {},
+    metrics: [],
+  },
+  credentials_obtained_expiring: {
+    level: "info",
+    category: "aws",
+    message: "AWS credentials for {identity} obtained from {source}; they expire at {expiration}",
+    count: () => {},
+    metrics: [],
+  },
+  credentials_renewed: {
+    level: "info",
+    category: "aws",
+    message: "AWS credentials for {identity} renewed; they expire at {expiration}",
+    count: () => {},
+    metrics: [],
+  },
+  credentials_renewal_failed: {
+    level: "warning",
+    category: "aws",
+    message:
+      "AWS credentials for {identity} could not be renewed, the current ones expire at {expiration}: {error}",
+    count: () => {},
+    metrics: [],
+  },
   state_file_corrupt: {
     level: "error",
     category: "state",
@@ -450,6 +677,11 @@ export class Telemetry {
     writeEvent(spec, fields, spec.category ? logger(spec.category) : this.#log);
   }
 
+  /** Logs state files found corrupt (each was set aside, and the work goes on without it). */
+  corruptState(errors: readonly { readonly message: string; readonly id: number }[]): void {
+    for (const e of errors) this.emit("state_file_corrupt", { error: e.message, error_id: e.id });
+  }
+
   /** The Prometheus text of every metric. */
   render(): string {
     return this.metrics.registry.render();
@@ -468,4 +700,13 @@ function writeEvent(spec: EventSpec, fields: Fields, log: Logger): void {
     case "error":
       return log.error(spec.message, fields);
   }
+}
+
+/**
+ * Logs event `name` where no {@link Telemetry} is at hand (adapters, outputs): only events that
+ * change no metric are logged this way.
+ */
+export function logEvent(name: EventName, fields: Fields = {}): void {
+  const spec: EventSpec = EVENTS[name];
+  writeEvent(spec, fields, logger(spec.category ?? "pipeline"));
 }
