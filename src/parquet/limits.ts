@@ -9,7 +9,8 @@
  *   uncompressed size and byte range;
  * - every page, as its column chunk arrives ({@link ReadGuard.buffer}): header fields, the
  *   uncompressed size, the number of values (a dictionary's against the bytes that must hold
- *   them), the runs of the level and dictionary-index streams (no run may write past its page),
+ *   them), the runs of the level and dictionary-index streams (a run longer than what is left of
+ *   its page is cut, in place, where the page ends),
  *   and the bytes a DELTA_BYTE_ARRAY page expands to;
  * - decompression ({@link ReadGuard.compressors}): output is capped at the declared size while
  *   inflating (`node:zlib` with `maxOutputLength`), so a compression bomb stops at once. Pages
@@ -582,16 +583,19 @@ export class ReadGuard {
     const page = this.#page(c, body, h.uncompressed);
     const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
     let off = 0;
-    const levels = (max: number, what: string) => {
+    // Values the page holds (not null): what hyparquet reads its value stream for.
+    let present = n;
+    const levels = (max: number, what: string, target?: number) => {
       if (max === 0) return;
       if (off + 4 > page.length) return;
       const length = view.getUint32(off, true);
-      this.#runs(view, off + 4, bitWidth(max), n, what, where);
+      const matches = this.#runs(view, off + 4, bitWidth(max), n, what, where, target);
+      if (target !== undefined) present = matches;
       off += 4 + length;
     };
     levels(c.maxRep, "repetition levels");
-    levels(c.maxDef, "definition levels");
-    this.#checkValues(c, h.data!.encoding, view, off, n, false, where);
+    levels(c.maxDef, "definition levels", c.maxDef);
+    this.#checkValues(c, h.data!.encoding, view, off, present, false, where);
   }
 
   #checkDataPageV2(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string): void {
@@ -685,8 +689,12 @@ export class ReadGuard {
 
   /**
    * Walks a run-length / bit-packed hybrid stream as hyparquet will read it for an array of
-   * `limit` values, and refuses runs that would write past that array (hyparquet writes every
-   * value of a run, whatever the array's length) or loop without reading.
+   * `limit` values. A run longer than what is left of the page is legal (DuckDB writes them) but
+   * hyparquet writes every value of an RLE run, whatever the array's length, and reads every byte
+   * a bit-packed run declares: such a run's header is rewritten in place, with as many bytes as
+   * before, to end where the page's values end, so that every decoder reads exactly what the page
+   * needs. Refuses only a run that could loop without reading (an empty bit-packed run). Returns
+   * how many of the `limit` values equal `target` (0 without one), so far as the stream holds them.
    */
   #runs(
     view: DataView,
@@ -695,40 +703,49 @@ export class ReadGuard {
     limit: number,
     what: string,
     where: (w: string) => string,
-  ): void {
+    target = -1,
+  ): number {
     let off = start;
     let seen = 0;
+    let matches = 0;
     const bytesPerRle = (width + 7) >> 3;
     while (seen < limit) {
-      if (off >= view.byteLength) return; // hyparquet stops with a range error
+      if (off >= view.byteLength) return matches; // hyparquet stops with a range error
       const r = readVarIntAt(view, off);
-      if (r === undefined) return;
+      if (r === undefined) return matches;
       const header = r.value;
+      const headerStart = off;
       off = r.next;
-      let count: number;
+      const left = limit - seen;
       if (header & 1) {
-        count = header >> 1 << 3;
-        if (count <= 0 || count > limit - seen + 7) {
-          fail(
-            "PARQUET_LIMIT",
-            this.#name,
-            where(`${what}: a run of ${count} values in a page of ${limit}`),
-          );
+        let groups = header >>> 1;
+        if (groups === 0) {
+          fail("PARQUET_LIMIT", this.#name, where(`${what}: an empty bit-packed run`));
         }
+        if (groups * 8 > left + 7) {
+          groups = Math.ceil(left / 8);
+          writePaddedVarInt(view, headerStart, r.next, (groups << 1) | 1);
+        }
+        const count = groups * 8;
+        if (target >= 0) matches += countPacked(view, off, width, Math.min(count, left), target);
         off += Math.ceil((count * width) / 8);
+        seen += count;
       } else {
-        count = header >>> 1;
-        if (count > limit - seen) {
-          fail(
-            "PARQUET_LIMIT",
-            this.#name,
-            where(`${what}: a run of ${count} values in a page of ${limit}`),
-          );
+        let count = header >>> 1;
+        if (count > left) {
+          count = left;
+          writePaddedVarInt(view, headerStart, r.next, count * 2);
+        }
+        if (target >= 0 && off + bytesPerRle <= view.byteLength) {
+          let value = 0;
+          for (let i = 0; i < bytesPerRle; i++) value |= view.getUint8(off + i) << (i << 3);
+          if (value === target) matches += count;
         }
         off += bytesPerRle;
+        seen += count;
       }
-      seen += count;
     }
+    return matches;
   }
 
   /** DELTA_BYTE_ARRAY copies each value's prefix from the one before: bound what it expands to. */
@@ -954,6 +971,44 @@ export function readPageHeader(view: DataView, start: number): PageHeader {
       isCompressed: typeof v2.get(7) === "boolean" ? v2.get(7) as boolean : undefined,
     },
   };
+}
+
+/**
+ * Writes `value` as a ULEB128 varint filling exactly the bytes `start..end` of `view` (with
+ * redundant continuation bytes where it needs fewer), over a varint that held a larger value.
+ */
+function writePaddedVarInt(view: DataView, start: number, end: number, value: number): void {
+  let v = value;
+  for (let i = start; i < end; i++) {
+    view.setUint8(i, (v & 0x7f) | (i < end - 1 ? 0x80 : 0));
+    v = Math.floor(v / 128);
+  }
+}
+
+/** How many of the `count` bit-packed values of `width` bits from byte `off` equal `target`. */
+function countPacked(
+  view: DataView,
+  off: number,
+  width: number,
+  count: number,
+  target: number,
+): number {
+  const mask = (1 << width) - 1;
+  let matches = 0;
+  let bit = off * 8;
+  const end = view.byteLength * 8;
+  for (let k = 0; k < count; k++, bit += width) {
+    if (bit + width > end) break;
+    let b = bit >>> 3;
+    let have = 8 - (bit & 7);
+    let v = view.getUint8(b++) >>> (bit & 7);
+    while (have < width) {
+      v |= view.getUint8(b++) << have;
+      have += 8;
+    }
+    if ((v & mask) === target) matches++;
+  }
+  return matches;
 }
 
 /** hyparquet's varint, bit for bit (shifts past 31 wrap), for the run walker. */

@@ -150,15 +150,16 @@ Deno.test("a schema deeper than 32 levels or wider than the cap gives DataError 
   );
 });
 
-Deno.test("a run of levels longer than its page gives DataError 605 at once, not a crash", async () => {
+Deno.test("a run of 2^30 levels in a page of 4 is read only as far as the page needs, not a crash", async () => {
   const bytes = write([S("a")], [{ name: "a", data: ["x", null, "y", "z"] }]);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const { start, header } = firstPage(bytes, metadata, "a");
   assert.equal(header.type, 3); // hyparquet-writer writes DATA_PAGE_V2: levels come first
-  // Definition levels: one RLE run of 2^30 values (hyparquet would write them all).
+  // Definition levels: one RLE run of 2^30 values (hyparquet would write them all). The bytes
+  // after it are the page's values no more: the page fails as damaged, once, at once.
   bytes.set([0x80, 0x80, 0x80, 0x80, 0x08, 0x01], start + header.headerBytes);
   const t = performance.now();
-  await rejects(readAll(bytes), "PARQUET_LIMIT", /definition levels: a run of 1073741824 values/);
+  await rejects(readAll(bytes), "PARQUET_INVALID");
   assert.ok(performance.now() - t < 2000);
 });
 
