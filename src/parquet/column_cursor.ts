@@ -10,19 +10,10 @@
  * @module
  */
 import type { AsyncBuffer, DecodedArray } from "hyparquet";
-import type {
-  ColumnDecoder,
-  DataPage,
-  Encoding,
-  PageHeader,
-} from "hyparquet/src/types.js";
+import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/src/types.js";
 import { parquetHeader } from "hyparquet/src/column.js";
 import { convert, convertWithDictionary } from "hyparquet/src/convert.js";
-import {
-  decompressPage,
-  readDataPage,
-  readDataPageV2,
-} from "hyparquet/src/datapage.js";
+import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { readVarInt } from "hyparquet/src/thrift.js";
 import { readPlain } from "hyparquet/src/plain.js";
 import { toJson } from "../transform/json.ts";
@@ -53,14 +44,10 @@ function plainArrays(
   what: string,
 ): number {
   for (let k = 0; k < start.length; k++) {
-    if (off + 4 > page.length) {
-      throw new RangeError(`${what} ${k} runs past its page`);
-    }
+    if (off + 4 > page.length) throw new RangeError(`${what} ${k} runs past its page`);
     const l = view.getUint32(off, true);
     off += 4;
-    if (off + l > page.length) {
-      throw new RangeError(`${what} ${k} runs past its page`);
-    }
+    if (off + l > page.length) throw new RangeError(`${what} ${k} runs past its page`);
     start[k] = off;
     len[k] = l;
     off += l;
@@ -72,11 +59,7 @@ function plainArrays(
  * Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer;
  * `binary` entries (no text annotation) that are not UTF-8 as base64.
  */
-function dictionaryJson(
-  page: Uint8Array,
-  count: number,
-  binary: boolean,
-): DictionaryJson {
+function dictionaryJson(page: Uint8Array, count: number, binary: boolean): DictionaryJson {
   const start = new Int32Array(count);
   const len = new Int32Array(count);
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
@@ -108,15 +91,8 @@ function valuesJson(dict: DecodedArray): DictionaryJson {
 }
 
 /** An array for `n` dictionary indices of `width` bits. */
-function indexArray(
-  width: number,
-  n: number,
-): Uint8Array | Uint16Array | Int32Array {
-  return width <= 8
-    ? new Uint8Array(n)
-    : width <= 16
-    ? new Uint16Array(n)
-    : new Int32Array(n);
+function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32Array {
+  return width <= 8 ? new Uint8Array(n) : width <= 16 ? new Uint16Array(n) : new Int32Array(n);
 }
 
 /** Data pages {@link ColumnCursor.skipPages} passed unread in this thread (tests, profiling). */
@@ -180,16 +156,12 @@ export class Hybrid {
       if (count === 0) {
         // hyparquet takes a byte for an empty bit-packed run, and fails without one.
         if (r.offset < r.view.byteLength) r.offset++;
-        else if (this.#mask) {
-          throw new RangeError(`bit-packed run at byte ${r.offset} is empty`);
-        }
+        else if (this.#mask) throw new RangeError(`bit-packed run at byte ${r.offset} is empty`);
         return;
       }
       const bytes = (header >> 1) * width;
       if (count < 0 || r.offset + bytes > r.view.byteLength) {
-        throw new RangeError(
-          `bit-packed run at byte ${r.offset} runs past its page`,
-        );
+        throw new RangeError(`bit-packed run at byte ${r.offset} runs past its page`);
       }
       this.#bit = r.offset * 8;
       r.offset += bytes;
@@ -207,11 +179,7 @@ export class Hybrid {
   }
 
   /** `take` values of the bit-packed run, into `out` from `at`; their bytes were checked. */
-  #unpack(
-    out: Uint8Array | Uint16Array | Int32Array,
-    at: number,
-    take: number,
-  ): void {
+  #unpack(out: Uint8Array | Uint16Array | Int32Array, at: number, take: number): void {
     const bytes = this.#bytes;
     const width = this.#width;
     const mask = this.#mask;
@@ -259,13 +227,7 @@ const BLOCK = 1024;
 /** The values of one data page. */
 type Segment =
   /** Text, PLAIN: value k is `buf[start[k] .. start[k] + len[k]]`. */
-  | {
-    kind: "plain";
-    n: number;
-    buf: Uint8Array;
-    start: Int32Array;
-    len: Int32Array;
-  }
+  | { kind: "plain"; n: number; buf: Uint8Array; start: Int32Array; len: Int32Array }
   /** Dictionary-encoded: each entry's JSON was written once, entry e at `at[e]..at[e+1]`. */
   | { kind: "dict"; n: number; idx: ArrayLike<number>; json: DictionaryJson }
   /** Text decoded by hyparquet (other encodings). */
@@ -274,13 +236,7 @@ type Segment =
    * INT64 timestamps: value k is `raw[k] / div` epoch milliseconds; for milliseconds, `words`
    * (when not empty) is `raw` as 32-bit halves, read without making a bigint.
    */
-  | {
-    kind: "ts";
-    n: number;
-    raw: BigInt64Array;
-    div: bigint;
-    words: Int32Array;
-  }
+  | { kind: "ts"; n: number; raw: BigInt64Array; div: bigint; words: Int32Array }
   /** INT64 integers that no conversion applies to; `words` as for timestamps. */
   | { kind: "i64"; n: number; raw: BigInt64Array; words: Int32Array }
   /** Other types: `raw` converted a block at a time (or `block` converted whole). */
@@ -294,11 +250,7 @@ type Segment =
 
 const NO_BYTES = new Uint8Array(0);
 const NO_OFFSETS = new Int32Array(0);
-const NO_DICTIONARY: DictionaryJson = {
-  bytes: NO_BYTES,
-  at: NO_OFFSETS,
-  omit: undefined,
-};
+const NO_DICTIONARY: DictionaryJson = { bytes: NO_BYTES, at: NO_OFFSETS, omit: undefined };
 
 /**
  * `s` with every field of every kind of segment, in one order: the segments of all kinds share
@@ -357,9 +309,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** `raw` as the low and high 32-bit halves of each value, or empty where that cannot be done. */
 function wordsOf(raw: BigInt64Array): Int32Array {
-  return LITTLE_ENDIAN
-    ? new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2)
-    : NO_OFFSETS;
+  return LITTLE_ENDIAN ? new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2) : NO_OFFSETS;
 }
 
 /** Whether INT64 values of the column are written as they are (no conversion applies). */
@@ -445,12 +395,7 @@ export class ColumnCursor {
    * the pages are reached. `guard` checks each page just before it is decoded.
    */
   constructor(
-    chunk: {
-      file: AsyncBuffer;
-      start: number;
-      end: number;
-      bytes?: Uint8Array;
-    },
+    chunk: { file: AsyncBuffer; start: number; end: number; bytes?: Uint8Array },
     decoder: ColumnDecoder,
     maxDef: number,
     maxRep: number,
@@ -540,9 +485,7 @@ export class ColumnCursor {
    * never read, so nothing in it can cost memory or time.
    */
   skipPages(to: number): number {
-    if (this.#maxRep > 0 || this.#done || this.#left || this.heldRows() !== 0) {
-      return 0;
-    }
+    if (this.#maxRep > 0 || this.#done || this.#left || this.heldRows() !== 0) return 0;
     const before = this.#passedRows;
     const buf = this.#buf;
     const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -554,15 +497,10 @@ export class ColumnCursor {
       } catch {
         break; // not held, or damaged: ensure reads and reports it
       }
-      const n = h.type === 0
-        ? h.data?.numValues
-        : h.type === 3
-        ? h.v2?.numValues
-        : undefined;
+      const n = h.type === 0 ? h.data?.numValues : h.type === 3 ? h.v2?.numValues : undefined;
       const end = off + h.headerBytes + h.compressed;
       if (
-        n === undefined || !(n > 0) || !(h.compressed >= 0) ||
-        end > buf.length ||
+        n === undefined || !(n > 0) || !(h.compressed >= 0) || end > buf.length ||
         this.#rows + n > to || this.#count + n > this.#numValues
       ) break;
       this.#pos = this.#base + end;
@@ -598,8 +536,7 @@ export class ColumnCursor {
         return false;
       case "dict": {
         const omit = seg.json.omit;
-        return omit !== undefined &&
-          omit[seg.idx[this.v - this.#segBase]!] === 1;
+        return omit !== undefined && omit[seg.idx[this.v - this.#segBase]!] === 1;
       }
       default:
         return omitted(this.#value());
@@ -622,12 +559,7 @@ export class ColumnCursor {
         return o.range(seg.json.bytes, at[e]!, at[e + 1]!);
       }
       case "bytes":
-        return o.jsonUtf8(
-          seg.values[k]!,
-          0,
-          seg.values[k]!.length,
-          this.#binary,
-        );
+        return o.jsonUtf8(seg.values[k]!, 0, seg.values[k]!.length, this.#binary);
       case "ts":
         if (seg.words.length !== 0 && o.timestampWords(seg.words, k)) return;
         return o.timestamp(millisOf(seg.raw[k]!, seg.div));
@@ -651,9 +583,7 @@ export class ColumnCursor {
   #seg(): Segment {
     if (this.v >= this.#segEnd) {
       const v = this.v;
-      while (v >= this.#segStart[this.#cur]! + this.#segs[this.#cur]!.n) {
-        this.#cur++;
-      }
+      while (v >= this.#segStart[this.#cur]! + this.#segs[this.#cur]!.n) this.#cur++;
       this.#segBase = this.#segStart[this.#cur]!;
       this.#segEnd = this.#segBase + this.#segs[this.#cur]!.n;
     }
@@ -678,9 +608,7 @@ export class ColumnCursor {
       if (this.#count >= this.#numValues || this.#pos >= this.#length) {
         this.#done = true;
         if (this.#count !== this.#numValues) {
-          throw new Error(
-            `column chunk ends after ${this.#count} of ${this.#numValues} values`,
-          );
+          throw new Error(`column chunk ends after ${this.#count} of ${this.#numValues} values`);
         }
         return 0;
       }
@@ -691,10 +619,7 @@ export class ColumnCursor {
         const held = buf.length - off;
         let size: number | undefined;
         try {
-          const h = readPageHeader(
-            new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
-            off,
-          );
+          const h = readPageHeader(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), off);
           size = h.headerBytes + h.compressed;
         } catch {
           // The header runs past the window (or is damaged: the guard says so once it is held).
@@ -708,10 +633,7 @@ export class ColumnCursor {
         offset: off,
       };
       const header = parquetHeader(reader);
-      const body = buf.subarray(
-        reader.offset,
-        reader.offset + header.compressed_page_size,
-      );
+      const body = buf.subarray(reader.offset, reader.offset + header.compressed_page_size);
       this.#pos = this.#base + next;
       if (header.type === "DICTIONARY_PAGE") {
         const page = decompressPage(
@@ -726,28 +648,16 @@ export class ColumnCursor {
           this.#dictionarySize = count;
           continue;
         }
-        const r = {
-          view: new DataView(page.buffer, page.byteOffset, page.byteLength),
-          offset: 0,
-        };
-        const dict = readPlain(
-          r,
-          decoder.type,
-          count,
-          decoder.element.type_length,
-        );
+        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+        const dict = readPlain(r, decoder.type, count, decoder.element.type_length);
         // hyparquet reads byte arrays as views of the page's buffer, past the page if told to.
-        if (r.offset > page.length) {
-          throw new RangeError("dictionary runs past its page");
-        }
+        if (r.offset > page.length) throw new RangeError("dictionary runs past its page");
         this.#dictionarySize = dict.length;
         this.#dictionary = convert(dict, decoder);
         this.#dictionaryJson = valuesJson(this.#dictionary);
         continue;
       }
-      if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") {
-        continue; // index pages
-      }
+      if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") continue; // index pages
       const n = header.type === "DATA_PAGE"
         ? header.data_page_header!.num_values
         : header.data_page_header_v2!.num_values;
@@ -780,8 +690,7 @@ export class ColumnCursor {
   ): PageLeft | undefined {
     const decoder = this.#decoder;
     const v1 = header.type === "DATA_PAGE";
-    const dictionary = encoding === "PLAIN_DICTIONARY" ||
-      encoding === "RLE_DICTIONARY" ||
+    const dictionary = encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY" ||
       (v1 && encoding === "RLE" && decoder.type !== "BOOLEAN");
     if (!dictionary && !(this.text && encoding === "PLAIN")) return undefined;
     let page: Uint8Array;
@@ -807,21 +716,12 @@ export class ColumnCursor {
       }
     } else {
       const h = header.data_page_header_v2!;
-      const levels = new DataView(
-        body.buffer,
-        body.byteOffset,
-        body.byteLength,
-      );
+      const levels = new DataView(body.buffer, body.byteOffset, body.byteLength);
       if (this.#maxRep > 0) rep = new Hybrid(levels, 0, bitWidth(this.#maxRep));
       if (this.maxDef > 0) {
-        def = new Hybrid(
-          levels,
-          h.repetition_levels_byte_length,
-          bitWidth(this.maxDef),
-        );
+        def = new Hybrid(levels, h.repetition_levels_byte_length, bitWidth(this.maxDef));
       }
-      const lengths = h.repetition_levels_byte_length +
-        h.definition_levels_byte_length;
+      const lengths = h.repetition_levels_byte_length + h.definition_levels_byte_length;
       const size = Number(header.uncompressed_page_size) - lengths;
       page = body.subarray(lengths);
       if (h.is_compressed !== false && size) {
@@ -870,22 +770,13 @@ export class ColumnCursor {
       if (p.width > 0) p.idx.read(idx, count);
       const size = p.size;
       for (let i = 0; i < count; i++) {
-        if (idx[i]! >= size) {
-          throw new Error(`dictionary index ${idx[i]} out of ${size} entries`);
-        }
+        if (idx[i]! >= size) throw new Error(`dictionary index ${idx[i]} out of ${size} entries`);
       }
       seg = segment({ kind: "dict", n: count, idx, json: p.json });
     } else {
       const start = new Int32Array(count);
       const len = new Int32Array(count);
-      p.off = plainArrays(
-        p.page,
-        p.view,
-        p.off,
-        start,
-        len,
-        "PLAIN text value",
-      );
+      p.off = plainArrays(p.page, p.view, p.off, start, len, "PLAIN text value");
       seg = segment({ kind: "plain", n: count, buf: p.page, start, len });
     }
     p.left -= k;
@@ -921,12 +812,7 @@ export class ColumnCursor {
       ? segment({
         kind: "values",
         n,
-        block: convertWithDictionary(
-          dataPage,
-          this.#dictionary,
-          encoding,
-          decoder,
-        ),
+        block: convertWithDictionary(dataPage, this.#dictionary, encoding, decoder),
         blockStart: 0,
       })
       : this.#tsDiv !== undefined && dataPage instanceof BigInt64Array
@@ -940,18 +826,11 @@ export class ColumnCursor {
       : this.#plainInt64 && dataPage instanceof BigInt64Array
       ? segment({ kind: "i64", n, raw: dataPage, words: wordsOf(dataPage) })
       : segment({ kind: "values", n, raw: dataPage, block: [], blockStart: 0 });
-    return {
-      def: d && d.length ? d : undefined,
-      rep: r && r.length ? r : undefined,
-      seg,
-    };
+    return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
   }
 
   /** Appends one decoded data page to what is left of the window. */
-  #add(
-    page: { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment },
-    n: number,
-  ): void {
+  #add(page: { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment }, n: number): void {
     const from = this.i;
     const kept = ((this.def ?? this.rep)?.length ?? 0) - from;
     if (this.def) {
@@ -977,9 +856,7 @@ export class ColumnCursor {
     // Segments the cursor has passed are dropped; value indices restart at the current one.
     let cur = 0;
     const v = this.v;
-    while (
-      cur < this.#segs.length && v >= this.#segStart[cur]! + this.#segs[cur]!.n
-    ) cur++;
+    while (cur < this.#segs.length && v >= this.#segStart[cur]! + this.#segs[cur]!.n) cur++;
     const base = cur < this.#segs.length ? this.#segStart[cur]! : this.#values;
     this.#segs = this.#segs.slice(cur);
     this.#segStart = this.#segStart.slice(cur).map((s) => s - base);
@@ -1003,10 +880,7 @@ function valueOf(
   if (!seg.raw) return seg.block[k];
   if (k < seg.blockStart || k >= seg.blockStart + seg.block.length) {
     seg.blockStart = k - (k % BLOCK);
-    seg.block = convert(
-      seg.raw.slice(seg.blockStart, seg.blockStart + BLOCK),
-      decoder,
-    );
+    seg.block = convert(seg.raw.slice(seg.blockStart, seg.blockStart + BLOCK), decoder);
   }
   return seg.block[k - seg.blockStart];
 }

@@ -25,9 +25,7 @@ function stream(
       const count = 1 + Math.floor(rand() * 40);
       const value = Math.floor(rand() * max);
       varint(out, count << 1);
-      for (let i = 0; i < (width + 7) >> 3; i++) {
-        out.push((value >>> (8 * i)) & 0xff);
-      }
+      for (let i = 0; i < (width + 7) >> 3; i++) out.push((value >>> (8 * i)) & 0xff);
       n += count;
     } else {
       const groups = 1 + Math.floor(rand() * 5);
@@ -79,14 +77,8 @@ Deno.test("Hybrid reads in pieces of any size what hyparquet reads whole", () =>
       piecesError = e;
     }
     // Both fail (the values asked for run past the stream), or both give the same values.
-    assert.equal(
-      piecesError !== undefined,
-      wholeError !== undefined,
-      `case ${c}: ${piecesError}`,
-    );
-    if (!wholeError) {
-      assert.deepEqual(pieces, whole, `case ${c}, width ${width}`);
-    }
+    assert.equal(piecesError !== undefined, wholeError !== undefined, `case ${c}: ${piecesError}`);
+    if (!wholeError) assert.deepEqual(pieces, whole, `case ${c}, width ${width}`);
   }
 });
 
@@ -95,22 +87,11 @@ Deno.test("Hybrid fails, as hyparquet does, on a bit-packed run cut short by the
   const cut = new Uint8Array([(2 << 1) | 1, 0x21, 0x43, 0x65, 0x87, 0xa9]);
   const view = new DataView(cut.buffer);
   assert.throws(() =>
-    readRleBitPackedHybrid(
-      { view, offset: 0 },
-      5,
-      new Int32Array(3),
-      cut.length,
-    )
+    readRleBitPackedHybrid({ view, offset: 0 }, 5, new Int32Array(3), cut.length)
   );
-  assert.throws(
-    () => new Hybrid(view, 0, 5).read(new Int32Array(3), 3),
-    RangeError,
-  );
+  assert.throws(() => new Hybrid(view, 0, 5).read(new Int32Array(3), 3), RangeError);
   // Whole, the same run reads.
-  const whole = new Uint8Array([
-    (2 << 1) | 1,
-    ...Array.from({ length: 10 }, (_, i) => i * 37),
-  ]);
+  const whole = new Uint8Array([(2 << 1) | 1, ...Array.from({ length: 10 }, (_, i) => i * 37)]);
   const v = new DataView(whole.buffer);
   const a = new Int32Array(16);
   const b = new Int32Array(16);

@@ -9,15 +9,12 @@ import type { JsonObject } from "./shape.ts";
 const LONG_NUMBER = /[:,[]-?\d{16}/;
 
 const exact = (_key: string, value: unknown, context?: { source?: string }) =>
-  typeof value === "number" && !Number.isSafeInteger(value) &&
-    context?.source !== undefined &&
+  typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined &&
     /^-?\d+$/.test(context.source)
     ? BigInt(context.source)
     : value;
 
 /** Parses one event's JSON text as the value policy's object. */
 export function parseEvent(json: string): JsonObject {
-  return (LONG_NUMBER.test(json)
-    ? JSON.parse(json, exact)
-    : JSON.parse(json)) as JsonObject;
+  return (LONG_NUMBER.test(json) ? JSON.parse(json, exact) : JSON.parse(json)) as JsonObject;
 }

@@ -13,9 +13,7 @@ async function all(
   startRow = 0,
 ): Promise<JsonObject[]> {
   const out: JsonObject[] = [];
-  for await (const s of read(bufferFromBytes(bytes), { startRow })) {
-    out.push(...s.events);
-  }
+  for await (const s of read(bufferFromBytes(bytes), { startRow })) out.push(...s.events);
   return out;
 }
 
@@ -35,25 +33,14 @@ Deno.test("integers beyond 2^53 come back as bigint, others as numbers, digit st
 Deno.test("event objects equal the reference row objects on fixtures, also when resuming", async () => {
   const dir = await Deno.makeTempDir({ prefix: "seclake-objects-" });
   try {
-    for (
-      const [classUid, layout] of [[6003, "avro"], [4001, "standard"]] as const
-    ) {
+    for (const [classUid, layout] of [[6003, "avro"], [4001, "standard"]] as const) {
       const path = join(dir, `${classUid}.parquet`);
-      await writeOcsfParquet(path, {
-        classUid,
-        layout,
-        rows: 900,
-        seed: 4,
-        rowGroupSize: 400,
-      });
+      await writeOcsfParquet(path, { classUid, layout, rows: 900, seed: 4, rowGroupSize: 400 });
       const bytes = await Deno.readFile(path);
       const reference = await all(readEvents, bytes);
       assert.equal(reference.length, 900);
       assert.deepEqual(await all(readEventObjects, bytes), reference);
-      assert.deepEqual(
-        await all(readEventObjects, bytes, 555),
-        reference.slice(555),
-      );
+      assert.deepEqual(await all(readEventObjects, bytes, 555), reference.slice(555));
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -64,12 +51,7 @@ Deno.test("pages split inside rows (parquet-mr v1): event objects keep every two
   const dir = await Deno.makeTempDir({ prefix: "seclake-objects-" });
   try {
     const path = join(dir, "ct.parquet");
-    await writeOcsfParquet(path, {
-      classUid: 6003,
-      layout: "avro",
-      rows: 300,
-      seed: 3,
-    });
+    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows: 300, seed: 3 });
     const original = await Deno.readFile(path);
     const split = rewriteAsV1(original, { pageEntries: 7, stagger: false });
     const expected = await all(readEvents, original);
@@ -97,11 +79,7 @@ Deno.test("with decode workers making the JSON text, the same event objects, als
     using pool = new DecodePool({ threads: 2 });
     for (const startRow of [0, 333]) {
       const out: JsonObject[] = [];
-      const slices = readEventObjects(bufferFromBytes(bytes), {
-        startRow,
-        pool,
-        sliceRows: 64,
-      });
+      const slices = readEventObjects(bufferFromBytes(bytes), { startRow, pool, sliceRows: 64 });
       for await (const s of slices) {
         assert.equal(s.rowStart, startRow + out.length);
         out.push(...s.events);

@@ -143,9 +143,7 @@ export class ByteOut {
   timestamp(ms: number): void {
     if (!Number.isSafeInteger(ms) || ms < FIRST_MS || ms > LAST_MS) {
       const v = timestampFromMillis(ms);
-      return typeof v === "string"
-        ? this.jsonString(v)
-        : this.ascii(JSON.stringify(v));
+      return typeof v === "string" ? this.jsonString(v) : this.ascii(JSON.stringify(v));
     }
     const days = Math.floor(ms / MS_PER_DAY);
     this.#dayTime(days, ms - days * MS_PER_DAY);
@@ -267,9 +265,7 @@ export class ByteOut {
           // Not valid UTF-8: bytes without a text annotation are base64; text falls back to the
           // decoder's exact behaviour.
           this.jsonString(
-            binary
-              ? base64(b.subarray(from, to))
-              : decoder.decode(b.subarray(from, to)),
+            binary ? base64(b.subarray(from, to)) : decoder.decode(b.subarray(from, to)),
           );
           return;
         }
@@ -348,8 +344,7 @@ function civilDate(days: number, out: Uint8Array): void {
   const era = Math.floor(z / 146_097);
   const doe = z - era * 146_097; // day of the era, 0..146096
   const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) -
-      Math.floor(doe / 146_096)) / 365,
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
   ); // year of the era, 0..399
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100)); // from March 1
   const mp = Math.floor((5 * doy + 2) / 153); // month from March, 0..11

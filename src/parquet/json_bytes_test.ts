@@ -21,11 +21,7 @@ Deno.test("byte-level JSON strings equal JSON.stringify of the decoded text", ()
   for (const b of cases) {
     const o = new ByteOut(4);
     o.jsonUtf8(b);
-    assert.equal(
-      dec.decode(o.take()),
-      JSON.stringify(dec.decode(b)),
-      Array.from(b).join(","),
-    );
+    assert.equal(dec.decode(o.take()), JSON.stringify(dec.decode(b)), Array.from(b).join(","));
   }
   for (let seed = 1; seed < 2000; seed++) {
     const b = new Uint8Array(seed % 13);
@@ -36,11 +32,7 @@ Deno.test("byte-level JSON strings equal JSON.stringify of the decoded text", ()
     }
     const o = new ByteOut(1);
     o.jsonUtf8(b);
-    assert.equal(
-      dec.decode(o.take()),
-      JSON.stringify(dec.decode(b)),
-      Array.from(b).join(","),
-    );
+    assert.equal(dec.decode(o.take()), JSON.stringify(dec.decode(b)), Array.from(b).join(","));
   }
 });
 
@@ -63,34 +55,12 @@ Deno.test("integers are written as String(n) writes them", () => {
     o.int(n);
     assert.equal(dec.decode(o.buf.subarray(0, o.pos)), String(n), `n ${n}`);
   };
-  const edges = [
-    0,
-    -0,
-    1,
-    9,
-    10,
-    99,
-    100,
-    99_999_999,
-    100_000_000,
-    100_000_001,
-    2 ** 31 - 1,
-  ];
-  for (
-    const n of [
-      ...edges,
-      2 ** 31,
-      1_712_750_700_123,
-      10 ** 15,
-      Number.MAX_SAFE_INTEGER,
-    ]
-  ) {
+  const edges = [0, -0, 1, 9, 10, 99, 100, 99_999_999, 100_000_000, 100_000_001, 2 ** 31 - 1];
+  for (const n of [...edges, 2 ** 31, 1_712_750_700_123, 10 ** 15, Number.MAX_SAFE_INTEGER]) {
     check(n);
     check(-n);
   }
-  for (const n of [0.5, -1.25, 2 ** 53, 1e21, NaN, Infinity, -Infinity]) {
-    check(n);
-  }
+  for (const n of [0.5, -1.25, 2 ** 53, 1e21, NaN, Infinity, -Infinity]) check(n);
   // Every digit count, with a deterministic walk over the safe range.
   let x = 7;
   for (let i = 0; i < 100_000; i++) {
@@ -143,9 +113,7 @@ Deno.test("timestamps written from integers equal JSON.stringify of the policy's
   let x = 12345;
   for (let i = 0; i < 200_000; i++) {
     x = (x * 1103515245 + 12345) % 2147483648;
-    const ms = Math.floor(
-      -62_167_219_200_000 + (x / 2147483648) * 315_569_520_000_000,
-    );
+    const ms = Math.floor(-62_167_219_200_000 + (x / 2147483648) * 315_569_520_000_000);
     check(ms);
     check(ms + (x % 1000));
   }
@@ -195,11 +163,7 @@ Deno.test("INT64 halves are written as int() and timestamp() write their value, 
     o.pos = expect.pos = 0;
     assert.equal(o.intWords(words, 0), true, `int ${v}`);
     expect.int(Number(v));
-    assert.deepEqual(
-      o.buf.subarray(0, o.pos),
-      expect.buf.subarray(0, expect.pos),
-      `int ${v}`,
-    );
+    assert.deepEqual(o.buf.subarray(0, o.pos), expect.buf.subarray(0, expect.pos), `int ${v}`);
     o.pos = expect.pos = 0;
     assert.equal(o.timestampWords(words, 0), true, `timestamp ${v}`);
     expect.timestamp(Number(v));
@@ -210,14 +174,7 @@ Deno.test("INT64 halves are written as int() and timestamp() write their value, 
     );
   }
   // Not safe integers: nothing is written, the caller converts the bigint.
-  for (
-    const v of [
-      9_007_199_254_740_992n,
-      -9_007_199_254_740_992n,
-      2n ** 62n,
-      -(2n ** 63n),
-    ]
-  ) {
+  for (const v of [9_007_199_254_740_992n, -9_007_199_254_740_992n, 2n ** 62n, -(2n ** 63n)]) {
     pair[0] = v;
     o.pos = 0;
     assert.equal(o.intWords(words, 0), false, `int ${v}`);

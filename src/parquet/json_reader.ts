@@ -9,12 +9,7 @@
  * @module
  */
 import { parquetSchema } from "hyparquet";
-import type {
-  AsyncBuffer,
-  FileMetaData,
-  RowGroup,
-  SchemaTree,
-} from "hyparquet";
+import type { AsyncBuffer, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
 import type { ColumnDecoder } from "hyparquet/src/types.js";
 import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { CollectorError, isCollectorError } from "../errors.ts";
@@ -87,10 +82,7 @@ export interface ReadEventLinesOptions {
 }
 
 /** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
-export function rowsPerPart(
-  rows: number,
-  partRows = DEFAULT_PART_ROWS,
-): number {
+export function rowsPerPart(rows: number, partRows = DEFAULT_PART_ROWS): number {
   return partRows > 0 && rows > 4 * partRows ? partRows : rows;
 }
 
@@ -159,19 +151,12 @@ const isOptional = (n: SchemaTree) => n.element.repetition_type === "OPTIONAL";
 /** Compiles `root`'s children into plans; leaf indices follow schema (column) order. */
 function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
   const leafPaths: string[][] = [];
-  const node = (
-    n: SchemaTree,
-    def: number,
-    rep: number,
-    asElement = false,
-  ): Plan => {
+  const node = (n: SchemaTree, def: number, rep: number, asElement = false): Plan => {
     const optional = isOptional(n);
     const repeated = isRepeated(n) && !asElement;
     const d = def + (optional || isRepeated(n) ? 1 : 0);
     const r = rep + (isRepeated(n) ? 1 : 0);
-    const keyBytes = new TextEncoder().encode(
-      JSON.stringify(n.element.name) + ":",
-    );
+    const keyBytes = new TextEncoder().encode(JSON.stringify(n.element.name) + ":");
     if (repeated) {
       // A repeated field outside a LIST annotation: a list whose element is the field itself.
       const element = node(n, def, rep, true);
@@ -204,10 +189,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
     const ct = n.element.converted_type;
     const lt = n.element.logical_type?.type;
     const only = n.children[0]!;
-    if (
-      (ct === "LIST" || lt === "LIST") && n.children.length === 1 &&
-      isRepeated(only)
-    ) {
+    if ((ct === "LIST" || lt === "LIST") && n.children.length === 1 && isRepeated(only)) {
       const rd = d + 1;
       const rl = r + 1;
       let element: Plan;
@@ -218,9 +200,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
           only.element.name === `${n.element.name}_tuple`;
         element = node(inner, rd, rl);
         if (legacy) {
-          wrapKeyBytes = new TextEncoder().encode(
-            JSON.stringify(inner.element.name) + ":",
-          );
+          wrapKeyBytes = new TextEncoder().encode(JSON.stringify(inner.element.name) + ":");
         }
       } else {
         // Two-level: the repeated field itself is the element (primitive or group).
@@ -240,8 +220,7 @@ function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
       });
     }
     if (
-      (ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") &&
-      n.children.length === 1 &&
+      (ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") && n.children.length === 1 &&
       isRepeated(only) && only.children.length === 2 &&
       only.children.some((c) => c.element.name === "key") &&
       only.children.every((c) => !isRepeated(c))
@@ -432,18 +411,13 @@ class Assembler {
  * when the metadata is missing (the reader reports it).
  */
 export function groupByteRange(group: RowGroup): [number, number] | undefined {
-  if (group.columns.length === 0 || group.columns.some((c) => !c.meta_data)) {
-    return undefined;
-  }
+  if (group.columns.length === 0 || group.columns.some((c) => !c.meta_data)) return undefined;
   return span(group.columns.map((c) => chunkRange(c.meta_data!)));
 }
 
 /** The bytes the column chunk `ranges` span together. */
 function span(ranges: [number, number][]): [number, number] {
-  return [
-    Math.min(...ranges.map((r) => r[0])),
-    Math.max(...ranges.map((r) => r[1])),
-  ];
+  return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
 }
 
 /**
@@ -451,12 +425,7 @@ function span(ranges: [number, number][]): [number, number] {
  * lists takes the rows it holds, then passes whole pages unread, and reads only the pages `to`
  * falls in; a column inside lists walks its levels `step` rows at a time.
  */
-async function skipColumn(
-  c: ColumnCursor,
-  at: number,
-  to: number,
-  step: number,
-): Promise<void> {
+async function skipColumn(c: ColumnCursor, at: number, to: number, step: number): Promise<void> {
   while (at < to) {
     const held = c.heldRows();
     if (held === undefined) {
@@ -483,11 +452,7 @@ async function skipColumn(
 }
 
 function chunkRange(
-  col: {
-    dictionary_page_offset?: bigint;
-    data_page_offset: bigint;
-    total_compressed_size: bigint;
-  },
+  col: { dictionary_page_offset?: bigint; data_page_offset: bigint; total_compressed_size: bigint },
 ): [number, number] {
   const data = Number(col.data_page_offset);
   const dict = col.dictionary_page_offset === undefined
@@ -505,13 +470,8 @@ export async function* readEventLines(
   file: AsyncBuffer,
   options: ReadEventLinesOptions = {},
 ): AsyncGenerator<LineSlice> {
-  const {
-    signal,
-    startRow = 0,
-    sliceRows = 1000,
-    sliceBytes = 256 * 1024,
-    name = "object",
-  } = options;
+  const { signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024, name = "object" } =
+    options;
   const groupReadBytes = options.groupReadBytes ?? 16 * 1024 * 1024;
   const header = options.header ?? (() => EMPTY);
   const tail = options.append ? enc.encode("," + options.append) : EMPTY;
@@ -536,9 +496,7 @@ export async function* readEventLines(
   for (const [index, group] of metadata.row_groups.entries()) {
     const rows = Number(group.num_rows);
     const groupEnd = groupStart + rows;
-    if (
-      groupEnd <= startRow || rows === 0 || options.rowGroups?.(index) === false
-    ) {
+    if (groupEnd <= startRow || rows === 0 || options.rowGroups?.(index) === false) {
       groupStart = groupEnd;
       continue;
     }
@@ -609,9 +567,7 @@ export async function* readEventLines(
     const skip = async (from: number, to: number) => {
       if (to <= from) return;
       await Promise.all(
-        columns.map((c) =>
-          skipColumn(c, from - groupStart, to - groupStart, sliceRows)
-        ),
+        columns.map((c) => skipColumn(c, from - groupStart, to - groupStart, sliceRows)),
       );
     };
     const part = rowsPerPart(rows, options.partRows);
@@ -660,10 +616,7 @@ export async function* readEventLines(
       // Every column must hold exactly the row group's rows.
       await ensure(rows + 1);
     } catch (e) {
-      if (
-        isCollectorError(e) ||
-        (e instanceof DOMException && e.name === "AbortError")
-      ) throw e;
+      if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
       throw wrap(e, name);
     } finally {
       guard.release();
@@ -687,9 +640,7 @@ function pathTo(root: SchemaTree, names: string[]): SchemaTree[] {
 function wrap(e: unknown, name: string): CollectorError {
   const msg = e instanceof Error ? e.message : String(e);
   return new CollectorError(
-    /unsupported|not supported/i.test(msg)
-      ? "PARQUET_UNSUPPORTED"
-      : "PARQUET_INVALID",
+    /unsupported|not supported/i.test(msg) ? "PARQUET_UNSUPPORTED" : "PARQUET_INVALID",
     `Cannot decode Parquet ${name}: ${msg}`,
     { cause: e, context: { object: name } },
   );

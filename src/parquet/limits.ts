@@ -19,18 +19,9 @@
  * Every violation is a `CollectorError` (`DataError` 601, 604, 605 or 606).
  * @module
  */
-import {
-  brotliDecompressSync,
-  gunzipSync,
-  zstdDecompressSync,
-} from "node:zlib";
+import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from "node:zlib";
 import { parquetSchema } from "hyparquet";
-import type {
-  AsyncBuffer,
-  Compressors,
-  FileMetaData,
-  SchemaTree,
-} from "hyparquet";
+import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from "hyparquet";
 import { compressors as jsCompressors } from "hyparquet-compressors";
 import { CollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
@@ -70,9 +61,7 @@ export const DEFAULT_LIMITS: ParquetLimits = limitsFor(GiB);
  */
 export function limitsFor(maxObjectBytes: number): ParquetLimits {
   if (!(maxObjectBytes > 0)) {
-    throw new RangeError(
-      `maxObjectBytes must be a positive number: got ${maxObjectBytes}`,
-    );
+    throw new RangeError(`maxObjectBytes must be a positive number: got ${maxObjectBytes}`);
   }
   const chunk = Math.min(4 * GiB, Math.max(64 * MiB, 4 * maxObjectBytes));
   return {
@@ -86,12 +75,7 @@ export function limitsFor(maxObjectBytes: number): ParquetLimits {
   };
 }
 
-function fail(
-  code: ErrorCode,
-  name: string,
-  what: string,
-  context: object = {},
-): never {
+function fail(code: ErrorCode, name: string, what: string, context: object = {}): never {
   throw new CollectorError(code, `Cannot decode Parquet ${name}: ${what}`, {
     context: { object: name, ...context },
   });
@@ -168,20 +152,14 @@ export function checkSchemaShape(
       fail(
         "PARQUET_SCHEMA_LIMIT",
         name,
-        `schema nests deeper than ${limits.maxSchemaDepth} levels (at ${
-          schema[i]?.name
-        })`,
+        `schema nests deeper than ${limits.maxSchemaDepth} levels (at ${schema[i]?.name})`,
       );
     }
     if (open.length > 0) open[open.length - 1]!--;
     const children = Number(schema[i]?.num_children ?? 0);
     if (children > 0) open.push(children);
     else if (i > 0 && ++leaves > limits.maxColumns) {
-      fail(
-        "PARQUET_SCHEMA_LIMIT",
-        name,
-        `schema has more than ${limits.maxColumns} columns`,
-      );
+      fail("PARQUET_SCHEMA_LIMIT", name, `schema has more than ${limits.maxColumns} columns`);
     }
     while (open.length > 0 && open[open.length - 1]! <= 0) open.pop();
   }
@@ -225,10 +203,7 @@ export class ReadGuard {
   readonly #name: string;
   readonly #chunks: Chunk[] = [];
   readonly #byStart = new Map<number, Chunk>();
-  readonly #inflated = new Map<
-    string,
-    { input: Uint8Array; output: Uint8Array }[]
-  >();
+  readonly #inflated = new Map<string, { input: Uint8Array; output: Uint8Array }[]>();
   readonly #compressors: Compressors;
   /** Pages inflated by hyparquet's request without a check first (0 when every chunk arrived whole). */
   unchecked = 0;
@@ -237,12 +212,7 @@ export class ReadGuard {
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
    * 601, 605 or 606 on the first violation.
    */
-  constructor(
-    metadata: FileMetaData,
-    byteLength: number,
-    limits: ParquetLimits,
-    name: string,
-  ) {
+  constructor(metadata: FileMetaData, byteLength: number, limits: ParquetLimits, name: string) {
     this.#limits = limits;
     this.#name = name;
     checkSchemaShape(metadata, limits, name);
@@ -259,13 +229,8 @@ export class ReadGuard {
     for (const [g, group] of (metadata.row_groups ?? []).entries()) {
       const rows = Number(group.num_rows);
       let compressed = 0;
-      for (const c of group.columns ?? []) {
-        compressed += Number(c.meta_data?.total_compressed_size);
-      }
-      const maxRows = Math.min(
-        limits.maxRowGroupRows,
-        Math.max(65_536, 4 * compressed),
-      );
+      for (const c of group.columns ?? []) compressed += Number(c.meta_data?.total_compressed_size);
+      const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
       if (!(rows >= 0 && rows <= maxRows)) {
         fail(
           "PARQUET_LIMIT",
@@ -317,9 +282,7 @@ export class ReadGuard {
         }
         const schemaPath = leaves.get(path);
         if (schemaPath === undefined) {
-          fail("PARQUET_INVALID", name, `column ${path} is not in the schema`, {
-            column: path,
-          });
+          fail("PARQUET_INVALID", name, `column ${path} is not in the schema`, { column: path });
         }
         const element = schemaPath[schemaPath.length - 1]!.element;
         let maxDef = 0;
@@ -333,20 +296,14 @@ export class ReadGuard {
           m.type === "FIXED_LEN_BYTE_ARRAY" &&
           !(typeLength > 0 && typeLength <= limits.maxPageBytes)
         ) {
-          fail(
-            "PARQUET_INVALID",
-            name,
-            `column ${path} has type length ${element.type_length}`,
-          );
+          fail("PARQUET_INVALID", name, `column ${path} has type length ${element.type_length}`);
         }
         this.#chunks.push({
           start,
           end,
           codec: String(m.codec),
           type: String(m.type),
-          valueBits: m.type === "FIXED_LEN_BYTE_ARRAY"
-            ? 8 * typeLength
-            : TYPE_BITS[m.type] ?? 8,
+          valueBits: m.type === "FIXED_LEN_BYTE_ARRAY" ? 8 * typeLength : TYPE_BITS[m.type] ?? 8,
           maxDef,
           maxRep,
           path,
@@ -364,19 +321,13 @@ export class ReadGuard {
   buffer(file: AsyncBuffer): AsyncBuffer {
     return {
       byteLength: file.byteLength,
-      slice: async (
-        start: number,
-        end = file.byteLength,
-      ): Promise<ArrayBuffer> => {
+      slice: async (start: number, end = file.byteLength): Promise<ArrayBuffer> => {
         const buf = await file.slice(start, end);
         const stop = start + buf.byteLength;
         for (const c of this.#chunks) {
           if (c.start >= stop) break;
           if (c.checked || c.start < start || c.end > stop) continue;
-          this.#checkChunk(
-            c,
-            new Uint8Array(buf, c.start - start, c.end - c.start),
-          );
+          this.#checkChunk(c, new Uint8Array(buf, c.start - start, c.end - c.start));
           c.checked = true;
         }
         return buf;
@@ -396,16 +347,7 @@ export class ReadGuard {
 
   #makeCompressors(): Compressors {
     const out: Compressors = {};
-    for (
-      const codec of [
-        "SNAPPY",
-        "GZIP",
-        "BROTLI",
-        "ZSTD",
-        "LZ4",
-        "LZ4_RAW",
-      ] as const
-    ) {
+    for (const codec of ["SNAPPY", "GZIP", "BROTLI", "ZSTD", "LZ4", "LZ4_RAW"] as const) {
       out[codec] = (input: Uint8Array, outputLength: number): Uint8Array => {
         const kept = this.#take(input, outputLength);
         if (kept) return kept;
@@ -446,11 +388,7 @@ export class ReadGuard {
         default: {
           const f = jsCompressors[codec as keyof Compressors];
           if (!f) {
-            fail(
-              "PARQUET_UNSUPPORTED",
-              this.#name,
-              `compression codec ${codec} not supported`,
-            );
+            fail("PARQUET_UNSUPPORTED", this.#name, `compression codec ${codec} not supported`);
           }
           out = f(input, outputLength);
         }
@@ -463,9 +401,7 @@ export class ReadGuard {
         `Cannot decode Parquet ${this.#name}: ${codec} page ${
           tooLarge
             ? `inflates to more than its declared ${outputLength} bytes`
-            : `cannot be decompressed (${
-              e instanceof Error ? e.message : String(e)
-            })`
+            : `cannot be decompressed (${e instanceof Error ? e.message : String(e)})`
         }`,
         { cause: e, context: { object: this.#name } },
       );
@@ -482,9 +418,7 @@ export class ReadGuard {
 
   #key(input: Uint8Array, outputLength: number): string {
     const n = input.length;
-    return `${outputLength}:${n}:${
-      n ? input[0]! | input[n >> 1]! << 8 | input[n - 1]! << 16 : 0
-    }`;
+    return `${outputLength}:${n}:${n ? input[0]! | input[n >> 1]! << 8 | input[n - 1]! << 16 : 0}`;
   }
 
   #keep(input: Uint8Array, output: Uint8Array): void {
@@ -524,19 +458,10 @@ export class ReadGuard {
    * more than the page being decoded is held inflated. Call it for the pages in order, from the
    * chunk's first byte. Returns where the next page starts in `bytes`.
    */
-  checkPage(
-    chunkStart: number,
-    bytes: Uint8Array,
-    off: number,
-    base = 0,
-  ): number {
+  checkPage(chunkStart: number, bytes: Uint8Array, off: number, base = 0): number {
     const c = this.#byStart.get(chunkStart);
     if (c === undefined) {
-      fail(
-        "PARQUET_INVALID",
-        this.#name,
-        `no column chunk starts at byte ${chunkStart}`,
-      );
+      fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
     if (base + off === 0) c.total = 0;
     return this.#checkPage(c, bytes, off, base);
@@ -585,17 +510,14 @@ export class ReadGuard {
       fail(
         "PARQUET_LIMIT",
         this.#name,
-        where(
-          `pages hold more than ${limits.maxColumnChunkBytes} uncompressed bytes`,
-        ),
+        where(`pages hold more than ${limits.maxColumnChunkBytes} uncompressed bytes`),
       );
     }
     const body = bytes.subarray(bodyStart, bodyStart + compressed);
     // Required fields left out make hyparquet compute offsets from `undefined` (NaN) and
     // read the same byte forever.
     const missing = h.type === 0
-      ? !h.data || h.data.numValues === undefined ||
-        h.data.encoding === undefined
+      ? !h.data || h.data.numValues === undefined || h.data.encoding === undefined
       : h.type === 2
       ? !h.dictionary || h.dictionary.numValues === undefined
       : h.type === 3
@@ -609,11 +531,7 @@ export class ReadGuard {
       ].includes(undefined)
       : false;
     if (missing) {
-      fail(
-        "PARQUET_INVALID",
-        this.#name,
-        where(`a page header lacks required fields`),
-      );
+      fail("PARQUET_INVALID", this.#name, where(`a page header lacks required fields`));
     }
     if (h.type === 2) this.#checkDictionary(c, h, body, where);
     else if (h.type === 0) this.#checkDataPage(c, h, body, where);
@@ -621,19 +539,13 @@ export class ReadGuard {
     return bodyStart + compressed;
   }
 
-  #values(
-    n: number | undefined,
-    what: string,
-    where: (w: string) => string,
-  ): number {
+  #values(n: number | undefined, what: string, where: (w: string) => string): number {
     const v = n ?? 0;
     if (!(v >= 0 && v <= this.#limits.maxPageValues)) {
       fail(
         "PARQUET_LIMIT",
         this.#name,
-        where(
-          `${what} declares ${v} values (at most ${this.#limits.maxPageValues} accepted)`,
-        ),
+        where(`${what} declares ${v} values (at most ${this.#limits.maxPageValues} accepted)`),
       );
     }
     return v;
@@ -651,9 +563,7 @@ export class ReadGuard {
       fail(
         "PARQUET_LIMIT",
         this.#name,
-        where(
-          `a dictionary page declares ${n} ${c.type} values in ${h.uncompressed} bytes`,
-        ),
+        where(`a dictionary page declares ${n} ${c.type} values in ${h.uncompressed} bytes`),
       );
     }
     // Inflated now, with its size capped, and kept for hyparquet.
@@ -667,12 +577,7 @@ export class ReadGuard {
     return out;
   }
 
-  #checkDataPage(
-    c: Chunk,
-    h: PageHeader,
-    body: Uint8Array,
-    where: (w: string) => string,
-  ): void {
+  #checkDataPage(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string): void {
     const n = this.#values(h.data?.numValues, "a data page", where);
     if (c.codec === "UNCOMPRESSED" && body.length !== h.uncompressed) return; // hyparquet refuses it
     const page = this.#page(c, body, h.uncompressed);
@@ -684,15 +589,7 @@ export class ReadGuard {
       if (max === 0) return;
       if (off + 4 > page.length) return;
       const length = view.getUint32(off, true);
-      const matches = this.#runs(
-        view,
-        off + 4,
-        bitWidth(max),
-        n,
-        what,
-        where,
-        target,
-      );
+      const matches = this.#runs(view, off + 4, bitWidth(max), n, what, where, target);
       if (target !== undefined) present = matches;
       off += 4 + length;
     };
@@ -701,12 +598,7 @@ export class ReadGuard {
     this.#checkValues(c, h.data!.encoding, view, off, present, false, where);
   }
 
-  #checkDataPageV2(
-    c: Chunk,
-    h: PageHeader,
-    body: Uint8Array,
-    where: (w: string) => string,
-  ): void {
+  #checkDataPageV2(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string): void {
     const v2 = h.v2!;
     const n = this.#values(v2.numValues, "a data page", where);
     const nulls = v2.numNulls ?? 0;
@@ -717,38 +609,19 @@ export class ReadGuard {
       fail(
         "PARQUET_INVALID",
         this.#name,
-        where(
-          `a data page declares ${n} values, ${nulls} nulls and ${rows} rows`,
-        ),
+        where(`a data page declares ${n} values, ${nulls} nulls and ${rows} rows`),
       );
     }
-    if (
-      !(rep >= 0 && def >= 0 && rep + def <= body.length &&
-        rep + def <= h.uncompressed)
-    ) {
-      fail(
-        "PARQUET_INVALID",
-        this.#name,
-        where("a data page's level lengths exceed the page"),
-      );
+    if (!(rep >= 0 && def >= 0 && rep + def <= body.length && rep + def <= h.uncompressed)) {
+      fail("PARQUET_INVALID", this.#name, where("a data page's level lengths exceed the page"));
     }
     const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    if (c.maxRep > 0) {
-      this.#runs(view, 0, bitWidth(c.maxRep), n, "repetition levels", where);
-    }
-    if (c.maxDef > 0) {
-      this.#runs(view, rep, bitWidth(c.maxDef), n, "definition levels", where);
-    }
+    if (c.maxRep > 0) this.#runs(view, 0, bitWidth(c.maxRep), n, "repetition levels", where);
+    if (c.maxDef > 0) this.#runs(view, rep, bitWidth(c.maxDef), n, "definition levels", where);
     const valuesLength = h.uncompressed - rep - def;
     let values = body.subarray(rep + def);
-    if (v2.isCompressed !== false && valuesLength) {
-      values = this.#page(c, values, valuesLength);
-    }
-    const vview = new DataView(
-      values.buffer,
-      values.byteOffset,
-      values.byteLength,
-    );
+    if (v2.isCompressed !== false && valuesLength) values = this.#page(c, values, valuesLength);
+    const vview = new DataView(values.buffer, values.byteOffset, values.byteLength);
     this.#checkValues(c, v2.encoding, vview, 0, n - nulls, true, where);
   }
 
@@ -767,24 +640,14 @@ export class ReadGuard {
   ): void {
     if (off >= view.byteLength) return;
     const dictionary = encoding === 2 || encoding === 8;
-    if (
-      v2
-        ? encoding === 3
-        : (dictionary || encoding === 3) && c.type === "BOOLEAN"
-    ) {
+    if (v2 ? encoding === 3 : (dictionary || encoding === 3) && c.type === "BOOLEAN") {
       this.#runs(view, off + 4, 1, n, "values", where);
     } else if (dictionary || (!v2 && encoding === 3)) {
       const width = view.getUint8(off);
       if (width > 32) {
-        fail(
-          "PARQUET_INVALID",
-          this.#name,
-          where(`dictionary indices of ${width} bits`),
-        );
+        fail("PARQUET_INVALID", this.#name, where(`dictionary indices of ${width} bits`));
       }
-      if (width > 0 || v2) {
-        this.#runs(view, off + 1, width, n, "dictionary indices", where);
-      }
+      if (width > 0 || v2) this.#runs(view, off + 1, width, n, "dictionary indices", where);
     } else if (encoding === 5 || encoding === 6) {
       // DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY: a bad header makes hyparquet loop forever.
       this.#deltaHeader(view, off, where);
@@ -818,9 +681,7 @@ export class ReadGuard {
       fail(
         "PARQUET_INVALID",
         this.#name,
-        where(
-          `a delta-encoded page has blocks of ${blockSize} values in ${miniblocks} miniblocks`,
-        ),
+        where(`a delta-encoded page has blocks of ${blockSize} values in ${miniblocks} miniblocks`),
       );
     }
     return h;
@@ -859,26 +720,14 @@ export class ReadGuard {
       if (header & 1) {
         let groups = header >>> 1;
         if (groups === 0) {
-          fail(
-            "PARQUET_LIMIT",
-            this.#name,
-            where(`${what}: an empty bit-packed run`),
-          );
+          fail("PARQUET_LIMIT", this.#name, where(`${what}: an empty bit-packed run`));
         }
         if (groups * 8 > left + 7) {
           groups = Math.ceil(left / 8);
           writePaddedVarInt(view, headerStart, r.next, (groups << 1) | 1);
         }
         const count = groups * 8;
-        if (target >= 0) {
-          matches += countPacked(
-            view,
-            off,
-            width,
-            Math.min(count, left),
-            target,
-          );
-        }
+        if (target >= 0) matches += countPacked(view, off, width, Math.min(count, left), target);
         off += Math.ceil((count * width) / 8);
         seen += count;
       } else {
@@ -889,9 +738,7 @@ export class ReadGuard {
         }
         if (target >= 0 && off + bytesPerRle <= view.byteLength) {
           let value = 0;
-          for (let i = 0; i < bytesPerRle; i++) {
-            value |= view.getUint8(off + i) << (i << 3);
-          }
+          for (let i = 0; i < bytesPerRle; i++) value |= view.getUint8(off + i) << (i << 3);
           if (value === target) matches += count;
         }
         off += bytesPerRle;
@@ -902,12 +749,7 @@ export class ReadGuard {
   }
 
   /** DELTA_BYTE_ARRAY copies each value's prefix from the one before: bound what it expands to. */
-  #checkDeltaByteArray(
-    view: DataView,
-    off: number,
-    n: number,
-    where: (w: string) => string,
-  ): void {
+  #checkDeltaByteArray(view: DataView, off: number, n: number, where: (w: string) => string): void {
     const prefix = new Int32Array(n);
     const suffix = new Int32Array(n);
     let next: number | undefined;
@@ -934,9 +776,7 @@ export class ReadGuard {
         fail(
           "PARQUET_LIMIT",
           this.#name,
-          where(
-            `a DELTA_BYTE_ARRAY page expands to more than ${this.#limits.maxPageBytes} bytes`,
-          ),
+          where(`a DELTA_BYTE_ARRAY page expands to more than ${this.#limits.maxPageBytes} bytes`),
         );
       }
     }
@@ -966,25 +806,17 @@ function collectLeaves(
     fail(
       "PARQUET_SCHEMA_LIMIT",
       name,
-      `schema nests deeper than ${limits.maxSchemaDepth} levels (at ${
-        node.path.join(".")
-      })`,
+      `schema nests deeper than ${limits.maxSchemaDepth} levels (at ${node.path.join(".")})`,
     );
   }
   if (node.children.length === 0 && path.length > 1) {
     out.set(node.path.join("."), path);
     if (out.size > limits.maxColumns) {
-      fail(
-        "PARQUET_SCHEMA_LIMIT",
-        name,
-        `schema has more than ${limits.maxColumns} columns`,
-      );
+      fail("PARQUET_SCHEMA_LIMIT", name, `schema has more than ${limits.maxColumns} columns`);
     }
     return;
   }
-  for (const child of node.children) {
-    collectLeaves(child, [...path, child], out, limits, name);
-  }
+  for (const child of node.children) collectLeaves(child, [...path, child], out, limits, name);
 }
 
 // ---- Thrift compact protocol: just enough to read page headers --------------------------------
@@ -1070,9 +902,7 @@ class ThriftReader {
         return undefined;
       case 8: {
         const n = this.varint();
-        if (n < 0 || this.off + n > this.view.byteLength) {
-          throw new Error(`binary of ${n} bytes`);
-        }
+        if (n < 0 || this.off + n > this.view.byteLength) throw new Error(`binary of ${n} bytes`);
         this.off += n;
         return undefined;
       }
@@ -1082,9 +912,7 @@ class ThriftReader {
         let size = b >> 4;
         const elem = b & 0x0f;
         if (size === 15) size = this.varint();
-        if (size < 0 || size > this.view.byteLength - this.off) {
-          throw new Error(`list of ${size}`);
-        }
+        if (size < 0 || size > this.view.byteLength - this.off) throw new Error(`list of ${size}`);
         for (let i = 0; i < size; i++) {
           if (elem === 1 || elem === 2) this.off++;
           else this.value(elem, depth + 1);
@@ -1093,9 +921,7 @@ class ThriftReader {
       }
       case 11: {
         const size = this.varint();
-        if (size < 0 || size > this.view.byteLength - this.off) {
-          throw new Error(`map of ${size}`);
-        }
+        if (size < 0 || size > this.view.byteLength - this.off) throw new Error(`map of ${size}`);
         if (size === 0) return undefined;
         const kv = this.byte();
         for (let i = 0; i < size; i++) {
@@ -1142,9 +968,7 @@ export function readPageHeader(view: DataView, start: number): PageHeader {
       encoding: num(v2.get(4)),
       defLength: num(v2.get(5)),
       repLength: num(v2.get(6)),
-      isCompressed: typeof v2.get(7) === "boolean"
-        ? v2.get(7) as boolean
-        : undefined,
+      isCompressed: typeof v2.get(7) === "boolean" ? v2.get(7) as boolean : undefined,
     },
   };
 }
@@ -1153,12 +977,7 @@ export function readPageHeader(view: DataView, start: number): PageHeader {
  * Writes `value` as a ULEB128 varint filling exactly the bytes `start..end` of `view` (with
  * redundant continuation bytes where it needs fewer), over a varint that held a larger value.
  */
-function writePaddedVarInt(
-  view: DataView,
-  start: number,
-  end: number,
-  value: number,
-): void {
+function writePaddedVarInt(view: DataView, start: number, end: number, value: number): void {
   let v = value;
   for (let i = start; i < end; i++) {
     view.setUint8(i, (v & 0x7f) | (i < end - 1 ? 0x80 : 0));
@@ -1193,10 +1012,7 @@ function countPacked(
 }
 
 /** hyparquet's varint, bit for bit (shifts past 31 wrap), for the run walker. */
-function readVarIntAt(
-  view: DataView,
-  start: number,
-): { value: number; next: number } | undefined {
+function readVarIntAt(view: DataView, start: number): { value: number; next: number } | undefined {
   let result = 0;
   let shift = 0;
   let off = start;
@@ -1225,9 +1041,7 @@ function deltaInt32(
   r.varint();
   let value = r.zigzag();
   if (count === 0) return r.off;
-  if (!(blockSize > 0 && miniblocks > 0 && blockSize % miniblocks === 0)) {
-    return undefined;
-  }
+  if (!(blockSize > 0 && miniblocks > 0 && blockSize % miniblocks === 0)) return undefined;
   const perMiniblock = blockSize / miniblocks;
   let i = 0;
   out[i++] = value;
@@ -1247,8 +1061,7 @@ function deltaInt32(
         while (read < width) {
           if (off >= view.byteLength) return undefined;
           const take = Math.min(8 - bitOffset, width - read);
-          residual |=
-            ((view.getUint8(off) >>> bitOffset) & ((1 << take) - 1)) << read;
+          residual |= ((view.getUint8(off) >>> bitOffset) & ((1 << take) - 1)) << read;
           read += take;
           bitOffset += take;
           if (bitOffset === 8) {

@@ -18,10 +18,7 @@ import type { ParquetLimits } from "./limits.ts";
 import { bufferFromBytes, readEvents, readMetadata } from "./reader.ts";
 import { readEventLines } from "./json_reader.ts";
 
-const SAMPLES = new URL(
-  "../../../shared/research/samples/parquet/",
-  import.meta.url,
-);
+const SAMPLES = new URL("../../../shared/research/samples/parquet/", import.meta.url);
 
 async function samples(): Promise<string[]> {
   const out: string[] = [];
@@ -29,9 +26,7 @@ async function samples(): Promise<string[]> {
     try {
       for await (const e of Deno.readDir(dir)) {
         if (e.isDirectory) await walk(new URL(e.name + "/", dir));
-        else if (e.name.endsWith(".parquet")) {
-          out.push(new URL(e.name, dir).pathname);
-        }
+        else if (e.name.endsWith(".parquet")) out.push(new URL(e.name, dir).pathname);
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -60,10 +55,7 @@ function write(
   }));
 }
 
-async function readAll(
-  bytes: Uint8Array,
-  limits?: ParquetLimits,
-): Promise<string[]> {
+async function readAll(bytes: Uint8Array, limits?: ParquetLimits): Promise<string[]> {
   const out: string[] = [];
   for await (const s of readEvents(bufferFromBytes(bytes), { limits })) {
     for (const e of s.events) out.push(toJson(e));
@@ -71,11 +63,7 @@ async function readAll(
   return out;
 }
 
-async function rejects(
-  p: Promise<unknown>,
-  code: ErrorCode,
-  match?: RegExp,
-): Promise<void> {
+async function rejects(p: Promise<unknown>, code: ErrorCode, match?: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(isCollectorError(e), `expected a CollectorError, got ${e}`);
     assert.equal(e.code, code, e.message);
@@ -101,17 +89,8 @@ Deno.test("every page of well-formed files passes, and no page is inflated twice
     files.push(write(
       [S("a"), { name: "n", type: "INT64", repetition_type: "OPTIONAL" }],
       [
-        {
-          name: "a",
-          data: Array.from(
-            { length: 500 },
-            (_, i) => i % 7 ? `v${i % 5}` : null,
-          ),
-        },
-        {
-          name: "n",
-          data: Array.from({ length: 500 }, (_, i) => i % 3 ? BigInt(i) : null),
-        },
+        { name: "a", data: Array.from({ length: 500 }, (_, i) => i % 7 ? `v${i % 5}` : null) },
+        { name: "n", data: Array.from({ length: 500 }, (_, i) => i % 3 ? BigInt(i) : null) },
       ],
       codec,
     ));
@@ -122,17 +101,8 @@ Deno.test("every page of well-formed files passes, and no page is inflated twice
     const metadata = await readMetadata(file);
     const guard = new ReadGuard(metadata, bytes.length, DEFAULT_LIMITS, "test");
     const guarded = guard.buffer(file);
-    for (
-      const column of parquetSchema(metadata).children.map((c) =>
-        c.element.name
-      )
-    ) {
-      const plain = await parquetReadObjects({
-        file,
-        metadata,
-        columns: [column],
-        compressors,
-      });
+    for (const column of parquetSchema(metadata).children.map((c) => c.element.name)) {
+      const plain = await parquetReadObjects({ file, metadata, columns: [column], compressors });
       const checked = await parquetReadObjects({
         file: guarded,
         metadata,
@@ -150,11 +120,7 @@ Deno.test("a footer length beyond the object gives DataError 604", async () => {
   const bytes = write([S("a")], [{ name: "a", data: ["x", "y"] }]);
   const view = new DataView(bytes.buffer);
   view.setUint32(bytes.length - 8, bytes.length + 100, true);
-  await rejects(
-    readAll(bytes),
-    "PARQUET_FOOTER_INVALID",
-    /footer length \d+ exceeds the object/,
-  );
+  await rejects(readAll(bytes), "PARQUET_FOOTER_INVALID", /footer length \d+ exceeds the object/);
   const ok = write([S("a")], [{ name: "a", data: ["x", "y"] }]);
   await rejects(
     readAll(ok, { ...DEFAULT_LIMITS, maxFooterBytes: 16 }),
@@ -168,15 +134,8 @@ Deno.test("a schema deeper than 32 levels or wider than the cap gives DataError 
   for (let i = 0; i < 40; i++) deep.push({ name: `s${i}`, num_children: 1 });
   deep.push({ name: "leaf", num_children: 0 });
   assert.throws(
-    () =>
-      checkSchemaShape(
-        { schema: deep } as unknown as FileMetaData,
-        DEFAULT_LIMITS,
-        "x",
-      ),
-    (e: unknown) =>
-      isCollectorError(e, "PARQUET_SCHEMA_LIMIT") &&
-      /deeper than 32/.test(e.message),
+    () => checkSchemaShape({ schema: deep } as unknown as FileMetaData, DEFAULT_LIMITS, "x"),
+    (e: unknown) => isCollectorError(e, "PARQUET_SCHEMA_LIMIT") && /deeper than 32/.test(e.message),
   );
   const wide = [{ name: "root", num_children: 20 }];
   for (let i = 0; i < 20; i++) wide.push({ name: `c${i}`, num_children: 0 });
@@ -206,27 +165,17 @@ Deno.test("a run of 2^30 levels in a page of 4 is read only as far as the page n
 
 Deno.test("a dictionary declaring more values than its bytes hold gives DataError 605", async () => {
   const data = Array.from({ length: 200 }, (_, i) => `s${i % 3}`);
-  const bytes = write([S("a")], [{
-    name: "a",
-    data,
-    encoding: "RLE_DICTIONARY",
-  }]);
+  const bytes = write([S("a")], [{ name: "a", data, encoding: "RLE_DICTIONARY" }]);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const { start, header } = firstPage(bytes, metadata, "a");
   assert.equal(header.type, 2, "the column starts with its dictionary");
   const n = header.dictionary!.numValues!;
-  const at = bytes.subarray(start, start + header.headerBytes).findIndex((
-    b,
-    i,
-    a,
-  ) => (b & 0x0f) === 12 && a[i + 1] === 0x15 && a[i + 2] === n * 2);
+  const at = bytes.subarray(start, start + header.headerBytes).findIndex((b, i, a) =>
+    (b & 0x0f) === 12 && a[i + 1] === 0x15 && a[i + 2] === n * 2
+  );
   assert.ok(at >= 0);
   bytes[start + at + 2] = 126; // zigzag of 63 values, in the same single byte
-  await rejects(
-    readAll(bytes),
-    "PARQUET_LIMIT",
-    /dictionary page declares 63 BYTE_ARRAY values/,
-  );
+  await rejects(readAll(bytes), "PARQUET_LIMIT", /dictionary page declares 63 BYTE_ARRAY values/);
 });
 
 Deno.test("pages over the value or size caps give DataError 605", async () => {
@@ -250,18 +199,11 @@ Deno.test("pages over the value or size caps give DataError 605", async () => {
 Deno.test("DELTA_BYTE_ARRAY pages are read, and one that expands past the cap is refused", async () => {
   const long = "x".repeat(1000);
   const data = Array.from({ length: 2000 }, (_, i) => long + (i % 10));
-  const bytes = write([S("a")], [{
-    name: "a",
-    data,
-    encoding: "DELTA_BYTE_ARRAY",
-  }]);
+  const bytes = write([S("a")], [{ name: "a", data, encoding: "DELTA_BYTE_ARRAY" }]);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const { header } = firstPage(bytes, metadata, "a");
   assert.equal(header.v2?.encoding, 7);
-  assert.ok(
-    bytes.length < 200_000,
-    `the page is small (${bytes.length} bytes)`,
-  );
+  assert.ok(bytes.length < 200_000, `the page is small (${bytes.length} bytes)`);
   const events = await readAll(bytes);
   assert.equal(events[3], `{"a":"${long}3"}`);
   await rejects(
@@ -322,28 +264,19 @@ Deno.test("row groups with too many rows, and chunks outside the object, are ref
     },
   });
   const meta = (rows: bigint, start: number, size: number) =>
-    ({
-      schema,
-      row_groups: [{ num_rows: rows, columns: [chunk(start, size)] }],
-    }) as never;
+    ({ schema, row_groups: [{ num_rows: rows, columns: [chunk(start, size)] }] }) as never;
   assert.throws(
     () => new ReadGuard(meta(10n ** 9n, 4, 100), 1000, DEFAULT_LIMITS, "x"),
     (e: unknown) =>
-      isCollectorError(e, "PARQUET_LIMIT") &&
-      /declares 1000000000 rows in 100/.test(e.message),
+      isCollectorError(e, "PARQUET_LIMIT") && /declares 1000000000 rows in 100/.test(e.message),
   );
   assert.throws(
     () => new ReadGuard(meta(10n, 900, 200), 1000, DEFAULT_LIMITS, "x"),
-    (e: unknown) =>
-      isCollectorError(e, "PARQUET_INVALID") &&
-      /outside the object/.test(e.message),
+    (e: unknown) => isCollectorError(e, "PARQUET_INVALID") && /outside the object/.test(e.message),
   );
   assert.throws(
     () =>
-      new ReadGuard(meta(10n, 4, 100), 1000, {
-        ...DEFAULT_LIMITS,
-        maxColumnChunkBytes: 50,
-      }, "x"),
+      new ReadGuard(meta(10n, 4, 100), 1000, { ...DEFAULT_LIMITS, maxColumnChunkBytes: 50 }, "x"),
     (e: unknown) => isCollectorError(e, "PARQUET_LIMIT"),
   );
   new ReadGuard(meta(10n, 4, 100), 1000, DEFAULT_LIMITS, "x");
@@ -351,10 +284,7 @@ Deno.test("row groups with too many rows, and chunks outside the object, are ref
 
 Deno.test("limitsFor derives the caps from max_object_bytes", () => {
   assert.equal(limitsFor(1024).maxColumnChunkBytes, 64 * 1024 * 1024);
-  assert.equal(
-    limitsFor(100 * 1024 * 1024).maxColumnChunkBytes,
-    400 * 1024 * 1024,
-  );
+  assert.equal(limitsFor(100 * 1024 * 1024).maxColumnChunkBytes, 400 * 1024 * 1024);
   assert.equal(limitsFor(64 * 1024 ** 3).maxColumnChunkBytes, 4 * 1024 ** 3);
   assert.equal(limitsFor(64 * 1024 ** 3).maxPageBytes, 256 * 1024 * 1024);
   assert.throws(() => limitsFor(0), RangeError);
@@ -365,15 +295,8 @@ Deno.test("limitsFor derives the caps from max_object_bytes", () => {
  * makes the last dictionary entry's length run 8 bytes past the page; `rows()` reads it with the
  * fast path.
  */
-async function dictionaryOverrun(
-  column: Record<string, unknown>,
-  data: string[],
-) {
-  const bytes = write([column], [{
-    name: "a",
-    data,
-    encoding: "RLE_DICTIONARY",
-  }]);
+async function dictionaryOverrun(column: Record<string, unknown>, data: string[]) {
+  const bytes = write([column], [{ name: "a", data, encoding: "RLE_DICTIONARY" }]);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const { start, header } = firstPage(bytes, metadata, "a");
   assert.equal(header.type, 2, "the column starts with its dictionary");
@@ -382,17 +305,13 @@ async function dictionaryOverrun(
   return {
     async rows(): Promise<number> {
       let n = 0;
-      const reader = readEventLines(bufferFromBytes(bytes), {
-        header: () => new Uint8Array(0),
-      });
+      const reader = readEventLines(bufferFromBytes(bytes), { header: () => new Uint8Array(0) });
       for await (const s of reader) n += s.rows;
       return n;
     },
     overrun(): void {
       let last = body;
-      while (
-        last + 4 + view.getUint32(last, true) < body + header.uncompressed
-      ) {
+      while (last + 4 + view.getUint32(last, true) < body + header.uncompressed) {
         last += 4 + view.getUint32(last, true);
       }
       view.setUint32(last, view.getUint32(last, true) + 8, true);
@@ -407,11 +326,7 @@ Deno.test("a text dictionary entry running past its page fails the fast path wit
   );
   assert.equal(await file.rows(), 50);
   file.overrun();
-  await rejects(
-    file.rows(),
-    "PARQUET_INVALID",
-    /dictionary entry 3 runs past its page/,
-  );
+  await rejects(file.rows(), "PARQUET_INVALID", /dictionary entry 3 runs past its page/);
 });
 
 Deno.test("a dictionary of other byte arrays running past its page fails the fast path with DataError 601", async () => {
@@ -421,9 +336,5 @@ Deno.test("a dictionary of other byte arrays running past its page fails the fas
   );
   assert.equal(await file.rows(), 50);
   file.overrun();
-  await rejects(
-    file.rows(),
-    "PARQUET_INVALID",
-    /dictionary runs past its page/,
-  );
+  await rejects(file.rows(), "PARQUET_INVALID", /dictionary runs past its page/);
 });

@@ -30,10 +30,7 @@ interface Session {
   readonly id: number;
   credited: number;
   wake?: () => void;
-  readonly reads: Map<
-    number,
-    { resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }
-  >;
+  readonly reads: Map<number, { resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }>;
 }
 
 /** Installs the worker's message handler on `scope`. */
@@ -50,13 +47,7 @@ export function serve(scope: WorkerScope): void {
         const id = ++nextRead;
         return new Promise<ArrayBuffer>((resolve, reject) => {
           session.reads.set(id, { resolve, reject });
-          scope.postMessage({
-            type: "read",
-            session: session.id,
-            id,
-            start,
-            end,
-          });
+          scope.postMessage({ type: "read", session: session.id, id, start, end });
         });
       },
     };
@@ -112,13 +103,7 @@ export function serve(scope: WorkerScope): void {
         let s = raw;
         let fields: Uint32Array<ArrayBuffer> | undefined;
         if (obfuscator) {
-          const o = obfuscateLines(
-            raw.bytes,
-            raw.rows,
-            m.headerBytes,
-            obfuscator,
-            members,
-          );
+          const o = obfuscateLines(raw.bytes, raw.rows, m.headerBytes, obfuscator, members);
           s = { ...raw, bytes: o.bytes, starts: o.starts };
           fields = o.fields;
         }
@@ -126,24 +111,17 @@ export function serve(scope: WorkerScope): void {
         const whole = s.bytes.byteOffset === 0 &&
           s.bytes.byteLength === s.bytes.buffer.byteLength &&
           s.bytes.buffer instanceof ArrayBuffer;
-        const bytes = whole
-          ? s.bytes.buffer as ArrayBuffer
-          : s.bytes.slice().buffer;
+        const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
         sent += bytes.byteLength; // before the transfer detaches it
-        scope.postMessage(
-          {
-            type: "slice",
-            session: session.id,
-            rowStart: s.rowStart,
-            rows: s.rows,
-            bytes,
-            starts: starts.buffer,
-            fields: fields?.buffer,
-          },
-          fields
-            ? [bytes, starts.buffer, fields.buffer]
-            : [bytes, starts.buffer],
-        );
+        scope.postMessage({
+          type: "slice",
+          session: session.id,
+          rowStart: s.rowStart,
+          rows: s.rows,
+          bytes,
+          starts: starts.buffer,
+          fields: fields?.buffer,
+        }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
         while (sent - session.credited >= m.aheadBytes) {
           await new Promise<void>((resolve) => session.wake = resolve);
           session.wake = undefined;
@@ -151,11 +129,7 @@ export function serve(scope: WorkerScope): void {
       }
       scope.postMessage({ type: "done", session: session.id });
     } catch (e) {
-      scope.postMessage({
-        type: "error",
-        session: session.id,
-        error: encodeError(e),
-      });
+      scope.postMessage({ type: "error", session: session.id, error: encodeError(e) });
     } finally {
       if (current === session) current = undefined;
     }
@@ -195,6 +169,4 @@ export function serve(scope: WorkerScope): void {
   scope.postMessage({ type: "ready" });
 }
 
-if ("WorkerGlobalScope" in globalThis) {
-  serve(globalThis as unknown as WorkerScope);
-}
+if ("WorkerGlobalScope" in globalThis) serve(globalThis as unknown as WorkerScope);

@@ -67,9 +67,7 @@ export function obfuscateLines(
     out.byte(0x0a);
     start = end + 1;
   }
-  if (start !== text.length) {
-    throw new Error(`a slice of ${rows} lines has more`);
-  }
+  if (start !== text.length) throw new Error(`a slice of ${rows} lines has more`);
   return { bytes: out.take(), starts, fields };
 }
 

@@ -14,9 +14,7 @@ import { bufferFromBytes } from "./reader.ts";
 
 const PULLING_ID = "1712750700000";
 
-function rule(
-  r: Partial<ObfuscationRule> & Pick<ObfuscationRule, "method">,
-): ObfuscationRule {
+function rule(r: Partial<ObfuscationRule> & Pick<ObfuscationRule, "method">): ObfuscationRule {
   return { value: "****", hash_length: 64, keep_last: 4, ...r };
 }
 
@@ -47,30 +45,16 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** The object path's lines (parsed back, obfuscated, `toJson`, `LineFormatter.line`) from `startRow`. */
-async function reference(
-  bytes: Uint8Array,
-  startRow: number,
-  obfuscator: Obfuscator,
-) {
+async function reference(bytes: Uint8Array, startRow: number, obfuscator: Obfuscator) {
   let text = "";
-  for await (
-    const s of readEventObjects(bufferFromBytes(bytes), { startRow })
-  ) {
+  for await (const s of readEventObjects(bufferFromBytes(bytes), { startRow })) {
     const header = formatter.header();
-    for (const e of s.events) {
-      text += formatter.line(
-        toJson(obfuscator.apply(e)),
-        header,
-      );
-    }
+    for (const e of s.events) text += formatter.line(toJson(obfuscator.apply(e)), header);
   }
   return text;
 }
 
-async function text(
-  slices: AsyncGenerator<LineSlice>,
-  startRow: number,
-): Promise<string> {
+async function text(slices: AsyncGenerator<LineSlice>, startRow: number): Promise<string> {
   let out = "";
   let row = startRow;
   for await (const s of slices) {
@@ -143,29 +127,17 @@ Deno.test("obfuscated lines, in decode workers or on this thread, are the object
           ),
         };
         for (const [how, got] of Object.entries(runs)) {
-          assert.ok(
-            got === expected,
-            `${path} from row ${startRow}, ${how}: lines differ`,
-          );
+          assert.ok(got === expected, `${path} from row ${startRow}, ${how}: lines differ`);
         }
-        for (const o of [here, workers, noPool]) {
-          assert.deepEqual(o.stats, ref.stats);
-        }
+        for (const o of [here, workers, noPool]) assert.deepEqual(o.stats, ref.stats);
         touched += ref.stats.eventsTouched;
         // The pulling id is added after the rules: the pattern would have masked its digits.
         const lines = expected.split("\n").filter((l) => l !== "");
-        assert.ok(
-          lines.every((l) =>
-            l.endsWith(`,"@devo_pulling_id":"${PULLING_ID}"}`)
-          ),
-        );
+        assert.ok(lines.every((l) => l.endsWith(`,"@devo_pulling_id":"${PULLING_ID}"}`)));
       }
     }
     assert.ok(touched > 0, "the rules changed events");
-    assert.ok(
-      pool.started > 0 && pool.received.slices > 0,
-      "the workers made lines",
-    );
+    assert.ok(pool.started > 0 && pool.received.slices > 0, "the workers made lines");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -179,12 +151,7 @@ async function withCloudTrail(
   const dir = await Deno.makeTempDir({ prefix: "seclake-obfuscated-" });
   try {
     const path = join(dir, "ct.parquet");
-    await writeOcsfParquet(path, {
-      classUid: 6003,
-      layout: "avro",
-      rows,
-      seed: 7,
-    });
+    await writeOcsfParquet(path, { classUid: 6003, layout: "avro", rows, seed: 7 });
     await test(await Deno.readFile(path), dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -224,9 +191,7 @@ Deno.test("lines a worker did not obfuscate are refused: the object fails and no
     const worker = join(dir, "rules_ignored.js");
     await Deno.writeTextFile(
       worker,
-      `import { serve } from ${
-        JSON.stringify(new URL("./lines_worker.ts", import.meta.url).href)
-      };
+      `import { serve } from ${JSON.stringify(new URL("./lines_worker.ts", import.meta.url).href)};
 let handler = null;
 serve({
   postMessage: (m, t) => globalThis.postMessage(m, t),
@@ -242,10 +207,7 @@ globalThis.onmessage = (e) => {
 };
 `,
     );
-    using pool = new DecodePool({
-      threads: 1,
-      workerUrl: new URL(`file://${worker}`),
-    });
+    using pool = new DecodePool({ threads: 1, workerUrl: new URL(`file://${worker}`) });
     const lines: LineSlice[] = [];
     await assert.rejects(async () => {
       const slices = readEventLinesParallel(bufferFromBytes(bytes), {

@@ -85,35 +85,19 @@ export interface StartMessage {
   readonly headerBytes: number;
   /** Bytes of slices sent and not yet credited at which the worker waits. */
   readonly aheadBytes: number;
-  readonly options: Omit<
-    ReadEventLinesOptions,
-    "signal" | "header" | "rowGroups" | "takePart"
-  >;
+  readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups" | "takePart">;
   /**
    * Obfuscate every event with these rules, then add `members` (`obfuscated_lines.ts`); the
    * options' `append` is then absent, so that no rule sees those members.
    */
-  readonly obfuscation?: {
-    readonly rules: readonly ObfuscationRule[];
-    readonly members: string;
-  };
+  readonly obfuscation?: { readonly rules: readonly ObfuscationRule[]; readonly members: string };
 }
 
 /** Main → worker messages. */
 export type ToWorker =
   | StartMessage
-  | {
-    readonly type: "data";
-    readonly session: number;
-    readonly id: number;
-    buffer: ArrayBuffer;
-  }
-  | {
-    readonly type: "fail";
-    readonly session: number;
-    readonly id: number;
-    error: WireError;
-  }
+  | { readonly type: "data"; readonly session: number; readonly id: number; buffer: ArrayBuffer }
+  | { readonly type: "fail"; readonly session: number; readonly id: number; error: WireError }
   | { readonly type: "credit"; readonly session: number; readonly n: number };
 
 /** Worker → main messages. */
@@ -141,11 +125,7 @@ export type FromWorker =
      */
     readonly fields?: ArrayBuffer;
   }
-  | {
-    readonly type: "error";
-    readonly session: number;
-    readonly error: WireError;
-  }
+  | { readonly type: "error"; readonly session: number; readonly error: WireError }
   | { readonly type: "done"; readonly session: number };
 
 /** An error as it crosses between threads: `CollectorError` fields, name, message, cause. */
@@ -203,10 +183,7 @@ export function encodeError(e: unknown, depth = 0): WireError {
  * retryable flag and context; a `DOMException` keeps its name. A node that stands for a failed
  * read found in `reads` becomes that original error object.
  */
-export function decodeError(
-  w: WireError,
-  reads?: ReadonlyMap<number, unknown>,
-): unknown {
+export function decodeError(w: WireError, reads?: ReadonlyMap<number, unknown>): unknown {
   if (w.read !== undefined && reads?.has(w.read)) return reads.get(w.read);
   const cause = w.cause === undefined ? undefined : decodeError(w.cause, reads);
   let e: Error;
@@ -226,11 +203,7 @@ export function decodeError(
   }
   if (w.stack !== undefined) {
     try {
-      Object.defineProperty(e, "stack", {
-        value: w.stack,
-        configurable: true,
-        writable: true,
-      });
+      Object.defineProperty(e, "stack", { value: w.stack, configurable: true, writable: true });
     } catch {
       // keep the local stack
     }
@@ -243,10 +216,7 @@ function cloneable(context: Record<string, unknown>): Record<string, unknown> {
     return structuredClone(context);
   } catch {
     return JSON.parse(
-      JSON.stringify(
-        context,
-        (_, v) => typeof v === "bigint" ? v.toString() : v,
-      ),
+      JSON.stringify(context, (_, v) => typeof v === "bigint" ? v.toString() : v),
     );
   }
 }
@@ -327,22 +297,16 @@ export class DecodePool {
   /** A pool of at most `options.threads` workers; none is started until needed. */
   constructor(options: DecodePoolOptions) {
     if (!(Number.isInteger(options.threads) && options.threads >= 1)) {
-      throw new RangeError(
-        `threads must be a positive integer: got ${options.threads}`,
-      );
+      throw new RangeError(`threads must be a positive integer: got ${options.threads}`);
     }
     const ahead = options.aheadBytes ?? DEFAULT_AHEAD_BYTES;
     if (!(Number.isInteger(ahead) && ahead >= 1)) {
-      throw new RangeError(
-        `aheadBytes must be a positive integer: got ${ahead}`,
-      );
+      throw new RangeError(`aheadBytes must be a positive integer: got ${ahead}`);
     }
     this.threads = options.threads;
     this.aheadBytes = ahead;
     this.readAheadBytes = options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
-    this.#url = String(
-      options.workerUrl ?? new URL("./lines_worker.ts", import.meta.url).href,
-    );
+    this.#url = String(options.workerUrl ?? new URL("./lines_worker.ts", import.meta.url).href);
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
   }
 
@@ -428,9 +392,7 @@ export class DecodePool {
    * that failed makes the pool unavailable, and one that started after {@link close} is stopped.
    */
   async #start(n: number, use: (w: PoolWorker) => void): Promise<void> {
-    const results = await Promise.allSettled(
-      Array.from({ length: n }, () => this.#spawn()),
-    );
+    const results = await Promise.allSettled(Array.from({ length: n }, () => this.#spawn()));
     for (const r of results) {
       if (r.status === "rejected") {
         this.#alive--;
@@ -511,9 +473,8 @@ export class DecodePool {
 
   #markUnavailable(reason: unknown): void {
     if (this.#unavailable !== undefined) return;
-    this.#unavailable =
-      (reason instanceof Error ? reason.message : String(reason))
-        .replace(/\.$/, "");
+    this.#unavailable = (reason instanceof Error ? reason.message : String(reason))
+      .replace(/\.$/, "");
     // Objects waiting for a worker decode on their own thread instead.
     for (const wake of this.#waiters.splice(0)) wake();
     if (!warnedUnavailable) {
@@ -529,21 +490,14 @@ export class DecodePool {
     return new Promise<PoolWorker>((resolve, reject) => {
       let worker: Worker;
       try {
-        worker = new Worker(this.#url, {
-          type: "module",
-          name: "seclake-decode",
-        });
+        worker = new Worker(this.#url, { type: "module", name: "seclake-decode" });
       } catch (e) {
         reject(e);
         return;
       }
       const timer = setTimeout(() => {
         worker.terminate();
-        reject(
-          new Error(
-            `the worker did not start within ${this.#startTimeoutMs} ms`,
-          ),
-        );
+        reject(new Error(`the worker did not start within ${this.#startTimeoutMs} ms`));
       }, this.#startTimeoutMs);
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         if (e.data?.type !== "ready") return;
@@ -632,22 +586,13 @@ class FooterCache implements AsyncBuffer {
   }
 
   /** A read of `start..end`; the result is the caller's (it may be transferred). */
-  async slice(
-    start: number,
-    end: number = this.byteLength,
-  ): Promise<ArrayBuffer> {
+  async slice(start: number, end: number = this.byteLength): Promise<ArrayBuffer> {
     for (const k of this.#kept) {
-      if (start >= k.start && end <= k.end) {
-        return k.bytes.slice(start - k.start, end - k.start);
-      }
+      if (start >= k.start && end <= k.end) return k.bytes.slice(start - k.start, end - k.start);
     }
     const bytes = await this.#file.slice(start, end);
     if (this.#recording) {
-      this.#kept.push({
-        start,
-        end: start + bytes.byteLength,
-        bytes: bytes.slice(0),
-      });
+      this.#kept.push({ start, end: start + bytes.byteLength, bytes: bytes.slice(0) });
       footerCacheKept.bytes += bytes.byteLength;
     }
     return bytes;
@@ -668,10 +613,7 @@ class Prefetcher {
   /** The row groups' byte ranges, in reading order, and how many workers read each. */
   readonly #spans: { start: number; end: number; readers: number }[];
   readonly #aheadBytes: number;
-  readonly #held = new Map<
-    number,
-    { span: number; left: number; bytes: Promise<ArrayBuffer> }
-  >();
+  readonly #held = new Map<number, { span: number; left: number; bytes: Promise<ArrayBuffer> }>();
   /** Reads made ahead, until they settle. */
   readonly pending = new Set<Promise<unknown>>();
   #heldBytes = 0;
@@ -701,9 +643,7 @@ class Prefetcher {
       return read;
     }
     read = this.#read(start, end);
-    const span = this.#spans.findIndex((s) =>
-      s.start === start && s.end === end
-    );
+    const span = this.#spans.findIndex((s) => s.start === start && s.end === end);
     if (span >= 0) {
       const readers = this.#spans[span]!.readers;
       if (readers > 1 && span >= this.#next) {
@@ -745,9 +685,7 @@ class Prefetcher {
     // Each row group its own copy; the block is then freed at once (detached) rather than at
     // this thread's next full GC.
     const parts = block.then((b) => {
-      const out = this.#spans.slice(first, i).map((s) =>
-        b.slice(s.start - start, s.end - start)
-      );
+      const out = this.#spans.slice(first, i).map((s) => b.slice(s.start - start, s.end - start));
       try {
         if (!b.detached) b.transfer(0);
       } catch {
@@ -844,13 +782,7 @@ export async function* readEventLinesParallel(
   file: AsyncBuffer,
   options: ReadEventLinesParallelOptions,
 ): AsyncGenerator<LineSlice> {
-  const {
-    pool,
-    signal,
-    startRow = 0,
-    sliceRows = 1000,
-    sliceBytes = 256 * 1024,
-  } = options;
+  const { pool, signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024 } = options;
   const name = options.name ?? "object";
   const header = options.header ?? (() => EMPTY);
   const { pool: _, obfuscator, ...plain } = options;
@@ -865,22 +797,12 @@ export async function* readEventLinesParallel(
     return;
   }
   const cache = new FooterCache(file);
-  const metadata = await readMetadata(
-    cache,
-    name,
-    options.limits ?? DEFAULT_LIMITS,
-  );
+  const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
   cache.stopRecording();
   // The row groups readEventLines would read, and their parts (the units of work), with their
   // first and end rows. Parts before startRow keep their claim slots but are not waited for.
   const groups: { index: number; parts: number }[] = [];
-  const units: {
-    unit: number;
-    index: number;
-    first: number;
-    end: number;
-    whole: boolean;
-  }[] = [];
+  const units: { unit: number; index: number; first: number; end: number; whole: boolean }[] = [];
   let groupStart = 0;
   let unitCount = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
@@ -908,23 +830,18 @@ export async function* readEventLinesParallel(
     groupStart = end;
   }
   // What the workers are told must survive structured cloning (no functions).
-  const { signal: _s, header: _h, rowGroups: _r, takePart: _t, ...cloned } =
-    plain;
+  const { signal: _s, header: _h, rowGroups: _r, takePart: _t, ...cloned } = plain;
   // With obfuscation the workers add `append` after the rules ran (obfuscated_lines.ts).
   const { append, ...withoutAppend } = cloned;
   const rest = obfuscator ? withoutAppend : cloned;
-  const obfuscation = obfuscator
-    ? { rules: obfuscator.rules, members: append ?? "" }
-    : undefined;
+  const obfuscation = obfuscator ? { rules: obfuscator.rules, members: append ?? "" } : undefined;
   let cloneable = true;
   try {
     structuredClone([rest, obfuscation]);
   } catch {
     cloneable = false;
   }
-  const lent = groups.length === 0 || !cloneable
-    ? []
-    : await pool.acquire(units.length, signal);
+  const lent = groups.length === 0 || !cloneable ? [] : await pool.acquire(units.length, signal);
   if (lent.length === 0) {
     yield* here(cache, startRow);
     return;
@@ -935,11 +852,7 @@ export async function* readEventLinesParallel(
   for (const g of groups) {
     const range = groupByteRange(metadata.row_groups[g.index]!);
     if (range && range[1] > range[0] && range[1] - range[0] <= groupReadBytes) {
-      spans.push({
-        start: range[0],
-        end: range[1],
-        readers: g.parts > 1 ? lent.length : 1,
-      });
+      spans.push({ start: range[0], end: range[1], readers: g.parts > 1 ? lent.length : 1 });
     }
   }
   const prefetch = new Prefetcher(cache, spans, pool.readAheadBytes);
@@ -947,9 +860,7 @@ export async function* readEventLinesParallel(
   /** Rows before this one were yielded. */
   let handedTo = startRow;
   let lost: WorkerLost | undefined;
-  const claims = new Int32Array(
-    new SharedArrayBuffer(4 * (unitCount + lent.length)),
-  );
+  const claims = new Int32Array(new SharedArrayBuffer(4 * (unitCount + lent.length)));
   let wakeAny: (() => void) | undefined;
   const lanes = lent.map((pw) => new Lane(pw, () => wakeAny?.()));
   const onAbort = () => {
@@ -989,11 +900,7 @@ export async function* readEventLinesParallel(
               const data = { type: "data", session, id: m.id, buffer } as const;
               // Transferred when it can be (an ArrayBuffer of its own), else copied.
               if (!post(worker, data, [buffer]) && !post(worker, data)) {
-                fail(
-                  new Error(
-                    `a read of ${m.end - m.start} bytes cannot be handed over`,
-                  ),
-                );
+                fail(new Error(`a read of ${m.end - m.start} bytes cannot be handed over`));
               }
             }, fail).catch(() => {});
             lane.reads.add(p);
@@ -1005,9 +912,7 @@ export async function* readEventLinesParallel(
               // Fails closed: lines the rules did not go over are never sent.
               lane.push({
                 kind: "error",
-                error: new Error(
-                  `the decode worker of ${name} sent lines it did not obfuscate`,
-                ),
+                error: new Error(`the decode worker of ${name} sent lines it did not obfuscate`),
               });
               return;
             }
@@ -1027,10 +932,9 @@ export async function* readEventLinesParallel(
           case "done":
             lane.ended = true;
             lane.push(
-              m.type === "done" ? { kind: "done" } : {
-                kind: "error",
-                error: decodeError(m.error, lane.readErrors),
-              },
+              m.type === "done"
+                ? { kind: "done" }
+                : { kind: "error", error: decodeError(m.error, lane.readErrors) },
             );
             giveBack(lane);
             return;
@@ -1064,9 +968,7 @@ export async function* readEventLinesParallel(
             const failed = l.items.find((i) => i.kind === "error");
             if (failed?.kind === "error") throw failed.error;
           }
-          throw new Error(
-            `no decode worker of ${name} took row group ${index}`,
-          );
+          throw new Error(`no decode worker of ${name} took row group ${index}`);
         }
         await new Promise<void>((resolve) => wakeAny = resolve);
         wakeAny = undefined;
@@ -1097,9 +999,7 @@ export async function* readEventLinesParallel(
       const item = await lane.peek();
       if (item.kind === "error") throw item.error;
       if (item.kind === "done") {
-        throw new Error(
-          `the decode worker of ${name} ended before the rows it took`,
-        );
+        throw new Error(`the decode worker of ${name} ended before the rows it took`);
       }
       return item;
     };
@@ -1135,12 +1035,7 @@ export async function* readEventLinesParallel(
           if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
           groupBytes += item.bytes.length;
           if (item.fields) count(item.fields, 0, item.rows);
-          yield {
-            rowStart: item.rowStart,
-            rows: item.rows,
-            bytes: item.bytes,
-            headBytes: h,
-          };
+          yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes, headBytes: h };
           handedTo = item.rowStart + item.rows;
           consumed(lane);
           row += item.rows;
@@ -1154,11 +1049,7 @@ export async function* readEventLinesParallel(
           const it = await take(lane);
           const i = lane.cursor;
           if (it.rowStart + i !== row) {
-            throw new Error(
-              `the decode worker of ${name} sent row ${
-                it.rowStart + i
-              }, not ${row}`,
-            );
+            throw new Error(`the decode worker of ${name} sent row ${it.rowStart + i}, not ${row}`);
           }
           const line = it.bytes.subarray(
             it.starts[i]! + h,
@@ -1192,9 +1083,7 @@ export async function* readEventLinesParallel(
     for (const lane of lanes) {
       const item = await lane.peek();
       if (item.kind === "error") throw item.error;
-      if (item.kind === "slice") {
-        throw new Error(`the decode worker of ${name} sent extra rows`);
-      }
+      if (item.kind === "slice") throw new Error(`the decode worker of ${name} sent extra rows`);
     }
   } catch (e) {
     if (!(e instanceof WorkerLost) || signal?.aborted) throw e;
@@ -1204,10 +1093,7 @@ export async function* readEventLinesParallel(
     for (const lane of lanes) giveBack(lane);
     // Reads still in flight finish (or fail) before the generator is done.
     prefetch.clear();
-    await Promise.allSettled([
-      ...lanes.flatMap((l) => [...l.reads]),
-      ...prefetch.pending,
-    ]);
+    await Promise.allSettled([...lanes.flatMap((l) => [...l.reads]), ...prefetch.pending]);
   }
   if (lost) {
     // The rows handed out stay handed out; the rest are decoded here, as one thread would.
@@ -1220,11 +1106,7 @@ export async function* readEventLinesParallel(
 }
 
 /** Posts `message`; false when it cannot be cloned or transferred. */
-function post(
-  worker: Worker,
-  message: ToWorker,
-  transfer: Transferable[] = [],
-): boolean {
+function post(worker: Worker, message: ToWorker, transfer: Transferable[] = []): boolean {
   try {
     worker.postMessage(message, transfer);
     return true;

@@ -2,11 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { AsyncBuffer } from "hyparquet";
 import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
-import type {
-  FixtureCodec,
-  OcsfClassUid,
-  ParquetLayout,
-} from "../../scripts/ocsf_fixtures.ts";
+import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../scripts/ocsf_fixtures.ts";
 import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
@@ -48,14 +44,7 @@ function fixture(
     p = (async () => {
       dir ??= await Deno.makeTempDir({ prefix: "seclake-parallel-" });
       const path = join(dir, `${key}.parquet`);
-      await writeOcsfParquet(path, {
-        classUid,
-        rows,
-        seed: 7,
-        codec,
-        layout,
-        rowGroupSize,
-      });
+      await writeOcsfParquet(path, { classUid, rows, seed: 7, codec, layout, rowGroupSize });
       return await Deno.readFile(path);
     })();
     fixtures.set(key, p);
@@ -91,10 +80,7 @@ interface Run {
 }
 
 /** The slices of `gen`, taken one every `paceMs` (0: as fast as they come). */
-async function collect(
-  gen: AsyncGenerator<LineSlice>,
-  paceMs = 0,
-): Promise<Run> {
+async function collect(gen: AsyncGenerator<LineSlice>, paceMs = 0): Promise<Run> {
   const slices: Run["slices"] = [];
   try {
     for await (const s of gen) {
@@ -107,21 +93,14 @@ async function collect(
   return { slices };
 }
 
-function assertSameSlices(
-  actual: Run["slices"],
-  expected: Run["slices"],
-  what: string,
-): void {
+function assertSameSlices(actual: Run["slices"], expected: Run["slices"], what: string): void {
   assert.deepEqual(
     actual.map((s) => [s.rowStart, s.rows, s.bytes.length]),
     expected.map((s) => [s.rowStart, s.rows, s.bytes.length]),
     `${what}: slice boundaries`,
   );
   for (const [i, s] of actual.entries()) {
-    assert.ok(
-      equalBytes(s.bytes, expected[i]!.bytes),
-      `${what}: bytes of slice ${i} differ`,
-    );
+    assert.ok(equalBytes(s.bytes, expected[i]!.bytes), `${what}: bytes of slice ${i} differ`);
   }
   let next = -1;
   for (const s of actual) {
@@ -147,16 +126,8 @@ async function both(
   const a = counting(bytes, fail);
   const expected = await collect(readEventLines(a.buffer, options));
   const b = counting(bytes, fail);
-  const actual = await collect(
-    readEventLinesParallel(b.buffer, { ...options, pool }),
-    paceMs,
-  );
-  return {
-    expected,
-    actual,
-    expectedReads: a.stats.reads,
-    actualReads: b.stats.reads,
-  };
+  const actual = await collect(readEventLinesParallel(b.buffer, { ...options, pool }), paceMs);
+  return { expected, actual, expectedReads: a.stats.reads, actualReads: b.stats.reads };
 }
 
 /** The workers `pool` lends from now on, in order (each counts the slices it decoded). */
@@ -172,11 +143,7 @@ function lentWorkers(pool: DecodePool): { slices: number }[] {
 }
 
 /** Waits until `value()` has not changed for `quietMs`. */
-async function settle(
-  value: () => number,
-  quietMs = 400,
-  timeoutMs = 20_000,
-): Promise<number> {
+async function settle(value: () => number, quietMs = 400, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last = value();
   let since = Date.now();
@@ -210,10 +177,7 @@ Deno.test("parallel: same slices, bytes and S3 reads as readEventLines on genera
       assert.equal(r.actual.slices.reduce((n, s) => n + s.rows, 0), 5000, what);
       assertSameSlices(r.actual.slices, r.expected.slices, what);
       // Never more requests; fewer when a row group lies inside the footer read (served from it).
-      assert.ok(
-        r.actualReads <= r.expectedReads,
-        `${what}: ${r.actualReads} S3 requests`,
-      );
+      assert.ok(r.actualReads <= r.expectedReads, `${what}: ${r.actualReads} S3 requests`);
     }
   }
   assert.equal(pool.started, 2, "two workers, reused for every object");
@@ -232,25 +196,17 @@ Deno.test("parallel: the same S3 requests: the footer once, then one per row gro
 
 Deno.test("parallel: row groups are read ahead of the workers, adjacent ones in one request", async () => {
   const bytes = await fixture(6003, "ZSTD", "avro", 40_000, 5_000);
-  const groups =
-    (await readMetadata(bufferFromBytes(bytes), "f")).row_groups.length;
+  const groups = (await readMetadata(bufferFromBytes(bytes), "f")).row_groups.length;
   assert.equal(groups, 8);
   const requests: Record<string, number> = {};
   for (const readAheadBytes of [1, 64 * 1024 * 1024]) {
     // One worker: with two, which row group is asked for first depends on timing.
     using pool = new DecodePool({ threads: 1, readAheadBytes });
     const r = await both(bytes, pool, { header });
-    assertSameSlices(
-      r.actual.slices,
-      r.expected.slices,
-      `read ahead ${readAheadBytes}`,
-    );
+    assertSameSlices(r.actual.slices, r.expected.slices, `read ahead ${readAheadBytes}`);
     requests[readAheadBytes] = r.actualReads;
     // One thread: the footer, then one request per row group not inside the footer read.
-    assert.ok(
-      r.expectedReads >= 5,
-      `${r.expectedReads} requests in one thread`,
-    );
+    assert.ok(r.expectedReads >= 5, `${r.expectedReads} requests in one thread`);
     if (readAheadBytes === 1) assert.equal(r.actualReads, r.expectedReads);
   }
   // Everything after the first row group in one request.
@@ -261,16 +217,10 @@ Deno.test("parallel: a read made ahead that failed fails the worker that asks fo
   using pool = new DecodePool({ threads: 1, readAheadBytes: 64 * 1024 * 1024 });
   const bytes = await fixture(6003, "ZSTD", "avro", 40_000, 5_000);
   const metadata = await readMetadata(bufferFromBytes(bytes), "f");
-  const second = Number(
-    metadata.row_groups[1]!.columns[0]!.meta_data!.data_page_offset,
-  );
-  const refusal = new CollectorError(
-    "S3_CALL",
-    "S3 GetObject of s3://b/k failed: SlowDown",
-    {
-      retryable: true,
-    },
-  );
+  const second = Number(metadata.row_groups[1]!.columns[0]!.meta_data!.data_page_offset);
+  const refusal = new CollectorError("S3_CALL", "S3 GetObject of s3://b/k failed: SlowDown", {
+    retryable: true,
+  });
   let refused = 0;
   const { buffer } = counting(bytes, (start) => {
     // The block read ahead starts at the second row group.
@@ -281,11 +231,7 @@ Deno.test("parallel: a read made ahead that failed fails the worker that asks fo
   const run = await collect(readEventLinesParallel(buffer, { header, pool }));
   assert.equal(refused, 1);
   assert.equal(run.error, refusal);
-  assert.equal(
-    run.slices.reduce((n, s) => n + s.rows, 0),
-    5000,
-    "the first row group only",
-  );
+  assert.equal(run.slices.reduce((n, s) => n + s.rows, 0), 5000, "the first row group only");
 });
 
 Deno.test("parallel: prestart loads the workers before any object; the first object takes them", async () => {
@@ -326,9 +272,7 @@ Deno.test("parallel: the workers share the row groups of one object", async () =
   const r = await both(bytes, pool, { header });
   assertSameSlices(r.actual.slices, r.expected.slices, "shared");
   assert.equal(workers.length, 2);
-  for (const w of workers) {
-    assert.ok(w.slices >= 10, `a worker decoded ${w.slices} slices`);
-  }
+  for (const w of workers) assert.ok(w.slices >= 10, `a worker decoded ${w.slices} slices`);
 });
 
 Deno.test("parallel: a second worker leaves when row groups dwarf its lead", async () => {
@@ -370,20 +314,14 @@ Deno.test("parallel: an object waiting for a worker gets one before the first ob
   await pending;
   // a's second worker finishes row group 1 and leaves (without that, it would go on to row
   // group 3 and be free only near the end of a).
-  assert.ok(
-    lentAt !== undefined && lentAt <= 2500,
-    `b got a worker after ${lentAt} rows of a`,
-  );
+  assert.ok(lentAt !== undefined && lentAt <= 2500, `b got a worker after ${lentAt} rows of a`);
   assert.equal(firstB!.rowStart, 0);
   const restA = await collect(a);
   const restB = await collect(b);
   assert.equal(restA.error, undefined, String(restA.error));
   assert.equal(restB.error, undefined, String(restB.error));
   assert.equal(rowsA + restA.slices.reduce((n, s) => n + s.rows, 0), 5000);
-  assert.equal(
-    firstB!.rows + restB.slices.reduce((n, s) => n + s.rows, 0),
-    5000,
-  );
+  assert.equal(firstB!.rows + restB.slices.reduce((n, s) => n + s.rows, 0), 5000);
   assert.equal(pool.started, 2);
 });
 
@@ -391,15 +329,8 @@ Deno.test("parallel: the public samples decode the same (one row group each)", a
   using pool = new DecodePool({ threads: 2 });
   const files = await listParquet(SAMPLES_PARQUET);
   for (const f of files) {
-    const r = await both(await Deno.readFile(f), pool, {
-      header,
-      append: APPEND,
-    });
-    assert.equal(
-      r.actual.error === undefined,
-      r.expected.error === undefined,
-      f,
-    );
+    const r = await both(await Deno.readFile(f), pool, { header, append: APPEND });
+    assert.equal(r.actual.error === undefined, r.expected.error === undefined, f);
     assertSameSlices(r.actual.slices, r.expected.slices, f);
     assert.ok(r.actualReads <= r.expectedReads, `${f}: S3 requests`);
   }
@@ -408,24 +339,15 @@ Deno.test("parallel: the public samples decode the same (one row group each)", a
 Deno.test("readEventLines: a row group read in parts, some skipped, gives each row once and the same lines", async () => {
   // One 3,000-row group with lists (CloudTrail-like, avro layout): parts of 200 rows.
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
-  const whole = await collect(
-    readEventLines(bufferFromBytes(bytes), { header }),
-  );
+  const whole = await collect(readEventLines(bufferFromBytes(bytes), { header }));
   const lines = (r: Run) =>
-    r.slices.flatMap((s) =>
-      new TextDecoder().decode(s.bytes).split("\n").slice(0, -1)
-    );
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const all = lines(whole);
   assert.equal(all.length, 3000);
-  const parts = await collect(
-    readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }),
-  );
+  const parts = await collect(readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }));
   assert.deepEqual(lines(parts), all, "in parts");
   for (const s of parts.slices) {
-    assert.ok(
-      (s.rowStart % 200) + s.rows <= 200,
-      `slice at ${s.rowStart} crosses a part's end`,
-    );
+    assert.ok((s.rowStart % 200) + s.rows <= 200, `slice at ${s.rowStart} crosses a part's end`);
   }
   // Two readers taking alternate parts (and skipping the others) write every row exactly once.
   const asked: number[] = [];
@@ -444,16 +366,12 @@ Deno.test("readEventLines: a row group read in parts, some skipped, gives each r
     takePart: (_, part) => part % 2 === 1,
   }));
   assert.deepEqual(asked, Array.from({ length: 15 }, (_, p) => p));
-  const merged = [...even.slices, ...odd.slices].sort((a, b) =>
-    a.rowStart - b.rowStart
-  );
+  const merged = [...even.slices, ...odd.slices].sort((a, b) => a.rowStart - b.rowStart);
   assert.deepEqual(lines({ slices: merged }), all, "alternate parts");
   assert.ok(even.slices.every((s) => Math.floor(s.rowStart / 200) % 2 === 0));
   // Resuming inside a part skips the rows before it without writing them.
   for (const startRow of [1, 199, 200, 1234, 2999]) {
-    const r = await collect(
-      readEventLines(bufferFromBytes(bytes), { header, startRow }),
-    );
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
   }
 });
@@ -465,12 +383,8 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
     codec: "GZIP",
   });
   const lines = (r: Run) =>
-    r.slices.flatMap((s) =>
-      new TextDecoder().decode(s.bytes).split("\n").slice(0, -1)
-    );
-  const all = lines(
-    await collect(readEventLines(bufferFromBytes(bytes), { header })),
-  );
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
   assert.equal(all.length, 3000);
   const before = passedPages.count;
   const parts = [0, 1, 2].map(async (k) =>
@@ -483,14 +397,9 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
   const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
     .sort((a, b) => a.rowStart - b.rowStart);
   assert.deepEqual(lines({ slices: merged }), all, "thirds");
-  assert.ok(
-    passedPages.count - before > 100,
-    `${passedPages.count - before} pages passed`,
-  );
+  assert.ok(passedPages.count - before > 100, `${passedPages.count - before} pages passed`);
   for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
-    const r = await collect(
-      readEventLines(bufferFromBytes(bytes), { header, startRow }),
-    );
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
   }
 });
@@ -513,9 +422,7 @@ function lineStarts(
     pos = nl + 1;
   }
   if (pos !== bytes.length) {
-    throw new Error(
-      `a slice of ${rows} lines does not split into ${rows} lines`,
-    );
+    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
   }
   return starts;
 }
@@ -524,16 +431,10 @@ Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 1000);
   let slices = 0;
   for await (
-    const s of readEventLines(bufferFromBytes(bytes), {
-      header,
-      lineStarts: true,
-      sliceRows: 700,
-    })
+    const s of readEventLines(bufferFromBytes(bytes), { header, lineStarts: true, sliceRows: 700 })
   ) {
     assert.ok(s.starts, "starts given");
-    assert.deepEqual([...s.starts], [
-      ...lineStarts(s.bytes, s.rows, HEAD.length),
-    ]);
+    assert.deepEqual([...s.starts], [...lineStarts(s.bytes, s.rows, HEAD.length)]);
     slices++;
   }
   assert.ok(slices >= 5);
@@ -554,26 +455,14 @@ Deno.test("parallel: a large row group is shared part by part, the same slices a
     const options = { header, partRows: 200, sliceBytes: 50_000, startRow };
     const r = await both(bytes, pool, options, undefined, 10);
     assert.equal(r.actual.error, undefined, String(r.actual.error));
-    assertSameSlices(
-      r.actual.slices,
-      r.expected.slices,
-      `parts from ${startRow}`,
-    );
-    assert.equal(
-      r.actual.slices.reduce((n, s) => n + s.rows, 0),
-      3000 - startRow,
-    );
+    assertSameSlices(r.actual.slices, r.expected.slices, `parts from ${startRow}`);
+    assert.equal(r.actual.slices.reduce((n, s) => n + s.rows, 0), 3000 - startRow);
     // Each worker reads the row group it shares: at most one request more per worker.
-    assert.ok(
-      r.actualReads <= r.expectedReads + 1,
-      `${r.actualReads} S3 requests`,
-    );
+    assert.ok(r.actualReads <= r.expectedReads + 1, `${r.actualReads} S3 requests`);
   }
   assert.equal(workers.length, 4);
   // Both workers of each run wrote parts (read whole, one of them would write none).
-  for (const w of workers) {
-    assert.ok(w.slices >= 3, `a worker decoded ${w.slices} slices`);
-  }
+  for (const w of workers) assert.ok(w.slices >= 3, `a worker decoded ${w.slices} slices`);
 });
 
 Deno.test("parallel: startRow resumes inside a row group, at a boundary, and past the end", async () => {
@@ -582,17 +471,10 @@ Deno.test("parallel: startRow resumes inside a row group, at a boundary, and pas
   for (const startRow of [2345, 3000, 4999, 5000, 7000]) {
     const r = await both(bytes, pool, { header, startRow, sliceBytes: 50_000 });
     assert.equal(r.actual.error, undefined, String(r.actual.error));
-    assertSameSlices(
-      r.actual.slices,
-      r.expected.slices,
-      `startRow ${startRow}`,
-    );
+    assertSameSlices(r.actual.slices, r.expected.slices, `startRow ${startRow}`);
     if (startRow < 5000) assert.equal(r.actual.slices[0]!.rowStart, startRow);
     else assert.equal(r.actual.slices.length, 0);
-    assert.ok(
-      r.actualReads <= r.expectedReads,
-      `startRow ${startRow}: S3 requests`,
-    );
+    assert.ok(r.actualReads <= r.expectedReads, `startRow ${startRow}: S3 requests`);
   }
 });
 
@@ -607,18 +489,11 @@ Deno.test("parallel: a header whose length changes gives the same slices and cal
   };
   const a = counter();
   const expected = await collect(
-    readEventLines(bufferFromBytes(bytes), {
-      header: a.header,
-      sliceBytes: 8192,
-    }),
+    readEventLines(bufferFromBytes(bytes), { header: a.header, sliceBytes: 8192 }),
   );
   const b = counter();
   const actual = await collect(
-    readEventLinesParallel(bufferFromBytes(bytes), {
-      header: b.header,
-      sliceBytes: 8192,
-      pool,
-    }),
+    readEventLinesParallel(bufferFromBytes(bytes), { header: b.header, sliceBytes: 8192, pool }),
   );
   assert.equal(actual.error, undefined, String(actual.error));
   assert.ok(expected.slices.length > 100);
@@ -630,9 +505,7 @@ Deno.test("parallel: a header whose length changes gives the same slices and cal
 async function corrupt(bytes: Uint8Array, g: number): Promise<Uint8Array> {
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const chunks = metadata.row_groups[g]!.columns.map((c) => c.meta_data!);
-  const big = chunks.reduce((a, b) =>
-    a.total_compressed_size > b.total_compressed_size ? a : b
-  );
+  const big = chunks.reduce((a, b) => a.total_compressed_size > b.total_compressed_size ? a : b);
   const out = bytes.slice();
   const at = Number(big.data_page_offset);
   out.fill(0xff, at, at + 12);
@@ -643,19 +516,9 @@ Deno.test("parallel: an invalid row group fails with the same CollectorError aft
   using pool = new DecodePool({ threads: 2 });
   for (const g of [2, 3]) {
     const bytes = await corrupt(await fixture(), g);
-    const r = await both(bytes, pool, {
-      header,
-      name: "s3://b/k.parquet",
-      sliceBytes: 50_000,
-    });
-    assert.ok(
-      r.expected.error instanceof CollectorError,
-      String(r.expected.error),
-    );
-    assert.equal(
-      r.expected.slices.at(-1)!.rowStart + r.expected.slices.at(-1)!.rows,
-      g * 1000,
-    );
+    const r = await both(bytes, pool, { header, name: "s3://b/k.parquet", sliceBytes: 50_000 });
+    assert.ok(r.expected.error instanceof CollectorError, String(r.expected.error));
+    assert.equal(r.expected.slices.at(-1)!.rowStart + r.expected.slices.at(-1)!.rows, g * 1000);
     const e = r.actual.error;
     assert.ok(e instanceof CollectorError, `row group ${g}: ${e}`);
     const want = r.expected.error;
@@ -664,11 +527,7 @@ Deno.test("parallel: an invalid row group fails with the same CollectorError aft
     assert.equal(e.message, want.message);
     assert.equal(e.retryable, want.retryable);
     assert.deepEqual(e.context, want.context);
-    assertSameSlices(
-      r.actual.slices,
-      r.expected.slices,
-      `row group ${g} corrupt`,
-    );
+    assertSameSlices(r.actual.slices, r.expected.slices, `row group ${g} corrupt`);
   }
   // The worker that failed ended its session and is reused; the other one, cut short, was
   // terminated and replaced.
@@ -684,36 +543,16 @@ Deno.test("parallel: a failed read surfaces as the very error the AsyncBuffer th
   const bytes = await fixture(6003, "ZSTD", "avro", 20_000, 10_000);
   const metadata = await readMetadata(bufferFromBytes(bytes));
   const group1 = metadata.row_groups[1]!.columns.map((c) => c.meta_data!);
-  const at = Math.min(
-    ...group1.map((c) =>
-      Number(c.dictionary_page_offset ?? c.data_page_offset)
-    ),
-  );
-  const refusal = new CollectorError(
-    "S3_CALL",
-    "S3 GetObject of s3://b/k failed: SlowDown",
-    {
-      retryable: true,
-      context: { bucket: "b", key: "k" },
-    },
-  );
+  const at = Math.min(...group1.map((c) => Number(c.dictionary_page_offset ?? c.data_page_offset)));
+  const refusal = new CollectorError("S3_CALL", "S3 GetObject of s3://b/k failed: SlowDown", {
+    retryable: true,
+    context: { bucket: "b", key: "k" },
+  });
   const plain = new Error("socket hang up");
   for (const thrown of [refusal, plain]) {
-    const r = await both(
-      bytes,
-      pool,
-      { header },
-      (start) => start === at ? thrown : undefined,
-    );
-    assertSameSlices(
-      r.actual.slices,
-      r.expected.slices,
-      "before the failed read",
-    );
-    assert.equal(
-      r.actual.slices.at(-1)!.rowStart + r.actual.slices.at(-1)!.rows,
-      10_000,
-    );
+    const r = await both(bytes, pool, { header }, (start) => start === at ? thrown : undefined);
+    assertSameSlices(r.actual.slices, r.expected.slices, "before the failed read");
+    assert.equal(r.actual.slices.at(-1)!.rowStart + r.actual.slices.at(-1)!.rows, 10_000);
     if (thrown === refusal) {
       assert.equal(r.expected.error, refusal);
       assert.equal(r.actual.error, refusal, "the same object, not a copy");
@@ -733,17 +572,13 @@ Deno.test("parallel: a failed read surfaces as the very error the AsyncBuffer th
 Deno.test("parallel: a worker lost mid-object: the rest is decoded on this thread, every row once", async () => {
   const bytes = await fixture();
   const lines = (slices: Run["slices"]) =>
-    slices.flatMap((s) =>
-      new TextDecoder().decode(s.bytes).split("\n").slice(0, -1)
-    );
+    slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const expected = lines(
     (await collect(readEventLines(bufferFromBytes(bytes), { header }))).slices,
   );
   const pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
   const slices: Run["slices"] = [];
-  for await (
-    const s of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })
-  ) {
+  for await (const s of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })) {
     slices.push(s);
     if (slices.length === 3) pool.close(); // the workers are terminated under the object
   }
@@ -776,9 +611,7 @@ Deno.test("parallel: abort stops the workers and throws the signal's reason", as
         await new Promise((r) => setTimeout(r, 5));
       }
     })(),
-    (e) =>
-      e === controller.signal.reason &&
-      (e as DOMException).name === "AbortError",
+    (e) => e === controller.signal.reason && (e as DOMException).name === "AbortError",
   );
   assert.ok(seen >= 3 && seen < 20, `${seen} slices`);
   assert.equal(pool.alive, 0, "the workers were terminated");
@@ -800,10 +633,9 @@ Deno.test("parallel: abort stops the workers and throws the signal's reason", as
   const before = new AbortController();
   before.abort();
   await assert.rejects(
-    collect(readEventLinesParallel(buffer, { signal: before.signal, pool }))
-      .then((r) => {
-        throw r.error;
-      }),
+    collect(readEventLinesParallel(buffer, { signal: before.signal, pool })).then((r) => {
+      throw r.error;
+    }),
     (e) => e === before.signal.reason,
   );
   assert.equal(pool.alive, 0);
@@ -813,9 +645,7 @@ Deno.test("parallel: returning early terminates the workers; the pool starts new
   using pool = new DecodePool({ threads: 2, aheadBytes: 64 * 1024 });
   const bytes = await fixture();
   let n = 0;
-  for await (
-    const _ of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })
-  ) {
+  for await (const _ of readEventLinesParallel(bufferFromBytes(bytes), { header, pool })) {
     if (++n === 2) break;
   }
   assert.equal(pool.started, 2);
@@ -829,17 +659,12 @@ Deno.test("parallel: returning early terminates the workers; the pool starts new
 
 Deno.test("parallel: workers stop a bounded number of bytes ahead of a consumer that does not pull", async () => {
   const bytes = await fixture();
-  const total =
-    (await collect(readEventLines(bufferFromBytes(bytes), { header })))
-      .slices.reduce((n, s) => n + s.bytes.length, 0);
+  const total = (await collect(readEventLines(bufferFromBytes(bytes), { header })))
+    .slices.reduce((n, s) => n + s.bytes.length, 0);
   const sliceBytes = 16_384;
   const run = async (aheadBytes: number) => {
     using pool = new DecodePool({ threads: 2, aheadBytes });
-    const gen = readEventLinesParallel(bufferFromBytes(bytes), {
-      header,
-      sliceBytes,
-      pool,
-    });
+    const gen = readEventLinesParallel(bufferFromBytes(bytes), { header, sliceBytes, pool });
     const first = await gen.next();
     assert.equal(first.value!.rowStart, 0);
     const received = await settle(() => pool.received.bytes);
@@ -850,14 +675,8 @@ Deno.test("parallel: workers stop a bounded number of bytes ahead of a consumer 
   const aheadBytes = 64 * 1024;
   const bounded = await run(aheadBytes);
   const slack = 2 * sliceBytes;
-  assert.ok(
-    bounded.received <= 2 * (aheadBytes + slack),
-    `${bounded.received} bytes decoded`,
-  );
-  assert.ok(
-    bounded.received >= aheadBytes,
-    `${bounded.received} bytes decoded`,
-  );
+  assert.ok(bounded.received <= 2 * (aheadBytes + slack), `${bounded.received} bytes decoded`);
+  assert.ok(bounded.received >= aheadBytes, `${bounded.received} bytes decoded`);
   assert.equal(bounded.alive, 0, "the stalled workers were terminated");
   // Without the bound, the workers decode everything while nobody pulls.
   const unbounded = await run(1 << 30);
@@ -868,18 +687,10 @@ Deno.test("parallel: workers stop a bounded number of bytes ahead of a consumer 
 Deno.test("parallel: objects at once share the pool's workers", async () => {
   using pool = new DecodePool({ threads: 2 });
   const bytes = await fixture();
-  const expected = await collect(
-    readEventLines(bufferFromBytes(bytes), { header }),
-  );
+  const expected = await collect(readEventLines(bufferFromBytes(bytes), { header }));
   const runs = await Promise.all(
     [0, 1, 2].map(() =>
-      collect(
-        readEventLinesParallel(bufferFromBytes(bytes), {
-          header,
-          pool,
-          sliceBytes: 65536,
-        }),
-      )
+      collect(readEventLinesParallel(bufferFromBytes(bytes), { header, pool, sliceBytes: 65536 }))
     ),
   );
   const wanted = await collect(
@@ -915,18 +726,12 @@ Deno.test("parallel: objects waiting for a worker that cannot start decode on th
     workerUrl: "data:text/javascript,throw new Error('no worker here')",
   });
   const bytes = await fixture();
-  const expected = await collect(
-    readEventLines(bufferFromBytes(bytes), { header }),
-  );
+  const expected = await collect(readEventLines(bufferFromBytes(bytes), { header }));
   // The first object tries a worker; the others wait for it, then fall back as well.
   const runs = await Promise.all(
-    [0, 1, 2].map(() =>
-      collect(readEventLinesParallel(bufferFromBytes(bytes), { header, pool }))
-    ),
+    [0, 1, 2].map(() => collect(readEventLinesParallel(bufferFromBytes(bytes), { header, pool }))),
   );
-  for (const r of runs) {
-    assertSameSlices(r.slices, expected.slices, "fallback, at once");
-  }
+  for (const r of runs) assertSameSlices(r.slices, expected.slices, "fallback, at once");
   assert.equal(pool.waiting, 0);
   assert.equal(pool.alive, 0);
 });
@@ -942,23 +747,16 @@ Deno.test("parallel: a closed pool decodes on this thread; options are checked",
   // Read straight from the file: no copy of its row groups is kept while they are decoded.
   assert.equal(footerCacheKept.bytes - kept, 0);
   assert.throws(() => new DecodePool({ threads: 0 }), RangeError);
-  assert.throws(
-    () => new DecodePool({ threads: 2, aheadBytes: 0 }),
-    RangeError,
-  );
+  assert.throws(() => new DecodePool({ threads: 2, aheadBytes: 0 }), RangeError);
 });
 
 Deno.test("parallel: errors cross threads with their code, message, context and cause", () => {
   const cause = new TypeError("bad page");
-  const e = new CollectorError(
-    "PARQUET_LIMIT",
-    "Cannot decode Parquet x: too big",
-    {
-      context: { object: "x", row_group: 3, n: 12n },
-      cause,
-      related: [new CollectorError("PARQUET_INVALID", "also this")],
-    },
-  );
+  const e = new CollectorError("PARQUET_LIMIT", "Cannot decode Parquet x: too big", {
+    context: { object: "x", row_group: 3, n: 12n },
+    cause,
+    related: [new CollectorError("PARQUET_INVALID", "also this")],
+  });
   const back = decodeError(structuredClone(encodeError(e))) as CollectorError;
   assert.ok(back instanceof CollectorError);
   assert.equal(back.code, "PARQUET_LIMIT");
@@ -968,9 +766,7 @@ Deno.test("parallel: errors cross threads with their code, message, context and 
   assert.equal(back.related[0]!.code, "PARQUET_INVALID");
   assert.equal((back.cause as Error).name, "TypeError");
   assert.equal((back.cause as Error).message, "bad page");
-  const abort = decodeError(
-    encodeError(new DOMException("stopped", "AbortError")),
-  );
+  const abort = decodeError(encodeError(new DOMException("stopped", "AbortError")));
   assert.ok(abort instanceof DOMException && abort.name === "AbortError");
   assert.equal((decodeError(encodeError("plain")) as Error).message, "plain");
 });

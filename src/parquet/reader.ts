@@ -4,20 +4,11 @@
  * only the row group being decoded is, and events leave in slices.
  * @module
  */
-import {
-  parquetMetadataAsync,
-  parquetReadObjects,
-  parquetSchema,
-} from "hyparquet";
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { TIMESTAMP_PARSERS } from "../transform/values.ts";
-import {
-  checkSchemaShape,
-  DEFAULT_LIMITS,
-  footerCheckedBuffer,
-  ReadGuard,
-} from "./limits.ts";
+import { checkSchemaShape, DEFAULT_LIMITS, footerCheckedBuffer, ReadGuard } from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { compileColumnConverter } from "./shape.ts";
 import type { JsonObject } from "./shape.ts";
@@ -53,9 +44,7 @@ export async function readMetadata(
   limits: ParquetLimits = DEFAULT_LIMITS,
 ): Promise<FileMetaData> {
   try {
-    const metadata = await parquetMetadataAsync(
-      footerCheckedBuffer(file, limits, name),
-    );
+    const metadata = await parquetMetadataAsync(footerCheckedBuffer(file, limits, name));
     checkSchemaShape(metadata, limits, name);
     return metadata;
   } catch (e) {
@@ -148,17 +137,14 @@ function wrap(e: unknown, name: string): CollectorError {
 
 /** An AsyncBuffer over bytes in memory. */
 export function bufferFromBytes(bytes: Uint8Array): AsyncBuffer {
-  const ab =
-    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? bytes.buffer as ArrayBuffer
-      : bytes.slice().buffer as ArrayBuffer;
+  const ab = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer as ArrayBuffer
+    : bytes.slice().buffer as ArrayBuffer;
   return { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) };
 }
 
 /** An AsyncBuffer over a local file, read with positioned reads. Close it with `close()`. */
-export async function bufferFromFile(
-  path: string,
-): Promise<AsyncBuffer & { close(): void }> {
+export async function bufferFromFile(path: string): Promise<AsyncBuffer & { close(): void }> {
   const f = await Deno.open(path, { read: true });
   const { size } = await f.stat();
   let last: Promise<unknown> = Promise.resolve();

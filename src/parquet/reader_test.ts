@@ -7,19 +7,11 @@ import { bufferFromBytes, bufferFromFile, readEvents } from "./reader.ts";
 import type { JsonObject } from "./shape.ts";
 import { isCollectorError } from "../errors.ts";
 
-const SAMPLES = new URL(
-  "../../../shared/research/samples/parquet/",
-  import.meta.url,
-);
+const SAMPLES = new URL("../../../shared/research/samples/parquet/", import.meta.url);
 
-async function all(
-  file: Parameters<typeof readEvents>[0],
-  startRow = 0,
-): Promise<JsonObject[]> {
+async function all(file: Parameters<typeof readEvents>[0], startRow = 0): Promise<JsonObject[]> {
   const out: JsonObject[] = [];
-  for await (const s of readEvents(file, { startRow, sliceRows: 3 })) {
-    out.push(...s.events);
-  }
+  for await (const s of readEvents(file, { startRow, sliceRows: 3 })) out.push(...s.events);
   return out;
 }
 
@@ -48,10 +40,7 @@ function write(
   rowGroupSize?: number,
 ) {
   const buf = parquetWriteBuffer({
-    schema: [
-      { name: "root", num_children: columnData.length },
-      ...schema,
-    ] as never,
+    schema: [{ name: "root", num_children: columnData.length }, ...schema] as never,
     columnData: columnData as never,
     ...(rowGroupSize ? { rowGroupSize } : {}),
   });
@@ -97,12 +86,7 @@ Deno.test("a row with every column null becomes an empty event", async () => {
       { name: "n", type: "INT64", repetition_type: "OPTIONAL" },
       { name: "s", repetition_type: "OPTIONAL", num_children: 1 },
       S("x"),
-      {
-        name: "l",
-        repetition_type: "OPTIONAL",
-        converted_type: "LIST",
-        num_children: 1,
-      },
+      { name: "l", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
       { name: "list", repetition_type: "REPEATED", num_children: 1 },
       S("element"),
     ],
@@ -121,12 +105,7 @@ Deno.test("a row with every column null becomes an empty event", async () => {
 Deno.test("MAP becomes an object; one-field legacy list groups keep their struct", async () => {
   const file = write(
     [
-      {
-        name: "unmapped",
-        repetition_type: "OPTIONAL",
-        converted_type: "MAP",
-        num_children: 1,
-      },
+      { name: "unmapped", repetition_type: "OPTIONAL", converted_type: "MAP", num_children: 1 },
       {
         name: "key_value",
         repetition_type: "REPEATED",
@@ -135,12 +114,7 @@ Deno.test("MAP becomes an object; one-field legacy list groups keep their struct
       },
       S("key", "REQUIRED"),
       S("value"),
-      {
-        name: "tags",
-        repetition_type: "OPTIONAL",
-        converted_type: "LIST",
-        num_children: 1,
-      },
+      { name: "tags", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
       { name: "tags_tuple", repetition_type: "REPEATED", num_children: 1 },
       S("name"),
     ],
@@ -163,9 +137,7 @@ Deno.test("row groups are read one by one and startRow resumes mid-file", async 
     10,
   );
   const slices: number[] = [];
-  for await (const s of readEvents(file, { sliceRows: 4 })) {
-    slices.push(s.rowStart);
-  }
+  for await (const s of readEvents(file, { sliceRows: 4 })) slices.push(s.rowStart);
   assert.deepEqual(slices, [0, 4, 8, 10, 14, 18, 20, 24]);
   assert.deepEqual((await all(file, 13)).map((e) => e.i), [
     13,
@@ -184,12 +156,7 @@ Deno.test("row groups are read one by one and startRow resumes mid-file", async 
 });
 
 Deno.test("bytes that are not Parquet give DataError 601", async () => {
-  for (
-    const bytes of [
-      new Uint8Array(0),
-      new TextEncoder().encode("PAR1 garbage not parquet"),
-    ]
-  ) {
+  for (const bytes of [new Uint8Array(0), new TextEncoder().encode("PAR1 garbage not parquet")]) {
     await assert.rejects(
       all(bufferFromBytes(bytes)),
       (e) => isCollectorError(e, "PARQUET_INVALID"),
@@ -217,10 +184,7 @@ Deno.test("legacy two-level lists of the public Security Lake samples become arr
     assert.deepEqual(event.metadata.profiles, ["cloud", "datetime", "linux"]);
     assert.equal(event.time, 1700078913783);
     assert.equal(event.time_dt, "2023-11-15T20:08:33.783Z");
-    assert.equal(
-      event.finding_info.created_time_dt,
-      "2023-11-15T20:08:31.325Z",
-    );
+    assert.equal(event.finding_info.created_time_dt, "2023-11-15T20:08:31.325Z");
     assert.equal(event.unmapped.WorkflowState, "NEW");
     assert.equal(event.type_uid, 200402);
     assert.ok(!toJson(event).includes('"array"'));
@@ -236,9 +200,7 @@ Deno.test("the fast path writes MILLIS, MICROS and NANOS timestamps as the refer
     (_, i) => BigInt(1712750700123 + i * 987_654_321) - 10n ** 12n,
   );
   const values = (scale: bigint) =>
-    ms.map((v, i) =>
-      i % 7 === 3 ? null : i % 5 === 0 ? -v * scale - BigInt(i) : v * scale + 7n
-    );
+    ms.map((v, i) => i % 7 === 3 ? null : i % 5 === 0 ? -v * scale - BigInt(i) : v * scale + 7n);
   const ts = (name: string, extra: object) => ({
     name,
     type: "INT64",
@@ -249,57 +211,32 @@ Deno.test("the fast path writes MILLIS, MICROS and NANOS timestamps as the refer
     [
       ts("millis", { converted_type: "TIMESTAMP_MILLIS" }),
       ts("micros", { converted_type: "TIMESTAMP_MICROS" }),
-      ts("nanos", {
-        logical_type: {
-          type: "TIMESTAMP",
-          isAdjustedToUTC: true,
-          unit: "NANOS",
-        },
-      }),
+      ts("nanos", { logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "NANOS" } }),
       ts("few", { converted_type: "TIMESTAMP_MILLIS" }), // repeats: dictionary-encoded
     ],
     [
       { name: "millis", data: values(1n) },
       { name: "micros", data: values(1000n) },
       { name: "nanos", data: values(1_000_000n) },
-      {
-        name: "few",
-        data: ms.map((v, i) => i % 3 === 0 ? null : v - (v % 86_400_000n)),
-      },
+      { name: "few", data: ms.map((v, i) => i % 3 === 0 ? null : v - (v % 86_400_000n)) },
     ],
     128,
   );
   const { lines, expected } = await bothPaths(file);
   assert.equal(lines.length, n);
   assert.deepEqual(lines, expected);
-  assert.match(
-    expected[1]!,
-    /"micros":"19\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/,
-  );
+  assert.match(expected[1]!, /"micros":"19\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
 });
 
 Deno.test("dictionary-encoded numbers: each entry written once, NaN and Infinity left out, in lists too", async () => {
-  const dbl = (name: string, rep = "OPTIONAL") => ({
-    name,
-    type: "DOUBLE",
-    repetition_type: rep,
-  });
+  const dbl = (name: string, rep = "OPTIONAL") => ({ name, type: "DOUBLE", repetition_type: rep });
   const n = 300;
-  const pick = <T>(xs: T[]) =>
-    Array.from({ length: n }, (_, i) => xs[(i * 7) % xs.length]!);
+  const pick = <T>(xs: T[]) => Array.from({ length: n }, (_, i) => xs[(i * 7) % xs.length]!);
   const doubles = [NaN, 1.5, Infinity, -0, null, -Infinity, 2e21, 0.1];
   const columnData = [
     { name: "f", data: pick(doubles), encoding: "RLE_DICTIONARY" },
-    {
-      name: "i",
-      data: pick([9007199254740993n, 5n, -3n, null]),
-      encoding: "RLE_DICTIONARY",
-    },
-    {
-      name: "u",
-      data: pick([4294967295, 7, null]),
-      encoding: "RLE_DICTIONARY",
-    },
+    { name: "i", data: pick([9007199254740993n, 5n, -3n, null]), encoding: "RLE_DICTIONARY" },
+    { name: "u", data: pick([4294967295, 7, null]), encoding: "RLE_DICTIONARY" },
     {
       name: "l",
       data: pick([[NaN, 1.5, null], [], null, [Infinity], [0.1, 0.1]]),
@@ -311,18 +248,8 @@ Deno.test("dictionary-encoded numbers: each entry written once, NaN and Infinity
       { name: "root", num_children: 4 },
       dbl("f"),
       { name: "i", type: "INT64", repetition_type: "OPTIONAL" },
-      {
-        name: "u",
-        type: "INT32",
-        converted_type: "UINT_32",
-        repetition_type: "OPTIONAL",
-      },
-      {
-        name: "l",
-        repetition_type: "OPTIONAL",
-        converted_type: "LIST",
-        num_children: 1,
-      },
+      { name: "u", type: "INT32", converted_type: "UINT_32", repetition_type: "OPTIONAL" },
+      { name: "l", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
       { name: "list", repetition_type: "REPEATED", num_children: 1 },
       dbl("element"),
     ] as never,
@@ -375,12 +302,7 @@ Deno.test("PLAIN INT64 integers and millisecond timestamps read as 32-bit halves
   const file = write(
     [
       { name: "i", type: "INT64", repetition_type: "OPTIONAL" },
-      {
-        name: "t",
-        type: "INT64",
-        converted_type: "TIMESTAMP_MILLIS",
-        repetition_type: "OPTIONAL",
-      },
+      { name: "t", type: "INT64", converted_type: "TIMESTAMP_MILLIS", repetition_type: "OPTIONAL" },
     ],
     [
       { name: "i", data: edges, encoding: "PLAIN" },
@@ -391,9 +313,7 @@ Deno.test("PLAIN INT64 integers and millisecond timestamps read as 32-bit halves
   assert.equal(lines.length, n);
   assert.deepEqual(lines, expected);
   assert.deepEqual(
-    lines.map((l) =>
-      JSON.parse(l, (_k, v, c?: { source?: string }) => c?.source ?? v).i
-    ),
+    lines.map((l) => JSON.parse(l, (_k, v, c?: { source?: string }) => c?.source ?? v).i),
     edges.map(String),
   );
   assert.equal(lines[14], '{"i":1712750700123,"t":"2024-04-10T12:05:00.123Z"}');

@@ -22,9 +22,7 @@ type Conv = (v: unknown) => JsonValue | undefined;
 export function compileColumnConverter(
   root: SchemaTree,
 ): (columns: readonly (readonly unknown[])[], row: number) => JsonObject {
-  const fields = root.children.map((c) =>
-    [c.element.name, convert(c)] as const
-  );
+  const fields = root.children.map((c) => [c.element.name, convert(c)] as const);
   return (columns, row) => {
     const out: JsonObject = {};
     for (let i = 0; i < fields.length; i++) {
@@ -59,18 +57,13 @@ function convertOne(n: SchemaTree): Conv {
   const ct = n.element.converted_type;
   const lt = n.element.logical_type?.type;
   if (n.children.length === 0) {
-    return n.element.type === "BYTE_ARRAY" && ct === undefined &&
-        lt === undefined
+    return n.element.type === "BYTE_ARRAY" && ct === undefined && lt === undefined
       ? textOrBase64
       : scalar;
   }
-  if ((ct === "LIST" || lt === "LIST") && n.children.length === 1) {
-    return convertList(n);
-  }
+  if ((ct === "LIST" || lt === "LIST") && n.children.length === 1) return convertList(n);
   if ((ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") && mapLike(n)) {
-    return convertMap(
-      n.children[0]!.children.find((c) => c.element.name === "value"),
-    );
+    return convertMap(n.children[0]!.children.find((c) => c.element.name === "value"));
   }
   return convertStruct(n);
 }
@@ -93,8 +86,7 @@ function textOrBase64(v: unknown): JsonValue | undefined {
 function mapLike(n: SchemaTree): boolean {
   const kv = n.children[0];
   return n.children.length === 1 && kv !== undefined && isRepeated(kv) &&
-    kv.children.length === 2 &&
-    kv.children.some((c) => c.element.name === "key") &&
+    kv.children.length === 2 && kv.children.some((c) => c.element.name === "key") &&
     kv.children.every((c) => !isRepeated(c));
 }
 
@@ -121,8 +113,7 @@ function convertList(n: SchemaTree): Conv {
     };
   }
   const only = rep.children[0]!;
-  const legacy = rep.element.name === "array" ||
-    rep.element.name === `${n.element.name}_tuple`;
+  const legacy = rep.element.name === "array" || rep.element.name === `${n.element.name}_tuple`;
   if (legacy) {
     const inner = convert(only);
     const name = only.element.name;
