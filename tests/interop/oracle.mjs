@@ -99,11 +99,7 @@ function convert(v, n, path, notes) {
       return isoMillis(BigInt(v.days) * 86400000n);
     case "DuckDBTimeValue": {
       const unit = n ? timeUnit(n) : "us";
-      const raw = unit === "ms"
-        ? v.micros / 1000n
-        : unit === "ns"
-        ? v.micros * 1000n
-        : v.micros;
+      const raw = unit === "ms" ? v.micros / 1000n : unit === "ns" ? v.micros * 1000n : v.micros;
       return convert(raw, undefined, path, notes);
     }
     case "DuckDBDecimalValue":
@@ -128,9 +124,7 @@ function convert(v, n, path, notes) {
       return out;
     }
     case "DuckDBMapValue": {
-      const valueNode = n && isMap(n)
-        ? n.kids[0].kids.find((c) => c.name === "value")
-        : undefined;
+      const valueNode = n && isMap(n) ? n.kids[0].kids.find((c) => c.name === "value") : undefined;
       const out = {};
       for (const { key, value } of v.entries) {
         const c = convert(value, valueNode, `${path}.value`, notes);
@@ -164,9 +158,7 @@ function list(items, n, path, notes) {
       );
     } else element = rep.kids[0];
   } else if (n && repeated(n)) {
-    element = n.kids.length === 0
-      ? { ...n, repetition: "REQUIRED" }
-      : { ...n, repetition: null };
+    element = n.kids.length === 0 ? { ...n, repetition: "REQUIRED" } : { ...n, repetition: null };
   }
   return items.map((x) => {
     const c = convert(x, element, `${path}[]`, notes);

@@ -11,8 +11,7 @@ const T0 = Date.UTC(2024, 4, 1);
 
 /** `n` rows: nulls in every column, empty and null lists, maps with null values. */
 function table(n) {
-  const col = (k, f) =>
-    Array.from({ length: n }, (_, i) => (i % k === 0 ? null : f(i)));
+  const col = (k, f) => Array.from({ length: n }, (_, i) => (i % k === 0 ? null : f(i)));
   const entry = new A.Field(
     "entries",
     new A.Struct([
@@ -133,9 +132,7 @@ function table(n) {
         (
           _,
           i,
-        ) => (i % 6 === 0
-          ? null
-          : { x: i % 2 ? i : null, y: { z: i % 3 ? `z${i}` : null } }),
+        ) => (i % 6 === 0 ? null : { x: i % 2 ? i : null, y: { z: i % 3 ? `z${i}` : null } }),
       ),
       new A.Struct([
         new A.Field("x", new A.Int32(), true),

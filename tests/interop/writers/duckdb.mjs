@@ -15,9 +15,7 @@ function select(n, big = false) {
     ${nul(9, "(9007199254740993 + i * 1000003)::BIGINT")} AS i64,
     ${nul(10, "(18446744073709551000 - i)::UBIGINT")} AS u64,
     ${nul(11, "(i / 3.0)::FLOAT")} AS f32,
-    ${
-    nul(12, "CASE WHEN i % 13 = 1 THEN 'nan'::DOUBLE ELSE i * 1.25e10 END")
-  } AS f64,
+    ${nul(12, "CASE WHEN i % 13 = 1 THEN 'nan'::DOUBLE ELSE i * 1.25e10 END")} AS f64,
     ${nul(3, "i % 2 = 0")} AS flag,
     ${
     nul(
@@ -29,9 +27,7 @@ function select(n, big = false) {
     ${nul(4, "'cat-' || (i % 3)")} AS category,
     ${nul(5, "('\\x00\\xFF\\xFE' || i::VARCHAR)::BLOB")} AS bin,
     ${nul(6, "(i * 12345 % 1000000 / 100.0)::DECIMAL(9,2)")} AS dec9,
-    ${
-    nul(7, "(i * 1234567891 % 100000000000000 / 10000.0)::DECIMAL(18,4)")
-  } AS dec18,
+    ${nul(7, "(i * 1234567891 % 100000000000000 / 10000.0)::DECIMAL(18,4)")} AS dec18,
     ${nul(8, "(i * 98765 / 1000.0)::DECIMAL(30,3)")} AS dec30,
     ${nul(9, "DATE '2020-01-01' + (i % 2000)::INTEGER")} AS d,
     ${
@@ -40,9 +36,7 @@ function select(n, big = false) {
       "TIME '00:00:00' + INTERVAL (i % 86400) SECOND + INTERVAL (i % 1000) MICROSECOND",
     )
   } AS t,
-    ${
-    nul(11, "TIMESTAMP '2024-05-01 00:00:00' + INTERVAL (i * 1001) MICROSECOND")
-  } AS ts_us,
+    ${nul(11, "TIMESTAMP '2024-05-01 00:00:00' + INTERVAL (i * 1001) MICROSECOND")} AS ts_us,
     ${
     nul(
       12,
@@ -55,9 +49,7 @@ function select(n, big = false) {
       "(TIMESTAMP '2024-05-01 00:00:00' + INTERVAL (i * 3) SECOND)::TIMESTAMP_NS",
     )
   } AS ts_ns,
-    ${
-    nul(14, "(TIMESTAMPTZ '2024-05-01 00:00:00+00' + INTERVAL (i) MINUTE)")
-  } AS ts_tz,
+    ${nul(14, "(TIMESTAMPTZ '2024-05-01 00:00:00+00' + INTERVAL (i) MINUTE)")} AS ts_tz,
     CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN []::INTEGER[] WHEN 2 THEN [i, NULL, i + 1]
       ELSE [i] END AS ints,
     CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN [[]::VARCHAR[], NULL] WHEN 2 THEN [['a', NULL], ['b' || i]]
@@ -69,11 +61,7 @@ function select(n, big = false) {
   }}} END AS obj,
     CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN MAP {}::MAP(VARCHAR, INTEGER)
       WHEN 2 THEN MAP {'a': i, 'b': NULL} ELSE MAP {'k' || i: -1} END AS m,
-    ${
-    big
-      ? "CASE WHEN i % 3 = 1 THEN repeat('L' || i, 30000) END"
-      : "NULL::VARCHAR"
-  } AS long_text
+    ${big ? "CASE WHEN i % 3 = 1 THEN repeat('L' || i, 30000) END" : "NULL::VARCHAR"} AS long_text
     FROM range(${n}) t(i)`;
 }
 
@@ -138,9 +126,7 @@ export async function writeDuckdb(dir) {
   for (const [name, features, rows, options, big] of FILES) {
     const file = `${dir}/duckdb-${name}.parquet`;
     await conn.run(
-      `COPY (${
-        select(rows, big)
-      } ORDER BY id) TO '${file}' (FORMAT parquet, ${options})`,
+      `COPY (${select(rows, big)} ORDER BY id) TO '${file}' (FORMAT parquet, ${options})`,
     );
     out.push({ file, writer: "duckdb", features, rows });
   }
