@@ -291,14 +291,17 @@ function omitted(v: unknown): boolean {
   }
 }
 
-/** Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). */
+/**
+ * Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). JSON
+ * documents are text too: sent as the string they are, never parsed.
+ */
 function isTextColumn(decoder: ColumnDecoder): boolean {
   const e = decoder.element;
   if (e.type !== "BYTE_ARRAY") return false;
   const ct = e.converted_type;
   const lt = e.logical_type?.type;
-  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM") return false;
-  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM") return false;
+  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM" && ct !== "JSON") return false;
+  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM" && lt !== "JSON") return false;
   return true;
 }
 

@@ -366,6 +366,9 @@ export class ReadGuard {
         `a page declares ${outputLength} uncompressed bytes (at most ${this.#limits.maxPageBytes} accepted)`,
       );
     }
+    // A page of no bytes (Polars writes empty dictionaries as one LZ4 token, which
+    // hyparquet-compressors refuses): nothing to inflate.
+    if (outputLength === 0) return new Uint8Array(0);
     // One output chunk of the declared size (up to 8 MiB, so that a page lying about its size
     // costs no more up front): node:zlib otherwise inflates in 16 KiB chunks and joins them.
     // GZIP pages decode ~5% faster.

@@ -11,6 +11,9 @@ import { basename } from "node:path";
 import { openOracle, oracleRows } from "./oracle.mjs";
 import { writeArrow } from "./writers/arrow.mjs";
 import { writeDuckdb } from "./writers/duckdb.mjs";
+import { writeHyparquet } from "./writers/hyparquet.mjs";
+import { writeParquetjs } from "./writers/parquetjs.mjs";
+import { writePolars } from "./writers/polars.mjs";
 
 const [dir, ...samples] = process.argv.slice(2);
 if (!dir) {
@@ -22,6 +25,9 @@ mkdirSync(dir, { recursive: true });
 const writers = {
   duckdb: writeDuckdb,
   arrow: writeArrow,
+  polars: writePolars,
+  parquetjs: writeParquetjs,
+  "hyparquet-writer": writeHyparquet,
 };
 const only = process.env.INTEROP_WRITERS?.split(",");
 const files = [];

@@ -63,8 +63,8 @@ function isoMillis(ms) {
   return Number.isNaN(d.getTime()) ? Number(ms) : d.toISOString();
 }
 
-/** Integer division rounding toward zero, as the collector's timestamp policy does. */
-const trunc = (v, d) => v / d;
+/** Integer division rounding down, as the collector's timestamp policy does. */
+const floorDiv = (v, d) => (v % d < 0n ? v / d - 1n : v / d);
 
 /**
  * Converts one DuckDB value of schema node `n` (undefined when not known) to the collector's
@@ -88,11 +88,11 @@ function convert(v, n, path, notes) {
   switch (kind) {
     case "DuckDBTimestampValue":
     case "DuckDBTimestampTZValue":
-      return isoMillis(trunc(v.micros, 1000n));
+      return isoMillis(floorDiv(v.micros, 1000n));
     case "DuckDBTimestampMillisecondsValue":
       return isoMillis(v.millis);
     case "DuckDBTimestampNanosecondsValue":
-      return isoMillis(trunc(v.nanos, 1000000n));
+      return isoMillis(floorDiv(v.nanos, 1000000n));
     case "DuckDBTimestampSecondsValue":
       return isoMillis(v.seconds * 1000n);
     case "DuckDBDateValue":
