@@ -65,16 +65,92 @@ export async function ensureWriters(): Promise<void> {
   );
 }
 
-/** Writes the corpus (and the oracle's rows for it and the public samples) into `dir`. */
-export async function generateCorpus(dir: string): Promise<CorpusFile[]> {
-  await ensureWriters();
+/** Hash of what the corpus is made from: the writers, their versions, the samples. */
+async function corpusKey(samples: string[]): Promise<string> {
+  const parts: string[] = [...samples];
+  const walk = async (dir: string) => {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name !== "node_modules") names.push(e.name);
+    }
+    for (const name of names.sort()) {
+      const p = join(dir, name);
+      if ((await Deno.stat(p)).isDirectory) await walk(p);
+      else parts.push(name, await Deno.readTextFile(p));
+    }
+  };
+  await walk(INTEROP_DIR);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
+  return Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Where generated corpora are kept between test files and runs (ignored by git and Deno). */
+const CACHE = fileURLToPath(new URL("../../.tmp/", import.meta.url));
+
+/**
+ * The corpus: written once into `.tmp/interop-<hash>` (with the oracle's rows for it and for the
+ * public samples) and reused until the writers or the samples change. Files of the manifest are
+ * given with absolute paths.
+ */
+export async function corpus(): Promise<CorpusFile[]> {
   const samples = await listParquet(SAMPLES_PARQUET);
-  await run(
-    "node",
-    [join(INTEROP_DIR, "generate.mjs"), dir, ...samples],
-    INTEROP_DIR,
-  );
-  return JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+  const dir = join(CACHE, `interop-${await corpusKey(samples)}`);
+  const read = async () => {
+    const list: CorpusFile[] = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+    const at = (p: string) => (p.startsWith("/") ? p : join(dir, p));
+    return list.map((f) => ({ ...f, file: at(f.file), oracle: at(f.oracle) }));
+  };
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(CACHE, { recursive: true });
+  return await locked(join(CACHE, "interop.lock"), async () => {
+    try {
+      return await read(); // written by another test file while this one waited
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await ensureWriters();
+    await generate(dir, samples);
+    return await read();
+  });
+}
+
+/**
+ * Runs `f` holding the lock folder `path` (test files run in parallel processes; one installs
+ * and generates, the others wait). A lock older than ten minutes was left by a killed run.
+ */
+async function locked<T>(path: string, f: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      await Deno.mkdir(path);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      const age = Date.now() - ((await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? 0);
+      if (age > 10 * 60_000) await Deno.remove(path).catch(() => {});
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await f();
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+async function generate(dir: string, samples: string[]): Promise<void> {
+  // Written aside and moved in whole: test files running at once never see half a corpus.
+  const tmp = await Deno.makeTempDir({ dir: CACHE, prefix: "interop-partial-" });
+  try {
+    await run("node", [join(INTEROP_DIR, "generate.mjs"), tmp, ...samples], INTEROP_DIR);
+    await Deno.rename(tmp, dir).catch(() => {});
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
 }
 
 /** JSON with integers beyond 2^53 read as bigints, so that no digit is lost in comparing. */

@@ -29,11 +29,33 @@ const writers = {
   parquetjs: writeParquetjs,
   "hyparquet-writer": writeHyparquet,
 };
+/** What every file of a writer holds, besides what each file asks for. */
+const COMMON = {
+  duckdb: [
+    "nulls in every column",
+    "empty and null lists",
+    "null list elements",
+    "maps with null values",
+    "non-UTF-8 binary",
+  ],
+  arrow: [
+    "nulls in every column",
+    "empty and null lists",
+    "null list elements",
+    "maps with null values",
+    "non-UTF-8 binary",
+  ],
+  polars: ["nulls in every column", "empty and null lists"],
+  parquetjs: ["nulls in every column", "empty lists", "non-UTF-8 binary"],
+  "hyparquet-writer": ["nulls in every column"],
+};
 const only = process.env.INTEROP_WRITERS?.split(",");
 const files = [];
 for (const [name, write] of Object.entries(writers)) {
   if (only && !only.includes(name)) continue;
-  files.push(...await write(dir));
+  for (const f of await write(dir)) {
+    files.push({ ...f, features: [...COMMON[name], ...f.features] });
+  }
 }
 for (const s of samples) {
   files.push({
@@ -54,9 +76,12 @@ for (const f of files) {
       `DuckDB cannot read this file: the oracle is ${basename(f.oracleFile)}`,
     );
   }
-  const oracle = `${dir}/${manifest.length}-${basename(f.file)}.oracle.jsonl`;
-  writeFileSync(oracle, lines.length ? lines.join("\n") + "\n" : "");
-  manifest.push({ ...f, rows: lines.length, oracle, notes });
+  const oracle = `${manifest.length}-${basename(f.file)}.oracle.jsonl`;
+  writeFileSync(`${dir}/${oracle}`, lines.length ? lines.join("\n") + "\n" : "");
+  // Names inside `dir` are relative, so that the folder can be moved once complete.
+  const file = f.sample ? f.file : basename(f.file);
+  const oracleFile = f.oracleFile && basename(f.oracleFile);
+  manifest.push({ ...f, file, oracleFile, rows: lines.length, oracle, notes });
 }
 writeFileSync(`${dir}/manifest.json`, JSON.stringify(manifest, null, 1));
 console.log(`${manifest.length} files`);
