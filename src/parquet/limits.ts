@@ -52,12 +52,29 @@ export interface ParquetLimits {
   readonly maxPageValues: number;
 }
 
-/** Caps for objects up to 1 GiB (the default `max_object_bytes`). */
-export const DEFAULT_LIMITS: ParquetLimits = limitsFor(GiB);
+/**
+ * Least uncompressed bytes a row group may always hold, whatever its compressed size; above
+ * it, a row group may hold {@link MAX_ROW_GROUP_RATIO} times its compressed bytes.
+ */
+export const ROW_GROUP_FLOOR_BYTES = 32 * MiB;
+/**
+ * Most uncompressed bytes per compressed byte of a row group above {@link ROW_GROUP_FLOOR_BYTES}.
+ * Files of mainstream writers stay under ~100 (highly repetitive text under ZSTD); typical OCSF
+ * row groups under 10.
+ */
+export const MAX_ROW_GROUP_RATIO = 200;
+/**
+ * Largest uncompressed page: a page's JSON is at most 6 bytes per byte (control characters
+ * escaped as `\u00XX`), so its text stays under 384 MiB.
+ */
+export const MAX_PAGE_BYTES = 64 * MiB;
+/** A footer may always be this large; above it, at most 1/8 of the object. */
+export const FOOTER_FLOOR_BYTES = 1 * MiB;
 
 /**
  * The caps for objects of at most `maxObjectBytes`: a column chunk may hold 4 times the
- * object's bytes uncompressed (at least 64 MiB, at most 4 GiB); a page at most 256 MiB of that.
+ * object's bytes uncompressed (at least 64 MiB, at most 4 GiB); a page at most
+ * {@link MAX_PAGE_BYTES} of that.
  */
 export function limitsFor(maxObjectBytes: number): ParquetLimits {
   if (!(maxObjectBytes > 0)) {
@@ -70,9 +87,31 @@ export function limitsFor(maxObjectBytes: number): ParquetLimits {
     maxColumns: 10_000,
     maxRowGroupRows: 1 << 24,
     maxColumnChunkBytes: chunk,
-    maxPageBytes: Math.min(chunk, 256 * MiB),
+    maxPageBytes: Math.min(chunk, MAX_PAGE_BYTES),
     maxPageValues: 1 << 22,
   };
+}
+
+/** Caps for objects up to 1 GiB (the default `max_object_bytes`). */
+export const DEFAULT_LIMITS: ParquetLimits = limitsFor(GiB);
+
+/** Bytes of events one object may always produce, whatever its size. */
+export const OUTPUT_FLOOR_BYTES = 256 * MiB;
+/**
+ * Bytes of events per byte of object above {@link OUTPUT_FLOOR_BYTES}. Security Lake's objects
+ * expand 10 to 40 times from Parquet to JSON lines (the interoperability corpus and the public
+ * samples: at most 41 times, for strings repeated thousands of times under ZSTD).
+ */
+export const OUTPUT_RATIO = 100;
+
+/** The most bytes of events an object of `objectBytes` bytes may produce. */
+export function outputBudget(objectBytes: number): number {
+  return Math.max(OUTPUT_FLOOR_BYTES, OUTPUT_RATIO * objectBytes);
+}
+
+/** The most uncompressed bytes a row group of `compressed` bytes may hold. */
+export function rowGroupCap(compressed: number): number {
+  return Math.max(ROW_GROUP_FLOOR_BYTES, MAX_ROW_GROUP_RATIO * compressed);
 }
 
 function fail(code: ErrorCode, name: string, what: string, context: object = {}): never {
@@ -101,6 +140,15 @@ export function checkFooterLength(
       "PARQUET_FOOTER_INVALID",
       name,
       `footer length ${length} exceeds the object's ${byteLength} bytes`,
+      { footer_bytes: length, object_bytes: byteLength },
+    );
+  }
+  const relative = Math.max(FOOTER_FLOOR_BYTES, Math.floor(byteLength / 8));
+  if (length > relative && length <= limits.maxFooterBytes) {
+    fail(
+      "PARQUET_FOOTER_INVALID",
+      name,
+      `footer length ${length} is more than an eighth of the object's ${byteLength} bytes (at most ${relative} accepted)`,
       { footer_bytes: length, object_bytes: byteLength },
     );
   }
@@ -179,6 +227,8 @@ const TYPE_BITS: Record<string, number> = {
 
 /** What the page checks need to know about one column chunk. */
 interface Chunk {
+  /** Index of its row group. */
+  readonly group: number;
   readonly start: number;
   readonly end: number;
   readonly codec: string;
@@ -205,6 +255,9 @@ export class ReadGuard {
   readonly #byStart = new Map<number, Chunk>();
   readonly #inflated = new Map<string, { input: Uint8Array; output: Uint8Array }[]>();
   readonly #compressors: Compressors;
+  /** Per row group: the most uncompressed bytes its pages may hold, and what they held so far. */
+  readonly #groupCaps: number[] = [];
+  readonly #groupTotals: number[] = [];
   /** Pages inflated by hyparquet's request without a check first (0 when every chunk arrived whole). */
   unchecked = 0;
 
@@ -229,7 +282,22 @@ export class ReadGuard {
     for (const [g, group] of (metadata.row_groups ?? []).entries()) {
       const rows = Number(group.num_rows);
       let compressed = 0;
-      for (const c of group.columns ?? []) compressed += Number(c.meta_data?.total_compressed_size);
+      let uncompressed = 0;
+      for (const c of group.columns ?? []) {
+        compressed += Number(c.meta_data?.total_compressed_size);
+        uncompressed += Number(c.meta_data?.total_uncompressed_size);
+      }
+      const groupCap = rowGroupCap(compressed);
+      this.#groupCaps.push(groupCap);
+      this.#groupTotals.push(0);
+      if (!(uncompressed <= groupCap)) {
+        fail(
+          "PARQUET_LIMIT",
+          name,
+          `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
+          { row_group: g },
+        );
+      }
       const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
       if (!(rows >= 0 && rows <= maxRows)) {
         fail(
@@ -299,6 +367,7 @@ export class ReadGuard {
           fail("PARQUET_INVALID", name, `column ${path} has type length ${element.type_length}`);
         }
         this.#chunks.push({
+          group: g,
           start,
           end,
           codec: String(m.codec),
@@ -448,7 +517,7 @@ export class ReadGuard {
 
   /** Checks the pages of one column chunk, the way hyparquet will walk them. */
   #checkChunk(c: Chunk, bytes: Uint8Array): void {
-    c.total = 0;
+    this.#restart(c);
     let off = 0;
     while (off < bytes.length - 1) off = this.#checkPage(c, bytes, off);
   }
@@ -466,8 +535,14 @@ export class ReadGuard {
     if (c === undefined) {
       fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
-    if (base + off === 0) c.total = 0;
+    if (base + off === 0) this.#restart(c);
     return this.#checkPage(c, bytes, off, base);
+  }
+
+  /** A chunk checked again from its start (read once more) counts once in its row group. */
+  #restart(c: Chunk): void {
+    this.#groupTotals[c.group]! -= c.total;
+    c.total = 0;
   }
 
   #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0): number {
@@ -509,6 +584,18 @@ export class ReadGuard {
       );
     }
     c.total += uncompressed;
+    const group = (this.#groupTotals[c.group]! += uncompressed);
+    if (group > this.#groupCaps[c.group]!) {
+      fail(
+        "PARQUET_LIMIT",
+        this.#name,
+        where(
+          `the pages of row group ${c.group} hold more than ${this.#groupCaps[
+            c.group
+          ]!} uncompressed bytes`,
+        ),
+      );
+    }
     if (c.total > limits.maxColumnChunkBytes) {
       fail(
         "PARQUET_LIMIT",
