@@ -4,19 +4,23 @@
  * compressed page inflates to. A few crafted bytes can therefore make it allocate gigabytes or
  * loop for minutes. This module checks those declarations before hyparquet acts on them:
  *
- * - the footer: its length must fit in the object and under {@link ParquetLimits.maxFooterBytes};
+ * - the footer: its length must fit in the object, under {@link ParquetLimits.maxFooterBytes},
+ *   and under an eighth of the object ({@link FOOTER_FLOOR_BYTES} always), so that a footer
+ *   naming the same bytes thousands of times is refused before it is parsed;
  * - the metadata: schema depth and width, rows per row group, each column chunk's declared
- *   uncompressed size and byte range;
+ *   uncompressed size and byte range, and each row group's uncompressed bytes against its
+ *   compressed bytes ({@link rowGroupCap});
  * - every page, as its column chunk arrives ({@link ReadGuard.buffer}): header fields, the
  *   uncompressed size, the number of values (a dictionary's against the bytes that must hold
  *   them), the runs of the level and dictionary-index streams (a run longer than what is left of
  *   its page is cut, in place, where the page ends),
- *   and the bytes a DELTA_BYTE_ARRAY page expands to;
+ *   the bytes a DELTA_BYTE_ARRAY page expands to, and the pages of a row group against its cap;
  * - decompression ({@link ReadGuard.compressors}): output is capped at the declared size while
  *   inflating (`node:zlib` with `maxOutputLength`), so a compression bomb stops at once. Pages
  *   inflated while checking are kept until hyparquet asks for them, so nothing is inflated twice.
  *
- * Every violation is a `CollectorError` (`DataError` 601, 604, 605 or 606).
+ * Every violation is a `CollectorError` (`DataError` 601, 604, 605 or 606). {@link outputBudget}
+ * bounds the events an object may produce, which the object processor applies (`DataError` 611).
  * @module
  */
 import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from "node:zlib";
