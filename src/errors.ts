@@ -479,7 +479,7 @@ export const CATALOGUE = {
     "Parquet footer length impossible",
     false,
     "The footer length written at the end of the object is larger than the object itself, larger than an eighth of the object (and than 1 MiB), or larger than the reader accepts (64 MiB): the object is truncated, corrupt or crafted.",
-    "Inspect the object with `seclake decode`. The message is quarantined at once: the same object fails the same way.",
+    "Inspect the object with `seclake decode`. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
   ),
   PARQUET_LIMIT: entry(
     605,
@@ -487,7 +487,7 @@ export const CATALOGUE = {
     "Parquet object exceeds the reader's limits",
     false,
     "The object declares more than the reader accepts: a page larger than 64 MiB uncompressed, a column chunk larger uncompressed than the cap derived from max_object_bytes, a row group holding more than 200 times its compressed bytes uncompressed (and more than 32 MiB), a dictionary or page with more values than its bytes can hold, or a row group with too many rows. Such objects would exhaust memory or time.",
-    "Inspect the object with `seclake decode`; if it is genuine, raise max_object_bytes (the column chunk cap follows it). The message is quarantined at once: the same object fails the same way.",
+    "Inspect the object with `seclake decode`; if it is genuine, raise max_object_bytes (the column chunk cap follows it). The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
   ),
   PARQUET_SCHEMA_LIMIT: entry(
     606,
@@ -535,7 +535,7 @@ export const CATALOGUE = {
     "Object produces more output than its size allows",
     false,
     "An object's events add up to more than 100 times its size in bytes (and more than 256 MiB): Security Lake's objects expand 10 to 40 times from Parquet to JSON lines, so such an object repeats a few bytes (a dictionary entry, a run) into gigabytes. The events sent before the limit stay sent; the quarantine record says how many.",
-    "Inspect the object with `seclake decode`. The message is quarantined at once: the same object fails the same way.",
+    "Inspect the object with `seclake decode`. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
   ),
   STATE_IO: entry(
     700,
