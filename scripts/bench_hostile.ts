@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { emptyOutputStats } from "../src/output/confirmed_stream.ts";
+import { DecodePool } from "../src/parquet/parallel_lines.ts";
 import { bufferFromBytes } from "../src/parquet/reader.ts";
 import { processObject } from "../src/pipeline/object_processor.ts";
 import type { OpenedObject, Receipt } from "../src/pipeline/ports.ts";
@@ -25,9 +26,13 @@ const OBJECTS: [string, () => Uint8Array][] = [
   ["footer naming one row group 190,000 times", () => footerCopies(190_000)],
 ];
 
-/** Reads `path` as the collector does and prints one JSON line of what it cost. */
-async function measure(path: string): Promise<void> {
+/**
+ * Reads `path` as the collector does (with `threads` decode workers, 0 for none) and prints one
+ * JSON line of what it cost.
+ */
+async function measure(path: string, threads: number): Promise<void> {
   const bytes = await Deno.readFile(path);
+  using pool = threads > 0 ? new DecodePool({ threads }) : undefined;
   let output = 0;
   let events = 0;
   const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
@@ -52,6 +57,7 @@ async function measure(path: string): Promise<void> {
     }],
     formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
     maxObjectBytes: 1024 * MiB,
+    decodePool: pool,
   });
   const status = await Deno.readTextFile("/proc/self/status");
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
@@ -66,23 +72,25 @@ async function measure(path: string): Promise<void> {
 
 if (import.meta.main) {
   if (Deno.args[0] === "--one") {
-    await measure(Deno.args[1]!);
+    await measure(Deno.args[1]!, Number(Deno.args[2] ?? 0));
   } else {
     const dir = await Deno.makeTempDir({ prefix: "seclake-hostile-" });
     try {
       for (const [what, make] of OBJECTS) {
         const path = join(dir, "object.parquet");
         await Deno.writeFile(path, make());
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", new URL(import.meta.url).pathname, "--one", path],
-          stdout: "piped",
-        }).output();
-        const r = JSON.parse(new TextDecoder().decode(out.stdout));
-        console.log(
-          `${what}: ${r.objectBytes} B object, ${r.outputBytes} B of events (${r.events} events), peak RSS ${
-            (r.peakRssBytes / MiB).toFixed(0)
-          } MiB; ${r.error ?? "no error"}`,
-        );
+        for (const threads of [0, 2]) {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", new URL(import.meta.url).pathname, "--one", path, `${threads}`],
+            stdout: "piped",
+          }).output();
+          const r = JSON.parse(new TextDecoder().decode(out.stdout));
+          console.log(
+            `${what} (${threads} decode workers): ${r.objectBytes} B object, ${r.outputBytes} B of events (${r.events} events), peak RSS ${
+              (r.peakRssBytes / MiB).toFixed(0)
+            } MiB; ${r.error ?? "no error"}`,
+          );
+        }
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
