@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { listParquet, SAMPLES_PARQUET } from "./helpers/samples.ts";
+import { corpus } from "./helpers/interop.ts";
 import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
@@ -67,6 +68,18 @@ Deno.test("fast path equals the reference path on every public sample", async ()
   if (files.length > 0) assert.ok(rows >= files.length);
   // Column chunks read in windows give the same events.
   for (const f of files) await compare(f, 0, 0);
+});
+
+Deno.test("fast path equals the reference path on every file of the interoperability corpus", async () => {
+  // Written by DuckDB, arrow-rs, Polars, parquetjs and hyparquet-writer (see tests/interop/).
+  const files = (await corpus()).filter((f) => !f.sample).map((f) => f.file);
+  assert.ok(files.length >= 20, `${files.length} corpus files`);
+  for (const f of files) {
+    await compare(f);
+    // Column chunks read in windows, and resuming inside a row group.
+    await compare(f, 0, 0);
+    await compare(f, 3);
+  }
 });
 
 Deno.test("fast path equals the reference path on generated fixtures of every class and layout", async () => {

@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
 import { eventBridgeBody } from "./helpers/lake.ts";
+import { sharedDictionaryEntry } from "./helpers/hostile.ts";
 import { ACCESS_DENIED } from "./helpers/fault_proxy.ts";
 import { spawnCollector, waitUntil } from "./helpers/process.ts";
 import {
@@ -177,4 +178,40 @@ Deno.test("with a redrive policy, a poison message is left to the dead-letter qu
   assert.doesNotMatch(run.stderr, /quarantined/);
   await assert.rejects(Deno.stat(join(w.stateDir, "quarantine.jsonl")), Deno.errors.NotFound);
   assert.deepEqual(await w.lake.depth(), { visible: 0, inFlight: 0 });
+});
+
+Deno.test("an object over its output budget is quarantined at its first receive, its record counting the events delivered", async () => {
+  await using w = await startWorld();
+  const key = `aws/VPC_FLOW/2.0/${DAY}/shared-entry.gz.parquet`;
+  // 6 KB that would make 4.3 GB of events: 65,536 rows sharing one 64 KiB dictionary entry.
+  await w.lake.put(key, sharedDictionaryEntry(65_536, 65_536));
+  const body = eventBridgeBody(w.lake.bucket, key);
+  await w.lake.send(body);
+  const config = await w.writeConfig({ maxReceiveCount: 5 });
+  await using run = spawnCollector(["run", "--config", config], { env: AWS_ENV });
+  const quarantinePath = join(w.stateDir, "quarantine.jsonl");
+  let record: (QuarantineLine & { delivered_events?: number }) | undefined;
+  await waitUntil(
+    async () => {
+      const text = await Deno.readTextFile(quarantinePath).catch(() => "");
+      const line = text.split("\n").find((l) => l);
+      if (line) record = JSON.parse(line);
+      return record !== undefined || run.done;
+    },
+    "the object's message in quarantine.jsonl",
+    { timeoutMs: 90_000, intervalMs: 500 },
+  );
+  run.kill("SIGTERM");
+  const exit = await run.exited;
+  assert.equal(exit.code, 0, run.stderr);
+  assert.ok(record, run.stderr);
+  assert.equal(record.body, body);
+  // Certain to repeat: not retried until max_receive_count.
+  assert.equal(record.receive_count, 1);
+  assert.equal(record.error_id, 611);
+  assert.match(record.reason, /^DataError 611: /);
+  // The events sent before the budget ran out were delivered, and the record says how many.
+  const delivered = record.delivered_events!;
+  assert.ok(delivered > 0 && delivered < 65_536, `${delivered} events delivered`);
+  assert.equal(w.lines().length, delivered);
 });

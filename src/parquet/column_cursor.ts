@@ -55,8 +55,11 @@ function plainArrays(
   return off;
 }
 
-/** Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer. */
-function dictionaryJson(page: Uint8Array, count: number): DictionaryJson {
+/**
+ * Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer;
+ * `binary` entries (no text annotation) that are not UTF-8 as base64.
+ */
+function dictionaryJson(page: Uint8Array, count: number, binary: boolean): DictionaryJson {
   const start = new Int32Array(count);
   const len = new Int32Array(count);
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
@@ -64,7 +67,7 @@ function dictionaryJson(page: Uint8Array, count: number): DictionaryJson {
   const o = new ByteOut(1024);
   const at = new Int32Array(count + 1);
   for (let e = 0; e < count; e++) {
-    o.jsonUtf8(page, start[e]!, start[e]! + len[e]!);
+    o.jsonUtf8(page, start[e]!, start[e]! + len[e]!, binary);
     at[e + 1] = o.pos;
   }
   return { bytes: o.buf.slice(0, o.pos), at, omit: undefined };
@@ -288,14 +291,17 @@ function omitted(v: unknown): boolean {
   }
 }
 
-/** Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). */
+/**
+ * Whether a column is text that can be copied as UTF-8 bytes (no conversion applies). JSON
+ * documents are text too: sent as the string they are, never parsed.
+ */
 function isTextColumn(decoder: ColumnDecoder): boolean {
   const e = decoder.element;
   if (e.type !== "BYTE_ARRAY") return false;
   const ct = e.converted_type;
   const lt = e.logical_type?.type;
-  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM") return false;
-  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM") return false;
+  if (ct !== undefined && ct !== "UTF8" && ct !== "ENUM" && ct !== "JSON") return false;
+  if (lt !== undefined && lt !== "STRING" && lt !== "ENUM" && lt !== "JSON") return false;
   return true;
 }
 
@@ -361,6 +367,8 @@ export class ColumnCursor {
   readonly #maxRep: number;
   readonly #numValues: number;
   readonly #guard: ReadGuard;
+  /** Text without a text annotation: bytes that are not UTF-8 are written as base64. */
+  readonly #binary: boolean;
   readonly #start: number;
   /** Converted dictionary entries (non-text columns). */
   #dictionary?: DecodedArray;
@@ -406,6 +414,8 @@ export class ColumnCursor {
     this.#maxRep = maxRep;
     this.#numValues = numValues;
     this.text = isTextColumn(decoder);
+    this.#binary = this.text && decoder.element.converted_type === undefined &&
+      decoder.element.logical_type === undefined;
     this.#tsDiv = timestampDivisor(decoder);
     this.#plainInt64 = plainInt64(decoder);
     this.#guard = guard;
@@ -544,7 +554,7 @@ export class ColumnCursor {
     switch (seg.kind) {
       case "plain": {
         const s = seg.start[k]!;
-        return o.jsonUtf8(seg.buf, s, s + seg.len[k]!);
+        return o.jsonUtf8(seg.buf, s, s + seg.len[k]!, this.#binary);
       }
       case "dict": {
         const e = seg.idx[k]!;
@@ -552,7 +562,7 @@ export class ColumnCursor {
         return o.range(seg.json.bytes, at[e]!, at[e + 1]!);
       }
       case "bytes":
-        return o.jsonUtf8(seg.values[k]!);
+        return o.jsonUtf8(seg.values[k]!, 0, seg.values[k]!.length, this.#binary);
       case "ts":
         if (seg.words.length !== 0 && o.timestampWords(seg.words, k)) return;
         return o.timestamp(millisOf(seg.raw[k]!, seg.div));
@@ -637,7 +647,7 @@ export class ColumnCursor {
         );
         const count = header.dictionary_page_header!.num_values;
         if (this.text) {
-          this.#dictionaryJson = dictionaryJson(page, count);
+          this.#dictionaryJson = dictionaryJson(page, count, this.#binary);
           this.#dictionarySize = count;
           continue;
         }

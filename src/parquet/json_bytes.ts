@@ -5,7 +5,7 @@
  * @module
  */
 
-import { timestampFromMillis } from "../transform/values.ts";
+import { base64, timestampFromMillis } from "../transform/values.ts";
 
 const encoder = new TextEncoder();
 const MS_PER_DAY = 86_400_000;
@@ -216,9 +216,10 @@ export class ByteOut {
   /**
    * Writes UTF-8 `b` (or its bytes `from` up to `to`) as a JSON string. Valid UTF-8 is copied with only `"`, `\` and control
    * characters escaped; anything else is decoded as `TextDecoder` does (replacement characters)
-   * and written as `JSON.stringify` would.
+   * and written as `JSON.stringify` would, or, for `binary` bytes (no text annotation), written
+   * as their base64.
    */
-  jsonUtf8(b: Uint8Array, from = 0, to = b.length): void {
+  jsonUtf8(b: Uint8Array, from = 0, to = b.length, binary = false): void {
     this.ensure((to - from) * 6 + 2);
     const buf = this.buf;
     let p = this.pos;
@@ -261,8 +262,11 @@ export class ByteOut {
       } else {
         const n = utf8SequenceLength(b, i, to);
         if (n === 0) {
-          // Not valid UTF-8: fall back to the decoder's exact behaviour.
-          this.jsonString(decoder.decode(b.subarray(from, to)));
+          // Not valid UTF-8: bytes without a text annotation are base64; text falls back to the
+          // decoder's exact behaviour.
+          this.jsonString(
+            binary ? base64(b.subarray(from, to)) : decoder.decode(b.subarray(from, to)),
+          );
           return;
         }
         for (let k = 0; k < n; k++) buf[p++] = b[i + k]!;

@@ -638,6 +638,8 @@ function pathTo(root: SchemaTree, names: string[]): SchemaTree[] {
 }
 
 function wrap(e: unknown, name: string): CollectorError {
+  // The metadata checks' own errors (limits, schema) keep their code.
+  if (isCollectorError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return new CollectorError(
     /unsupported|not supported/i.test(msg) ? "PARQUET_UNSUPPORTED" : "PARQUET_INVALID",

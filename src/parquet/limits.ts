@@ -4,18 +4,23 @@
  * compressed page inflates to. A few crafted bytes can therefore make it allocate gigabytes or
  * loop for minutes. This module checks those declarations before hyparquet acts on them:
  *
- * - the footer: its length must fit in the object and under {@link ParquetLimits.maxFooterBytes};
+ * - the footer: its length must fit in the object, under {@link ParquetLimits.maxFooterBytes},
+ *   and under an eighth of the object ({@link FOOTER_FLOOR_BYTES} always), so that a footer
+ *   naming the same bytes thousands of times is refused before it is parsed;
  * - the metadata: schema depth and width, rows per row group, each column chunk's declared
- *   uncompressed size and byte range;
+ *   uncompressed size and byte range, and each row group's uncompressed bytes against its
+ *   compressed bytes ({@link rowGroupCap});
  * - every page, as its column chunk arrives ({@link ReadGuard.buffer}): header fields, the
  *   uncompressed size, the number of values (a dictionary's against the bytes that must hold
- *   them), the runs of the level and dictionary-index streams (no run may write past its page),
- *   and the bytes a DELTA_BYTE_ARRAY page expands to;
+ *   them), the runs of the level and dictionary-index streams (a run longer than what is left of
+ *   its page is cut, in place, where the page ends),
+ *   the bytes a DELTA_BYTE_ARRAY page expands to, and the pages of a row group against its cap;
  * - decompression ({@link ReadGuard.compressors}): output is capped at the declared size while
  *   inflating (`node:zlib` with `maxOutputLength`), so a compression bomb stops at once. Pages
  *   inflated while checking are kept until hyparquet asks for them, so nothing is inflated twice.
  *
- * Every violation is a `CollectorError` (`DataError` 601, 604, 605 or 606).
+ * Every violation is a `CollectorError` (`DataError` 601, 604, 605 or 606). {@link outputBudget}
+ * bounds the events an object may produce, which the object processor applies (`DataError` 611).
  * @module
  */
 import { brotliDecompressSync, gunzipSync, zstdDecompressSync } from "node:zlib";
@@ -51,12 +56,29 @@ export interface ParquetLimits {
   readonly maxPageValues: number;
 }
 
-/** Caps for objects up to 1 GiB (the default `max_object_bytes`). */
-export const DEFAULT_LIMITS: ParquetLimits = limitsFor(GiB);
+/**
+ * Least uncompressed bytes a row group may always hold, whatever its compressed size; above
+ * it, a row group may hold {@link MAX_ROW_GROUP_RATIO} times its compressed bytes.
+ */
+export const ROW_GROUP_FLOOR_BYTES = 32 * MiB;
+/**
+ * Most uncompressed bytes per compressed byte of a row group above {@link ROW_GROUP_FLOOR_BYTES}.
+ * Files of mainstream writers stay under ~100 (highly repetitive text under ZSTD); typical OCSF
+ * row groups under 10.
+ */
+export const MAX_ROW_GROUP_RATIO = 200;
+/**
+ * Largest uncompressed page: a page's JSON is at most 6 bytes per byte (control characters
+ * escaped as `\u00XX`), so its text stays under 384 MiB.
+ */
+export const MAX_PAGE_BYTES = 64 * MiB;
+/** A footer may always be this large; above it, at most 1/8 of the object. */
+export const FOOTER_FLOOR_BYTES = 1 * MiB;
 
 /**
  * The caps for objects of at most `maxObjectBytes`: a column chunk may hold 4 times the
- * object's bytes uncompressed (at least 64 MiB, at most 4 GiB); a page at most 256 MiB of that.
+ * object's bytes uncompressed (at least 64 MiB, at most 4 GiB); a page at most
+ * {@link MAX_PAGE_BYTES} of that.
  */
 export function limitsFor(maxObjectBytes: number): ParquetLimits {
   if (!(maxObjectBytes > 0)) {
@@ -69,9 +91,31 @@ export function limitsFor(maxObjectBytes: number): ParquetLimits {
     maxColumns: 10_000,
     maxRowGroupRows: 1 << 24,
     maxColumnChunkBytes: chunk,
-    maxPageBytes: Math.min(chunk, 256 * MiB),
+    maxPageBytes: Math.min(chunk, MAX_PAGE_BYTES),
     maxPageValues: 1 << 22,
   };
+}
+
+/** Caps for objects up to 1 GiB (the default `max_object_bytes`). */
+export const DEFAULT_LIMITS: ParquetLimits = limitsFor(GiB);
+
+/** Bytes of events one object may always produce, whatever its size. */
+export const OUTPUT_FLOOR_BYTES = 256 * MiB;
+/**
+ * Bytes of events per byte of object above {@link OUTPUT_FLOOR_BYTES}. Security Lake's objects
+ * expand 10 to 40 times from Parquet to JSON lines (the interoperability corpus and the public
+ * samples: at most 41 times, for strings repeated thousands of times under ZSTD).
+ */
+export const OUTPUT_RATIO = 100;
+
+/** The most bytes of events an object of `objectBytes` bytes may produce. */
+export function outputBudget(objectBytes: number): number {
+  return Math.max(OUTPUT_FLOOR_BYTES, OUTPUT_RATIO * objectBytes);
+}
+
+/** The most uncompressed bytes a row group of `compressed` bytes may hold. */
+export function rowGroupCap(compressed: number): number {
+  return Math.max(ROW_GROUP_FLOOR_BYTES, MAX_ROW_GROUP_RATIO * compressed);
 }
 
 function fail(code: ErrorCode, name: string, what: string, context: object = {}): never {
@@ -100,6 +144,15 @@ export function checkFooterLength(
       "PARQUET_FOOTER_INVALID",
       name,
       `footer length ${length} exceeds the object's ${byteLength} bytes`,
+      { footer_bytes: length, object_bytes: byteLength },
+    );
+  }
+  const relative = Math.max(FOOTER_FLOOR_BYTES, Math.floor(byteLength / 8));
+  if (length > relative && length <= limits.maxFooterBytes) {
+    fail(
+      "PARQUET_FOOTER_INVALID",
+      name,
+      `footer length ${length} is more than an eighth of the object's ${byteLength} bytes (at most ${relative} accepted)`,
       { footer_bytes: length, object_bytes: byteLength },
     );
   }
@@ -178,6 +231,8 @@ const TYPE_BITS: Record<string, number> = {
 
 /** What the page checks need to know about one column chunk. */
 interface Chunk {
+  /** Index of its row group. */
+  readonly group: number;
   readonly start: number;
   readonly end: number;
   readonly codec: string;
@@ -204,6 +259,9 @@ export class ReadGuard {
   readonly #byStart = new Map<number, Chunk>();
   readonly #inflated = new Map<string, { input: Uint8Array; output: Uint8Array }[]>();
   readonly #compressors: Compressors;
+  /** Per row group: the most uncompressed bytes its pages may hold, and what they held so far. */
+  readonly #groupCaps: number[] = [];
+  readonly #groupTotals: number[] = [];
   /** Pages inflated by hyparquet's request without a check first (0 when every chunk arrived whole). */
   unchecked = 0;
 
@@ -228,7 +286,22 @@ export class ReadGuard {
     for (const [g, group] of (metadata.row_groups ?? []).entries()) {
       const rows = Number(group.num_rows);
       let compressed = 0;
-      for (const c of group.columns ?? []) compressed += Number(c.meta_data?.total_compressed_size);
+      let uncompressed = 0;
+      for (const c of group.columns ?? []) {
+        compressed += Number(c.meta_data?.total_compressed_size);
+        uncompressed += Number(c.meta_data?.total_uncompressed_size);
+      }
+      const groupCap = rowGroupCap(compressed);
+      this.#groupCaps.push(groupCap);
+      this.#groupTotals.push(0);
+      if (!(uncompressed <= groupCap)) {
+        fail(
+          "PARQUET_LIMIT",
+          name,
+          `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
+          { row_group: g },
+        );
+      }
       const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
       if (!(rows >= 0 && rows <= maxRows)) {
         fail(
@@ -298,6 +371,7 @@ export class ReadGuard {
           fail("PARQUET_INVALID", name, `column ${path} has type length ${element.type_length}`);
         }
         this.#chunks.push({
+          group: g,
           start,
           end,
           codec: String(m.codec),
@@ -365,6 +439,9 @@ export class ReadGuard {
         `a page declares ${outputLength} uncompressed bytes (at most ${this.#limits.maxPageBytes} accepted)`,
       );
     }
+    // A page of no bytes (Polars writes empty dictionaries as one LZ4 token, which
+    // hyparquet-compressors refuses): nothing to inflate.
+    if (outputLength === 0) return new Uint8Array(0);
     // One output chunk of the declared size (up to 8 MiB, so that a page lying about its size
     // costs no more up front): node:zlib otherwise inflates in 16 KiB chunks and joins them.
     // GZIP pages decode ~5% faster.
@@ -444,7 +521,7 @@ export class ReadGuard {
 
   /** Checks the pages of one column chunk, the way hyparquet will walk them. */
   #checkChunk(c: Chunk, bytes: Uint8Array): void {
-    c.total = 0;
+    this.#restart(c);
     let off = 0;
     while (off < bytes.length - 1) off = this.#checkPage(c, bytes, off);
   }
@@ -462,8 +539,14 @@ export class ReadGuard {
     if (c === undefined) {
       fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
-    if (base + off === 0) c.total = 0;
+    if (base + off === 0) this.#restart(c);
     return this.#checkPage(c, bytes, off, base);
+  }
+
+  /** A chunk checked again from its start (read once more) counts once in its row group. */
+  #restart(c: Chunk): void {
+    this.#groupTotals[c.group]! -= c.total;
+    c.total = 0;
   }
 
   #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0): number {
@@ -505,6 +588,18 @@ export class ReadGuard {
       );
     }
     c.total += uncompressed;
+    const group = (this.#groupTotals[c.group]! += uncompressed);
+    if (group > this.#groupCaps[c.group]!) {
+      fail(
+        "PARQUET_LIMIT",
+        this.#name,
+        where(
+          `the pages of row group ${c.group} hold more than ${this.#groupCaps[
+            c.group
+          ]!} uncompressed bytes`,
+        ),
+      );
+    }
     if (c.total > limits.maxColumnChunkBytes) {
       fail(
         "PARQUET_LIMIT",
@@ -582,16 +677,19 @@ export class ReadGuard {
     const page = this.#page(c, body, h.uncompressed);
     const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
     let off = 0;
-    const levels = (max: number, what: string) => {
+    // Values the page holds (not null): what hyparquet reads its value stream for.
+    let present = n;
+    const levels = (max: number, what: string, target?: number) => {
       if (max === 0) return;
       if (off + 4 > page.length) return;
       const length = view.getUint32(off, true);
-      this.#runs(view, off + 4, bitWidth(max), n, what, where);
+      const matches = this.#runs(view, off + 4, bitWidth(max), n, what, where, target);
+      if (target !== undefined) present = matches;
       off += 4 + length;
     };
     levels(c.maxRep, "repetition levels");
-    levels(c.maxDef, "definition levels");
-    this.#checkValues(c, h.data!.encoding, view, off, n, false, where);
+    levels(c.maxDef, "definition levels", c.maxDef);
+    this.#checkValues(c, h.data!.encoding, view, off, present, false, where);
   }
 
   #checkDataPageV2(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string): void {
@@ -685,8 +783,12 @@ export class ReadGuard {
 
   /**
    * Walks a run-length / bit-packed hybrid stream as hyparquet will read it for an array of
-   * `limit` values, and refuses runs that would write past that array (hyparquet writes every
-   * value of a run, whatever the array's length) or loop without reading.
+   * `limit` values. A run longer than what is left of the page is legal (DuckDB writes them) but
+   * hyparquet writes every value of an RLE run, whatever the array's length, and reads every byte
+   * a bit-packed run declares: such a run's header is rewritten in place, with as many bytes as
+   * before, to end where the page's values end, so that every decoder reads exactly what the page
+   * needs. Refuses only a run that could loop without reading (an empty bit-packed run). Returns
+   * how many of the `limit` values equal `target` (0 without one), so far as the stream holds them.
    */
   #runs(
     view: DataView,
@@ -695,40 +797,49 @@ export class ReadGuard {
     limit: number,
     what: string,
     where: (w: string) => string,
-  ): void {
+    target = -1,
+  ): number {
     let off = start;
     let seen = 0;
+    let matches = 0;
     const bytesPerRle = (width + 7) >> 3;
     while (seen < limit) {
-      if (off >= view.byteLength) return; // hyparquet stops with a range error
+      if (off >= view.byteLength) return matches; // hyparquet stops with a range error
       const r = readVarIntAt(view, off);
-      if (r === undefined) return;
+      if (r === undefined) return matches;
       const header = r.value;
+      const headerStart = off;
       off = r.next;
-      let count: number;
+      const left = limit - seen;
       if (header & 1) {
-        count = header >> 1 << 3;
-        if (count <= 0 || count > limit - seen + 7) {
-          fail(
-            "PARQUET_LIMIT",
-            this.#name,
-            where(`${what}: a run of ${count} values in a page of ${limit}`),
-          );
+        let groups = header >>> 1;
+        if (groups === 0) {
+          fail("PARQUET_LIMIT", this.#name, where(`${what}: an empty bit-packed run`));
         }
+        if (groups * 8 > left + 7) {
+          groups = Math.ceil(left / 8);
+          writePaddedVarInt(view, headerStart, r.next, (groups << 1) | 1);
+        }
+        const count = groups * 8;
+        if (target >= 0) matches += countPacked(view, off, width, Math.min(count, left), target);
         off += Math.ceil((count * width) / 8);
+        seen += count;
       } else {
-        count = header >>> 1;
-        if (count > limit - seen) {
-          fail(
-            "PARQUET_LIMIT",
-            this.#name,
-            where(`${what}: a run of ${count} values in a page of ${limit}`),
-          );
+        let count = header >>> 1;
+        if (count > left) {
+          count = left;
+          writePaddedVarInt(view, headerStart, r.next, count * 2);
+        }
+        if (target >= 0 && off + bytesPerRle <= view.byteLength) {
+          let value = 0;
+          for (let i = 0; i < bytesPerRle; i++) value |= view.getUint8(off + i) << (i << 3);
+          if (value === target) matches += count;
         }
         off += bytesPerRle;
+        seen += count;
       }
-      seen += count;
     }
+    return matches;
   }
 
   /** DELTA_BYTE_ARRAY copies each value's prefix from the one before: bound what it expands to. */
@@ -954,6 +1065,44 @@ export function readPageHeader(view: DataView, start: number): PageHeader {
       isCompressed: typeof v2.get(7) === "boolean" ? v2.get(7) as boolean : undefined,
     },
   };
+}
+
+/**
+ * Writes `value` as a ULEB128 varint filling exactly the bytes `start..end` of `view` (with
+ * redundant continuation bytes where it needs fewer), over a varint that held a larger value.
+ */
+function writePaddedVarInt(view: DataView, start: number, end: number, value: number): void {
+  let v = value;
+  for (let i = start; i < end; i++) {
+    view.setUint8(i, (v & 0x7f) | (i < end - 1 ? 0x80 : 0));
+    v = Math.floor(v / 128);
+  }
+}
+
+/** How many of the `count` bit-packed values of `width` bits from byte `off` equal `target`. */
+function countPacked(
+  view: DataView,
+  off: number,
+  width: number,
+  count: number,
+  target: number,
+): number {
+  const mask = (1 << width) - 1;
+  let matches = 0;
+  let bit = off * 8;
+  const end = view.byteLength * 8;
+  for (let k = 0; k < count; k++, bit += width) {
+    if (bit + width > end) break;
+    let b = bit >>> 3;
+    let have = 8 - (bit & 7);
+    let v = view.getUint8(b++) >>> (bit & 7);
+    while (have < width) {
+      v |= view.getUint8(b++) << have;
+      have += 8;
+    }
+    if ((v & mask) === target) matches++;
+  }
+  return matches;
 }
 
 /** hyparquet's varint, bit for bit (shifts past 31 wrap), for the run walker. */

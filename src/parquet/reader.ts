@@ -8,6 +8,18 @@ import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparqu
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { TIMESTAMP_PARSERS } from "../transform/values.ts";
+
+const jsonText = new TextDecoder();
+
+/**
+ * The value policy's parsers: timestamps as RFC 3339 text, and JSON documents as the string
+ * they are (never parsed: a document that is not JSON still arrives, and the fast path sends
+ * the same text).
+ */
+const PARSERS = {
+  ...TIMESTAMP_PARSERS,
+  jsonFromBytes: (bytes: Uint8Array) => bytes && jsonText.decode(bytes),
+};
 import { checkSchemaShape, DEFAULT_LIMITS, footerCheckedBuffer, ReadGuard } from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { compileColumnConverter } from "./shape.ts";
@@ -91,7 +103,9 @@ export async function* readEvents(
             rowEnd: groupEnd,
             columns: [column],
             compressors: guard.compressors,
-            parsers: TIMESTAMP_PARSERS,
+            parsers: PARSERS,
+            // Byte arrays without a text annotation stay bytes: shape.ts decides text or base64.
+            utf8: false,
           });
           values.push(rows.map((r) => r[column]));
         } catch (e) {

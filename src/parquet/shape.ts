@@ -2,11 +2,12 @@
  * Turns hyparquet's assembled rows into OCSF JSON values, driven by the file's schema: every
  * LIST becomes an array whatever its physical layout (including the legacy two-level layouts
  * parquet-mr's Avro writer uses for Security Lake), MAP becomes an object, structs stay nested,
- * and null fields are left out. The scalar policy comes from `transform/values.ts`.
+ * and null fields are left out; byte arrays without a text annotation are text when they are
+ * UTF-8, else base64. The scalar policy comes from `transform/values.ts`.
  * @module
  */
 import type { SchemaTree } from "hyparquet";
-import { scalar } from "../transform/values.ts";
+import { base64, scalar } from "../transform/values.ts";
 import type { JsonValue } from "../transform/values.ts";
 
 /** A converted event: an OCSF object. */
@@ -55,12 +56,31 @@ function listOf(element: Conv): Conv {
 function convertOne(n: SchemaTree): Conv {
   const ct = n.element.converted_type;
   const lt = n.element.logical_type?.type;
-  if (n.children.length === 0) return scalar;
+  if (n.children.length === 0) {
+    return n.element.type === "BYTE_ARRAY" && ct === undefined && lt === undefined
+      ? textOrBase64
+      : scalar;
+  }
   if ((ct === "LIST" || lt === "LIST") && n.children.length === 1) return convertList(n);
   if ((ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") && mapLike(n)) {
     return convertMap(n.children[0]!.children.find((c) => c.element.name === "value"));
   }
   return convertStruct(n);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A byte array without a text annotation: text when its bytes are UTF-8 (writers that leave
+ * strings unannotated), else base64, so that binary values arrive intact.
+ */
+function textOrBase64(v: unknown): JsonValue | undefined {
+  if (!(v instanceof Uint8Array)) return scalar(v);
+  try {
+    return strictUtf8.decode(v);
+  } catch {
+    return base64(v);
+  }
 }
 
 function mapLike(n: SchemaTree): boolean {

@@ -8,7 +8,8 @@
  * - for failures a retry cannot fix (a body that is not a notification, an object missing,
  *   forbidden or not Parquet), leave it until its receive count passes `max_receive_count`;
  *   then leave it to the queue's redrive policy when there is one, else quarantine it (its body
- *   and the reason are written to the state directory) and delete it.
+ *   and the reason are written to the state directory) and delete it;
+ * - for failures certain to repeat (an object over the reader's limits), quarantine it at once.
  * @module
  */
 import type { CollectorError } from "../errors.ts";
@@ -53,12 +54,24 @@ export function isPermanent(e: CollectorError): boolean {
   return !e.retryable && (e.family === "DataError" || e.family === "ApiError");
 }
 
+/**
+ * Failures that the same object gives again, byte for byte, at the same cost: limits the object
+ * exceeds (Security Lake never rewrites an object). Retrying them only wastes the work again.
+ */
+const CERTAIN_TO_REPEAT = new Set(["PARQUET_FOOTER_INVALID", "PARQUET_LIMIT", "OUTPUT_LIMIT"]);
+
+/** A failure certain to repeat: quarantined at once rather than after `max_receive_count`. */
+export function isCertainToRepeat(e: CollectorError): boolean {
+  return isPermanent(e) && CERTAIN_TO_REPEAT.has(e.code);
+}
+
 /** Decides delete, leave or quarantine for a message. */
 export function decide(outcome: MessageOutcome, policy: AckPolicy): AckAction {
   const errors = failures(outcome);
   if (errors.length === 0) return "delete";
   if (!errors.every(isPermanent)) return "leave";
-  if (policy.receiveCount < policy.maxReceiveCount) return "leave";
+  const repeat = errors.every(isCertainToRepeat);
+  if (policy.receiveCount < policy.maxReceiveCount && !repeat) return "leave";
   if (policy.redrive || !policy.quarantine) return "leave";
   return "quarantine";
 }

@@ -33,6 +33,8 @@ export interface Quarantine {
     receive_count: number;
     reason: string;
     error_id?: number;
+    /** Events of the message's objects delivered before the failure (not taken back). */
+    delivered_events?: number;
     body: string;
   }): Promise<void>;
 }
@@ -141,6 +143,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
           receive_count: message.receiveCount,
           reason: errors.map((e) => e.message).join("; "),
           error_id: errors[0]?.id,
+          delivered_events: outcome.objects.reduce((n, x) => n + x.events, 0),
           body: message.body,
         });
         pull.requests++;

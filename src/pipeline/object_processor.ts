@@ -10,7 +10,7 @@
 import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { readEventLines } from "../parquet/json_reader.ts";
-import { limitsFor } from "../parquet/limits.ts";
+import { limitsFor, outputBudget } from "../parquet/limits.ts";
 import type { ParquetLimits } from "../parquet/limits.ts";
 import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
 import type { DecodePool } from "../parquet/parallel_lines.ts";
@@ -221,8 +221,30 @@ async function deliver(
       }
       let text = "";
       let pending = 0;
+      // Output in proportion to the object in hand: a few repeated bytes cannot become gigabytes.
+      const budget = outputBudget(opened.size);
+      let output = 0;
       /** Hands `chunk` to every output; returns their confirmations. */
       const sendBytes = async (chunk: Uint8Array, rows: number): Promise<Promise<void>[]> => {
+        output += chunk.length;
+        if (output > budget) {
+          throw new CollectorError(
+            "OUTPUT_LIMIT",
+            `Object ${name} of ${
+              opened!.size
+            } bytes makes more than ${budget} bytes of events (after ${
+              written - (resumedAt ?? 0)
+            } events)`,
+            {
+              context: {
+                object: name,
+                object_bytes: opened!.size,
+                output_budget: budget,
+                events_sent: written - (resumedAt ?? 0),
+              },
+            },
+          );
+        }
         // The outputs start their next batch only once this chunk's checkpoint is saved (or
         // failed), so a crash repeats at most the batch in flight; and once a batch of this
         // object failed, nothing after the gap is sent (it would only be sent again).

@@ -37,6 +37,11 @@ export interface QuarantineRecord {
   readonly receive_count: number;
   readonly reason: string;
   readonly error_id?: number;
+  /**
+   * Events of the message's objects delivered (confirmed by every output) before the failure,
+   * in the receive that quarantined it; they are not taken back.
+   */
+  readonly delivered_events?: number;
   readonly body: string;
 }
 

@@ -95,5 +95,8 @@ export const TIMESTAMP_PARSERS = {
 
 /** Epoch milliseconds of a timestamp of `perMilli` units per millisecond (1, 1,000, 1,000,000). */
 export function millisOf(v: bigint, perMilli: bigint): number {
-  return perMilli === 1n ? Number(v) : Number(v / perMilli);
+  if (perMilli === 1n) return Number(v);
+  // Floor, not truncation: an instant before 1970 belongs to the millisecond that starts before it.
+  const q = v / perMilli;
+  return Number(v % perMilli < 0n ? q - 1n : q);
 }
