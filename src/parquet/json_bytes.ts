@@ -31,9 +31,23 @@ export class ByteOut {
     this.buf = new Uint8Array(capacity);
   }
 
+  /**
+   * Bytes past this offset may be written over when the buffer would grow: they belong to a
+   * member too large to keep (see `readEventLines`'s `maxEventBytes`), so the buffer never grows
+   * for it. How many were written over is added to {@link dropped}. Default: no such offset.
+   */
+  cap = Infinity;
+  /** Bytes written past {@link cap} and then written over. */
+  dropped = 0;
+
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
+    if (this.pos > this.cap) {
+      this.dropped += this.pos - this.cap;
+      this.pos = this.cap;
+      if (this.pos + n <= this.buf.length) return;
+    }
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);

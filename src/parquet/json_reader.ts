@@ -19,6 +19,7 @@ import { ByteOut } from "./json_bytes.ts";
 import { DEFAULT_LIMITS, ReadGuard } from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
+import { truncateEvent } from "../transform/truncate.ts";
 
 /** A slice of consecutive events of one object, as complete lines of bytes. */
 export interface LineSlice {
@@ -35,6 +36,17 @@ export interface LineSlice {
   readonly headBytes: number;
   /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
   readonly starts?: Uint32Array<ArrayBuffer>;
+  /**
+   * With {@link ReadEventLinesOptions.maxEventBytes}: the events of the slice that were over it
+   * (their row in the object, and their bytes as built whole); their lines hold them truncated.
+   */
+  readonly oversized?: readonly Oversized[];
+}
+
+/** An event over `maxEventBytes`: its row in the object and its size as built whole. */
+export interface Oversized {
+  readonly row: number;
+  readonly bytes: number;
 }
 
 /** Options for {@link readEventLines}. */
@@ -79,6 +91,12 @@ export interface ReadEventLinesOptions {
   takePart?: (index: number, part: number) => boolean;
   /** Also give the offset of each line of a slice (`LineSlice.starts`). Default false. */
   lineStarts?: boolean;
+  /**
+   * Cut each event off while it is built once it passes this many bytes (its JSON, `append`
+   * members included): the line holds the event as `truncateEvent` cuts it down, and the slice
+   * lists it in `oversized`. Default: no limit.
+   */
+  maxEventBytes?: number;
 }
 
 /** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
@@ -265,6 +283,47 @@ const LOPEN = 91;
 const LCLOSE = 93;
 const COLON = 58;
 const enc = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The cut-off of one event while it is built (`maxEventBytes`). An event over the limit is sent
+ * as `truncateEvent` makes it: its members in order, each kept only while it fits, so a member
+ * longer than the limit is never kept. Such a member is dropped as it is written, and its bytes
+ * counted, so that no event is ever held whole in memory.
+ */
+interface EventCap {
+  readonly max: number;
+  /** Bytes of the members dropped from the event being written. */
+  dropped: number;
+}
+
+/**
+ * Replaces the event written from `open` (over `cap.max` bytes once its dropped members are
+ * counted) with its truncated form, as `truncateEvent` makes it from the event built whole.
+ */
+function cutDown(
+  out: ByteOut,
+  open: number,
+  cap: EventCap,
+  last: readonly string[],
+  row: number,
+): Oversized {
+  const bytes = out.pos - open + cap.dropped;
+  const json = decoder.decode(out.buf.subarray(open, out.pos));
+  out.pos = open;
+  out.text(truncateEvent(json, cap.max, bytes, last));
+  return { row, bytes };
+}
+
+/** Drops the member written since `at` when it is over `cap.max` bytes; true when it did. */
+function dropIfOver(o: ByteOut, at: number, cap: EventCap): boolean {
+  const n = o.pos - at + o.dropped;
+  o.dropped = 0;
+  if (n <= cap.max) return false;
+  o.pos = at;
+  cap.dropped += n;
+  return true;
+}
 
 /** Assembles rows from decoded leaves, writing JSON bytes. */
 class Assembler {
@@ -304,10 +363,17 @@ class Assembler {
     return false;
   }
 
-  /** Writes the members of struct `p` (or of a row); returns whether any was written. */
-  members(children: readonly Plan[], o: ByteOut, any = false): boolean {
+  /**
+   * Writes the members of struct `p` (or of a row); returns whether any was written. With `cap`
+   * (a row's members only), a member of more than `cap.max` bytes is dropped as it is written:
+   * the output never holds more of it than `cap.max` bytes and the largest value in it, and
+   * `cap.dropped` counts its bytes. Truncation would leave it out anyway (see `EventCap`).
+   */
+  members(children: readonly Plan[], o: ByteOut, any = false, cap?: EventCap): boolean {
     const leaves = this.#leaves;
     for (const c of children) {
+      const at = o.pos;
+      if (cap !== undefined) o.cap = at + cap.max;
       if (c.kind === "leaf") {
         // The common case, inline: a scalar member.
         const l = leaves[c.leaves[0]!]!;
@@ -322,12 +388,12 @@ class Assembler {
         }
         o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
         l.write(o);
-        any = true;
-        continue;
+      } else {
+        if (this.isNull(c)) continue;
+        o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
+        this.value(c, o);
       }
-      if (this.isNull(c)) continue;
-      o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
-      this.value(c, o);
+      if (cap !== undefined && dropIfOver(o, at, cap)) continue;
       any = true;
     }
     return any;
@@ -492,6 +558,11 @@ export async function* readEventLines(
   }
   const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
   const starts = options.lineStarts ? new Uint32Array(sliceRows) : undefined;
+  const cap: EventCap | undefined = options.maxEventBytes === undefined
+    ? undefined
+    : { max: options.maxEventBytes, dropped: 0 };
+  const last = options.append ? [options.append] : [];
+  let oversized: Oversized[] | undefined;
   let groupStart = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
     const rows = Number(group.num_rows);
@@ -595,13 +666,22 @@ export async function* readEventLines(
         while (row < end && out.pos < sliceBytes) {
           if (starts) starts[row - first] = out.pos;
           out.bytes(head);
+          const open = out.pos;
           out.byte(OPEN);
-          const any = asm.members(fields, out);
+          let any: boolean;
+          if (cap) {
+            cap.dropped = 0;
+            any = asm.members(fields, out, false, cap);
+            out.cap = Infinity;
+          } else any = asm.members(fields, out);
           if (tail.length > 0) {
             if (any) out.bytes(tail);
             else out.bytes(tail.subarray(1));
           }
           out.byte(CLOSE);
+          if (cap && out.pos - open + cap.dropped > cap.max) {
+            (oversized ??= []).push(cutDown(out, open, cap, last, row));
+          }
           out.byte(10);
           row++;
         }
@@ -611,7 +691,9 @@ export async function* readEventLines(
           bytes: out.buf.slice(0, out.pos),
           headBytes: head.length,
           starts: starts?.slice(0, row - first),
+          ...(oversized ? { oversized } : {}),
         };
+        oversized = undefined;
       }
       // Every column must hold exactly the row group's rows.
       await ensure(rows + 1);

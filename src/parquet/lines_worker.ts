@@ -121,6 +121,7 @@ export function serve(scope: WorkerScope): void {
           bytes,
           starts: starts.buffer,
           fields: fields?.buffer,
+          ...(s.oversized ? { oversized: s.oversized } : {}),
         }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
         while (sent - session.credited >= m.aheadBytes) {
           await new Promise<void>((resolve) => session.wake = resolve);

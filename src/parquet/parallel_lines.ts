@@ -52,7 +52,7 @@ import type { ObfuscationRule } from "../config/types.ts";
 import { logger } from "../telemetry/log.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
-import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
+import type { LineSlice, Oversized, ReadEventLinesOptions } from "./json_reader.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { readObfuscatedLines } from "./obfuscated_lines.ts";
 import { readMetadata } from "./reader.ts";
@@ -124,6 +124,8 @@ export type FromWorker =
      * added to the consumer's counts as the lines are handed out.
      */
     readonly fields?: ArrayBuffer;
+    /** Events cut off while built (see `LineSlice.oversized`). */
+    readonly oversized?: readonly Oversized[];
   }
   | { readonly type: "error"; readonly session: number; readonly error: WireError }
   | { readonly type: "done"; readonly session: number };
@@ -555,6 +557,7 @@ type Item =
     starts: Uint32Array;
     /** With obfuscation: the values changed in each line's event. */
     fields?: Uint32Array;
+    oversized?: readonly Oversized[];
   }
   | { kind: "error"; error: unknown }
   | { kind: "done" };
@@ -926,6 +929,7 @@ export async function* readEventLinesParallel(
               bytes: new Uint8Array(m.bytes),
               starts: new Uint32Array(m.starts),
               fields: m.fields && new Uint32Array(m.fields),
+              ...(m.oversized ? { oversized: m.oversized } : {}),
             });
             return;
           case "error":
@@ -1035,7 +1039,13 @@ export async function* readEventLinesParallel(
           if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
           groupBytes += item.bytes.length;
           if (item.fields) count(item.fields, 0, item.rows);
-          yield { rowStart: item.rowStart, rows: item.rows, bytes: item.bytes, headBytes: h };
+          yield {
+            rowStart: item.rowStart,
+            rows: item.rows,
+            bytes: item.bytes,
+            headBytes: h,
+            ...(item.oversized ? { oversized: item.oversized } : {}),
+          };
           handedTo = item.rowStart + item.rows;
           consumed(lane);
           row += item.rows;
@@ -1045,6 +1055,7 @@ export async function* readEventLinesParallel(
         const first = row;
         let out = new Uint8Array(sliceBytes + (sliceBytes >> 2));
         let pos = 0;
+        let oversized: Oversized[] | undefined;
         while (row < group.end && row - first < sliceRows && pos < sliceBytes) {
           const it = await take(lane);
           const i = lane.cursor;
@@ -1065,6 +1076,8 @@ export async function* readEventLinesParallel(
           out.set(line, pos + head.length);
           pos = need;
           if (it.fields) count(it.fields, i, i + 1);
+          const big = it.oversized?.find((o) => o.row === row);
+          if (big) (oversized ??= []).push(big);
           row++;
           if (++lane.cursor === it.rows) consumed(lane);
         }
@@ -1074,6 +1087,7 @@ export async function* readEventLinesParallel(
           rows: row - first,
           bytes: out.slice(0, pos),
           headBytes: head.length,
+          ...(oversized ? { oversized } : {}),
         };
         handedTo = row;
       }

@@ -10,6 +10,7 @@
 import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { readEventLines } from "../parquet/json_reader.ts";
+import type { Oversized } from "../parquet/json_reader.ts";
 import { limitsFor, outputBudget } from "../parquet/limits.ts";
 import type { ParquetLimits } from "../parquet/limits.ts";
 import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
@@ -327,6 +328,9 @@ async function deliver(
           header: () => encoder.encode(formatter.header()),
           sliceBytes: chunkBytes,
           limits,
+          // Events are cut off while they are built; obfuscation rules see events whole, and
+          // their lines are fitted afterwards.
+          ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
         };
         const pool = options.decodePool;
         const lines = pool
@@ -338,7 +342,7 @@ async function deliver(
           // Each event starts right after its header, whatever the header holds (a hostname
           // may hold a "{").
           const confirms = await sendBytes(
-            fit.lines(slice.bytes, written, slice.headBytes),
+            fit.lines(slice.bytes, written, slice.headBytes, slice.oversized),
             slice.rows,
           );
           // The outputs hold the slice until its batch is confirmed or failed for good; then its
@@ -461,6 +465,12 @@ class EventFitter {
     const max = this.#max - reserve;
     if (!isOversized(json, max)) return json;
     const bytes = utf8Length(json) + reserve; // as sent
+    this.#oversized(row, bytes);
+    return truncateEvent(json, max, bytes, last);
+  }
+
+  /** An event of row `row` over the limit: the object fails (quarantine), or it is counted. */
+  #oversized(row: number, bytes: number): void {
     if (this.#quarantine) {
       throw new CollectorError(
         "EVENT_TOO_LARGE",
@@ -469,14 +479,20 @@ class EventFitter {
       );
     }
     this.#truncated++;
-    return truncateEvent(json, max, bytes, last);
   }
 
   /**
    * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
    * oversized events fitted.
    */
-  lines(bytes: Uint8Array, row: number, headBytes: number): Uint8Array {
+  lines(
+    bytes: Uint8Array,
+    row: number,
+    headBytes: number,
+    oversized: readonly Oversized[] = [],
+  ): Uint8Array {
+    // Events the reader already cut down while building them.
+    for (const o of oversized) this.#oversized(o.row, o.bytes);
     const max = this.#max;
     if (max === undefined || bytes.length <= max) return bytes;
     let parts: Uint8Array[] | undefined;
