@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config, GlobalsConfig, InputConfig } from "../config/types.ts";
-import { DecodePool } from "../parquet/parallel_lines.ts";
+import { DecodePool } from "../parquet/decode.ts";
 import type { InputObjectOptions } from "../pipeline/object_processor.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { tagChooser } from "../source/partition.ts";

@@ -13,7 +13,7 @@ import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import { waitOutPropagation } from "../pipeline/startup.ts";
 import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
-import type { DecodePool } from "../parquet/parallel_lines.ts";
+import type { DecodePool } from "../parquet/decode.ts";
 import { DirectoryQueue, LOCAL_BUCKET, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import { startMetricsServer } from "../telemetry/server.ts";

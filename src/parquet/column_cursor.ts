@@ -9,13 +9,18 @@
  * and no JavaScript object is made per text value.
  * @module
  */
+import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "./hyparquet.ts";
+import {
+  convert,
+  convertWithDictionary,
+  decompressPage,
+  parquetHeader,
+  readDataPage,
+  readDataPageV2,
+  readPlain,
+  readVarInt,
+} from "./hyparquet.ts";
 import type { AsyncBuffer, DecodedArray } from "hyparquet";
-import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/src/types.js";
-import { parquetHeader } from "hyparquet/src/column.js";
-import { convert, convertWithDictionary } from "hyparquet/src/convert.js";
-import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
-import { readVarInt } from "hyparquet/src/thrift.js";
-import { readPlain } from "hyparquet/src/plain.js";
 import { toJson } from "../transform/json.ts";
 import { millisOf, scalar } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";

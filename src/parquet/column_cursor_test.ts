@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js";
+import { readRleBitPackedHybrid } from "./hyparquet.ts";
 import { Rng } from "../../scripts/ocsf_fixtures.ts";
 import { Hybrid } from "./column_cursor.ts";
 

@@ -8,10 +8,10 @@
  * public sample.
  * @module
  */
+import type { ColumnDecoder } from "./hyparquet.ts";
+import { DEFAULT_PARSERS } from "./hyparquet.ts";
 import { parquetSchema } from "hyparquet";
 import type { AsyncBuffer, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
-import type { ColumnDecoder } from "hyparquet/src/types.js";
-import { DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { TIMESTAMP_PARSERS } from "../transform/values.ts";
 import { ColumnCursor } from "./column_cursor.ts";

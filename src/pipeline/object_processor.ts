@@ -9,15 +9,8 @@
  */
 import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
-import { readEventLines } from "../parquet/json_reader.ts";
-import type { Oversized } from "../parquet/json_reader.ts";
-import { limitsFor, outputBudget } from "../parquet/limits.ts";
-import type { ParquetLimits } from "../parquet/limits.ts";
-import { readEventLinesParallel } from "../parquet/parallel_lines.ts";
-import type { DecodePool } from "../parquet/parallel_lines.ts";
-import { readEventObjects } from "../parquet/event_objects.ts";
-import { readObfuscatedLines } from "../parquet/obfuscated_lines.ts";
-import type { JsonObject } from "../parquet/shape.ts";
+import { decodeLines, decodeObjects, limitsFor, outputBudget } from "../parquet/decode.ts";
+import type { DecodePool, JsonObject, Oversized, ParquetLimits } from "../parquet/decode.ts";
 import { toJson } from "../transform/json.ts";
 import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
 import type { LineFormatter } from "../transform/line.ts";
@@ -295,7 +288,7 @@ async function deliver(
         const rules = options.obfuscator;
         const transform = rules ? (e: JsonObject) => custom(rules.apply(e)) : custom;
         for await (
-          const slice of readEventObjects(opened.buffer, {
+          const slice of decodeObjects(opened.buffer, {
             signal,
             name,
             startRow: written,
@@ -332,12 +325,11 @@ async function deliver(
           // their lines are fitted afterwards.
           ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
         };
-        const pool = options.decodePool;
-        const lines = pool
-          ? readEventLinesParallel(opened.buffer, { ...lineOptions, pool, obfuscator })
-          : obfuscator
-          ? readObfuscatedLines(opened.buffer, { ...lineOptions, obfuscator })
-          : readEventLines(opened.buffer, lineOptions);
+        const lines = decodeLines(opened.buffer, {
+          ...lineOptions,
+          pool: options.decodePool,
+          obfuscator,
+        });
         for await (const slice of lines) {
           // Each event starts right after its header, whatever the header holds (a hostname
           // may hold a "{").
