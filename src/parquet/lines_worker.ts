@@ -16,8 +16,8 @@ import type { AsyncBuffer } from "hyparquet";
 import { Obfuscator } from "../transform/obfuscate.ts";
 import { readEventLines } from "./json_reader.ts";
 import { obfuscateLines } from "./obfuscated_lines.ts";
-import { decodeError, encodeError, READ_ID } from "./parallel_lines.ts";
-import type { FromWorker, StartMessage, ToWorker } from "./parallel_lines.ts";
+import { decodeError, encodeError, READ_ID } from "./worker_wire.ts";
+import type { FromWorker, StartMessage, ToWorker } from "./worker_wire.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {

@@ -7,13 +7,8 @@ import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
-import {
-  decodeError,
-  DecodePool,
-  encodeError,
-  footerCacheKept,
-  readEventLinesParallel,
-} from "./parallel_lines.ts";
+import { DecodePool, footerCacheKept, readEventLinesParallel } from "./parallel_lines.ts";
+import { decodeError, encodeError } from "./worker_wire.ts";
 import { passedPages } from "./column_cursor.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
