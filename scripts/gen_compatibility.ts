@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parquetMetadata, parquetSchema } from "hyparquet";
 import type { SchemaTree } from "hyparquet";
-import { readPageHeader } from "../src/parquet/limits.ts";
+import { readPageHeader } from "../src/parquet/page_header.ts";
 import { corpus, fastLines, firstDifference, referenceLines } from "../tests/helpers/interop.ts";
 import type { CorpusFile } from "../tests/helpers/interop.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { readEventLines } from "../src/parquet/json_reader.ts";
-import { readPageHeader } from "../src/parquet/limits.ts";
+import { readPageHeader } from "../src/parquet/page_header.ts";
 import { bufferFromBytes, readEvents, readMetadata } from "../src/parquet/reader.ts";
 import { toJson } from "../src/transform/json.ts";
 import { rewriteAsV1 } from "./helpers/parquet_v1.ts";

@@ -24,8 +24,8 @@ import type { AsyncBuffer, DecodedArray } from "hyparquet";
 import { toJson } from "../transform/json.ts";
 import { millisOf, scalar } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";
-import { readPageHeader } from "./limits.ts";
-import type { ReadGuard } from "./limits.ts";
+import { readPageHeader } from "./page_header.ts";
+import type { ReadGuard } from "./read_guard.ts";
 
 /** The JSON text of every entry of a dictionary, in one buffer. */
 interface DictionaryJson {

@@ -7,13 +7,9 @@ import { compressors } from "hyparquet-compressors";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { toJson } from "../transform/json.ts";
-import {
-  checkSchemaShape,
-  DEFAULT_LIMITS,
-  limitsFor,
-  ReadGuard,
-  readPageHeader,
-} from "./limits.ts";
+import { checkSchemaShape, DEFAULT_LIMITS, limitsFor } from "./limits.ts";
+import { ReadGuard } from "./read_guard.ts";
+import { readPageHeader } from "./page_header.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { bufferFromBytes, readEvents, readMetadata } from "./reader.ts";
 import { readEventLines } from "./json_reader.ts";

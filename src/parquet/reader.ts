@@ -20,7 +20,8 @@ const PARSERS = {
   ...TIMESTAMP_PARSERS,
   jsonFromBytes: (bytes: Uint8Array) => bytes && jsonText.decode(bytes),
 };
-import { checkSchemaShape, DEFAULT_LIMITS, footerCheckedBuffer, ReadGuard } from "./limits.ts";
+import { checkSchemaShape, DEFAULT_LIMITS, footerCheckedBuffer } from "./limits.ts";
+import { ReadGuard } from "./read_guard.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { compileColumnConverter } from "./shape.ts";
 import type { JsonObject } from "./shape.ts";

@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 import { parquetMetadata } from "hyparquet";
 import { CollectorError } from "../../src/errors.ts";
-import { readPageHeader } from "../../src/parquet/limits.ts";
+import { readPageHeader } from "../../src/parquet/page_header.ts";
 import { readEventLines } from "../../src/parquet/json_reader.ts";
 import { bufferFromBytes, readEvents } from "../../src/parquet/reader.ts";
 import { parseNotification } from "../../src/source/notification.ts";
