@@ -18,87 +18,24 @@ import {
   readDataPage,
   readDataPageV2,
   readPlain,
-  readVarInt,
 } from "./hyparquet.ts";
 import type { AsyncBuffer, DecodedArray } from "hyparquet";
-import { toJson } from "../transform/json.ts";
-import { millisOf, scalar } from "../transform/values.ts";
+import { millisOf } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";
 import { readPageHeader } from "./page_header.ts";
 import type { ReadGuard } from "./read_guard.ts";
+import {
+  dictionaryJson,
+  indexArray,
+  omitted,
+  plainArrays,
+  valuesJson,
+  writeValue,
+} from "./dictionary_json.ts";
+import type { DictionaryJson } from "./dictionary_json.ts";
+import { Hybrid } from "./hybrid.ts";
 
-/** The JSON text of every entry of a dictionary, in one buffer. */
-interface DictionaryJson {
-  bytes: Uint8Array;
-  at: Int32Array;
-  /** Entries left out by the value policy (1), for a dictionary of non-text values. */
-  omit: Uint8Array | undefined;
-}
-
-/**
- * Reads where `start.length` PLAIN byte arrays (each a 4-byte length, then its bytes) lie from
- * `off` in `page`: value k is `page[start[k] .. start[k] + len[k]]`, read without a view per
- * value. Returns the offset after them; value k running past the page fails as `${what} k`.
- */
-function plainArrays(
-  page: Uint8Array,
-  view: DataView,
-  off: number,
-  start: Int32Array,
-  len: Int32Array,
-  what: string,
-): number {
-  for (let k = 0; k < start.length; k++) {
-    if (off + 4 > page.length) throw new RangeError(`${what} ${k} runs past its page`);
-    const l = view.getUint32(off, true);
-    off += 4;
-    if (off + l > page.length) throw new RangeError(`${what} ${k} runs past its page`);
-    start[k] = off;
-    len[k] = l;
-    off += l;
-  }
-  return off;
-}
-
-/**
- * Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer;
- * `binary` entries (no text annotation) that are not UTF-8 as base64.
- */
-function dictionaryJson(page: Uint8Array, count: number, binary: boolean): DictionaryJson {
-  const start = new Int32Array(count);
-  const len = new Int32Array(count);
-  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  plainArrays(page, view, 0, start, len, "dictionary entry");
-  const o = new ByteOut(1024);
-  const at = new Int32Array(count + 1);
-  for (let e = 0; e < count; e++) {
-    o.jsonUtf8(page, start[e]!, start[e]! + len[e]!, binary);
-    at[e + 1] = o.pos;
-  }
-  return { bytes: o.buf.slice(0, o.pos), at, omit: undefined };
-}
-
-/**
- * Writes each entry of a dictionary of converted non-text values once, as {@link writeValue}
- * does, and marks the entries the policy leaves out ({@link omitted}).
- */
-function valuesJson(dict: DecodedArray): DictionaryJson {
-  const o = new ByteOut(1024);
-  const at = new Int32Array(dict.length + 1);
-  const omit = new Uint8Array(dict.length);
-  for (let e = 0; e < dict.length; e++) {
-    const v = dict[e];
-    if (omitted(v)) omit[e] = 1;
-    else writeValue(o, v);
-    at[e + 1] = o.pos;
-  }
-  return { bytes: o.buf.slice(0, o.pos), at, omit };
-}
-
-/** An array for `n` dictionary indices of `width` bits. */
-function indexArray(width: number, n: number): Uint8Array | Uint16Array | Int32Array {
-  return width <= 8 ? new Uint8Array(n) : width <= 16 ? new Uint16Array(n) : new Int32Array(n);
-}
+export { Hybrid } from "./hybrid.ts";
 
 /** Data pages {@link ColumnCursor.skipPages} passed unread in this thread (tests, profiling). */
 export const passedPages = { count: 0 };
@@ -110,99 +47,6 @@ export const passedPages = { count: 0 };
  * group's). Tests lower it to cut pages at every kind of boundary.
  */
 export const pagePiece = { entries: 8192 };
-
-/**
- * An RLE / bit-packed hybrid stream (levels, dictionary indices) read a piece at a time: each
- * {@link read} goes on where the one before stopped, inside a run too. It reads what hyparquet's
- * `readRleBitPackedHybrid` reads, and fails where that fails: a run whose bytes lie past the end
- * of the page.
- */
-export class Hybrid {
-  readonly #reader: { view: DataView; offset: number };
-  readonly #bytes: Uint8Array;
-  readonly #width: number;
-  readonly #mask: number;
-  /** Values left in the current run. */
-  #left = 0;
-  #rle = true;
-  #value = 0;
-  /** Bit of the page where the next bit-packed value starts. */
-  #bit = 0;
-
-  constructor(view: DataView, offset: number, width: number) {
-    this.#reader = { view, offset };
-    this.#bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    this.#width = width;
-    this.#mask = (1 << width) - 1;
-  }
-
-  /** Writes the next `n` values to `out[0..n)`. */
-  read(out: Uint8Array | Uint16Array | Int32Array, n: number): void {
-    let i = 0;
-    while (i < n) {
-      if (this.#left === 0) {
-        this.#run();
-        continue;
-      }
-      const take = Math.min(this.#left, n - i);
-      if (this.#rle) out.fill(this.#value, i, i + take);
-      else this.#unpack(out, i, take);
-      i += take;
-      this.#left -= take;
-    }
-  }
-
-  #run(): void {
-    const r = this.#reader;
-    const header = readVarInt(r);
-    const width = this.#width;
-    if (header & 1) {
-      const count = header >> 1 << 3;
-      if (count === 0) {
-        // hyparquet takes a byte for an empty bit-packed run, and fails without one.
-        if (r.offset < r.view.byteLength) r.offset++;
-        else if (this.#mask) throw new RangeError(`bit-packed run at byte ${r.offset} is empty`);
-        return;
-      }
-      const bytes = (header >> 1) * width;
-      if (count < 0 || r.offset + bytes > r.view.byteLength) {
-        throw new RangeError(`bit-packed run at byte ${r.offset} runs past its page`);
-      }
-      this.#bit = r.offset * 8;
-      r.offset += bytes;
-      this.#rle = false;
-      this.#left = count;
-    } else {
-      let value = 0;
-      for (let i = 0, w = width + 7 >> 3; i < w; i++) {
-        value |= r.view.getUint8(r.offset++) << (i << 3);
-      }
-      this.#rle = true;
-      this.#value = value;
-      this.#left = header >>> 1;
-    }
-  }
-
-  /** `take` values of the bit-packed run, into `out` from `at`; their bytes were checked. */
-  #unpack(out: Uint8Array | Uint16Array | Int32Array, at: number, take: number): void {
-    const bytes = this.#bytes;
-    const width = this.#width;
-    const mask = this.#mask;
-    let bit = this.#bit;
-    for (let k = 0; k < take; k++) {
-      let b = bit >>> 3;
-      let have = 8 - (bit & 7);
-      let v = bytes[b++]! >>> (bit & 7);
-      while (have < width) {
-        v |= bytes[b++]! << have;
-        have += 8;
-      }
-      out[at + k] = v & mask;
-      bit += width;
-    }
-    this.#bit = bit;
-  }
-}
 
 /** What is left to decode of a data page read in pieces (dictionary-encoded, or PLAIN text). */
 interface PageLeft {
@@ -278,22 +122,6 @@ function segment<T extends Segment>(s: T): T {
     blockStart: 0,
   };
   return Object.assign(all, s) as unknown as T;
-}
-
-/** Whether a converted (non-text) value is left out by the policy (null, NaN, unsupported). */
-function omitted(v: unknown): boolean {
-  switch (typeof v) {
-    case "string":
-    case "bigint":
-    case "boolean":
-      return false;
-    case "number":
-      return !Number.isFinite(v);
-    default: {
-      const x = scalar(v);
-      return x === undefined || x === null;
-    }
-  }
 }
 
 /**
@@ -891,22 +719,4 @@ function valueOf(
     seg.block = convert(seg.raw.slice(seg.blockStart, seg.blockStart + BLOCK), decoder);
   }
   return seg.block[k - seg.blockStart];
-}
-
-/** Writes a converted (non-text) value that is not {@link omitted}. */
-function writeValue(o: ByteOut, v: unknown): void {
-  switch (typeof v) {
-    case "string":
-      return o.jsonString(v);
-    case "number":
-      return Number.isSafeInteger(v) ? o.int(v) : o.ascii(String(v));
-    case "bigint": {
-      const n = Number(v);
-      return Number.isSafeInteger(n) ? o.int(n) : o.ascii(v.toString());
-    }
-    case "boolean":
-      return o.ascii(v ? "true" : "false");
-    default:
-      return o.text(toJson(scalar(v)!));
-  }
 }
