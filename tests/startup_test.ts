@@ -180,3 +180,38 @@ inputs:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a metrics address already in use fails check and run alike: InitVariablesError 102, exit 69", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "seclake-startup-" });
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await Deno.mkdir(join(dir, "lake"));
+    const port = (taken.addr as Deno.NetAddr).port;
+    const config = join(dir, "config.yaml");
+    await Deno.writeTextFile(
+      config,
+      `globals:
+  persistence: { directory_name: ./state }
+  metrics: { listen: "127.0.0.1:${port}" }
+outputs:
+  console_1: { type: console }
+inputs:
+  lake: { type: directory, directory: ./lake }
+`,
+    );
+    const check = await runCollectorProcess(["check", "--config", config]);
+    assert.equal(check.code, 69, check.stdout + check.stderr);
+    assert.match(
+      check.stdout,
+      new RegExp(
+        `✗ globals\\.metrics\\.listen: InitVariablesError 102: globals\\.metrics\\.listen 127\\.0\\.0\\.1:${port} cannot be listened on`,
+      ),
+    );
+    const run = await runCollectorProcess(["run", "--config", config]);
+    assert.equal(run.code, 69, run.stderr);
+    assert.match(run.stderr, /InitVariablesError 102: /);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -26,6 +26,7 @@ import type { TrustWidening } from "../output/tls_trust.ts";
 import { devoTrustWidenings } from "./outputs.ts";
 import { expiringCertificates } from "../output/cert_expiry.ts";
 import { startupWarnings } from "../config/warnings.ts";
+import { parseListen } from "../telemetry/server.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { prePullStarted } from "../state/backfill_job.ts";
 
@@ -166,6 +167,7 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
   for (const w of startupWarnings(config)) {
     push({ check: w.setting, status: "warning", detail: w.text });
   }
+  if (config.globals.metrics.listen) push(checkMetricsListen(config.globals.metrics.listen));
   for (const input of config.inputs) {
     push(await checkStateDir(config, input));
     await checkInput(input, options, push);
@@ -190,6 +192,25 @@ export async function runChecks(path: string, options: CheckOptions = {}): Promi
       ? EXIT.config
       : EXIT.unavailable,
   );
+}
+
+/** The metrics endpoint's address is free to listen on, as `run` needs at start-up. */
+function checkMetricsListen(listen: string): CheckLine {
+  const check = "globals.metrics.listen";
+  try {
+    const l = Deno.listen(parseListen(listen));
+    l.close();
+    return { check, status: "ok", detail: `${listen} is free to listen on` };
+  } catch (e) {
+    return failed(
+      check,
+      new CollectorError(
+        "METRICS_LISTEN",
+        `globals.metrics.listen ${listen} cannot be listened on: ${errorMessage(e)}`,
+        { cause: e },
+      ),
+    );
+  }
 }
 
 /** The input's state folder can be created and written, as `run` needs at start-up. */

@@ -8,7 +8,7 @@ import type { AwsClients } from "../aws/clients.ts";
 import { S3ObjectReader } from "../aws/s3.ts";
 import { SqsQueue } from "../aws/sqs.ts";
 import type { Config, InputConfig } from "../config/types.ts";
-import { errorMessage } from "../errors.ts";
+import { CollectorError, errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
 import { waitOutPropagation } from "../pipeline/startup.ts";
@@ -132,39 +132,48 @@ async function startEndpoints(ctx: RunContext): Promise<MetricsServer | undefine
   const { config, options, outputs, telemetry, health } = ctx;
   const g = config.globals;
   if (!g.metrics.listen) return undefined;
-  const server = await startMetricsServer(g.metrics.listen, {
-    live: () => {
-      const idle = (Date.now() - health.lastLoop) / 1000;
-      const limit = 60 +
-        Math.max(...config.inputs.map((i) => i.services.events.wait_time_seconds));
-      return idle < limit || !health.started
-        ? { ok: true, reason: "loops turning" }
-        : { ok: false, reason: `receive loop idle for ${idle.toFixed(0)} seconds` };
-    },
-    ready: () => {
-      if (!health.started) return { ok: false, reason: "starting" };
-      if (options.signal?.aborted) return { ok: false, reason: "stopping" };
-      if (!health.queueOk) return { ok: false, reason: "queue not reachable" };
-      const down = outputs.filter((o) => o.stats.failing).map((o) => o.name);
-      return down.length === 0
-        ? { ok: true, reason: "ready" }
-        : { ok: false, reason: `output not delivering: ${down.join(", ")}` };
-    },
-    metrics: () => {
-      const m = telemetry.metrics;
-      for (const o of outputs) {
-        m.eventsSent.set({ output: o.name }, o.stats.eventsSent);
-        m.bytesSent.set({ output: o.name }, o.stats.bytesSent);
-      }
-      m.bytesInFlight.set({}, outputs.reduce((t, o) => t + o.stats.pendingBytes, 0));
-      m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
-      return telemetry.render();
-    },
-  }, {
-    headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
-    idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
-    maxConnections: g.metrics.max_connections,
-  });
+  let server: MetricsServer;
+  try {
+    server = await startMetricsServer(g.metrics.listen, {
+      live: () => {
+        const idle = (Date.now() - health.lastLoop) / 1000;
+        const limit = 60 +
+          Math.max(...config.inputs.map((i) => i.services.events.wait_time_seconds));
+        return idle < limit || !health.started
+          ? { ok: true, reason: "loops turning" }
+          : { ok: false, reason: `receive loop idle for ${idle.toFixed(0)} seconds` };
+      },
+      ready: () => {
+        if (!health.started) return { ok: false, reason: "starting" };
+        if (options.signal?.aborted) return { ok: false, reason: "stopping" };
+        if (!health.queueOk) return { ok: false, reason: "queue not reachable" };
+        const down = outputs.filter((o) => o.stats.failing).map((o) => o.name);
+        return down.length === 0
+          ? { ok: true, reason: "ready" }
+          : { ok: false, reason: `output not delivering: ${down.join(", ")}` };
+      },
+      metrics: () => {
+        const m = telemetry.metrics;
+        for (const o of outputs) {
+          m.eventsSent.set({ output: o.name }, o.stats.eventsSent);
+          m.bytesSent.set({ output: o.name }, o.stats.bytesSent);
+        }
+        m.bytesInFlight.set({}, outputs.reduce((t, o) => t + o.stats.pendingBytes, 0));
+        m.retries.set({ stage: "output" }, outputs.reduce((t, o) => t + o.stats.retries, 0));
+        return telemetry.render();
+      },
+    }, {
+      headerTimeoutMs: g.metrics.header_timeout_seconds * 1000,
+      idleTimeoutMs: g.metrics.idle_timeout_seconds * 1000,
+      maxConnections: g.metrics.max_connections,
+    });
+  } catch (e) {
+    throw new CollectorError(
+      "METRICS_LISTEN",
+      `globals.metrics.listen ${g.metrics.listen} cannot be listened on: ${errorMessage(e)}`,
+      { cause: e, context: { listen: g.metrics.listen } },
+    );
+  }
   telemetry.emit("metrics_listening", { address: g.metrics.listen, port: server.port });
   return server;
 }

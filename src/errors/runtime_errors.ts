@@ -24,6 +24,14 @@ export const RUNTIME_ERRORS = {
     "GetQueueUrl did not find the queue named by queue_name in the region, for the account given (queue_account_id) or the caller's own.",
     "Check queue_name, region and queue_account_id against the subscriber's details in Security Lake.",
   ),
+  METRICS_LISTEN: entry(
+    102,
+    "InitVariablesError",
+    "Metrics endpoint cannot listen",
+    false,
+    "The address of globals.metrics.listen is in use by another process (often a second collector on the same machine), not an address of this machine, or a port below 1024 the collector's user may not open.",
+    "Stop what holds the port, or set globals.metrics.listen to a free address and port (e.g. 127.0.0.1:9465).",
+  ),
   SQS_CALL: entry(
     400,
     "ApiError",
