@@ -3,8 +3,8 @@
  * standard output took it.
  * @module
  */
-import { emptyOutputStats } from "./confirmed_stream.ts";
-import type { OutputStats, Receipt } from "./confirmed_stream.ts";
+import { emptyOutputStats } from "./output_stats.ts";
+import type { OutputStats, Receipt } from "./output_stats.ts";
 
 /** Writes lines to standard output (or another writer, in tests). */
 export class ConsoleOutput {

@@ -5,7 +5,7 @@
  */
 import type { AsyncBuffer } from "hyparquet";
 import type { QueueMessage, ReceiveOptions } from "../aws/sqs.ts";
-import type { OutputStats, Receipt, WriteOptions } from "../output/confirmed_stream.ts";
+import type { OutputStats, Receipt, WriteOptions } from "../output/output_stats.ts";
 import type { ObjectRef } from "../source/notification.ts";
 
 export type { ObjectRef, QueueMessage, Receipt, WriteOptions };
