@@ -4,7 +4,7 @@
  * compact: levels as bytes, text as offsets into the inflated page, dictionary-encoded values as
  * indices into the dictionary's entries (each written as JSON once, numbers too), other numbers
  * as hyparquet's typed arrays converted a block at a time. Dictionary-encoded and PLAIN text
- * pages are decoded {@link pagePiece} entries at a time as the rows reach them. So memory follows
+ * pages are decoded `pieceEntries` entries at a time as the rows reach them. So memory follows
  * the page's bytes and the rows in flight, not the row-group size or the entries a page holds,
  * and no JavaScript object is made per text value.
  * @module
@@ -51,16 +51,21 @@ import {
 import type { PageLeft, Segment } from "./column_pieces.ts";
 export { Hybrid } from "./hybrid.ts";
 
-/** Data pages {@link ColumnCursor.skipPages} passed unread in this thread (tests, profiling). */
-export const passedPages = { count: 0 };
+/** What a column cursor may be told besides its column. */
+export interface CursorOptions {
+  /**
+   * Entries of a data page decoded at a time: the levels and values of a page holding more are
+   * decoded in pieces as the rows reach them, so what a page costs once decoded does not grow
+   * with the rows it holds (a dictionary-encoded page of a low-cardinality column can hold a
+   * whole row group's). Tests lower it to cut pages at every kind of boundary. Default 8,192.
+   */
+  pieceEntries?: number;
+  /** Counts the data pages {@link ColumnCursor.skipPages} passed unread (tests, profiling). */
+  stats?: { passedPages: number };
+}
 
-/**
- * Entries of a data page decoded at a time: the levels and values of a page holding more are
- * decoded in pieces as the rows reach them, so what a page costs once decoded does not grow with
- * the rows it holds (a dictionary-encoded page of a low-cardinality column can hold a whole row
- * group's). Tests lower it to cut pages at every kind of boundary.
- */
-export const pagePiece = { entries: 8192 };
+/** Entries of a data page decoded at a time, by default (see {@link CursorOptions}). */
+export const DEFAULT_PIECE_ENTRIES = 8192;
 
 /**
  * A leaf column's entries from the cursor on: `def[i]`/`rep[i]` are the levels of entry `i`
@@ -70,6 +75,8 @@ export const pagePiece = { entries: 8192 };
  * slice).
  */
 export class ColumnCursor {
+  readonly #pieceEntries: number;
+  readonly #stats?: { passedPages: number };
   readonly maxDef: number;
   readonly text: boolean;
   /** For INT64 timestamps written straight from their integers (see {@link timestampDivisor}). */
@@ -127,7 +134,10 @@ export class ColumnCursor {
     maxRep: number,
     numValues: number,
     guard: ReadGuard,
+    options: CursorOptions = {},
   ) {
+    this.#pieceEntries = Math.max(1, options.pieceEntries ?? DEFAULT_PIECE_ENTRIES);
+    this.#stats = options.stats;
     this.#file = chunk.file;
     this.#start = chunk.start;
     this.#length = chunk.end - chunk.start;
@@ -233,7 +243,7 @@ export class ColumnCursor {
       this.#count += n;
       this.#rows += n;
       this.#passedRows += n;
-      passedPages.count++;
+      if (this.#stats) this.#stats.passedPages++;
     }
     return this.#passedRows - before;
   }
@@ -478,9 +488,9 @@ export class ColumnCursor {
     return left;
   }
 
-  /** Decodes the next entries of the page left (at most {@link pagePiece}) into the window. */
+  /** Decodes the next entries of the page left (at most `pieceEntries`) into the window. */
   #piece(p: PageLeft): void {
-    const k = Math.min(p.left, Math.max(1, pagePiece.entries));
+    const k = Math.min(p.left, this.#pieceEntries);
     let rep: Uint8Array | undefined;
     let def: Uint8Array | undefined;
     if (p.rep) p.rep.read(rep = new Uint8Array(k), k);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { logger } from "../telemetry/log.ts";
+import { logEvent } from "../telemetry/events.ts";
 import type { FromWorker } from "./worker_wire.ts";
 
 /** Bytes of lines a worker may decode ahead of what the consumer has taken, by default. */
@@ -47,8 +47,6 @@ export class PoolWorker {
   }
 }
 
-let warnedUnavailable = false;
-
 /**
  * A worker was lost in the middle of an object (it crashed, or the pool was closed): not a fault
  * of the object, whose remaining rows are then decoded on the calling thread.
@@ -82,6 +80,14 @@ export class DecodePool {
   started = 0;
   /** Slices and bytes of lines received from the workers so far. */
   readonly received = { slices: 0, bytes: 0 };
+  /** Bytes of footers kept in memory for the workers so far (see `footer_cache.ts`). */
+  footerBytesKept = 0;
+  #sessions = 0;
+
+  /** A new id for one object's session with the workers. */
+  nextSession(): number {
+    return ++this.#sessions;
+  }
 
   /** A pool of at most `options.threads` workers; none is started until needed. */
   constructor(options: DecodePoolOptions) {
@@ -266,13 +272,7 @@ export class DecodePool {
       .replace(/\.$/, "");
     // Objects waiting for a worker decode on their own thread instead.
     for (const wake of this.#waiters.splice(0)) wake();
-    if (!warnedUnavailable) {
-      warnedUnavailable = true;
-      logger("parquet").warn(
-        "Decode workers cannot start ({error}); Parquet objects are decoded on the main thread",
-        { error: this.#unavailable },
-      );
-    }
+    logEvent("decode_workers_unavailable", { error: this.#unavailable });
   }
 
   #spawn(): Promise<PoolWorker> {

@@ -7,18 +7,21 @@
 
 import type { AsyncBuffer } from "hyparquet";
 
-/** Bytes {@link FooterCache} kept copies of, in this thread (tests). */
-export const footerCacheKept = { bytes: 0 };
-
+/**
+ * The reads of an object's footer (and what its metadata needed), kept while recording and served
+ * from memory to every worker; `onKept` is told the bytes kept (the pool's statistics).
+ */
 export class FooterCache implements AsyncBuffer {
   readonly byteLength: number;
   readonly #file: AsyncBuffer;
   readonly #kept: { start: number; end: number; bytes: ArrayBuffer }[] = [];
+  readonly #onKept: (bytes: number) => void;
   #recording = true;
 
-  constructor(file: AsyncBuffer) {
+  constructor(file: AsyncBuffer, onKept: (bytes: number) => void = () => {}) {
     this.#file = file;
     this.byteLength = file.byteLength;
+    this.#onKept = onKept;
   }
 
   /** Stops remembering reads (after the metadata). */
@@ -34,7 +37,7 @@ export class FooterCache implements AsyncBuffer {
     const bytes = await this.#file.slice(start, end);
     if (this.#recording) {
       this.#kept.push({ start, end: start + bytes.byteLength, bytes: bytes.slice(0) });
-      footerCacheKept.bytes += bytes.byteLength;
+      this.#onKept(bytes.byteLength);
     }
     return bytes;
   }

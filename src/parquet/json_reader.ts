@@ -95,6 +95,10 @@ export interface ReadEventLinesOptions {
    * lists it in `oversized`. Default: no limit.
    */
   maxEventBytes?: number;
+  /** Entries of a data page decoded at a time (tests; see `column_cursor.ts`). Default 8,192. */
+  pieceEntries?: number;
+  /** Counts the data pages passed unread (tests, profiling). */
+  stats?: { passedPages: number };
 }
 
 /** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
@@ -196,6 +200,10 @@ export async function* readEventLines(
     ? undefined
     : { max: options.maxEventBytes, dropped: 0 };
   const last = options.append ? [options.append] : [];
+  const cursorOptions = {
+    ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
+    ...(options.stats ? { stats: options.stats } : {}),
+  };
   let oversized: Oversized[] | undefined;
   let groupStart = 0;
   for (const [index, group] of metadata.row_groups.entries()) {
@@ -253,6 +261,7 @@ export async function* readEventLines(
           maxRep,
           Number(md.num_values),
           guard,
+          cursorOptions,
         );
       });
     } catch (e) {

@@ -46,7 +46,7 @@
  * @module
  */
 import type { AsyncBuffer } from "hyparquet";
-import { logger } from "../telemetry/log.ts";
+import { logEvent } from "../telemetry/events.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, Oversized, ReadEventLinesOptions } from "./json_reader.ts";
@@ -60,7 +60,6 @@ import type { FromWorker, ToWorker, WireError } from "./worker_wire.ts";
 
 export { DecodePool, WorkerLost } from "./decode_pool.ts";
 export type { DecodePoolOptions } from "./decode_pool.ts";
-export { footerCacheKept } from "./footer_cache.ts";
 
 // ---- One object ----------------------------------------------------------------------------------
 
@@ -92,7 +91,6 @@ type Item =
   | { kind: "done" };
 
 const EMPTY = new Uint8Array(0);
-let sessions = 0;
 
 /**
  * The object's AsyncBuffer, remembering what the metadata read returned so that each worker's
@@ -176,7 +174,7 @@ export async function* readEventLinesParallel(
     yield* here(file, startRow);
     return;
   }
-  const cache = new FooterCache(file);
+  const cache = new FooterCache(file, (n) => pool.footerBytesKept += n);
   const metadata = await readMetadata(cache, name, options.limits ?? DEFAULT_LIMITS);
   cache.stopRecording();
   // The row groups readEventLines would read, and their parts (the units of work), with their
@@ -236,7 +234,7 @@ export async function* readEventLinesParallel(
     }
   }
   const prefetch = new Prefetcher(cache, spans, pool.readAheadBytes);
-  const session = ++sessions;
+  const session = pool.nextSession();
   /** Rows before this one were yielded. */
   let handedTo = startRow;
   let lost: WorkerLost | undefined;
@@ -488,10 +486,7 @@ export async function* readEventLinesParallel(
   }
   if (lost) {
     // The rows handed out stay handed out; the rest are decoded here, as one thread would.
-    logger("parquet").warn(
-      "{error}; the rest of {object} is decoded on this thread, from row {row}",
-      { error: lost.message, object: name, row: handedTo },
-    );
+    logEvent("decode_worker_lost", { error: lost.message, object: name, row: handedTo });
     yield* here(cache, handedTo);
   }
 }

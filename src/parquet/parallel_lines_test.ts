@@ -7,9 +7,8 @@ import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
-import { DecodePool, footerCacheKept, readEventLinesParallel } from "./parallel_lines.ts";
+import { DecodePool, readEventLinesParallel } from "./parallel_lines.ts";
 import { decodeError, encodeError } from "./worker_wire.ts";
-import { passedPages } from "./column_cursor.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
 
@@ -381,18 +380,19 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
     r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
   assert.equal(all.length, 3000);
-  const before = passedPages.count;
+  const stats = { passedPages: 0 };
   const parts = [0, 1, 2].map(async (k) =>
     await collect(readEventLines(bufferFromBytes(bytes), {
       header,
       partRows: 150,
       takePart: (_, part) => part % 3 === k,
+      stats,
     }))
   );
   const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
     .sort((a, b) => a.rowStart - b.rowStart);
   assert.deepEqual(lines({ slices: merged }), all, "thirds");
-  assert.ok(passedPages.count - before > 100, `${passedPages.count - before} pages passed`);
+  assert.ok(stats.passedPages > 100, `${stats.passedPages} pages passed`);
   for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
     const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
@@ -735,12 +735,12 @@ Deno.test("parallel: a closed pool decodes on this thread; options are checked",
   const pool = new DecodePool({ threads: 2 });
   pool.close();
   const bytes = await fixture();
-  const kept = footerCacheKept.bytes;
+  const kept = pool.footerBytesKept;
   const r = await both(bytes, pool, { header });
   assertSameSlices(r.actual.slices, r.expected.slices, "closed pool");
   assert.equal(pool.started, 0);
   // Read straight from the file: no copy of its row groups is kept while they are decoded.
-  assert.equal(footerCacheKept.bytes - kept, 0);
+  assert.equal(pool.footerBytesKept - kept, 0);
   assert.throws(() => new DecodePool({ threads: 0 }), RangeError);
   assert.throws(() => new DecodePool({ threads: 2, aheadBytes: 0 }), RangeError);
 });

@@ -368,6 +368,21 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  decode_workers_unavailable: {
+    level: "warning",
+    category: "parquet",
+    message:
+      "Decode workers cannot start ({error}); Parquet objects are decoded on the main thread",
+    count: () => {},
+    metrics: [],
+  },
+  decode_worker_lost: {
+    level: "warning",
+    category: "parquet",
+    message: "{error}; the rest of {object} is decoded on this thread, from row {row}",
+    count: () => {},
+    metrics: [],
+  },
   state_file_corrupt: {
     level: "error",
     category: "state",

@@ -182,13 +182,14 @@ export async function referenceLines(path: string): Promise<string[]> {
 export async function fastLines(
   path: string,
   groupReadBytes?: number,
+  pieceEntries?: number,
 ): Promise<string[]> {
   const file = await bufferFromFile(path);
   try {
     const out: string[] = [];
     const dec = new TextDecoder();
     for await (
-      const s of readEventLines(file, { sliceRows: 333, groupReadBytes })
+      const s of readEventLines(file, { sliceRows: 333, groupReadBytes, pieceEntries })
     ) {
       const lines = dec.decode(s.bytes).split("\n");
       lines.pop();
