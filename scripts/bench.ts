@@ -1,7 +1,7 @@
 /**
  * The collector's benchmark (issue 7): `deno task bench [--quick] [--slow-output] ...`.
  *
- * Inputs are generated deterministically by `scripts/ocsf_fixtures.ts` and cached under
+ * Inputs are generated deterministically by `tests/lib/ocsf_fixtures.ts` and cached under
  * `.tmp/bench/` (see `scripts/bench_inputs.ts`). For each file it measures, each in its own
  * subprocess so that peak RSS is that measurement's alone:
  *
@@ -41,7 +41,7 @@ import type { DecodeResult, Stage } from "./bench_decode.ts";
 import type { DuckDbResult } from "./bench_duckdb.ts";
 import { benchPlan, ensureInputs } from "./bench_inputs.ts";
 import type { BenchFile } from "./bench_inputs.ts";
-import type { ParquetLayout } from "./ocsf_fixtures.ts";
+import type { ParquetLayout } from "../tests/lib/ocsf_fixtures.ts";
 import type { ReceiverStatus } from "./bench_receiver.ts";
 
 const REPO = new URL("../", import.meta.url).pathname;

@@ -1,6 +1,6 @@
 /**
  * Benchmark inputs: the OCSF Parquet files `scripts/bench.ts` measures, generated
- * deterministically by `scripts/ocsf_fixtures.ts` (hyparquet-writer) and cached on disk under
+ * deterministically by `tests/lib/ocsf_fixtures.ts` (hyparquet-writer, through `scripts/ocsf_fixtures.ts`) and cached on disk under
  * names that carry every generation parameter, so a rerun reuses them.
  *
  * Generation runs the fixture CLI in subprocesses (two at a time by default, one per core of the
@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { FixtureCodec, ParquetLayout } from "./ocsf_fixtures.ts";
+import type { FixtureCodec, ParquetLayout } from "../tests/lib/ocsf_fixtures.ts";
 
 /** One benchmark input file. */
 export interface BenchFileSpec {
@@ -37,7 +37,10 @@ export interface BenchFile {
   readonly cached: boolean;
 }
 
-const FIXTURES = new URL("./ocsf_fixtures.ts", import.meta.url).pathname;
+/** The generators (hashed: a cached input made by another version is made again). */
+const FIXTURES = new URL("../tests/lib/ocsf_fixtures.ts", import.meta.url).pathname;
+/** Their command line. */
+const FIXTURES_CLI = new URL("./ocsf_fixtures.ts", import.meta.url).pathname;
 const REPO = new URL("../", import.meta.url).pathname;
 
 /** Short label of `spec` for tables. */
@@ -161,7 +164,7 @@ async function generate(
       "run",
       "-A",
       "--quiet",
-      FIXTURES,
+      FIXTURES_CLI,
       "--out",
       partial,
       "--rows",

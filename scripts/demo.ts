@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { main } from "../src/cli/main.ts";
-import { writeDemoLake } from "./ocsf_fixtures.ts";
+import { writeDemoLake } from "../tests/lib/ocsf_fixtures.ts";
 
 /** Runs the demo; returns the collector's exit code. */
 export async function demo(): Promise<number> {

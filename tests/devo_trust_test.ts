@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeDemoLake } from "../scripts/ocsf_fixtures.ts";
+import { writeDemoLake } from "./lib/ocsf_fixtures.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { REPO, runCollectorProcess } from "./helpers/collector.ts";

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { listParquet, SAMPLES_PARQUET } from "./helpers/samples.ts";
 import { join, relative } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
-import type { OcsfClassUid } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
+import type { OcsfClassUid } from "./lib/ocsf_fixtures.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import type { TestCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";

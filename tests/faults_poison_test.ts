@@ -12,7 +12,7 @@ import {
   GetQueueAttributesCommand,
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { eventBridgeBody } from "./helpers/lake.ts";
 import { sharedDictionaryEntry } from "./helpers/hostile.ts";
 import { ACCESS_DENIED } from "./helpers/fault_proxy.ts";

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { idMsgParquet } from "./helpers/id_msg_parquet.ts";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { CollectorError, isCollectorError } from "../src/errors.ts";
 import type { ErrorCode } from "../src/errors.ts";
 import { ConsoleOutput } from "../src/output/console.ts";

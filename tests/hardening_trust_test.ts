@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { checkCertificateFiles } from "../src/config/pem.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { tlsConnector } from "../src/output/connectors.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { freePort } from "./helpers/_util.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import { REPO } from "./helpers/collector.ts";

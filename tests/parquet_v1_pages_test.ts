@@ -2,15 +2,15 @@
  * Security Lake's objects come from parquet-mr: DATA_PAGE (v1) pages whose boundaries may fall
  * inside a row of a list or map column, many pages per column chunk, pages where every entry is
  * null, and chunks that fall back from dictionary to PLAIN pages. The fixtures of
- * `scripts/ocsf_fixtures.ts` have none of that (hyparquet-writer writes v2 pages that start at a
+ * `tests/lib/ocsf_fixtures.ts` have none of that (hyparquet-writer writes v2 pages that start at a
  * row), so they are rewritten into that layout (`helpers/parquet_v1.ts`) and the fast path must
  * give the very bytes it gives on the original.
  */
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
-import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
+import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "./lib/ocsf_fixtures.ts";
 import { readEventLines } from "../src/parquet/json_reader.ts";
 import type { ReadEventLinesOptions } from "../src/parquet/json_reader.ts";
 import { bufferFromBytes, readEvents } from "../src/parquet/reader.ts";

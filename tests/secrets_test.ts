@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { tlsConnector } from "../src/output/connectors.ts";
 import { expiringCertificates } from "../src/output/cert_expiry.ts";
 import type { OutputConfig } from "../src/config/types.ts";

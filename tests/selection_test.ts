@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeDemoLake } from "../scripts/ocsf_fixtures.ts";
+import { writeDemoLake } from "./lib/ocsf_fixtures.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { partitionOf } from "../src/source/partition.ts";

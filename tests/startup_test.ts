@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { makeCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";

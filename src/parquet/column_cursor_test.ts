@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readRleBitPackedHybrid } from "./hyparquet.ts";
-import { Rng } from "../../scripts/ocsf_fixtures.ts";
+import { Rng } from "../../tests/lib/ocsf_fixtures.ts";
 import { Hybrid } from "./column_cursor.ts";
 
 function varint(out: number[], v: number): void {

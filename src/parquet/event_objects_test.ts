@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "../../tests/lib/ocsf_fixtures.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { parseEvent, readEventObjects } from "./event_objects.ts";
 import { DecodePool } from "./parallel_lines.ts";

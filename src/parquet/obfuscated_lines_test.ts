@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "../../tests/lib/ocsf_fixtures.ts";
 import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import type { ObfuscationRule } from "../config/types.ts";
 import { LineFormatter } from "../transform/line.ts";

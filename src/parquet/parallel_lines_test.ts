@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { AsyncBuffer } from "hyparquet";
-import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
-import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "../../tests/lib/ocsf_fixtures.ts";
+import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../tests/lib/ocsf_fixtures.ts";
 import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";

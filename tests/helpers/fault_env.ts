@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { writeOcsfParquet } from "../../scripts/ocsf_fixtures.ts";
-import type { OcsfClassUid } from "../../scripts/ocsf_fixtures.ts";
+import { writeOcsfParquet } from "../lib/ocsf_fixtures.ts";
+import type { OcsfClassUid } from "../lib/ocsf_fixtures.ts";
 import { makeCerts } from "./certs.ts";
 import type { TestCerts } from "./certs.ts";
 import { startFaultProxy } from "./fault_proxy.ts";

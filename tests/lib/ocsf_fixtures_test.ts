@@ -542,8 +542,8 @@ Deno.test("writeDemoLake is deterministic for a seed", async () => {
 // CLI
 // ---------------------------------------------------------------------------------------------
 
-const SCRIPT = new URL("./ocsf_fixtures.ts", import.meta.url).pathname;
-const REPO = new URL("..", import.meta.url).pathname;
+const SCRIPT = new URL("../../scripts/ocsf_fixtures.ts", import.meta.url).pathname;
+const REPO = new URL("../..", import.meta.url).pathname;
 
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
