@@ -4,7 +4,8 @@
  * - delete it when every object was read to the end and every event confirmed (or the object
  *   was already complete, or skipped), and for test events;
  * - leave it when something failed that a retry can fix (an output, a throttled or failing AWS
- *   call, a shutdown): its visibility runs out, or it is released, and it comes back;
+ *   call, a shutdown): its visibility runs out and it comes back; while the collector stops,
+ *   release it instead (visibility 0) so that another instance takes it at once;
  * - for failures a retry cannot fix (a body that is not a notification, an object missing,
  *   forbidden or not Parquet), leave it until its receive count passes `max_receive_count`;
  *   then leave it to the queue's redrive policy when there is one, else quarantine it (its body
@@ -16,7 +17,7 @@ import type { CollectorError } from "../errors.ts";
 import type { ObjectOutcome } from "./object_processor.ts";
 
 /** What to do with a message. */
-export type AckAction = "delete" | "leave" | "quarantine";
+export type AckAction = "delete" | "leave" | "release" | "quarantine";
 
 /** Everything known about one message once its work ended. */
 export interface MessageOutcome {
@@ -39,6 +40,8 @@ export interface AckPolicy {
   redrive: boolean;
   /** Quarantine is enabled. */
   quarantine: boolean;
+  /** The collector is stopping: a message left is released at once. Default false. */
+  shuttingDown?: boolean;
 }
 
 /** The errors that made the message fail, if any. */
@@ -65,13 +68,14 @@ export function isCertainToRepeat(e: CollectorError): boolean {
   return isPermanent(e) && CERTAIN_TO_REPEAT.has(e.code);
 }
 
-/** Decides delete, leave or quarantine for a message. */
+/** Decides delete, leave, release or quarantine for a message. */
 export function decide(outcome: MessageOutcome, policy: AckPolicy): AckAction {
   const errors = failures(outcome);
   if (errors.length === 0) return "delete";
-  if (!errors.every(isPermanent)) return "leave";
+  const leave = policy.shuttingDown ? "release" : "leave";
+  if (!errors.every(isPermanent)) return leave;
   const repeat = errors.every(isCertainToRepeat);
-  if (policy.receiveCount < policy.maxReceiveCount && !repeat) return "leave";
-  if (policy.redrive || !policy.quarantine) return "leave";
+  if (policy.receiveCount < policy.maxReceiveCount && !repeat) return leave;
+  if (policy.redrive || !policy.quarantine) return leave;
   return "quarantine";
 }

@@ -111,6 +111,11 @@ Deno.test("acker.decide: delete, leave or quarantine for each kind of outcome an
     ],
   ];
   for (const [what, o, p, action] of cases) assert.equal(decide(o, p), action, what);
+  // Stopping: what would be left is released at once; the rest is decided as before.
+  for (const [what, o, p, action] of cases) {
+    const stopping = decide(o, { ...p, shuttingDown: true });
+    assert.equal(stopping, action === "leave" ? "release" : action, `${what}, while stopping`);
+  }
 });
 
 Deno.test("acker: the failures of a message, and which of them a retry cannot fix", () => {

@@ -16,6 +16,7 @@ import type { BackfillObject, DayBatch } from "../source/backfill.ts";
 import { Telemetry } from "../telemetry/events.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import { processObject } from "./object_processor.ts";
+import { objectHooks, reportOutcome } from "./outcome.ts";
 import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
 import type {
   EventOutput,
@@ -276,12 +277,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
         signal: work.signal,
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
-        onEvents: (n) => {
-          tele.emit("events_received", { count: n });
-          o.progress?.onEvents?.(n);
-        },
-        onTruncated: (n) => tele.emit("events_truncated", { count: n }),
-        onRetry: (e) => tele.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
+        ...objectHooks(tele, (n) => o.progress?.onEvents?.(n)),
       });
     } catch (e) {
       // Only the lock wait can throw (shutdown while waiting).
@@ -306,34 +302,22 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
     } finally {
       release?.();
     }
+    reportOutcome(tele, outcome);
     if (outcome.ok && outcome.duplicate) {
       counts.duplicates++;
       counts.bytes += object.size;
-      tele.emit("object_duplicate", { ...where, events: outcome.events });
     } else if (outcome.ok) {
       counts.delivered++;
       counts.events += outcome.events;
       counts.bytes += object.size;
-      tele.emit("object_delivered", {
-        ...where,
-        events: outcome.events,
-        seconds: outcome.seconds.toFixed(3),
-      });
     } else if (outcome.stopped) {
       // Stopped by the shutdown: checkpointed, read again from there at the next start.
       counts.events += outcome.events;
-      tele.metrics.objectsInFlight.inc({}, -1);
-      tele.emit("object_stopped", { ...where, events: outcome.events });
     } else {
       counts.failed++;
       if (outcome.error.retryable) counts.transientFailures++;
       counts.events += outcome.events;
       if (failures.length < 20) failures.push({ key: object.key, error: outcome.error });
-      tele.emit("object_failed", {
-        ...where,
-        error: outcome.error.message,
-        error_id: outcome.error.id,
-      });
     }
     o.progress?.onObjectDone?.(object, outcome);
     track.status[i] = outcome.ok ? 1 : -1;

@@ -16,6 +16,7 @@ import { PullStats } from "../telemetry/stats.ts";
 import { decide, failures } from "./acker.ts";
 import type { MessageOutcome } from "./acker.ts";
 import { processObject } from "./object_processor.ts";
+import { objectHooks, reportOutcome } from "./outcome.ts";
 import type { InputObjectOptions, ObjectOutcome } from "./object_processor.ts";
 import type {
   EventOutput,
@@ -121,6 +122,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         maxReceiveCount: o.maxReceiveCount ?? 5,
         redrive: o.redrive ?? false,
         quarantine: o.quarantine !== undefined,
+        shuttingDown: work.signal.aborted || o.signal?.aborted === true,
       });
       // An extension still in flight must not land after the delete or the release.
       await heartbeat.stop();
@@ -161,7 +163,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         receive_count: message.receiveCount,
         reason: errors.map((e) => e.message).join("; "),
       });
-      if (work.signal.aborted || o.signal?.aborted) {
+      if (action === "release") {
         // Shutting down: let another instance take it now.
         pull.requests++;
         await o.queue.changeVisibility(message, 0);
@@ -311,40 +313,15 @@ async function processMessage(
       formatter,
       state: o.state,
       signal,
-      onEvents: (n) => {
-        pull.eventsReceived += n;
-        tele.emit("events_received", { count: n });
-      },
-      onTruncated: (n) => tele.emit("events_truncated", { count: n }),
-      onRetry: (error) =>
-        tele.emit("retry", { error: error.message, error_id: error.id, stage: "s3" }),
+      ...objectHooks(tele, (n) => pull.eventsReceived += n),
     });
     objects.push(outcome);
     pull.requests += outcome.requests;
-    const where = { bucket: ref.bucket, key: ref.key };
-    if (outcome.ok && outcome.duplicate) {
-      pull.duplicatesFiltered += outcome.events;
-      tele.emit("object_duplicate", { ...where, events: outcome.events });
-    } else if (outcome.ok) {
-      pull.objects++;
+    reportOutcome(tele, outcome);
+    if (outcome.ok && outcome.duplicate) pull.duplicatesFiltered += outcome.events;
+    else {
+      if (!(!outcome.ok && outcome.stopped)) pull.objects++;
       pull.eventsSent += outcome.events;
-      tele.emit("object_delivered", {
-        ...where,
-        events: outcome.events,
-        seconds: outcome.seconds.toFixed(3),
-      });
-    } else if (outcome.stopped) {
-      pull.eventsSent += outcome.events;
-      tele.metrics.objectsInFlight.inc({}, -1);
-      tele.emit("object_stopped", { ...where, events: outcome.events });
-    } else {
-      pull.objects++;
-      pull.eventsSent += outcome.events;
-      tele.emit("object_failed", {
-        ...where,
-        error: outcome.error.message,
-        error_id: outcome.error.id,
-      });
     }
   }
   return { test: false, objects, skipped };
