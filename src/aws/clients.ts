@@ -10,6 +10,7 @@
  */
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { readCaBundle } from "../config/files.ts";
 import type { InputConfig } from "../config/types.ts";
 import { CollectorError } from "../errors.ts";
 import { createCredentials } from "./credentials.ts";
@@ -52,24 +53,13 @@ export interface ClientOptions {
 export function readTrust(network: InputNetwork): string | undefined {
   const trust = network.trust;
   if (!trust) return undefined;
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(trust.path);
-  } catch (e) {
-    throw new CollectorError(
-      "CONFIG_CA_BUNDLE",
-      `${trust.from} names ${trust.path}, which cannot be read: ${(e as Error).message}`,
-      { cause: e, context: { path: trust.path } },
-    );
-  }
-  if (!/-----BEGIN CERTIFICATE-----/.test(text)) {
-    throw new CollectorError(
-      "CONFIG_CA_BUNDLE",
-      `${trust.from} names ${trust.path}, which holds no PEM certificate`,
-      { context: { path: trust.path } },
-    );
-  }
-  return text;
+  const bundle = readCaBundle(trust.path);
+  if ("pem" in bundle) return bundle.pem;
+  throw new CollectorError(
+    "CONFIG_CA_BUNDLE",
+    `${trust.from} names ${trust.path}, which ${bundle.why}`,
+    { context: { path: trust.path } },
+  );
 }
 
 /** Creates the clients for `input`. Nothing connects until the first call. */

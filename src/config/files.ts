@@ -44,14 +44,14 @@ export function checkFiles(r: Report, config: Config, options: FileCheckOptions)
     const env = options.env("AWS_CA_BUNDLE")?.trim();
     const bundle = i.ca_bundle ?? (env ? resolve(env) : undefined);
     if (bundle === undefined) continue;
-    const problem = caBundleProblem(bundle);
-    if (problem === undefined) continue;
+    const problem = readCaBundle(bundle);
+    if ("pem" in problem) continue;
     const from = i.ca_bundle ? "" : " (from the AWS_CA_BUNDLE environment variable)";
     r.fail(
-      problem[0],
+      problem.code,
       i.ca_bundle ? path : ["inputs", i.name],
       i.ca_bundle ? r.where.get(formatPath(path))?.valueLine : r.lineNear(path),
-      `${i.ca_bundle ? "names" : "uses"} ${bundle}${from}, which ${problem[1]}`,
+      `${i.ca_bundle ? "names" : "uses"} ${bundle}${from}, which ${problem.why}`,
     );
   }
   for (const i of config.inputs) {
@@ -74,15 +74,22 @@ export function checkFiles(r: Report, config: Config, options: FileCheckOptions)
   }
 }
 
-/** Why the CA bundle at `path` cannot be used (code and reason), or undefined when it can. */
-export function caBundleProblem(path: string): [ErrorCode, string] | undefined {
+/**
+ * The CA bundle at `path`: its PEM text, or why it cannot be used (a catalogue code and the
+ * words completing "names PATH, which ..."). The one reading of a bundle, for the
+ * configuration's file checks and for the AWS clients.
+ */
+export function readCaBundle(
+  path: string,
+): { readonly pem: string } | { readonly code: ErrorCode; readonly why: string } {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    return fileProblem(e);
+    const [code, why] = fileProblem(e);
+    return { code, why };
   }
   return /-----BEGIN CERTIFICATE-----/.test(text)
-    ? undefined
-    : ["CONFIG_CA_BUNDLE", "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"];
+    ? { pem: text }
+    : { code: "CONFIG_CA_BUNDLE", why: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)" };
 }

@@ -107,7 +107,7 @@ export function validateConfig(text: string, options: LoadOptions = {}): Validat
 
 export { formatPath } from "./report.ts";
 export { MIN_HASH_KEY_BYTES } from "./relations.ts";
-export { caBundleProblem } from "./files.ts";
+export { readCaBundle } from "./files.ts";
 
 /** Runs the four passes over one document (syntax, schema, relations, files). */
 class Validator {
