@@ -8,25 +8,14 @@ import { validateConfig } from "../src/config/load.ts";
 import type { ObfuscationRule } from "../src/config/types.ts";
 import { Obfuscator } from "../src/transform/obfuscate.ts";
 import type { JsonObject } from "../src/transform/obfuscate.ts";
+import { obfuscationConfig } from "./helpers/obfuscation_config.ts";
 
 const EMAIL = "[\\w.+-]+@[\\w-]+\\.[\\w.]+";
 const KEY = "0123456789abcdef0123456789abcdef";
 
 /** The rules of `yaml` (the obfuscation list), validated as the collector loads them. */
 function rules(yaml: string): readonly ObfuscationRule[] {
-  const result = validateConfig(`globals:
-  persistence: { directory_name: /tmp/seclake-obf-state }
-outputs:
-  console_1: { type: console }
-inputs:
-  lake:
-    type: directory
-    directory: /tmp
-    services:
-      events:
-        obfuscation:
-${yaml.split("\n").map((l) => `          ${l}`).join("\n")}
-`);
+  const result = validateConfig(obfuscationConfig(yaml));
   assert.deepEqual(result.errors.map((e) => e.message), []);
   return result.config!.inputs[0]!.services.events.obfuscation;
 }
@@ -87,38 +76,16 @@ Deno.test("paths name keys holding dots in double quotes", () => {
     { 'a"b': { "*": "M", other: "o" }, "c\\d": ["M", "M"] },
   );
   // Unbalanced quotes are refused when the configuration is loaded.
-  const bad = validateConfig(`globals:
-  persistence: { directory_name: /tmp/seclake-obf-state }
-outputs:
-  console_1: { type: console }
-inputs:
-  lake:
-    type: directory
-    directory: /tmp
-    services:
-      events:
-        obfuscation:
-          - { paths: ['unmapped."x.forwarded'], method: mask }
-`);
+  const bad = validateConfig(
+    obfuscationConfig(`- { paths: ['unmapped."x.forwarded'], method: mask }`),
+  );
   assert.equal(bad.errors.length, 1);
   assert.match(bad.errors[0]!.message, /a name holding dots goes in double quotes/);
 });
 
 Deno.test("a hash_key under 16 bytes is SetupError 45, without showing it", () => {
   const yaml = (key: string) =>
-    `globals:
-  persistence: { directory_name: /tmp/seclake-obf-state }
-outputs:
-  console_1: { type: console }
-inputs:
-  lake:
-    type: directory
-    directory: /tmp
-    services:
-      events:
-        obfuscation:
-          - { paths: [actor.user.name], method: hash, hash_key: "${key}" }
-`;
+    obfuscationConfig(`- { paths: [actor.user.name], method: hash, hash_key: "${key}" }`);
   for (const key of ["Zq", "fifteen-bytes!!", "ünïcödé"]) {
     const { errors } = validateConfig(yaml(key));
     assert.equal(errors.length, 1, key);

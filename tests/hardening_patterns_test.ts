@@ -11,25 +11,14 @@ import { validateConfig } from "../src/config/load.ts";
 import { Obfuscator } from "../src/transform/obfuscate.ts";
 import { V8_FLAGS } from "../scripts/compile.ts";
 import { REPO } from "./helpers/collector.ts";
+import { obfuscationConfig } from "./helpers/obfuscation_config.ts";
 
 /** The README's email pattern. */
 const EMAIL = "[\\w.+-]+@[\\w-]+\\.[\\w.]+";
 const FLAG = "--enable-experimental-regexp-engine";
 
 function config(pattern: string): string {
-  return `globals:
-  persistence: { directory_name: /tmp/seclake-patterns-state }
-outputs:
-  console_1: { type: console }
-inputs:
-  lake:
-    type: directory
-    directory: /tmp
-    services:
-      events:
-        obfuscation:
-          - { string_patterns: ['${pattern}'], method: mask }
-`;
+  return obfuscationConfig(`- { string_patterns: ['${pattern}'], method: mask }`);
 }
 
 Deno.test("the README's email pattern masks a 100 KB hostile value completely and at once", async () => {
