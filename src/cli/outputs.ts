@@ -9,6 +9,7 @@ import { tcpConnector, tlsConnector } from "../output/connectors.ts";
 import { trustWidenings } from "../output/tls_trust.ts";
 import type { TrustWidening } from "../output/tls_trust.ts";
 import type { Config } from "../config/types.ts";
+import { env } from "../config/warnings.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
 
 /**
@@ -67,12 +68,5 @@ export async function devoTrustWidenings(config: Config): Promise<TrustWidening[
   const devo = config.outputs.find((o) => o.type === "devo_platform");
   if (!devo) return [];
   const [cert, key] = await Promise.all([devo.cert!, devo.key!].map((p) => Deno.readTextFile(p)));
-  const env = (name: string) => {
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
-  };
   return await trustWidenings(env, { cert: cert!, key: key! });
 }

@@ -101,7 +101,8 @@ export function keyExposure(
   return undefined;
 }
 
-function env(name: string): string | undefined {
+/** An environment variable of this process; undefined when unset or not readable. */
+export function env(name: string): string | undefined {
   try {
     return Deno.env.get(name);
   } catch {
