@@ -1,14 +1,14 @@
 /**
- * Pass 3 of loading a configuration: relations between settings. What an output or input type
- * requires, settings that exclude or need each other, credentials given in pairs, tag maps with a
- * default, sources named in both lists, and each obfuscation rule's fields for its method.
+ * Pass 3 of loading a configuration: relations between settings. The relations the schema declares
+ * beside the fields (what a type requires, settings that exclude or need each other: see
+ * `declared.ts`), and the ones that compare values: credentials given in pairs, tag maps with a
+ * default, sources named in both lists, buckets allowed, and the strength of a hash key.
  * @module
  */
 import type { Path } from "./_util.ts";
 import type { Report } from "./report.ts";
-import { formatPath } from "./report.ts";
-import { SCHEMA } from "./schema.ts";
-import type { MapSpec, ObjectSpec } from "./schema.ts";
+import { checkDeclared } from "./declared.ts";
+import { SPECS } from "./schema.ts";
 import type { Raw } from "./walk.ts";
 
 /** The smallest `hash_key`, in bytes. */
@@ -48,67 +48,13 @@ export function checkRelations(r: Report, raw: Raw): void {
 }
 
 function outputRelations(r: Report, name: string, o: Raw): void {
-  const path = ["outputs", name];
-  const c = (o.config ?? {}) as Raw;
-  const needed = o.type === "devo_platform"
-    ? ["address", "port", "chain", "cert", "key"]
-    : o.type === "relay"
-    ? ["address", "port"]
-    : [];
-  const fields = ((SCHEMA.fields.outputs as MapSpec).value as ObjectSpec).fields;
-  const configSpec = fields.config as ObjectSpec;
-  for (const k of needed) {
-    if (c[k] !== undefined) continue;
-    r.missing(
-      [...path, "config", k],
-      configSpec.fields[k]!,
-      r.lineNear([...path, "config", k]),
-      `is required for output type ${o.type}`,
-    );
-  }
+  checkDeclared(r, ["outputs", name], SPECS.output, o);
 }
 
 function inputRelations(r: Report, name: string, i: Raw): void {
   const path = ["inputs", name];
-  const inputSpec = (SCHEMA.fields.inputs as MapSpec).value as ObjectSpec;
-  if (i.type === "directory") {
-    if (i.directory === undefined) {
-      r.missing(
-        [...path, "directory"],
-        inputSpec.fields.directory!,
-        r.lineNear([...path, "directory"]),
-        "is required for input type directory",
-      );
-    }
-  } else {
-    if (i.region === undefined) {
-      r.missing(
-        [...path, "region"],
-        inputSpec.fields.region!,
-        r.lineNear([...path, "region"]),
-      );
-    }
-    if (i.queue_name === undefined && i.queue_url === undefined) {
-      r.fail(
-        "CONFIG_MISSING",
-        [...path, "queue_name"],
-        r.lineNear([...path, "queue_name"]),
-        "is required (or queue_url): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue",
-      );
-    }
-    if (i.queue_name !== undefined && i.queue_url !== undefined) {
-      r.conflict(path, "queue_name", "queue_url", r.lineNear([...path, "queue_url"]));
-    }
-    if (i.queue_account_id !== undefined && i.queue_url !== undefined) {
-      r.fail(
-        "CONFIG_CONFLICT",
-        [...path, "queue_account_id"],
-        r.lineNear([...path, "queue_account_id"]),
-        `cannot be given together with ${
-          formatPath([...path, "queue_url"])
-        }, which already names the account: keep one of the two`,
-      );
-    }
+  checkDeclared(r, path, SPECS.inputs, i);
+  if (i.type !== "directory") {
     credentialRelations(r, [...path, "credentials"], i.credentials as Raw, true);
     for (const k of ["sqs_credentials", "s3_credentials"]) {
       if (i[k] !== undefined) credentialRelations(r, [...path, k], i[k] as Raw, true);
@@ -173,28 +119,7 @@ function credentialRelations(r: Report, path: Path, c: Raw, needSome: boolean): 
       "is given without aws_access_key_id and aws_secret_access_key: set all three or remove it",
     );
   }
-  if (has("profile") && (has("aws_access_key_id") || has("aws_secret_access_key"))) {
-    r.fail(
-      "CONFIG_CONFLICT",
-      [...path, "profile"],
-      line("profile"),
-      `cannot be given together with ${
-        formatPath([...path, "aws_access_key_id"])
-      }: use the profile or the access keys, not both`,
-    );
-  }
-  if (!has("role_arn")) {
-    for (const k of ["external_id", "role_session_name", "role_duration_seconds"]) {
-      if (r.written([...path, k])) {
-        r.fail(
-          "CONFIG_REQUIRES",
-          [...path, k],
-          line(k),
-          `has no effect without ${formatPath([...path, "role_arn"])}: add role_arn or remove ${k}`,
-        );
-      }
-    }
-  }
+  checkDeclared(r, path, SPECS.credentials, c);
   if (
     needSome && !has("aws_access_key_id") && !has("aws_secret_access_key") && !has("profile") &&
     !has("role_arn")
@@ -210,7 +135,6 @@ function credentialRelations(r: Report, path: Path, c: Raw, needSome: boolean): 
 
 function ruleRelations(r: Report, path: Path, rule: Raw): void {
   const line = r.lineNear(path);
-  const given = (k: string) => r.written([...path, k]);
   if (rule.paths === undefined && rule.string_patterns === undefined) {
     r.fail(
       "CONFIG_OBFUSCATION_RULE",
@@ -219,15 +143,8 @@ function ruleRelations(r: Report, path: Path, rule: Raw): void {
       "names neither paths nor string_patterns: add the fields (paths) or the patterns (string_patterns) it applies to",
     );
   }
+  checkDeclared(r, path, SPECS.obfuscationRule, rule);
   const method = rule.method as string;
-  if (method === "hash" && rule.hash_key === undefined) {
-    r.fail(
-      "CONFIG_OBFUSCATION_RULE",
-      [...path, "hash_key"],
-      r.lineNear([...path, "method"]),
-      'is required for method hash: add it, e.g. hash_key: "${SECLAKE_HASH_KEY}" (or hash_key_file)',
-    );
-  }
   if (method === "hash" && typeof rule.hash_key === "string") {
     const bytes = new TextEncoder().encode(rule.hash_key).length;
     if (bytes < MIN_HASH_KEY_BYTES) {
@@ -238,22 +155,6 @@ function ruleRelations(r: Report, path: Path, rule: Raw): void {
         `is ${bytes} byte${
           bytes === 1 ? "" : "s"
         } long, and must be at least ${MIN_HASH_KEY_BYTES}: anyone who can guess it can reverse the pseudonyms by hashing likely values; use a long random key, e.g. the output of openssl rand -hex 32`,
-      );
-    }
-  }
-  const only: Record<string, string> = {
-    value: "mask",
-    hash_key: "hash",
-    hash_length: "hash",
-    keep_last: "partial",
-  };
-  for (const [k, m] of Object.entries(only)) {
-    if (given(k) && method !== m) {
-      r.fail(
-        "CONFIG_OBFUSCATION_RULE",
-        [...path, k],
-        r.lineNear([...path, k]),
-        `applies to method ${m} only, and this rule's method is ${method}: remove ${k} or change the method`,
       );
     }
   }

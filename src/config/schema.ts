@@ -164,7 +164,22 @@ const credentials = (description: string, sameAs?: string) =>
       "Named profile of the shared AWS files (~/.aws/config, ~/.aws/credentials), instead of access keys.",
       { example: "security-lake", exampleOnly: true },
     ),
-  }, sameAs ? { optional: true, sameAs } : {});
+  }, {
+    ...(sameAs ? { optional: true, sameAs } : {}),
+    relations: [
+      {
+        kind: "conflicts",
+        field: "profile",
+        with: ["aws_access_key_id", "aws_secret_access_key"],
+        fix: "use the profile or the access keys, not both",
+      },
+      {
+        kind: "needs",
+        fields: ["external_id", "role_session_name", "role_duration_seconds"],
+        needs: "role_arn",
+      },
+    ],
+  });
 
 const output = obj("One output. Its key names it in logs and metrics.", {
   type: choice(
@@ -230,6 +245,21 @@ const output = obj("One output. Its key names it in logs and metrics.", {
       max: 16,
     }),
   }),
+}, {
+  relations: [
+    {
+      kind: "requiredFor",
+      fields: ["config.address", "config.port", "config.chain", "config.cert", "config.key"],
+      when: { key: "type", is: ["devo_platform"] },
+      label: "output type",
+    },
+    {
+      kind: "requiredFor",
+      fields: ["config.address", "config.port"],
+      when: { key: "type", is: ["relay"] },
+      label: "output type",
+    },
+  ],
 });
 
 const obfuscationRule = obj("One obfuscation rule.", {
@@ -263,6 +293,23 @@ const obfuscationRule = obj("One obfuscation rule.", {
     min: 0,
     max: 64,
   }),
+}, {
+  relations: [
+    {
+      kind: "requiredFor",
+      fields: ["hash_key"],
+      when: { key: "method", is: ["hash"] },
+      label: "method",
+      code: "CONFIG_OBFUSCATION_RULE",
+    },
+    {
+      kind: "onlyFor",
+      key: "method",
+      fields: { value: "mask", hash_key: "hash", hash_length: "hash", keep_last: "partial" },
+      noun: "rule",
+      code: "CONFIG_OBFUSCATION_RULE",
+    },
+  ],
 });
 
 const events = obj("The `events` service: Security Lake OCSF records.", {
@@ -487,6 +534,34 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     exampleOnly: true,
   }),
   services: obj("Services of this input.", { events }),
+}, {
+  relations: [
+    {
+      kind: "requiredFor",
+      fields: ["directory"],
+      when: { key: "type", is: ["directory"] },
+      label: "input type",
+    },
+    { kind: "requiredFor", fields: ["region"], when: { key: "type", not: ["directory"] } },
+    {
+      kind: "oneOf",
+      fields: ["queue_name", "queue_url"],
+      when: { key: "type", not: ["directory"] },
+    },
+    {
+      kind: "conflicts",
+      field: "queue_url",
+      with: ["queue_name"],
+      when: { key: "type", not: ["directory"] },
+    },
+    {
+      kind: "conflicts",
+      field: "queue_account_id",
+      with: ["queue_url"],
+      when: { key: "type", not: ["directory"] },
+      why: ", which already names the account",
+    },
+  ],
 });
 
 /** The whole configuration file. */

@@ -59,10 +59,59 @@ export interface ListSpec extends BaseSpec {
   readonly item: ScalarSpec;
 }
 
+/** A condition on a sibling setting: its value is (or is not) one of a few words. */
+export interface When {
+  readonly key: string;
+  readonly is?: readonly string[];
+  readonly not?: readonly string[];
+}
+
+/**
+ * A relation between the fields of one object, declared beside them and checked by the relations
+ * pass once every value has its form. Fields may be dotted (`config.address`).
+ */
+export type Relation =
+  /** Each of `fields` must be given when `when` holds: "is required for <label> <value>". */
+  | {
+    readonly kind: "requiredFor";
+    readonly fields: readonly string[];
+    readonly when: When;
+    /** Names the condition in messages, e.g. `output type`; absent: a plain "is required". */
+    readonly label?: string;
+    /** Reported with this code at the condition's line, rather than as a missing setting. */
+    readonly code?: ErrorCode;
+  }
+  /** At least one of `fields` must be given when `when` holds. */
+  | { readonly kind: "oneOf"; readonly fields: readonly string[]; readonly when?: When }
+  /** `field` cannot be given with any of `with` (the message names the first). */
+  | {
+    readonly kind: "conflicts";
+    readonly field: string;
+    readonly with: readonly string[];
+    readonly when?: When;
+    /** Completes "cannot be given together with X", e.g. `, which already names the account`. */
+    readonly why?: string;
+    /** What to do instead of the default "keep one of the two". */
+    readonly fix?: string;
+  }
+  /** Each of `fields` has no effect without `needs`. */
+  | { readonly kind: "needs"; readonly fields: readonly string[]; readonly needs: string }
+  /** Each field applies to one value of `key` only (e.g. `value` to method mask). */
+  | {
+    readonly kind: "onlyFor";
+    readonly key: string;
+    readonly fields: Readonly<Record<string, string>>;
+    /** What the object is called in messages ("this rule's method"). */
+    readonly noun: string;
+    readonly code: ErrorCode;
+  };
+
 /** An object with a fixed set of keys. */
 export interface ObjectSpec extends BaseSpec {
   readonly kind: "object";
   readonly fields: Readonly<Record<string, Spec>>;
+  /** Relations between its fields (settings required for a type, settings that exclude others). */
+  readonly relations?: readonly Relation[];
   /** When absent, the object stays absent (no defaults are filled in). */
   readonly optional?: boolean;
   /** Has the same keys as this sibling; the docs list them once, there. */
@@ -118,7 +167,12 @@ export type ObjectOf<F extends Record<string, Spec>> = Omit<ObjectSpec, "fields"
 export const obj = <F extends Record<string, Spec>>(
   description: string,
   fields: F,
-  extra: { required?: boolean; optional?: boolean; sameAs?: string } = {},
+  extra: {
+    required?: boolean;
+    optional?: boolean;
+    sameAs?: string;
+    relations?: readonly Relation[];
+  } = {},
 ): ObjectOf<F> => ({ kind: "object", description, fields, ...extra });
 export const list = (
   description: string,
