@@ -59,27 +59,61 @@ function inspectCertificateFiles(
   files: CertificateFiles,
   options: { now?: Date },
 ): { problems: PemProblem[]; warnings: PemWarning[] } {
-  const now = options.now ?? new Date();
-  const problems: PemProblem[] = [];
-  const warnings: PemWarning[] = [];
-  const read = (setting: PemProblem["setting"]): string | undefined => {
-    const path = files[setting];
+  const found = new Inspection(files, options.now ?? new Date());
+  found.certificates("chain");
+  const cert = found.certificates("cert");
+  const key = found.privateKey();
+  if (cert?.[0] && key && !samePublicKey(cert[0], key)) {
+    found.problems.push({
+      code: "CONFIG_KEY_MISMATCH",
+      setting: "key",
+      text:
+        `names ${files.key}, which is not the private key of the certificate in ${files.cert} (${
+          subject(cert[0])
+        }): use the key issued with that certificate`,
+    });
+  }
+  return { problems: found.problems, warnings: found.warnings };
+}
+
+/** The problems and warnings found so far in one output's three files. */
+class Inspection {
+  readonly problems: PemProblem[] = [];
+  readonly warnings: PemWarning[] = [];
+  readonly #files: CertificateFiles;
+  readonly #now: Date;
+
+  constructor(files: CertificateFiles, now: Date) {
+    this.#files = files;
+    this.#now = now;
+  }
+
+  /** The text of the file `setting` names; undefined, with the problem noted, if unreadable. */
+  read(setting: PemProblem["setting"]): string | undefined {
+    const path = this.#files[setting];
     try {
       return Deno.readTextFileSync(path);
     } catch (e) {
       const [code, why] = fileProblem(e);
-      problems.push({ code, setting, text: `names ${path}, which ${why}` });
+      this.problems.push({ code, setting, text: `names ${path}, which ${why}` });
       return undefined;
     }
-  };
+  }
 
-  const certs = (setting: "chain" | "cert"): X509Certificate[] | undefined => {
-    const text = read(setting);
+  /** The certificates of `chain` or `cert`, each checked against the clock. */
+  certificates(setting: "chain" | "cert"): X509Certificate[] | undefined {
+    const text = this.read(setting);
     if (text === undefined) return undefined;
-    const path = files[setting];
+    const out = this.#parse(setting, text);
+    if (out !== undefined) this.#checkDates(setting, out);
+    return out;
+  }
+
+  #parse(setting: "chain" | "cert", text: string): X509Certificate[] | undefined {
+    const path = this.#files[setting];
     const blocks = text.match(CERT_BLOCK) ?? [];
     if (blocks.length === 0) {
-      problems.push({
+      this.problems.push({
         code: "CONFIG_NOT_PEM",
         setting,
         text: `names ${path}, which holds no PEM certificate (${
@@ -93,7 +127,7 @@ function inspectCertificateFiles(
       try {
         out.push(new X509Certificate(block));
       } catch {
-        problems.push({
+        this.problems.push({
           code: "CONFIG_NOT_PEM",
           setting,
           text: `names ${path}, whose certificate ${
@@ -103,9 +137,14 @@ function inspectCertificateFiles(
         return undefined;
       }
     }
+    return out;
+  }
+
+  #checkDates(setting: "chain" | "cert", out: X509Certificate[]): void {
+    const path = this.#files[setting];
+    const now = this.#now.getTime();
     const valid = (c: X509Certificate) =>
-      new Date(c.validFrom).getTime() <= now.getTime() &&
-      new Date(c.validTo).getTime() >= now.getTime();
+      new Date(c.validFrom).getTime() <= now && new Date(c.validTo).getTime() >= now;
     // The client certificate is the first of `cert`; the server is trusted through any valid
     // certificate of `chain`. Certificates beyond those are only warned about.
     const usable = setting === "cert" ? valid(out[0]!) : out.some(valid);
@@ -113,16 +152,16 @@ function inspectCertificateFiles(
       const from = new Date(c.validFrom);
       const to = new Date(c.validTo);
       const extra = usable && (setting === "chain" || n > 0);
-      if (to.getTime() < now.getTime()) {
+      if (to.getTime() < now) {
         if (extra) {
-          warnings.push({
+          this.warnings.push({
             setting,
             text: `names ${path}, whose certificate ${n + 1} (${subject(c)}) expired on ${
               isoDay(to)
             }; it is not used, the others are`,
           });
         } else {
-          problems.push({
+          this.problems.push({
             code: "CONFIG_CERT_EXPIRED",
             setting,
             text: `names ${path}, whose certificate ${subject(c)} expired on ${isoDay(to)}${
@@ -130,16 +169,16 @@ function inspectCertificateFiles(
             }: download fresh certificates from Devo`,
           });
         }
-      } else if (from.getTime() > now.getTime()) {
+      } else if (from.getTime() > now) {
         if (extra) {
-          warnings.push({
+          this.warnings.push({
             setting,
             text: `names ${path}, whose certificate ${n + 1} (${subject(c)}) is valid only from ${
               isoDay(from)
             }; it is not used until then`,
           });
         } else {
-          problems.push({
+          this.problems.push({
             code: "CONFIG_CERT_NOT_YET_VALID",
             setting,
             text: `names ${path}, whose certificate ${subject(c)} is valid only from ${
@@ -149,48 +188,37 @@ function inspectCertificateFiles(
         }
       }
     }
-    return out;
-  };
+  }
 
-  certs("chain");
-  const cert = certs("cert");
-  let key: KeyObject | undefined;
-  const keyText = read("key");
-  if (keyText !== undefined) {
+  /** The private key of `key`, unencrypted and readable; undefined with the problem noted. */
+  privateKey(): KeyObject | undefined {
+    const keyText = this.read("key");
+    if (keyText === undefined) return undefined;
+    const path = this.#files.key;
     if (/ENCRYPTED/.test(keyText) && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText)) {
-      problems.push({
+      this.problems.push({
         code: "CONFIG_KEY_ENCRYPTED",
         setting: "key",
         text:
-          `names ${files.key}, which holds a passphrase-protected key: write an unencrypted copy with openssl pkey and point key at it`,
+          `names ${path}, which holds a passphrase-protected key: write an unencrypted copy with openssl pkey and point key at it`,
       });
-    } else {
-      const block = KEY_BLOCK.exec(keyText)?.[0];
-      try {
-        if (block === undefined) throw new Error("no block");
-        key = createPrivateKey(block);
-      } catch {
-        problems.push({
-          code: "CONFIG_NOT_PEM",
-          setting: "key",
-          text: `names ${files.key}, which holds no usable PEM private key (${
-            block ? "the key block is damaged" : whatIs(keyText)
-          }): use the domain's .key file from Devo`,
-        });
-      }
+      return undefined;
+    }
+    const block = KEY_BLOCK.exec(keyText)?.[0];
+    try {
+      if (block === undefined) throw new Error("no block");
+      return createPrivateKey(block);
+    } catch {
+      this.problems.push({
+        code: "CONFIG_NOT_PEM",
+        setting: "key",
+        text: `names ${path}, which holds no usable PEM private key (${
+          block ? "the key block is damaged" : whatIs(keyText)
+        }): use the domain's .key file from Devo`,
+      });
+      return undefined;
     }
   }
-  if (cert?.[0] && key && !samePublicKey(cert[0], key)) {
-    problems.push({
-      code: "CONFIG_KEY_MISMATCH",
-      setting: "key",
-      text:
-        `names ${files.key}, which is not the private key of the certificate in ${files.cert} (${
-          subject(cert[0])
-        }): use the key issued with that certificate`,
-    });
-  }
-  return { problems, warnings };
 }
 
 function samePublicKey(cert: X509Certificate, key: KeyObject): boolean {
