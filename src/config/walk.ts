@@ -6,30 +6,13 @@
  */
 import { isMap, isScalar, isSeq } from "yaml";
 import { isAlias } from "yaml";
-import type { Document, Node as YamlNode } from "yaml";
+import type { Document, Node as YamlNode, Pair } from "yaml";
 import { isAbsolute, resolve } from "node:path";
-import { LinearRegexError, linearRegExp } from "../linear_regex.ts";
-import {
-  amount,
-  article,
-  closest,
-  DAY,
-  describe,
-  fileProblem,
-  fill,
-  isNull,
-  iso,
-  parseRfc3339,
-  parseSize,
-  patternHint,
-  placesOf,
-  rangeText,
-  typeName,
-} from "./_util.ts";
+import { closest, fileProblem, fill, isNull, placesOf, typeName } from "./_util.ts";
 import type { Path } from "./_util.ts";
 import { formatPath } from "./report.ts";
 import type { Report } from "./report.ts";
-import { acceptsFile, isMasked, NATIVE_SOURCES } from "./schema.ts";
+import { acceptsFile } from "./schema.ts";
 import type {
   ListSpec,
   MapSpec,
@@ -43,7 +26,12 @@ import type {
 /** A configuration tree as walked: plain objects, lists and scalars. */
 export type Raw = Record<string, unknown>;
 
-const MASK = '"****"';
+/** An object's values walked so far, the keys written, and the keys whose value was refused. */
+interface Seen {
+  out: Raw;
+  given: Set<string>;
+  invalid: Set<string>;
+}
 
 /** What the walk needs besides the document. */
 export interface WalkOptions {
@@ -56,18 +44,26 @@ export interface WalkOptions {
   keepTooOld: boolean;
 }
 
+import { ScalarChecks } from "./scalar_checks.ts";
+import type { TooOld } from "./scalar_checks.ts";
+
 /** Pass 2 (see the module). */
 export class Walker {
-  /** `historical_poll_datetime` values older than allowed, decided once the config is built. */
-  readonly tooOld: { path: Path; line: number | undefined; what: string }[] = [];
   readonly #r: Report;
   readonly #doc: Document.Parsed;
   readonly #o: WalkOptions;
+  readonly #scalars: ScalarChecks;
 
   constructor(report: Report, doc: Document.Parsed, options: WalkOptions) {
     this.#r = report;
     this.#doc = doc;
     this.#o = options;
+    this.#scalars = new ScalarChecks(report, options);
+  }
+
+  /** `historical_poll_datetime` values older than allowed, decided once the config is built. */
+  get tooOld(): readonly TooOld[] {
+    return this.#scalars.tooOld;
   }
 
   /** `node`, or the node an alias in it names. */
@@ -112,52 +108,61 @@ export class Walker {
       );
       return undefined;
     }
-    const out: Raw = {};
-    const given = new Set<string>();
-    const invalid = new Set<string>();
-    for (const pair of node?.items ?? []) {
-      const keyNode = pair.key as YamlNode;
-      const key = String(isScalar(keyNode) ? keyNode.value : keyNode);
-      const valueNode = this.deref(pair.value);
-      const line = this.#r.line(keyNode);
-      const child = spec.fields[key];
-      if (child) {
-        if (given.has(key)) {
-          this.#r.conflict(path, key, `${key}_file`, line);
-          continue;
-        }
-        given.add(key);
-        this.#r.where.set(formatPath([...path, key]), {
-          keyLine: line,
-          valueLine: this.#r.line(valueNode),
-        });
-        const before = this.#r.errors.length;
-        out[key] = this.#walk(valueNode, child, [...path, key], line);
-        if (this.#r.errors.length > before) invalid.add(key);
-        continue;
+    const seen: Seen = { out: {}, given: new Set(), invalid: new Set() };
+    for (const pair of node?.items ?? []) this.#walkPair(pair, spec, path, seen);
+    this.#fillAbsent(spec, path, seen, keyLine ?? this.#r.line(node));
+    return seen.out;
+  }
+
+  /** Walks one `key: value` of a mapping: a field, a field's `_file` form, or an unknown key. */
+  #walkPair(pair: Pair, spec: ObjectSpec, path: Path, seen: Seen): void {
+    const { out, given, invalid } = seen;
+    const keyNode = pair.key as YamlNode;
+    const key = String(isScalar(keyNode) ? keyNode.value : keyNode);
+    const valueNode = this.deref(pair.value);
+    const line = this.#r.line(keyNode);
+    const child = spec.fields[key];
+    if (child) {
+      if (given.has(key)) {
+        this.#r.conflict(path, key, `${key}_file`, line);
+        return;
       }
-      const base = key.endsWith("_file") ? key.slice(0, -5) : undefined;
-      const baseSpec = base === undefined ? undefined : spec.fields[base];
-      if (base !== undefined && baseSpec && acceptsFile(baseSpec)) {
-        if (given.has(base)) {
-          this.#r.conflict(path, base, key, line);
-          continue;
-        }
-        given.add(base);
-        this.#r.where.set(formatPath([...path, base]), {
-          keyLine: line,
-          valueLine: this.#r.line(valueNode),
-        });
-        const before = this.#r.errors.length;
-        out[base] = this.#fromFile(valueNode, baseSpec as ScalarSpec, [...path, key], [
-          ...path,
-          base,
-        ]);
-        if (this.#r.errors.length > before) invalid.add(base);
-        continue;
-      }
-      this.#r.fail("CONFIG_UNKNOWN_KEY", [...path, key], line, this.#unknown(key, spec, path));
+      given.add(key);
+      this.#r.where.set(formatPath([...path, key]), {
+        keyLine: line,
+        valueLine: this.#r.line(valueNode),
+      });
+      const before = this.#r.errors.length;
+      out[key] = this.#walk(valueNode, child, [...path, key], line);
+      if (this.#r.errors.length > before) invalid.add(key);
+      return;
     }
+    const base = key.endsWith("_file") ? key.slice(0, -5) : undefined;
+    const baseSpec = base === undefined ? undefined : spec.fields[base];
+    if (base !== undefined && baseSpec && acceptsFile(baseSpec)) {
+      if (given.has(base)) {
+        this.#r.conflict(path, base, key, line);
+        return;
+      }
+      given.add(base);
+      this.#r.where.set(formatPath([...path, base]), {
+        keyLine: line,
+        valueLine: this.#r.line(valueNode),
+      });
+      const before = this.#r.errors.length;
+      out[base] = this.#fromFile(valueNode, baseSpec as ScalarSpec, [...path, key], [
+        ...path,
+        base,
+      ]);
+      if (this.#r.errors.length > before) invalid.add(base);
+      return;
+    }
+    this.#r.fail("CONFIG_UNKNOWN_KEY", [...path, key], line, this.#unknown(key, spec, path));
+  }
+
+  /** Fills the defaults of the fields not written, and reports required ones that are absent. */
+  #fillAbsent(spec: ObjectSpec, path: Path, seen: Seen, line: number | undefined): void {
+    const { out, given, invalid } = seen;
     for (const [key, child] of Object.entries(spec.fields)) {
       if (out[key] !== undefined || invalid.has(key)) continue;
       if (child.kind !== "object" && child.kind !== "map" && child.kind !== "objects") {
@@ -168,12 +173,14 @@ export class Walker {
         out[key] = [];
       }
       if (out[key] === undefined && child.required) {
-        const line = this.#r.where.get(formatPath([...path, key]))?.keyLine ?? keyLine ??
-          this.#r.line(node);
-        this.#r.missing([...path, key], child, line, given.has(key) ? "is empty" : undefined);
+        this.#r.missing(
+          [...path, key],
+          child,
+          this.#r.where.get(formatPath([...path, key]))?.keyLine ?? line,
+          given.has(key) ? "is empty" : undefined,
+        );
       }
     }
-    return out;
   }
 
   #unknown(key: string, spec: ObjectSpec, path: Path): string {
@@ -222,7 +229,7 @@ export class Walker {
       );
       return undefined;
     }
-    return this.#checkScalar(value, true, spec, basePath, line, `${abs}`);
+    return this.#scalars.check(value, true, spec, basePath, line, `${abs}`);
   }
 
   #walkMap(node: YamlNode | undefined, spec: MapSpec, path: Path): Raw | undefined {
@@ -267,23 +274,8 @@ export class Walker {
         `is not a valid key: it must be ${pattern.form}`,
       );
     } else if (pattern.code === "CONFIG_SOURCE_NAME" && key !== "default") {
-      this.#checkSource(key, path, line);
+      this.#scalars.checkSource(key, path, line);
     }
-  }
-
-  #checkSource(value: string, path: Path, line: number | undefined): boolean {
-    if ((NATIVE_SOURCES as readonly string[]).includes(value)) return true;
-    const near = closest(value, NATIVE_SOURCES);
-    if (near && (/^[A-Z0-9_]+$/.test(value) || value.toUpperCase() === near)) {
-      this.#r.fail(
-        "CONFIG_SOURCE_NAME",
-        path,
-        line,
-        `is not a Security Lake source name: did you mean ${near}? got ${JSON.stringify(value)}`,
-      );
-      return false;
-    }
-    return true;
   }
 
   #walkList(node: YamlNode | undefined, spec: ListSpec, path: Path): string[] | undefined {
@@ -353,7 +345,12 @@ export class Walker {
     if (isNull(node)) return undefined;
     const line = this.#r.line(node);
     if (!isScalar(node!)) {
-      this.#r.fail(spec.typeCode ?? "CONFIG_TYPE", path, line, this.#typeMessage(spec, node!));
+      this.#r.fail(
+        spec.typeCode ?? "CONFIG_TYPE",
+        path,
+        line,
+        this.#scalars.typeMessage(spec, node!),
+      );
       return undefined;
     }
     let value = node.value;
@@ -373,33 +370,7 @@ export class Walker {
       // An unquoted number where text is expected (ids, account ids): keep it as written.
       value = node.source ?? String(value);
     }
-    return this.#checkScalar(value, text, spec, path, line);
-  }
-
-  #typeMessage(spec: ScalarSpec, node: YamlNode | unknown, value?: unknown): string {
-    const got = node !== undefined && typeof node === "object" && node !== null && !isScalar(node)
-      ? typeName(node as YamlNode)
-      : isMasked(spec)
-      ? `${article(typeof value)} (masked)`
-      : describe(value);
-    switch (spec.kind) {
-      case "integer":
-        return spec.unit === "bytes"
-          ? `must be a number of bytes or a size such as 8MiB: got ${got}`
-          : `must be a whole number${spec.unit ? ` of ${spec.unit}` : ""}: got ${got}${
-            typeof value === "string" && /^-?\d+$/.test(value) ? " (write it without quotes)" : ""
-          }`;
-      case "boolean":
-        return `must be true or false: got ${got}`;
-      case "enum":
-        return `must be one of ${spec.choices!.join(", ")}: got ${got}`;
-      case "datetime":
-        return `must be a string holding an RFC 3339 date-time, e.g. "2024-05-01T00:00:00Z": got ${got}`;
-      default:
-        return spec.typeCode === "CONFIG_RESET_AUTH"
-          ? `must be a string: got ${got}; quote it, e.g. "${String(value ?? "2024-05-01")}"`
-          : `must be a string: got ${got}`;
-    }
+    return this.#scalars.check(value, text, spec, path, line);
   }
 
   #substitute(value: string, path: Path, line: number | undefined): string | undefined {
@@ -419,177 +390,5 @@ export class Walker {
       return v;
     });
     return ok ? out : undefined;
-  }
-
-  /** Checks one scalar `value`; `text` says it came from `${VAR}` or a file (so "25" may be 25). */
-  #checkScalar(
-    value: unknown,
-    text: boolean,
-    spec: ScalarSpec,
-    path: Path,
-    line: number | undefined,
-    file?: string,
-  ): unknown {
-    const masked = isMasked(spec);
-    const shown = (v: unknown) => (masked ? MASK : describe(v));
-    const from = file ? ` (read from ${file})` : "";
-    switch (spec.kind) {
-      case "integer": {
-        let n = value;
-        if (typeof n === "string" && spec.unit === "bytes") n = parseSize(n) ?? n;
-        if (typeof n === "string" && text && /^-?\d+$/.test(n.trim())) n = Number(n.trim());
-        if (typeof n !== "number" || !Number.isInteger(n)) {
-          this.#r.fail(
-            spec.typeCode ?? "CONFIG_TYPE",
-            path,
-            line,
-            this.#typeMessage(spec, undefined, value) + from,
-          );
-          return undefined;
-        }
-        if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-          this.#r.fail(
-            "CONFIG_RANGE",
-            path,
-            line,
-            `must be ${rangeText(spec)}: got ${amount(n, spec)}`,
-          );
-          return undefined;
-        }
-        return n;
-      }
-      case "boolean": {
-        let b = value;
-        if (text && typeof b === "string" && /^(true|false)$/i.test(b.trim())) {
-          b = b.trim().toLowerCase() === "true";
-        }
-        if (typeof b !== "boolean") {
-          this.#wrongType(spec, path, line, value);
-          return undefined;
-        }
-        return b;
-      }
-      case "enum": {
-        if (typeof value !== "string" || !spec.choices!.includes(value)) {
-          const near = typeof value === "string" ? closest(value, spec.choices!) : undefined;
-          this.#r.fail(
-            typeof value === "string" ? "CONFIG_CHOICE" : (spec.typeCode ?? "CONFIG_TYPE"),
-            path,
-            line,
-            `must be one of ${spec.choices!.join(", ")}: got ${shown(value)}${
-              near ? `; did you mean ${near}?` : ""
-            }`,
-          );
-          return undefined;
-        }
-        return value;
-      }
-      case "datetime":
-        return this.#checkDatetime(value, spec, path, line);
-      default: {
-        if (typeof value !== "string") {
-          this.#wrongType(spec, path, line, value);
-          return undefined;
-        }
-        if (value === "") return undefined;
-        if (spec.pattern && !spec.pattern.re.test(value)) {
-          this.#r.fail(
-            spec.pattern.code ?? "CONFIG_PATTERN",
-            path,
-            line,
-            `must be ${spec.pattern.form}: got ${shown(value)}${from}${
-              masked ? "" : patternHint(spec.pattern.code, value)
-            }`,
-          );
-          return undefined;
-        }
-        if (spec.pattern?.code === "CONFIG_SOURCE_NAME" && !this.#checkSource(value, path, line)) {
-          return undefined;
-        }
-        if (spec.regex) {
-          try {
-            linearRegExp(value, "g");
-          } catch (e) {
-            if (e instanceof LinearRegexError) {
-              this.#r.fail(
-                e.reason === "engine" ? "CONFIG_REGEX_ENGINE" : "CONFIG_REGEX_NOT_LINEAR",
-                path,
-                line,
-                e.reason === "engine"
-                  ? `needs linear-time regular expressions, and ${e.message}`
-                  : `is refused: ${e.message} (a crafted value could then take seconds to minutes): got ${
-                    shown(value)
-                  }`,
-              );
-              return undefined;
-            }
-            const why = e instanceof Error
-              ? e.message.replace(/^Invalid regular expression: /, "")
-              : "";
-            this.#r.fail(
-              "CONFIG_REGEX",
-              path,
-              line,
-              `is not a valid regular expression (${why}): got ${shown(value)}`,
-            );
-            return undefined;
-          }
-        }
-        return value;
-      }
-    }
-  }
-
-  /** Reports a value of the wrong type for `spec`. */
-  #wrongType(spec: ScalarSpec, path: Path, line: number | undefined, value: unknown): void {
-    this.#r.fail(
-      spec.typeCode ?? "CONFIG_TYPE",
-      path,
-      line,
-      this.#typeMessage(spec, undefined, value),
-    );
-  }
-
-  #checkDatetime(value: unknown, spec: ScalarSpec, path: Path, line: number | undefined): unknown {
-    if (typeof value !== "string") {
-      this.#wrongType(spec, path, line, value);
-      return undefined;
-    }
-    if (value === "") return undefined;
-    const ms = parseRfc3339(value);
-    if (ms === undefined) {
-      this.#r.fail(
-        "CONFIG_HISTORICAL_FORMAT",
-        path,
-        line,
-        `must be an RFC 3339 date-time with a time zone, e.g. 2024-05-01T00:00:00Z: got ${
-          describe(value)
-        }`,
-      );
-      return undefined;
-    }
-    const now = this.#o.now.getTime();
-    if (ms > now) {
-      this.#r.fail(
-        "CONFIG_HISTORICAL_FUTURE",
-        path,
-        line,
-        `must not be in the future (now is ${iso(now)}): got ${describe(value)}`,
-      );
-      return undefined;
-    }
-    const days = spec.maxAgeDays ?? 365;
-    if (ms < now - days * DAY) {
-      const what = `must be at most ${days} days back (not before ${
-        iso(now - days * DAY)
-      }) when its backfill starts: got ${describe(value)}`;
-      // With the hook, decided once the configuration is built: its backfill may have begun.
-      if (this.#o.keepTooOld) this.tooOld.push({ path, line, what });
-      else {
-        this.#r.fail("CONFIG_HISTORICAL_TOO_OLD", path, line, what);
-        return undefined;
-      }
-    }
-    return new Date(ms).toISOString();
   }
 }
