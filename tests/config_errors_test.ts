@@ -16,7 +16,7 @@ import type { TestCerts } from "./helpers/certs.ts";
 import { runCollectorProcess } from "./helpers/collector.ts";
 
 const SECRET = "s3cr3t-Value-XYZ";
-const ENV: Record<string, string> = { SECLAKE_TEST_SECRET: SECRET };
+const ENV: Record<string, string> = { SECLAKE_TEST_SECRET: SECRET, SECLAKE_TEST_EMPTY: "" };
 const env = (name: string) => ENV[name];
 const DAY = 86_400_000;
 
@@ -318,6 +318,14 @@ const CASES: Case[] = [
     line: 17,
     yaml: edit("AKIAIOSFODNN7EXAMPLE", '"${SECLAKE_UNSET_VARIABLE}"'),
     says: ["SECLAKE_UNSET_VARIABLE, which is not set"],
+  },
+  {
+    what: "an access key from a variable that is set but empty",
+    code: "CONFIG_ENV_EMPTY",
+    path: `${IN}.credentials.aws_access_key_id`,
+    line: 17,
+    yaml: edit("AKIAIOSFODNN7EXAMPLE", '"${SECLAKE_TEST_EMPTY}"'),
+    says: ["SECLAKE_TEST_EMPTY}, which is set but empty; export SECLAKE_TEST_EMPTY"],
   },
   {
     what: "the only input disabled",

@@ -15,7 +15,7 @@ function errors(input: string, output = "type: console"): string[] {
 const KEYS = 'credentials: { aws_access_key_id: AKIAEXAMPLE, aws_secret_access_key: "x" }';
 
 Deno.test("requiredFor: an output type's settings, each named with the type", () => {
-  const got = errors(`type: directory\ndirectory: ./lake`, "type: relay\nconfig: { port: 514 }");
+  const got = errors(`type: directory\ndirectory: /tmp`, "type: relay\nconfig: { port: 514 }");
   assert.deepEqual(got, [
     "CONFIG_MISSING: outputs.out.config.address is required for output type relay: add it, e.g. address: collector-eu.devo.io (line 4)",
   ]);

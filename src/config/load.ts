@@ -17,6 +17,7 @@ import { Report } from "./report.ts";
 import { SCHEMA } from "./schema.ts";
 import type { Config, InputConfig, OutputConfig } from "./types.ts";
 import { Walker } from "./walk.ts";
+import { blameSyntax } from "./yaml_hints.ts";
 import type { Raw } from "./walk.ts";
 
 /** Options for {@link loadConfig}, {@link parseConfig} and {@link validateConfig}. */
@@ -121,7 +122,10 @@ class Validator {
   readonly #now: Date;
   readonly #backfillStarted?: (config: Config, input: string) => boolean;
 
+  readonly #text: string;
+
   constructor(text: string, options: LoadOptions) {
+    this.#text = text;
     this.#doc = parseDocument(text, {
       lineCounter: this.#lc,
       prettyErrors: false,
@@ -163,8 +167,14 @@ class Validator {
       return undefined;
     }
     const raw = this.#walker.walkObject(root, SCHEMA, [], 1) as Raw;
-    if (this.errors.length > 0) return undefined;
-    checkRelations(this.#r, raw);
+    // Relations compare values, so they wait for every value to have its form; the files named
+    // by the values that do are checked at once, so that every mistake is reported together.
+    if (this.errors.length === 0) checkRelations(this.#r, raw);
+    if (this.#checkFiles) {
+      const named = { outputs: this.#outputs(raw), inputs: this.#inputs(raw) };
+      checkFiles(this.#r, named, { now: this.#now, env: this.#env });
+    }
+    this.#r.errors.sort((a, b) => (lineOfError(a) ?? 0) - (lineOfError(b) ?? 0));
     if (this.errors.length > 0) return undefined;
     const config = this.#build(raw);
     for (const old of this.#walker.tooOld) {
@@ -175,7 +185,6 @@ class Validator {
         this.#r.fail("CONFIG_HISTORICAL_TOO_OLD", old.path, old.line, old.what);
       }
     }
-    if (this.#checkFiles) checkFiles(this.#r, config, { now: this.#now, env: this.#env });
     this.#r.errors.sort((a, b) => (lineOfError(a) ?? 0) - (lineOfError(b) ?? 0));
     return this.errors.length > 0 ? undefined : config;
   }
@@ -208,13 +217,20 @@ class Validator {
         );
       } else if (!other) {
         other = true;
+        const blame = blameSyntax(this.#text, pos.line);
         const first = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
         this.#r.errors.push(
-          new CollectorError(
-            "CONFIG_YAML",
-            `Configuration is not valid YAML: ${first}${yamlHint(err.code)} ${at}`,
-            { context: { line: pos.line, column: pos.col } },
-          ),
+          blame
+            ? new CollectorError(
+              "CONFIG_YAML",
+              `Configuration is not valid YAML: ${blame.what} (line ${blame.line}, column ${blame.column})`,
+              { context: { line: blame.line, column: blame.column } },
+            )
+            : new CollectorError(
+              "CONFIG_YAML",
+              `Configuration is not valid YAML: ${first}${yamlHint(err.code)} ${at}`,
+              { context: { line: pos.line, column: pos.col } },
+            ),
         );
       }
     }
@@ -226,22 +242,23 @@ class Validator {
     return p === undefined ? undefined : isAbsolute(p) ? p : resolve(this.#baseDir, p);
   }
 
-  #build(raw: Raw): Config {
-    const globals = raw.globals as Raw & { persistence: Raw };
-    const outputs: OutputConfig[] = Object.entries((raw.outputs ?? {}) as Record<string, Raw>).map(
-      ([name, o]) => {
-        const c = (o.config ?? {}) as Raw;
-        return {
-          ...c,
-          name,
-          type: o.type,
-          chain: this.#abs(c.chain as string | undefined),
-          cert: this.#abs(c.cert as string | undefined),
-          key: this.#abs(c.key as string | undefined),
-        } as unknown as OutputConfig;
-      },
-    );
-    const inputs: InputConfig[] = Object.entries((raw.inputs ?? {}) as Record<string, Raw>)
+  #outputs(raw: Raw): OutputConfig[] {
+    return Object.entries((raw.outputs ?? {}) as Record<string, Raw>).map(([name, o]) => {
+      const c = (o.config ?? {}) as Raw;
+      return {
+        ...c,
+        name,
+        type: o.type,
+        chain: this.#abs(c.chain as string | undefined),
+        cert: this.#abs(c.cert as string | undefined),
+        key: this.#abs(c.key as string | undefined),
+      } as unknown as OutputConfig;
+    });
+  }
+
+  /** The enabled inputs, with their paths made absolute. */
+  #inputs(raw: Raw): InputConfig[] {
+    return Object.entries((raw.inputs ?? {}) as Record<string, Raw>)
       .filter(([, i]) => i.enabled !== false)
       .map(([name, i]) => ({
         ...i,
@@ -251,6 +268,12 @@ class Validator {
         // Notifications may name the input's own bucket only, unless configured otherwise.
         allowed_buckets: i.allowed_buckets ?? (i.bucket !== undefined ? [i.bucket] : undefined),
       } as unknown as InputConfig));
+  }
+
+  #build(raw: Raw): Config {
+    const globals = raw.globals as Raw & { persistence: Raw };
+    const outputs = this.#outputs(raw);
+    const inputs = this.#inputs(raw);
     return {
       globals: {
         ...globals,

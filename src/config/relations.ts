@@ -99,6 +99,26 @@ function inputRelations(r: Report, name: string, i: Raw): void {
 function credentialRelations(r: Report, path: Path, c: Raw, needSome: boolean): void {
   const has = (k: string) => c[k] !== undefined;
   const line = (k: string) => r.lineNear([...path, k]);
+  // A key written as ${VAR}, with VAR set but empty: the variable is what to fix, not the file.
+  const emptied = ["aws_access_key_id", "aws_secret_access_key"].filter((k) =>
+    !has(k) && r.fromEnv([...path, k]).length > 0
+  );
+  if (emptied.length > 0) {
+    for (const k of emptied) {
+      const vars = r.fromEnv([...path, k]);
+      r.fail(
+        "CONFIG_ENV_EMPTY",
+        [...path, k],
+        line(k),
+        `is empty: it comes from \${${vars.join("}, ${")}}, which ${
+          vars.length === 1 ? "is" : "are"
+        } set but empty; export ${vars.join(" and ")} with the ${
+          k === "aws_access_key_id" ? "access key id" : "secret access key"
+        } before starting the collector`,
+      );
+    }
+    return;
+  }
   if (has("aws_access_key_id") !== has("aws_secret_access_key")) {
     const [given, absent] = has("aws_access_key_id")
       ? ["aws_access_key_id", "aws_secret_access_key"]

@@ -72,9 +72,14 @@ export class Report {
     this.fail("CONFIG_MISSING", path, line, `${why}: ${hint}`);
   }
 
+  /** The `${VAR}`s the value at `path` was written with. */
+  fromEnv(path: Path): readonly string[] {
+    return this.where.get(formatPath(path))?.fromEnv ?? [];
+  }
+
   /** ` (it comes from ${VAR}, which is empty)` when the value at `path` came from variables. */
   emptyNote(path: Path): string {
-    const vars = this.where.get(formatPath(path))?.fromEnv;
+    const vars = this.fromEnv(path);
     return vars?.length ? ` (it comes from \${${vars.join("}, ${")}}, which is empty)` : "";
   }
 

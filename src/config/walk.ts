@@ -187,7 +187,10 @@ export class Walker {
     const known = Object.entries(spec.fields).flatMap(([k, s]) =>
       acceptsFile(s) ? [k, `${k}_file`] : [k]
     );
-    const near = closest(key, known);
+    // A typo, or a key written without the word that completes it (endpoint for endpoint_url).
+    const near = closest(key, known) ??
+      known.filter((k) => k.startsWith(`${key}_`) || k.endsWith(`_${key}`))
+        .sort((a, b) => a.length - b.length)[0];
     if (near) return `is not a known setting: did you mean ${formatPath([...path, near])}?`;
     const elsewhere = placesOf(key).map((p) => fill(p, path));
     if (elsewhere.length > 0) {

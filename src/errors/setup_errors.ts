@@ -60,6 +60,12 @@ export const SETUP_ERRORS = {
     "A `${VAR}` reference names an environment variable that is not set in the collector's environment.",
     "Export the variable before starting the collector (for a service: its unit or container environment), or write the value directly.",
   ),
+  CONFIG_ENV_EMPTY: setup(
+    49,
+    "Environment variable empty",
+    "An access key is written as a `${VAR}` reference, and the variable is set in the collector's environment but empty.",
+    "Give the variable its value where the collector's environment is defined (shell, service unit, container), or remove the key and its pair to use a profile or a role.",
+  ),
   CONFIG_NO_INPUT: setup(
     9,
     "No enabled input",
