@@ -149,7 +149,7 @@ Deno.test("seclake check probes credentials, queue, bucket and outputs", async (
       assert.equal(run.code, 69, run.stdout + run.stderr);
       assert.match(
         line(run.stdout, "✗", "inputs.security_lake queue"),
-        /InitVariablesError 101: Queue NoSuchQueue does not exist/,
+        /InitVariablesError 101: Queue NoSuchQueue does not exist in region us-east-1 \(asked at https:\/\/(localhost|127\.0\.0\.1):\d+\) or is not visible/,
       );
       line(run.stdout, "✓", "inputs.security_lake credentials");
       line(run.stdout, "✓", "outputs.devo_1 (devo_platform)");

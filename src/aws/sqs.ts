@@ -77,12 +77,14 @@ export class SqsQueue {
     } catch (e) {
       const name = (e as { name?: string }).name ?? "";
       if (/NonExistentQueue|QueueDoesNotExist/.test(name)) {
+        const { region, endpoint } = await askedWhere(client);
+        const owner = options.ownerAccountId ? ` of account ${options.ownerAccountId}` : "";
         throw new CollectorError(
           "QUEUE_NOT_FOUND",
-          `Queue ${queueName} does not exist or is not visible to these credentials`,
+          `Queue ${queueName}${owner} does not exist in region ${region} (asked at ${endpoint}) or is not visible to these credentials`,
           {
             cause: e,
-            context: { queue_name: queueName },
+            context: { queue_name: queueName, region, endpoint },
           },
         );
       }
@@ -165,4 +167,16 @@ export class SqsQueue {
       throw wrapAwsError(e, "SQS", "ChangeMessageVisibility", { message_id: message.id });
     }
   }
+}
+
+/** The region and endpoint `client` sends to, for messages. */
+async function askedWhere(client: SQSClient): Promise<{ region: string; endpoint: string }> {
+  const region = await client.config.region().catch(() => "(unknown)");
+  const custom = await client.config.endpoint?.().catch(() => undefined);
+  const endpoint = custom
+    ? `${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ""}${
+      custom.path === "/" ? "" : custom.path
+    }`
+    : `AWS's regional endpoint for ${region}`;
+  return { region, endpoint };
 }
