@@ -17,7 +17,8 @@ import { createCredentials } from "./credentials.ts";
 import type { CredentialsOptions, ManagedCredentials } from "./credentials.ts";
 import { FetchHandler } from "./http_handler.ts";
 import { inputNetwork } from "./network.ts";
-import type { AwsService, EnvLookup, InputNetwork } from "./network.ts";
+import type { EnvLookup } from "../env.ts";
+import type { AwsService, InputNetwork } from "./network.ts";
 
 /** The SQS and S3 clients of one input. Call `destroy()` when done. */
 export interface AwsClients {

@@ -15,6 +15,7 @@
  * Pure: the environment comes in as a lookup function and files are read by the caller.
  * @module
  */
+import type { EnvLookup } from "../env.ts";
 
 /** An AWS service the collector calls. */
 export type AwsService = "sqs" | "s3" | "sts";
@@ -62,9 +63,6 @@ export interface InputNetwork {
   /** The proxy for a request to `url`, or undefined for a direct connection. */
   proxyFor(url: URL): ProxyChoice | undefined;
 }
-
-/** Reads one environment variable (undefined when unset). */
-export type EnvLookup = (name: string) => string | undefined;
 
 /** The network paths `settings` and the environment describe (see the module). */
 export function inputNetwork(settings: NetworkSettings, env: EnvLookup): InputNetwork {

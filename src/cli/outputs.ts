@@ -9,7 +9,7 @@ import { tcpConnector, tlsConnector } from "../output/connectors.ts";
 import { trustWidenings } from "../output/tls_trust.ts";
 import type { TrustWidening } from "../output/tls_trust.ts";
 import type { Config } from "../config/types.ts";
-import { env } from "../config/warnings.ts";
+import { env } from "../env.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
 
 /**

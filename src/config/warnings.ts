@@ -9,6 +9,7 @@
  *   the rest of the file is usable.
  * @module
  */
+import { env } from "../env.ts";
 import type { Config } from "./types.ts";
 import { certificateWarnings } from "./pem.ts";
 import { LAKE_BUCKET_PREFIX } from "./schema.ts";
@@ -99,15 +100,6 @@ export function keyExposure(
     }
   }
   return undefined;
-}
-
-/** An environment variable of this process; undefined when unset or not readable. */
-export function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The effective group id of this process, on Linux. */

@@ -11,6 +11,7 @@
  * what is in effect.
  * @module
  */
+import type { EnvLookup } from "../env.ts";
 
 /** One setting that widens the trust of the Devo connection. */
 export interface TrustWidening {
@@ -19,9 +20,6 @@ export interface TrustWidening {
   /** Its value, for messages (a path or store names). */
   readonly value: string;
 }
-
-/** Reads one environment variable (undefined when unset or not readable). */
-export type EnvLookup = (name: string) => string | undefined;
 
 /** The environment variables in effect that add roots to Deno's store (see the module). */
 export function envTrustWidenings(env: EnvLookup): TrustWidening[] {
