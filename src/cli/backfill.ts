@@ -109,6 +109,56 @@ export async function backfillCommand(
   args: string[],
   options: BackfillCommandOptions = {},
 ): Promise<number> {
+  const request = parseBackfillArgs(args, (options.now ?? (() => new Date()))());
+  const config = await loadConfig(request.config, { backfillStarted: prePullStarted });
+  const inputs = selectInputs(config, request.input);
+  const progress = new BackfillProgress();
+  const shown: { display?: ProgressDisplay } = {};
+  await setupLogging({
+    level: request.level ?? config.globals.log_level,
+    format: config.globals.log_format,
+    write: (line) =>
+      shown.display ? shown.display.write(line) : Deno.stderr.writeSync(encoder.encode(line)),
+  });
+  const stop = stopSignal(options.signal);
+  try {
+    if (request.dryRun) {
+      for (const input of inputs) {
+        await dryRunInput(config, input, {
+          ...request.window,
+          signal: stop.signal,
+          print: options.print ?? ((l) => console.log(l)),
+        });
+      }
+      return 0;
+    }
+    return await backfillInputs(config, inputs, request.window, stop.signal, progress, shown);
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** What the window of a backfill is, from the command line. */
+interface BackfillWindow {
+  fromDay: string;
+  toDay: string;
+  /** `--to` was given (else the window ends today). */
+  toGiven: boolean;
+  shard?: Shard;
+  sources?: readonly string[];
+}
+
+/** The arguments of `seclake backfill`, checked. */
+interface BackfillRequest {
+  config: string;
+  level?: LogLevel;
+  input?: string;
+  dryRun: boolean;
+  window: BackfillWindow;
+}
+
+/** Parses and checks the arguments of `seclake backfill` (`USAGE` errors), as of `now`. */
+function parseBackfillArgs(args: string[], now: Date): BackfillRequest {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -142,7 +192,6 @@ export async function backfillCommand(
       `--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`,
     );
   }
-  const now = (options.now ?? (() => new Date()))();
   const fromDay = parseBackfillDay(values.from, "--from");
   const toDay = typeof values.to === "string" ? parseBackfillDay(values.to, "--to") : dayOf(now);
   checkWindow(fromDay, toDay, { now });
@@ -153,8 +202,17 @@ export async function backfillCommand(
   if (sources !== undefined && sources.length === 0) {
     throw new CollectorError("USAGE", "--sources needs at least one source name, e.g. VPC_FLOW");
   }
-  const config = await loadConfig(values.config, { backfillStarted: prePullStarted });
-  const wanted = typeof values.input === "string" ? values.input : undefined;
+  return {
+    config: values.config,
+    level: level as LogLevel | undefined,
+    input: typeof values.input === "string" ? values.input : undefined,
+    dryRun: values["dry-run"] === true,
+    window: { fromDay, toDay, toGiven: typeof values.to === "string", shard, sources },
+  };
+}
+
+/** The inputs to backfill: the one named `wanted`, or every security_lake input. */
+function selectInputs(config: Config, wanted: string | undefined): InputConfig[] {
   const inputs = config.inputs.filter((i) =>
     wanted !== undefined ? i.name === wanted : i.type === "security_lake"
   );
@@ -170,83 +228,85 @@ export async function backfillCommand(
     throw new CollectorError("USAGE", "backfill needs an enabled input of type security_lake");
   }
   for (const input of inputs) needBucket(input, "seclake backfill");
+  return inputs;
+}
 
-  const dryRun = values["dry-run"] === true;
-  const terminal = !dryRun && Deno.stderr.isTerminal();
-  const progress = new BackfillProgress();
-  let display: ProgressDisplay | undefined;
-  await setupLogging({
-    level: (level as LogLevel | undefined) ?? config.globals.log_level,
-    format: config.globals.log_format,
-    write: (line) => display ? display.write(line) : Deno.stderr.writeSync(encoder.encode(line)),
-  });
+/** A signal that SIGINT, SIGTERM or `outer` abort; `dispose` removes the listeners. */
+function stopSignal(outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  options.signal?.addEventListener("abort", stop, { once: true });
+  outer?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const s of signals) Deno.removeSignalListener(s, stop);
+      outer?.removeEventListener("abort", stop);
+    },
+  };
+}
+
+/**
+ * Backfills `inputs` one after the other into the configured outputs, with the progress shown
+ * in `shown`; the exit code.
+ */
+async function backfillInputs(
+  config: Config,
+  inputs: readonly InputConfig[],
+  window: BackfillWindow,
+  signal: AbortSignal,
+  progress: BackfillProgress,
+  shown: { display?: ProgressDisplay },
+): Promise<number> {
+  const terminal = Deno.stderr.isTerminal();
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
   try {
-    if (dryRun) {
-      for (const input of inputs) {
-        await dryRunInput(config, input, {
-          fromDay,
-          toDay,
-          toGiven: typeof values.to === "string",
-          shard,
-          sources,
-          signal: controller.signal,
-          print: options.print ?? ((l) => console.log(l)),
-        });
-      }
-      return 0;
-    }
     for (const o of config.outputs) outputs.push(await createOutput(o));
     decodePool = startDecodePool(config.globals); // as `seclake run` has them
-    display = startProgressDisplay(progress, {
+    shown.display = startProgressDisplay(progress, {
       terminal,
       log: (line) => telemetry.emit("backfill_progress", { line }),
     });
     let ok = true;
     for (const input of inputs) {
-      if (controller.signal.aborted) break;
+      if (signal.aborted) break;
       const summary = await commandInput(config, input, {
-        fromDay,
-        toDay,
-        toGiven: typeof values.to === "string",
-        shard,
-        sources,
+        ...window,
         outputs,
         telemetry,
         progress,
-        signal: controller.signal,
+        signal,
         decodePool,
       });
       logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
       if (!summary.ok) ok = false;
     }
-    display.stop();
-    display = undefined;
+    shown.display.stop();
+    shown.display = undefined;
     telemetry.emit("backfill_progress", { line: progress.line() });
-    return ok && !controller.signal.aborted ? 0 : 1;
+    return ok && !signal.aborted ? 0 : 1;
   } finally {
-    const shown = display;
-    display = undefined;
-    shown?.stop();
-    for (const s of signals) Deno.removeSignalListener(s, stop);
-    options.signal?.removeEventListener("abort", stop);
+    const display = shown.display;
+    shown.display = undefined;
+    display?.stop();
     decodePool?.close();
-    await Promise.allSettled(outputs.map((o) => o.close()));
-    for (const o of outputs) {
-      telemetry.emit("output_confirmed_total", {
-        output: o.name,
-        events: o.stats.eventsSent,
-        bytes: o.stats.bytesSent,
-      });
-    }
+    await closeOutputs(outputs, telemetry);
+  }
+}
+
+/** Closes `outputs` and logs what each one had confirmed. */
+async function closeOutputs(outputs: readonly EventOutput[], telemetry: Telemetry): Promise<void> {
+  await Promise.allSettled(outputs.map((o) => o.close()));
+  for (const o of outputs) {
+    telemetry.emit("output_confirmed_total", {
+      output: o.name,
+      events: o.stats.eventsSent,
+      bytes: o.stats.bytesSent,
+    });
   }
 }
 
