@@ -6,10 +6,11 @@
  *   bytes done of those listed, events per second and the time left; otherwise a progress line
  *   is logged every 30 seconds.
  * - the PrePull step of `seclake run` when an input sets `historical_poll_datetime`: the same
- *   backfill, from that day to today, beside the live queue (`pipeline/prepull.ts`; this module
- *   gives it the bucket's lister and reader).
- * Both keep a cursor in the input's state folder and use the input's state store, so a restart
- * goes on where it stopped and an object already delivered is not sent again.
+ *   backfill, from that day to today, beside the live queue (`pipeline/prepull.ts`).
+ * This module parses the command and gives both the bucket's lister and reader; the passes are
+ * the pipeline's (`pipeline/backfill_command.ts`, `pipeline/prepull.ts`). Both keep a cursor in
+ * the input's state folder and use the input's state store, so a restart goes on where it
+ * stopped and an object already delivered is not sent again.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,11 +20,10 @@ import { S3Lister } from "../aws/s3_list.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
-import { runBackfill } from "../pipeline/backfill_runner.ts";
-import type { BackfillSummary } from "../pipeline/backfill_runner.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
 import { logSummary } from "../pipeline/prepull.ts";
-import type { PrePullSource } from "../pipeline/prepull.ts";
+import type { LakeSource } from "../pipeline/prepull.ts";
+import { runBackfillCommand } from "../pipeline/backfill_command.ts";
 import {
   checkWindow,
   dayOf,
@@ -35,7 +35,6 @@ import {
 import type { Shard } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
 import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/backfill_job.ts";
-import { StateStore } from "../state/store.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
 import { Telemetry } from "../telemetry/events.ts";
@@ -78,8 +77,8 @@ export function prePullWanted(input: InputConfig): boolean {
   return true;
 }
 
-/** The lister and reader of `input`'s bucket, for the PrePull step of `seclake run`. */
-export function prePullSource(input: InputConfig): (telemetry: Telemetry) => PrePullSource {
+/** The lister and reader of `input`'s bucket, for `seclake backfill` and the PrePull step. */
+export function lakeSource(input: InputConfig): (telemetry: Telemetry) => LakeSource {
   return (telemetry) => {
     const clients = createClients(input);
     return {
@@ -273,13 +272,21 @@ async function backfillInputs(
     let ok = true;
     for (const input of inputs) {
       if (signal.aborted) break;
-      const summary = await commandInput(config, input, {
+      const summary = await runBackfillCommand({
         ...window,
+        config,
+        input,
         outputs,
+        formatterFor: formatterFactory(config, input),
+        objectOptions: inputObjectOptions(
+          input,
+          compileObfuscation(input.services.events.obfuscation),
+          decodePool,
+        ),
         telemetry,
         progress,
         signal,
-        decodePool,
+        open: lakeSource(input),
       });
       logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
@@ -307,93 +314,6 @@ async function closeOutputs(outputs: readonly EventOutput[], telemetry: Telemetr
       events: o.stats.eventsSent,
       bytes: o.stats.bytesSent,
     });
-  }
-}
-
-interface CommandInputOptions {
-  fromDay: string;
-  toDay: string;
-  toGiven: boolean;
-  shard?: Shard;
-  sources?: readonly string[];
-  outputs: readonly EventOutput[];
-  telemetry: Telemetry;
-  progress: BackfillProgress;
-  signal: AbortSignal;
-  decodePool?: DecodePool;
-}
-
-async function commandInput(
-  config: Config,
-  input: InputConfig,
-  o: CommandInputOptions,
-): Promise<BackfillSummary> {
-  const bucket = input.bucket!;
-  const clients = createClients(input);
-  let state: StateStore | undefined;
-  let cursor: BackfillCursor | undefined;
-  try {
-    const dir = stateDirOf(config, input);
-    const opened = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
-    state = opened.store;
-    if (opened.report.reset) {
-      o.telemetry.emit("state_reset", { input: input.name });
-    }
-    o.telemetry.corruptState(opened.report.corrupt);
-    const { job, file } = commandCursor(input, o);
-    const c = await BackfillCursor.open(dir, { job, file });
-    cursor = c.cursor;
-    o.telemetry.corruptState(c.report.corrupt ? [c.report.corrupt] : []);
-    o.telemetry.emit(
-      "backfill_command_started",
-      {
-        input: input.name,
-        bucket,
-        from: formatDay(o.fromDay),
-        to: formatDay(o.toDay),
-        shard: o.shard ? `, shard ${o.shard.index}/${o.shard.count}` : "",
-        concurrency: input.backfill_concurrency,
-        resume: cursor.doneThrough || cursor.size > 0 ? " (resuming from its cursor)" : "",
-      },
-    );
-    const events = input.services.events;
-    return await runBackfill({
-      batches: enumerateBackfill(
-        new S3Lister(clients.s3, bucket, {
-          onRetry: (e) =>
-            o.telemetry.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
-        }),
-        {
-          bucket,
-          fromDay: o.fromDay,
-          toDay: o.toDay,
-          filter: filterOf(input, o.sources),
-          shard: o.shard,
-          cursor,
-          signal: o.signal,
-          onPlan: (plan) => o.progress.onPlan(plan),
-        },
-      ),
-      reader: new S3ObjectReader(clients.s3),
-      outputs: o.outputs,
-      formatterFor: formatterFactory(config, input),
-      state,
-      cursor,
-      concurrency: input.backfill_concurrency,
-      signal: o.signal,
-      shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
-      telemetry: o.telemetry,
-      progress: o.progress,
-      objectOptions: inputObjectOptions(
-        input,
-        compileObfuscation(events.obfuscation),
-        o.decodePool,
-      ),
-    });
-  } finally {
-    await cursor?.close().catch(() => {});
-    await state?.close().catch(() => {});
-    clients.destroy();
   }
 }
 

@@ -28,9 +28,10 @@ import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector } from "../source/partition.ts";
-import { prePullSource, prePullWanted } from "./backfill.ts";
+import { lakeSource, prePullWanted } from "./backfill.ts";
 import { runPrePullBackfill } from "../pipeline/prepull.ts";
-import { StateStore } from "../state/store.ts";
+import { openInputState } from "../pipeline/input_state.ts";
+import type { StateStore } from "../state/store.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { join } from "node:path";
 
@@ -228,7 +229,7 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
     options.signal,
   );
   if (queue instanceof SqsQueue) pollQueueDepth(ctx, queue);
-  const state = await openState(config, input, telemetry);
+  const state = await openInputState(config, input, telemetry);
   ctx.stores.push(state);
   const obfuscator = compileObfuscation(input.services.events.obfuscation);
   // The same for the queue's objects and the backfill's.
@@ -289,7 +290,7 @@ function startPrePull(
 ): Promise<{ ok: boolean }> {
   const { config, options } = ctx;
   return runPrePullBackfill({
-    open: prePullSource(input),
+    open: lakeSource(input),
     config,
     input,
     state: paths.state,
@@ -343,19 +344,6 @@ function liveOptions(
       allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
     },
   };
-}
-
-/** Opens the input's state, in its own folder of the persistence directory. */
-async function openState(
-  config: Config,
-  input: InputConfig,
-  telemetry: Telemetry,
-): Promise<StateStore> {
-  const dir = join(config.globals.persistence.directory_name, input.name);
-  const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
-  if (report.reset) telemetry.emit("state_reset", { input: input.name });
-  telemetry.corruptState(report.corrupt);
-  return store;
 }
 
 async function openInput(

@@ -49,11 +49,11 @@ export interface PrePullOptions {
   /** The input's obfuscation, size limits and decode workers: the live path's. */
   objectOptions?: BackfillRunOptions["objectOptions"];
   /** Opens the bucket's lister and object reader (the CLI builds them from AWS clients). */
-  open: (telemetry: Telemetry) => PrePullSource;
+  open: (telemetry: Telemetry) => LakeSource;
 }
 
-/** Where a PrePull reads from; `close()` when done. */
-export interface PrePullSource {
+/** Where a backfill reads from (the lake bucket); `close()` when done. */
+export interface LakeSource {
   readonly lister: Lister;
   readonly reader: ObjectReader;
   close(): void;
@@ -67,7 +67,7 @@ export interface PrePullSource {
 export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boolean }> {
   const { input } = o;
   const fromDay = dayOf(new Date(input.historical_poll_datetime!));
-  let source: PrePullSource | undefined;
+  let source: LakeSource | undefined;
   let cursor: BackfillCursor | undefined;
   try {
     source = o.open(o.telemetry);
@@ -132,7 +132,7 @@ async function openCursor(o: PrePullOptions, fromDay: string): Promise<BackfillC
 /** One pass over the lake, from the cursor to today, with its progress line logged. */
 async function runPass(
   o: PrePullOptions,
-  source: PrePullSource,
+  source: LakeSource,
   pass: { fromDay: string; filter: JobFilter; cursor: BackfillCursor },
 ): Promise<BackfillSummary> {
   const { input } = o;
