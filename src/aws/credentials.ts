@@ -338,58 +338,77 @@ export function createCredentials(
   config: CredentialsConfig,
   options: CredentialsOptions = {},
 ): ManagedCredentials {
-  // The source: static keys, a profile, or the standard chain.
-  let source: Fetch;
-  let description: string;
+  const { source, description } = credentialSource(config, options);
+  if (!config.role_arn) {
+    return new ManagedCredentials(source, description, options);
+  }
+  return assumedRole(config, config.role_arn, { source, description }, options);
+}
+
+/** Where credentials come from, and how log lines and errors name it. */
+interface Source {
+  readonly source: Fetch;
+  readonly description: string;
+}
+
+/** The source `config` names: static keys, a profile, or the standard chain. */
+function credentialSource(config: CredentialsConfig, options: CredentialsOptions): Source {
   if (config.aws_access_key_id && config.aws_secret_access_key) {
     const keys = normalize({
       accessKeyId: config.aws_access_key_id,
       secretAccessKey: config.aws_secret_access_key,
       sessionToken: config.aws_session_token,
     }, "access keys");
-    source = () => Promise.resolve(keys);
-    description = config.aws_session_token ? "access keys with session token" : "access keys";
-  } else if (config.profile) {
-    description = `profile ${config.profile}`;
+    return {
+      source: () => Promise.resolve(keys),
+      description: config.aws_session_token ? "access keys with session token" : "access keys",
+    };
+  }
+  if (config.profile) {
+    const description = `profile ${config.profile}`;
     const p = fromIni({
       profile: config.profile,
       ...(options.sharedFiles?.credentials ? { filepath: options.sharedFiles.credentials } : {}),
       ...(options.sharedFiles?.config ? { configFilepath: options.sharedFiles.config } : {}),
       clientConfig: sourceClientConfig(options),
     });
-    source = async () => {
-      try {
-        return normalize(await p(), description);
-      } catch (e) {
-        throw wrapSourceError(e, description);
-      }
-    };
-  } else {
-    description = "the default AWS credential chain";
-    const p = fromNodeProviderChain({ clientConfig: sourceClientConfig(options) });
-    source = async () => {
-      try {
-        return normalize(await p(), description);
-      } catch (e) {
-        throw wrapSourceError(e, description);
-      }
-    };
+    return { source: fromSdkProvider(p, description), description };
   }
-  if (!config.role_arn) {
-    return new ManagedCredentials(source, description, options);
-  }
+  const description = "the default AWS credential chain";
+  const p = fromNodeProviderChain({ clientConfig: sourceClientConfig(options) });
+  return { source: fromSdkProvider(p, description), description };
+}
 
-  // A role assumed with the source's credentials, which are themselves renewed as needed.
+/** A fetch from one of the SDK's providers, its errors named after `description`. */
+function fromSdkProvider(
+  p: () => Promise<Parameters<typeof normalize>[0]>,
+  description: string,
+): Fetch {
+  return async () => {
+    try {
+      return normalize(await p(), description);
+    } catch (e) {
+      throw wrapSourceError(e, description);
+    }
+  };
+}
+
+/** `roleArn` assumed with the source's credentials, which are themselves renewed as needed. */
+function assumedRole(
+  config: CredentialsConfig,
+  roleArn: string,
+  { source, description }: Source,
+  options: CredentialsOptions,
+): ManagedCredentials {
   const base = new ManagedCredentials(source, description, {
     ...options,
-    label: `${options.label ?? "AWS"} (source of ${config.role_arn})`,
+    label: `${options.label ?? "AWS"} (source of ${roleArn})`,
   });
   const sts = new STSClient({
     ...stsConfig(options),
     credentials: asSdkProvider(() => base.get()),
     maxAttempts: 3,
   });
-  const roleArn = config.role_arn;
   const assume: Fetch = async () => {
     let out;
     try {

@@ -127,38 +127,172 @@ export async function openS3Object(
   key: string,
   options: OpenS3Options = {},
 ): Promise<S3Object> {
-  const { wholeObjectBytes = 4 * 1024 * 1024, signal, maxBytes = Infinity } = options;
-  const shared = options.counter ?? { requests: 0 };
-  const own = { requests: 0 };
-  const counter = {
-    get requests() {
-      return own.requests;
-    },
-    set requests(v: number) {
-      shared.requests += v - own.requests;
-      own.requests = v;
-    },
-  };
-  const ctx = { bucket, key };
-  const name = `s3://${bucket}/${key}`;
-  const tooLarge = (size: number) =>
-    new CollectorError(
+  const { wholeObjectBytes = 4 * 1024 * 1024, maxBytes = Infinity } = options;
+  const access = new ObjectAccess(client, bucket, key, options);
+  let found: S3Object | Found | undefined;
+  const first = Math.min(wholeObjectBytes, maxBytes);
+  if (options.sizeHint !== undefined && options.sizeHint <= wholeObjectBytes && first > 0) {
+    found = await access.readAnnounced(first);
+  }
+  found ??= await access.head(wholeObjectBytes);
+  return "buffer" in found ? found : access.ranged(found.size, found.etag);
+}
+
+/** What S3 said of an object to be read in ranges: its size and the version to pin. */
+interface Found {
+  readonly size: number;
+  readonly etag?: string;
+}
+
+/** The requests for one object, counted, with its limit and the errors they make. */
+class ObjectAccess {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #key: string;
+  readonly #signal?: AbortSignal;
+  readonly #maxBytes: number;
+  readonly #ctx: { bucket: string; key: string };
+  readonly #name: string;
+  readonly #shared: { requests: number };
+  #requests = 0;
+
+  constructor(client: S3Client, bucket: string, key: string, options: OpenS3Options) {
+    this.#client = client;
+    this.#bucket = bucket;
+    this.#key = key;
+    this.#signal = options.signal;
+    this.#maxBytes = options.maxBytes ?? Infinity;
+    this.#shared = options.counter ?? { requests: 0 };
+    this.#ctx = { bucket, key };
+    this.#name = `s3://${bucket}/${key}`;
+  }
+
+  /** Requests made for this object. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  #count(): void {
+    this.#requests++;
+    this.#shared.requests++;
+  }
+
+  #tooLarge(size: number): CollectorError {
+    const name = this.#name;
+    const maxBytes = this.#maxBytes;
+    return new CollectorError(
       "OBJECT_TOO_LARGE",
       `Object ${name} of ${size} bytes is larger than max_object_bytes (${maxBytes} bytes)`,
       { context: { object: name, object_bytes: size, max_object_bytes: maxBytes } },
     );
-  /** GetObject of bytes `first..last` (inclusive); the body is left unread. */
-  const get = async (first: number, last: number, ifMatch?: string): Promise<Got> => {
-    counter.requests++;
+  }
+
+  /**
+   * Announced small: one ranged read of at most `first` bytes, whatever the object's real size.
+   * The object read whole; or, when it is larger than that, what to read it in ranges by;
+   * undefined when it is empty (HeadObject then says what it is).
+   */
+  async readAnnounced(first: number): Promise<S3Object | Found | undefined> {
+    let got: Got | undefined;
     try {
-      const out = await client.send(
+      got = await this.#get(0, first - 1);
+    } catch (e) {
+      // An empty object has no byte 0 (416): HeadObject says what it is.
+      if ((e as CollectorError).context?.status !== 416) throw e;
+    }
+    if (!got) return undefined;
+    if (got.total > this.#maxBytes) {
+      await discard(got.body);
+      throw this.#tooLarge(got.total);
+    }
+    if (got.total <= first && got.length === got.total) {
+      const ctx = this.#ctx;
+      const bytes = await readExactly(got.body, got.length, "the whole object", ctx)
+        .catch((e) => {
+          throw wrapAwsError(e, "S3", "GetObject", ctx);
+        });
+      return this.#inMemory(bytes, got.etag);
+    }
+    // Larger than announced, but allowed: read in ranges, pinned to this version.
+    await discard(got.body);
+    return { size: got.total, etag: got.etag };
+  }
+
+  /**
+   * HeadObject: the object read whole when it is at most `wholeObjectBytes`, or what to read it
+   * in ranges by.
+   */
+  async head(wholeObjectBytes: number): Promise<S3Object | Found> {
+    let size: number;
+    let etag: string | undefined;
+    this.#count();
+    try {
+      const head = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key }),
+        { abortSignal: this.#signal },
+      );
+      size = Number(head.ContentLength ?? 0);
+      etag = unquote(head.ETag);
+    } catch (e) {
+      throw wrapAwsError(e, "S3", "HeadObject", this.#ctx);
+    }
+    if (size > this.#maxBytes) throw this.#tooLarge(size);
+    if (size === 0) return this.#inMemory(new Uint8Array(0), etag);
+    if (size <= wholeObjectBytes) return this.#inMemory(await this.#range(0, size, etag), etag);
+    return { size, etag };
+  }
+
+  /** The object of `size` bytes, read in ranges of the version `etag` as they are asked for. */
+  ranged(size: number, etag: string | undefined): S3Object {
+    const byteLength = size;
+    const pinned = etag;
+    const requests = () => this.#requests;
+    const range = (start: number, end: number) => this.#range(start, end, pinned);
+    return {
+      etag,
+      size,
+      get requests() {
+        return requests();
+      },
+      buffer: {
+        byteLength,
+        async slice(start: number, end = byteLength): Promise<ArrayBuffer> {
+          end = Math.min(end, byteLength);
+          if (end <= start) return new ArrayBuffer(0);
+          // Every range of the version first seen: a replaced object fails (S3_OBJECT_CHANGED)
+          // instead of mixing two versions' bytes.
+          return (await range(start, end)).buffer as ArrayBuffer;
+        },
+      },
+    };
+  }
+
+  #inMemory(bytes: Uint8Array, etag: string | undefined): S3Object {
+    const ab = bytes.buffer as ArrayBuffer;
+    const requests = () => this.#requests;
+    return {
+      buffer: { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) },
+      etag,
+      size: ab.byteLength,
+      get requests() {
+        return requests();
+      },
+    };
+  }
+
+  /** GetObject of bytes `first..last` (inclusive); the body is left unread. */
+  async #get(first: number, last: number, ifMatch?: string): Promise<Got> {
+    const ctx = this.#ctx;
+    this.#count();
+    try {
+      const out = await this.#client.send(
         new GetObjectCommand({
-          Bucket: bucket,
-          Key: key,
+          Bucket: this.#bucket,
+          Key: this.#key,
           Range: `bytes=${first}-${last}`,
           ...(ifMatch ? { IfMatch: `"${ifMatch}"` } : {}),
         }),
-        { abortSignal: signal },
+        { abortSignal: this.#signal },
       );
       const length = Number(out.ContentLength ?? NaN);
       const total = rangeTotal(out.ContentRange) ??
@@ -167,7 +301,7 @@ export async function openS3Object(
         await discard(out.Body as Body | undefined);
         throw new CollectorError(
           "S3_CALL",
-          `S3 GetObject of ${name} answered without a usable Content-Length or Content-Range`,
+          `S3 GetObject of ${this.#name} answered without a usable Content-Length or Content-Range`,
           { retryable: false, context: { ...ctx, content_range: out.ContentRange } },
         );
       }
@@ -175,15 +309,17 @@ export async function openS3Object(
     } catch (e) {
       throw wrapAwsError(e, "S3", "GetObject", ctx);
     }
-  };
+  }
+
   /** Reads `[start, end)` of the pinned version: exactly those bytes or a failure. */
-  const range = async (start: number, end: number, etag?: string): Promise<Uint8Array> => {
-    const got = await get(start, end - 1, etag);
+  async #range(start: number, end: number, etag?: string): Promise<Uint8Array> {
+    const ctx = this.#ctx;
+    const got = await this.#get(start, end - 1, etag);
     if (got.length !== end - start) {
       await discard(got.body);
       throw new CollectorError(
         "S3_CALL",
-        `S3 GetObject of ${name} answered ${got.length} bytes for the ${
+        `S3 GetObject of ${this.#name} answered ${got.length} bytes for the ${
           end - start
         } of bytes=${start}-${end - 1}`,
         { retryable: false, context: { ...ctx, content_length: got.length } },
@@ -194,83 +330,7 @@ export async function openS3Object(
     } catch (e) {
       throw wrapAwsError(e, "S3", "GetObject", ctx);
     }
-  };
-  const inMemory = (bytes: Uint8Array, etag: string | undefined): S3Object => {
-    const ab = bytes.buffer as ArrayBuffer;
-    return {
-      buffer: { byteLength: ab.byteLength, slice: (s, e) => ab.slice(s, e) },
-      etag,
-      size: ab.byteLength,
-      get requests() {
-        return own.requests;
-      },
-    };
-  };
-
-  let size: number | undefined;
-  let etag: string | undefined;
-  const first = Math.min(wholeObjectBytes, maxBytes);
-  if (options.sizeHint !== undefined && options.sizeHint <= wholeObjectBytes && first > 0) {
-    // Announced small: one ranged read of at most `first` bytes, whatever the object's real size.
-    let got: Got | undefined;
-    try {
-      got = await get(0, first - 1);
-    } catch (e) {
-      // An empty object has no byte 0 (416): HeadObject says what it is.
-      if ((e as CollectorError).context?.status !== 416) throw e;
-    }
-    if (got) {
-      if (got.total > maxBytes) {
-        await discard(got.body);
-        throw tooLarge(got.total);
-      }
-      if (got.total <= first && got.length === got.total) {
-        const bytes = await readExactly(got.body, got.length, "the whole object", ctx)
-          .catch((e) => {
-            throw wrapAwsError(e, "S3", "GetObject", ctx);
-          });
-        return inMemory(bytes, got.etag);
-      }
-      // Larger than announced, but allowed: read in ranges, pinned to this version.
-      await discard(got.body);
-      size = got.total;
-      etag = got.etag;
-    }
   }
-  if (size === undefined) {
-    counter.requests++;
-    try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      size = Number(head.ContentLength ?? 0);
-      etag = unquote(head.ETag);
-    } catch (e) {
-      throw wrapAwsError(e, "S3", "HeadObject", ctx);
-    }
-    if (size > maxBytes) throw tooLarge(size);
-    if (size === 0) return inMemory(new Uint8Array(0), etag);
-    if (size <= wholeObjectBytes) return inMemory(await range(0, size, etag), etag);
-  }
-  const byteLength = size;
-  const pinned = etag;
-  return {
-    etag,
-    size,
-    get requests() {
-      return own.requests;
-    },
-    buffer: {
-      byteLength,
-      async slice(start: number, end = byteLength): Promise<ArrayBuffer> {
-        end = Math.min(end, byteLength);
-        if (end <= start) return new ArrayBuffer(0);
-        // Every range of the version first seen: a replaced object fails (S3_OBJECT_CHANGED)
-        // instead of mixing two versions' bytes.
-        return (await range(start, end, pinned)).buffer as ArrayBuffer;
-      },
-    },
-  };
 }
 
 /** Opens announced objects from S3 and counts the requests made. */

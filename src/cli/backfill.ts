@@ -6,10 +6,11 @@
  *   bytes done of those listed, events per second and the time left; otherwise a progress line
  *   is logged every 30 seconds.
  * - the PrePull step of `seclake run` when an input sets `historical_poll_datetime`: the same
- *   backfill, from that day to today, beside the live queue (`pipeline/prepull.ts`; this module
- *   gives it the bucket's lister and reader).
- * Both keep a cursor in the input's state folder and use the input's state store, so a restart
- * goes on where it stopped and an object already delivered is not sent again.
+ *   backfill, from that day to today, beside the live queue (`pipeline/prepull.ts`).
+ * This module parses the command and gives both the bucket's lister and reader; the passes are
+ * the pipeline's (`pipeline/backfill_command.ts`, `pipeline/prepull.ts`). Both keep a cursor in
+ * the input's state folder and use the input's state store, so a restart goes on where it
+ * stopped and an object already delivered is not sent again.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,11 +20,10 @@ import { S3Lister } from "../aws/s3_list.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
-import { runBackfill } from "../pipeline/backfill_runner.ts";
-import type { BackfillSummary } from "../pipeline/backfill_runner.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
 import { logSummary } from "../pipeline/prepull.ts";
-import type { PrePullSource } from "../pipeline/prepull.ts";
+import type { LakeSource } from "../pipeline/prepull.ts";
+import { runBackfillCommand } from "../pipeline/backfill_command.ts";
 import {
   checkWindow,
   dayOf,
@@ -35,7 +35,6 @@ import {
 import type { Shard } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
 import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/backfill_job.ts";
-import { StateStore } from "../state/store.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
 import { Telemetry } from "../telemetry/events.ts";
@@ -78,8 +77,8 @@ export function prePullWanted(input: InputConfig): boolean {
   return true;
 }
 
-/** The lister and reader of `input`'s bucket, for the PrePull step of `seclake run`. */
-export function prePullSource(input: InputConfig): (telemetry: Telemetry) => PrePullSource {
+/** The lister and reader of `input`'s bucket, for `seclake backfill` and the PrePull step. */
+export function lakeSource(input: InputConfig): (telemetry: Telemetry) => LakeSource {
   return (telemetry) => {
     const clients = createClients(input);
     return {
@@ -109,6 +108,56 @@ export async function backfillCommand(
   args: string[],
   options: BackfillCommandOptions = {},
 ): Promise<number> {
+  const request = parseBackfillArgs(args, (options.now ?? (() => new Date()))());
+  const config = await loadConfig(request.config, { backfillStarted: prePullStarted });
+  const inputs = selectInputs(config, request.input);
+  const progress = new BackfillProgress();
+  const shown: { display?: ProgressDisplay } = {};
+  await setupLogging({
+    level: request.level ?? config.globals.log_level,
+    format: config.globals.log_format,
+    write: (line) =>
+      shown.display ? shown.display.write(line) : Deno.stderr.writeSync(encoder.encode(line)),
+  });
+  const stop = stopSignal(options.signal);
+  try {
+    if (request.dryRun) {
+      for (const input of inputs) {
+        await dryRunInput(config, input, {
+          ...request.window,
+          signal: stop.signal,
+          print: options.print ?? ((l) => console.log(l)),
+        });
+      }
+      return 0;
+    }
+    return await backfillInputs(config, inputs, request.window, stop.signal, progress, shown);
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** What the window of a backfill is, from the command line. */
+interface BackfillWindow {
+  fromDay: string;
+  toDay: string;
+  /** `--to` was given (else the window ends today). */
+  toGiven: boolean;
+  shard?: Shard;
+  sources?: readonly string[];
+}
+
+/** The arguments of `seclake backfill`, checked. */
+interface BackfillRequest {
+  config: string;
+  level?: LogLevel;
+  input?: string;
+  dryRun: boolean;
+  window: BackfillWindow;
+}
+
+/** Parses and checks the arguments of `seclake backfill` (`USAGE` errors), as of `now`. */
+function parseBackfillArgs(args: string[], now: Date): BackfillRequest {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -142,7 +191,6 @@ export async function backfillCommand(
       `--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`,
     );
   }
-  const now = (options.now ?? (() => new Date()))();
   const fromDay = parseBackfillDay(values.from, "--from");
   const toDay = typeof values.to === "string" ? parseBackfillDay(values.to, "--to") : dayOf(now);
   checkWindow(fromDay, toDay, { now });
@@ -153,8 +201,17 @@ export async function backfillCommand(
   if (sources !== undefined && sources.length === 0) {
     throw new CollectorError("USAGE", "--sources needs at least one source name, e.g. VPC_FLOW");
   }
-  const config = await loadConfig(values.config, { backfillStarted: prePullStarted });
-  const wanted = typeof values.input === "string" ? values.input : undefined;
+  return {
+    config: values.config,
+    level: level as LogLevel | undefined,
+    input: typeof values.input === "string" ? values.input : undefined,
+    dryRun: values["dry-run"] === true,
+    window: { fromDay, toDay, toGiven: typeof values.to === "string", shard, sources },
+  };
+}
+
+/** The inputs to backfill: the one named `wanted`, or every security_lake input. */
+function selectInputs(config: Config, wanted: string | undefined): InputConfig[] {
   const inputs = config.inputs.filter((i) =>
     wanted !== undefined ? i.name === wanted : i.type === "security_lake"
   );
@@ -170,170 +227,93 @@ export async function backfillCommand(
     throw new CollectorError("USAGE", "backfill needs an enabled input of type security_lake");
   }
   for (const input of inputs) needBucket(input, "seclake backfill");
+  return inputs;
+}
 
-  const dryRun = values["dry-run"] === true;
-  const terminal = !dryRun && Deno.stderr.isTerminal();
-  const progress = new BackfillProgress();
-  let display: ProgressDisplay | undefined;
-  await setupLogging({
-    level: (level as LogLevel | undefined) ?? config.globals.log_level,
-    format: config.globals.log_format,
-    write: (line) => display ? display.write(line) : Deno.stderr.writeSync(encoder.encode(line)),
-  });
+/** A signal that SIGINT, SIGTERM or `outer` abort; `dispose` removes the listeners. */
+function stopSignal(outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  options.signal?.addEventListener("abort", stop, { once: true });
+  outer?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const s of signals) Deno.removeSignalListener(s, stop);
+      outer?.removeEventListener("abort", stop);
+    },
+  };
+}
+
+/**
+ * Backfills `inputs` one after the other into the configured outputs, with the progress shown
+ * in `shown`; the exit code.
+ */
+async function backfillInputs(
+  config: Config,
+  inputs: readonly InputConfig[],
+  window: BackfillWindow,
+  signal: AbortSignal,
+  progress: BackfillProgress,
+  shown: { display?: ProgressDisplay },
+): Promise<number> {
+  const terminal = Deno.stderr.isTerminal();
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
   try {
-    if (dryRun) {
-      for (const input of inputs) {
-        await dryRunInput(config, input, {
-          fromDay,
-          toDay,
-          toGiven: typeof values.to === "string",
-          shard,
-          sources,
-          signal: controller.signal,
-          print: options.print ?? ((l) => console.log(l)),
-        });
-      }
-      return 0;
-    }
     for (const o of config.outputs) outputs.push(await createOutput(o));
     decodePool = startDecodePool(config.globals); // as `seclake run` has them
-    display = startProgressDisplay(progress, {
+    shown.display = startProgressDisplay(progress, {
       terminal,
       log: (line) => telemetry.emit("backfill_progress", { line }),
     });
     let ok = true;
     for (const input of inputs) {
-      if (controller.signal.aborted) break;
-      const summary = await commandInput(config, input, {
-        fromDay,
-        toDay,
-        toGiven: typeof values.to === "string",
-        shard,
-        sources,
+      if (signal.aborted) break;
+      const summary = await runBackfillCommand({
+        ...window,
+        config,
+        input,
         outputs,
+        formatterFor: formatterFactory(config, input),
+        objectOptions: inputObjectOptions(
+          input,
+          compileObfuscation(input.services.events.obfuscation),
+          decodePool,
+        ),
         telemetry,
         progress,
-        signal: controller.signal,
-        decodePool,
+        signal,
+        open: lakeSource(input),
       });
       logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
       if (!summary.ok) ok = false;
     }
-    display.stop();
-    display = undefined;
+    shown.display.stop();
+    shown.display = undefined;
     telemetry.emit("backfill_progress", { line: progress.line() });
-    return ok && !controller.signal.aborted ? 0 : 1;
+    return ok && !signal.aborted ? 0 : 1;
   } finally {
-    const shown = display;
-    display = undefined;
-    shown?.stop();
-    for (const s of signals) Deno.removeSignalListener(s, stop);
-    options.signal?.removeEventListener("abort", stop);
+    const display = shown.display;
+    shown.display = undefined;
+    display?.stop();
     decodePool?.close();
-    await Promise.allSettled(outputs.map((o) => o.close()));
-    for (const o of outputs) {
-      telemetry.emit("output_confirmed_total", {
-        output: o.name,
-        events: o.stats.eventsSent,
-        bytes: o.stats.bytesSent,
-      });
-    }
+    await closeOutputs(outputs, telemetry);
   }
 }
 
-interface CommandInputOptions {
-  fromDay: string;
-  toDay: string;
-  toGiven: boolean;
-  shard?: Shard;
-  sources?: readonly string[];
-  outputs: readonly EventOutput[];
-  telemetry: Telemetry;
-  progress: BackfillProgress;
-  signal: AbortSignal;
-  decodePool?: DecodePool;
-}
-
-async function commandInput(
-  config: Config,
-  input: InputConfig,
-  o: CommandInputOptions,
-): Promise<BackfillSummary> {
-  const bucket = input.bucket!;
-  const clients = createClients(input);
-  let state: StateStore | undefined;
-  let cursor: BackfillCursor | undefined;
-  try {
-    const dir = stateDirOf(config, input);
-    const opened = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
-    state = opened.store;
-    if (opened.report.reset) {
-      o.telemetry.emit("state_reset", { input: input.name });
-    }
-    o.telemetry.corruptState(opened.report.corrupt);
-    const { job, file } = commandCursor(input, o);
-    const c = await BackfillCursor.open(dir, { job, file });
-    cursor = c.cursor;
-    o.telemetry.corruptState(c.report.corrupt ? [c.report.corrupt] : []);
-    o.telemetry.emit(
-      "backfill_command_started",
-      {
-        input: input.name,
-        bucket,
-        from: formatDay(o.fromDay),
-        to: formatDay(o.toDay),
-        shard: o.shard ? `, shard ${o.shard.index}/${o.shard.count}` : "",
-        concurrency: input.backfill_concurrency,
-        resume: cursor.doneThrough || cursor.size > 0 ? " (resuming from its cursor)" : "",
-      },
-    );
-    const events = input.services.events;
-    return await runBackfill({
-      batches: enumerateBackfill(
-        new S3Lister(clients.s3, bucket, {
-          onRetry: (e) =>
-            o.telemetry.emit("retry", { error: e.message, error_id: e.id, stage: "s3" }),
-        }),
-        {
-          bucket,
-          fromDay: o.fromDay,
-          toDay: o.toDay,
-          filter: filterOf(input, o.sources),
-          shard: o.shard,
-          cursor,
-          signal: o.signal,
-          onPlan: (plan) => o.progress.onPlan(plan),
-        },
-      ),
-      reader: new S3ObjectReader(clients.s3),
-      outputs: o.outputs,
-      formatterFor: formatterFactory(config, input),
-      state,
-      cursor,
-      concurrency: input.backfill_concurrency,
-      signal: o.signal,
-      shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
-      telemetry: o.telemetry,
-      progress: o.progress,
-      objectOptions: inputObjectOptions(
-        input,
-        compileObfuscation(events.obfuscation),
-        o.decodePool,
-      ),
+/** Closes `outputs` and logs what each one had confirmed. */
+async function closeOutputs(outputs: readonly EventOutput[], telemetry: Telemetry): Promise<void> {
+  await Promise.allSettled(outputs.map((o) => o.close()));
+  for (const o of outputs) {
+    telemetry.emit("output_confirmed_total", {
+      output: o.name,
+      events: o.stats.eventsSent,
+      bytes: o.stats.bytesSent,
     });
-  } finally {
-    await cursor?.close().catch(() => {});
-    await state?.close().catch(() => {});
-    clients.destroy();
   }
 }
 

@@ -11,8 +11,11 @@ import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
 import { runCollector } from "../pipeline/collector.ts";
+import type { CollectorOptions } from "../pipeline/collector.ts";
+import type { InputObjectOptions } from "../pipeline/object_processor.ts";
+import type { LineFormatter } from "../transform/line.ts";
 import { waitOutPropagation } from "../pipeline/startup.ts";
-import type { EventOutput, MessageQueue, ObjectReader } from "../pipeline/ports.ts";
+import type { EventOutput, MessageQueue, ObjectReader, ObjectState } from "../pipeline/ports.ts";
 import type { DecodePool } from "../parquet/decode.ts";
 import { DirectoryQueue, LOCAL_BUCKET, LocalObjectReader } from "../source/directory.ts";
 import { Telemetry } from "../telemetry/events.ts";
@@ -25,9 +28,10 @@ import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { selector } from "../source/partition.ts";
-import { prePullSource, prePullWanted } from "./backfill.ts";
+import { lakeSource, prePullWanted } from "./backfill.ts";
 import { runPrePullBackfill } from "../pipeline/prepull.ts";
-import { StateStore } from "../state/store.ts";
+import { openInputState } from "../pipeline/input_state.ts";
+import type { StateStore } from "../state/store.ts";
 import { probeStateDir } from "../state/atomic.ts";
 import { join } from "node:path";
 
@@ -217,7 +221,6 @@ function startReports(ctx: RunContext): void {
 /** One input, from its queue (and its backfill at start) until stopped; true when all went well. */
 async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
   const { config, options, telemetry, health } = ctx;
-  const g = config.globals;
   const backfill = prePullWanted(input);
   const { queue, reader, redrive } = await openInput(
     input,
@@ -225,20 +228,10 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
     telemetry,
     options.signal,
   );
-  if (queue instanceof SqsQueue) {
-    // Queue depth for /metrics (ApproximateNumberOfMessages, ...NotVisible).
-    const poll = () =>
-      queue.attributes().then((a) => {
-        telemetry.metrics.queueMessages.set({ state: "visible" }, a.visible);
-        telemetry.metrics.queueMessages.set({ state: "not_visible" }, a.inFlight);
-      }, () => {});
-    poll();
-    ctx.timers.push(setInterval(poll, g.queue_depth_poll_seconds * 1000));
-  }
-  const state = await openState(config, input, telemetry);
+  if (queue instanceof SqsQueue) pollQueueDepth(ctx, queue);
+  const state = await openInputState(config, input, telemetry);
   ctx.stores.push(state);
-  const events = input.services.events;
-  const obfuscator = compileObfuscation(events.obfuscation);
+  const obfuscator = compileObfuscation(input.services.events.obfuscation);
   // The same for the queue's objects and the backfill's.
   const objectOptions = inputObjectOptions(input, obfuscator, ctx.decodePool);
   telemetry.emit("input_ready", { input: input.name, type: input.type });
@@ -248,53 +241,16 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
   });
   health.started = true;
   if (input.type === "directory") health.queueOk = true;
-  const formatterFor = formatterFactory(config, input);
-  // The live path and the backfill never read the same object at the same time.
-  const locks = new ObjectLocks();
-  const live = guardLivePath({ reader, state, locks });
-  const shutdownTimeoutMs = g.shutdown_timeout_seconds * 1000;
-  const prePull = backfill
-    ? runPrePullBackfill({
-      open: prePullSource(input),
-      config,
-      input,
-      state,
-      locks,
-      outputs: ctx.outputs,
-      formatterFor,
-      telemetry,
-      signal: options.signal,
-      once: options.once,
-      shutdownTimeoutMs,
-      objectOptions,
-    })
-    : undefined;
-  const summary = await runCollector({
-    queue,
-    reader: live.reader,
-    outputs: ctx.outputs,
-    formatterFor,
-    select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
-    maxConcurrent: events.max_concurrent_objects,
-    maxMessages: events.max_messages,
-    waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
-    visibilitySeconds: events.visibility_timeout_seconds,
-    once: options.once || input.type === "directory",
-    signal: options.signal,
-    shutdownTimeoutMs,
-    state: live.state,
-    quarantine: input.quarantine ? state : undefined,
-    maxReceiveCount: input.max_receive_count,
-    redrive,
-    telemetry,
-    onLoop: () => health.lastLoop = Date.now(),
-    onReceive: (ok) => health.queueOk = ok,
+  const paths: InputPaths = {
+    state,
+    formatterFor: formatterFactory(config, input),
+    // The live path and the backfill never read the same object at the same time.
+    locks: new ObjectLocks(),
     objectOptions,
-    notificationOptions: {
-      // A folder's files carry the bucket name "local"; no other bucket is read from it.
-      allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
-    },
-  });
+  };
+  const live = guardLivePath({ reader, state, locks: paths.locks });
+  const prePull = backfill ? startPrePull(ctx, input, paths) : undefined;
+  const summary = await runCollector(liveOptions(ctx, input, paths, { queue, redrive, live }));
   if (obfuscator) {
     telemetry.emit("obfuscation_summary", {
       input: input.name,
@@ -306,17 +262,88 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
   return summary.allSucceeded && (backfilled?.ok ?? true);
 }
 
-/** Opens the input's state, in its own folder of the persistence directory. */
-async function openState(
-  config: Config,
+/** What an input's live path and its backfill share. */
+interface InputPaths {
+  readonly state: StateStore;
+  readonly formatterFor: (startMs: number) => LineFormatter;
+  readonly locks: ObjectLocks;
+  readonly objectOptions: InputObjectOptions;
+}
+
+/** Polls the queue's depth for /metrics (ApproximateNumberOfMessages, ...NotVisible). */
+function pollQueueDepth(ctx: RunContext, queue: SqsQueue): void {
+  const { telemetry } = ctx;
+  const poll = () =>
+    queue.attributes().then((a) => {
+      telemetry.metrics.queueMessages.set({ state: "visible" }, a.visible);
+      telemetry.metrics.queueMessages.set({ state: "not_visible" }, a.inFlight);
+    }, () => {});
+  poll();
+  ctx.timers.push(setInterval(poll, ctx.config.globals.queue_depth_poll_seconds * 1000));
+}
+
+/** Starts the input's backfill at start (`historical_poll_datetime`) beside its queue. */
+function startPrePull(
+  ctx: RunContext,
   input: InputConfig,
-  telemetry: Telemetry,
-): Promise<StateStore> {
-  const dir = join(config.globals.persistence.directory_name, input.name);
-  const { store, report } = await StateStore.open(dir, { resetAuth: input.reset_persistence_auth });
-  if (report.reset) telemetry.emit("state_reset", { input: input.name });
-  telemetry.corruptState(report.corrupt);
-  return store;
+  paths: InputPaths,
+): Promise<{ ok: boolean }> {
+  const { config, options } = ctx;
+  return runPrePullBackfill({
+    open: lakeSource(input),
+    config,
+    input,
+    state: paths.state,
+    locks: paths.locks,
+    outputs: ctx.outputs,
+    formatterFor: paths.formatterFor,
+    telemetry: ctx.telemetry,
+    signal: options.signal,
+    once: options.once,
+    shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
+    objectOptions: paths.objectOptions,
+  });
+}
+
+/** The receive loop's options for `input`'s queue, read through the guarded `live` path. */
+function liveOptions(
+  ctx: RunContext,
+  input: InputConfig,
+  paths: InputPaths,
+  source: {
+    queue: MessageQueue;
+    redrive: boolean;
+    live: { reader: ObjectReader; state?: ObjectState };
+  },
+): CollectorOptions {
+  const { options, telemetry, health } = ctx;
+  const events = input.services.events;
+  return {
+    queue: source.queue,
+    reader: source.live.reader,
+    outputs: ctx.outputs,
+    formatterFor: paths.formatterFor,
+    select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
+    maxConcurrent: events.max_concurrent_objects,
+    maxMessages: events.max_messages,
+    waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
+    visibilitySeconds: events.visibility_timeout_seconds,
+    once: options.once || input.type === "directory",
+    signal: options.signal,
+    shutdownTimeoutMs: ctx.config.globals.shutdown_timeout_seconds * 1000,
+    state: source.live.state,
+    quarantine: input.quarantine ? paths.state : undefined,
+    maxReceiveCount: input.max_receive_count,
+    redrive: source.redrive,
+    telemetry,
+    onLoop: () => health.lastLoop = Date.now(),
+    onReceive: (ok) => health.queueOk = ok,
+    objectOptions: paths.objectOptions,
+    notificationOptions: {
+      // A folder's files carry the bucket name "local"; no other bucket is read from it.
+      allowedBuckets: input.type === "directory" ? [LOCAL_BUCKET] : input.allowed_buckets,
+    },
+  };
 }
 
 async function openInput(

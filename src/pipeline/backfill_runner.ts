@@ -216,12 +216,21 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`Option concurrency must be a positive integer: got ${concurrency}`);
   }
-  const tele = o.telemetry ?? new Telemetry();
-  const work = new AbortController();
-  const inFlight = new Set<Promise<void>>();
-  const days: DayTrack[] = [];
-  const failures: { key: string; error: CollectorError }[] = [];
-  const counts = {
+  const run = new BackfillRun(o, concurrency);
+  await run.readAll();
+  return await run.finish();
+}
+
+/** One run of {@link runBackfill}: the objects in flight, the days open and what was counted. */
+class BackfillRun {
+  readonly #o: BackfillRunOptions;
+  readonly #concurrency: number;
+  readonly #tele: Telemetry;
+  readonly #work = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #days: DayTrack[] = [];
+  readonly #failures: { key: string; error: CollectorError }[] = [];
+  readonly #counts = {
     days: 0,
     delivered: 0,
     duplicates: 0,
@@ -230,51 +239,156 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
     events: 0,
     bytes: 0,
   };
-  let stopped = false;
-  let error: CollectorError | undefined;
+  #stopped = false;
+  #error: CollectorError | undefined;
   // Once stopped, work in progress gets the shutdown timeout: reading stops early enough to
   // confirm what was sent and save the checkpoints; then unconfirmed batches are abandoned.
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  const onStop = () => {
-    if (timers.length > 0) return;
-    const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
-    timers.push(setTimeout(() => work.abort(), timeoutMs - Math.min(5_000, timeoutMs / 2)));
-    timers.push(setTimeout(() => {
+  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  readonly #stopping: Promise<void>;
+  readonly #onStop = () => {
+    if (this.#timers.length > 0) return;
+    const timeoutMs = this.#o.shutdownTimeoutMs ?? 25_000;
+    const work = this.#work;
+    this.#timers.push(setTimeout(() => work.abort(), timeoutMs - Math.min(5_000, timeoutMs / 2)));
+    this.#timers.push(setTimeout(() => {
       work.abort();
-      for (const out of o.outputs) out.abort();
+      for (const out of this.#o.outputs) out.abort();
     }, timeoutMs));
   };
-  const stopping = new Promise<void>((resolve) => {
-    if (o.signal?.aborted) resolve();
-    o.signal?.addEventListener("abort", () => resolve(), { once: true });
-  });
-  o.signal?.addEventListener("abort", onStop, { once: true });
 
-  const cursorWrite = (p: Promise<void> | undefined) =>
-    p?.catch((e) => tele.emit("error", { error: errorMessage(e), error_id: idOf(e) }));
+  constructor(o: BackfillRunOptions, concurrency: number) {
+    this.#o = o;
+    this.#concurrency = concurrency;
+    this.#tele = o.telemetry ?? new Telemetry();
+    this.#stopping = new Promise<void>((resolve) => {
+      if (o.signal?.aborted) resolve();
+      o.signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+    o.signal?.addEventListener("abort", this.#onStop, { once: true });
+  }
 
-  const closeDays = () => {
-    while (days.length > 0 && days[0]!.open === 0 && !days[0]!.failed) {
-      const d = days.shift()!;
-      cursorWrite(o.cursor?.doneThroughDay(d.day));
+  /** Reads the days listed, until the listing ends, fails, or the signal stops it. */
+  async readAll(): Promise<void> {
+    const o = this.#o;
+    try {
+      for await (const batch of o.batches) {
+        if (!await this.#readDay(batch)) {
+          this.#stopped = true;
+          break;
+        }
+      }
+    } catch (e) {
+      if (o.signal?.aborted) this.#stopped = true;
+      else {
+        this.#error = e instanceof CollectorError
+          ? e
+          : new CollectorError("S3_CALL", `Backfill listing failed: ${errorMessage(e)}`, {
+            cause: e,
+          });
+      }
     }
-  };
+  }
 
-  const handle = async (track: PartitionTrack, i: number, formatter: LineFormatter) => {
+  /** Waits for the objects in flight, saves the cursor and sums up. */
+  async finish(): Promise<BackfillSummary> {
+    const o = this.#o;
+    if (o.signal?.aborted) this.#onStop();
+    await Promise.all(this.#inFlight);
+    for (const t of this.#timers) clearTimeout(t);
+    o.signal?.removeEventListener("abort", this.#onStop);
+    await this.#cursorWrite(o.cursor?.flush());
+    const error = this.#error;
+    return {
+      ok: !this.#stopped && error === undefined && this.#counts.failed === 0,
+      stopped: this.#stopped,
+      ...this.#counts,
+      ...(error ? { error } : {}),
+      failures: this.#failures,
+    };
+  }
+
+  /** Starts the objects of one day; false when the signal stopped it. */
+  async #readDay(batch: DayBatch): Promise<boolean> {
+    const o = this.#o;
+    this.#counts.days++;
+    o.progress?.onDayListed?.(batch);
+    const day: DayTrack = { day: batch.day, open: batch.partitions.length, failed: false };
+    this.#days.push(day);
+    const formatter = o.formatterFor(Date.now());
+    for (const p of batch.partitions) {
+      if (!await this.#readPartition(p, day, formatter)) return false;
+    }
+    this.#closeDays();
+    return !o.signal?.aborted;
+  }
+
+  /**
+   * Starts the objects of one partition, at most `concurrency` in flight; false when the
+   * signal stopped it.
+   */
+  async #readPartition(
+    p: DayBatch["partitions"][number],
+    day: DayTrack,
+    formatter: LineFormatter,
+  ): Promise<boolean> {
+    const o = this.#o;
+    for (const s of p.skipped) {
+      this.#tele.emit("object_skipped", { key: s.key, reason: s.reason });
+    }
+    if (p.alreadyDone || p.objects.length === 0) {
+      if (!p.alreadyDone) {
+        await this.#cursorWrite(o.cursor?.advance(p.partition.prefix, undefined, true));
+      }
+      day.open--;
+      return true;
+    }
+    const track: PartitionTrack = {
+      prefix: p.partition.prefix,
+      objects: p.objects,
+      status: new Int8Array(p.objects.length),
+      next: 0,
+      day,
+    };
+    const inFlight = this.#inFlight;
+    for (let i = 0; i < p.objects.length; i++) {
+      while (inFlight.size >= this.#concurrency && !o.signal?.aborted) {
+        await Promise.race([...inFlight, this.#stopping]);
+      }
+      if (o.signal?.aborted) return false;
+      const job: Promise<void> = this.#handle(track, i, formatter).finally(() =>
+        inFlight.delete(job)
+      );
+      inFlight.add(job);
+    }
+    return true;
+  }
+
+  /** Reads object `i` of `track`, reports and counts its outcome, and moves the cursor. */
+  async #handle(track: PartitionTrack, i: number, formatter: LineFormatter): Promise<void> {
     const object = track.objects[i]!;
+    const outcome = await this.#process(object, formatter);
+    reportOutcome(this.#tele, outcome);
+    this.#count(object, outcome);
+    this.#o.progress?.onObjectDone?.(object, outcome);
+    await this.#advance(track, i, outcome.ok);
+  }
+
+  /** Reads `object` under its lock. */
+  async #process(object: BackfillObject, formatter: LineFormatter): Promise<ObjectOutcome> {
+    const o = this.#o;
+    const tele = this.#tele;
     const where = { bucket: object.bucket, key: object.key };
-    let outcome: ObjectOutcome;
     let release: (() => void) | undefined;
     try {
-      release = await o.locks?.acquire(object, work.signal);
+      release = await o.locks?.acquire(object, this.#work.signal);
       tele.emit("object_started", where);
-      outcome = await processObject(object, {
+      return await processObject(object, {
         ...o.objectOptions,
         reader: o.reader,
         outputs: o.outputs,
         formatter,
         state: o.state,
-        signal: work.signal,
+        signal: this.#work.signal,
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
         ...objectHooks(tele, (n) => o.progress?.onEvents?.(n)),
@@ -289,7 +403,8 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
           retryable: true,
         },
       );
-      outcome = {
+      tele.emit("object_started", where);
+      return {
         ok: false,
         ref: object,
         events: 0,
@@ -298,11 +413,14 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
         requests: 0,
         seconds: 0,
       };
-      tele.emit("object_started", where);
     } finally {
       release?.();
     }
-    reportOutcome(tele, outcome);
+  }
+
+  /** Adds an object's outcome to the summary's counts. */
+  #count(object: BackfillObject, outcome: ObjectOutcome): void {
+    const counts = this.#counts;
     if (outcome.ok && outcome.duplicate) {
       counts.duplicates++;
       counts.bytes += object.size;
@@ -317,90 +435,45 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
       counts.failed++;
       if (outcome.error.retryable) counts.transientFailures++;
       counts.events += outcome.events;
-      if (failures.length < 20) failures.push({ key: object.key, error: outcome.error });
+      if (this.#failures.length < 20) {
+        this.#failures.push({ key: object.key, error: outcome.error });
+      }
     }
-    o.progress?.onObjectDone?.(object, outcome);
-    track.status[i] = outcome.ok ? 1 : -1;
-    if (!outcome.ok) track.day.failed = true;
+  }
+
+  /**
+   * Records object `i` of `track` as done or failed, and moves the partition's cursor past the
+   * leading objects done (and the day's, once all of its partitions are).
+   */
+  async #advance(track: PartitionTrack, i: number, ok: boolean): Promise<void> {
+    track.status[i] = ok ? 1 : -1;
+    if (!ok) track.day.failed = true;
     const before = track.next;
     while (track.next < track.objects.length && track.status[track.next] === 1) track.next++;
     if (track.next > before) {
       const done = track.next === track.objects.length;
-      await cursorWrite(o.cursor?.advance(track.prefix, track.objects[track.next - 1]!.key, done));
+      const last = track.objects[track.next - 1]!.key;
+      await this.#cursorWrite(this.#o.cursor?.advance(track.prefix, last, done));
       if (done) {
         track.day.open--;
-        closeDays();
+        this.#closeDays();
       }
-    }
-  };
-
-  try {
-    outer: for await (const batch of o.batches) {
-      counts.days++;
-      o.progress?.onDayListed?.(batch);
-      const day: DayTrack = { day: batch.day, open: batch.partitions.length, failed: false };
-      days.push(day);
-      const formatter = o.formatterFor(Date.now());
-      for (const p of batch.partitions) {
-        for (const s of p.skipped) {
-          tele.emit("object_skipped", { key: s.key, reason: s.reason });
-        }
-        if (p.alreadyDone || p.objects.length === 0) {
-          if (!p.alreadyDone) {
-            await cursorWrite(o.cursor?.advance(p.partition.prefix, undefined, true));
-          }
-          day.open--;
-          continue;
-        }
-        const track: PartitionTrack = {
-          prefix: p.partition.prefix,
-          objects: p.objects,
-          status: new Int8Array(p.objects.length),
-          next: 0,
-          day,
-        };
-        for (let i = 0; i < p.objects.length; i++) {
-          while (inFlight.size >= concurrency && !o.signal?.aborted) {
-            await Promise.race([...inFlight, stopping]);
-          }
-          if (o.signal?.aborted) {
-            stopped = true;
-            break outer;
-          }
-          const job: Promise<void> = handle(track, i, formatter).finally(() =>
-            inFlight.delete(job)
-          );
-          inFlight.add(job);
-        }
-      }
-      closeDays();
-      if (o.signal?.aborted) {
-        stopped = true;
-        break;
-      }
-    }
-  } catch (e) {
-    if (o.signal?.aborted) stopped = true;
-    else {
-      error = e instanceof CollectorError
-        ? e
-        : new CollectorError("S3_CALL", `Backfill listing failed: ${errorMessage(e)}`, {
-          cause: e,
-        });
     }
   }
-  if (o.signal?.aborted) onStop();
-  await Promise.all(inFlight);
-  for (const t of timers) clearTimeout(t);
-  o.signal?.removeEventListener("abort", onStop);
-  await cursorWrite(o.cursor?.flush());
-  return {
-    ok: !stopped && error === undefined && counts.failed === 0,
-    stopped,
-    ...counts,
-    ...(error ? { error } : {}),
-    failures,
-  };
+
+  /** Records the leading days whose partitions are all done. */
+  #closeDays(): void {
+    const days = this.#days;
+    while (days.length > 0 && days[0]!.open === 0 && !days[0]!.failed) {
+      const d = days.shift()!;
+      this.#cursorWrite(this.#o.cursor?.doneThroughDay(d.day));
+    }
+  }
+
+  /** A cursor write whose failure is logged, never thrown. */
+  #cursorWrite(p: Promise<void> | undefined): Promise<void> | undefined {
+    return p?.catch((e) => this.#tele.emit("error", { error: errorMessage(e), error_id: idOf(e) }));
+  }
 }
 
 function idOf(e: unknown): number | undefined {

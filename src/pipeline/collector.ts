@@ -95,126 +95,93 @@ export interface RunSummary {
 
 /** Runs until `signal` aborts or, with `once`, until the queue is drained. */
 export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
-  const tele = o.telemetry ?? new Telemetry();
-  const inFlight = new Set<Promise<void>>();
-  const work = new AbortController(); // stops in-flight work after the shutdown timeout
-  /** Messages whose last outcome in this run was a failure. */
-  const failed = new Set<string>();
-  let gaveUp = false;
+  return await new ReceiveLoop(o).run();
+}
 
+/** A heartbeat that keeps a message hidden (see {@link startHeartbeat}). */
+type Heartbeat = { stop(): Promise<void> };
+
+/** One run of {@link runCollector}: the messages in flight and what became of them. */
+class ReceiveLoop {
+  readonly #o: CollectorOptions;
+  readonly #tele: Telemetry;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Stops in-flight work after the shutdown timeout. */
+  readonly #work = new AbortController();
+  /** Messages whose last outcome in this run was a failure. */
+  readonly #failed = new Set<string>();
+  #gaveUp = false;
+  #receiveErrors = 0;
   /**
    * Messages in progress, by id, with their latest delivery: a message whose visibility ran out
    * anyway (SQS unreachable for a while) and that comes back while it is still worked on is not
    * processed twice; its newer receipt handle is used from then on.
    */
-  const active = new Map<string, { message: QueueMessage }>();
+  readonly #active = new Map<string, { message: QueueMessage }>();
 
-  const handle = async (first: QueueMessage, formatter: LineFormatter, pull: PullStats) => {
-    const current = { message: first };
-    active.set(first.id, current);
-    const heartbeat = startHeartbeat(o.queue, current, o.visibilitySeconds, tele, pull);
-    let released = false;
-    try {
-      const outcome = await processMessage(first, o, formatter, tele, pull, work.signal);
-      const message = current.message;
-      const action = decide(outcome, {
-        receiveCount: message.receiveCount,
-        maxReceiveCount: o.maxReceiveCount ?? 5,
-        redrive: o.redrive ?? false,
-        quarantine: o.quarantine !== undefined,
-        shuttingDown: work.signal.aborted || o.signal?.aborted === true,
-      });
-      // An extension still in flight must not land after the delete or the release.
-      await heartbeat.stop();
-      const errors = failures(outcome);
-      // Only stopped by the shutdown: checkpointed, released below, not a failure.
-      const stopped = errors.length > 0 &&
-        outcome.objects.every((x) => x.ok || x.stopped) && !outcome.invalid;
-      if (action === "delete") {
-        pull.requests++;
-        await o.queue.delete(message);
-        failed.delete(message.id);
-        tele.emit("message_deleted", { message_id: message.id });
-        return;
-      }
-      if (!stopped) failed.add(message.id);
-      if (action === "quarantine") {
-        await o.quarantine!.quarantine({
-          time: new Date().toISOString(),
-          message_id: message.id,
-          receive_count: message.receiveCount,
-          reason: errors.map((e) => e.message).join("; "),
-          error_id: errors[0]?.id,
-          delivered_events: outcome.objects.reduce((n, x) => n + x.events, 0),
-          body: message.body,
-        });
-        pull.requests++;
-        await o.queue.delete(message);
-        tele.emit("message_quarantined", {
-          message_id: message.id,
-          receive_count: message.receiveCount,
-          reason: errors.map((e) => e.message).join("; "),
-          error_id: errors[0]?.id,
-        });
-        return;
-      }
-      tele.emit("message_left", {
-        message_id: message.id,
-        receive_count: message.receiveCount,
-        reason: errors.map((e) => e.message).join("; "),
-      });
-      if (action === "release") {
-        // Shutting down: let another instance take it now.
-        pull.requests++;
-        await o.queue.changeVisibility(message, 0);
-        tele.emit("message_released", { message_id: message.id });
-        released = true;
-      }
-    } catch (e) {
-      failed.add(first.id);
-      tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: first.id });
-    } finally {
-      await heartbeat.stop();
-      active.delete(first.id);
-      if (!released && (work.signal.aborted)) {
-        await o.queue.changeVisibility(current.message, 0).then(
-          () => tele.emit("message_released", { message_id: first.id }),
-          () => {},
-        );
-      }
-    }
-  };
+  constructor(o: CollectorOptions) {
+    this.#o = o;
+    this.#tele = o.telemetry ?? new Telemetry();
+  }
 
-  let receiveErrors = 0;
-  while (!o.signal?.aborted) {
-    o.onLoop?.();
-    while (inFlight.size >= o.maxConcurrent && !o.signal?.aborted) {
-      await Promise.race([...inFlight, aborted(o.signal)]);
+  /** The receive loop, then the shutdown of the work in flight. */
+  async run(): Promise<RunSummary> {
+    const o = this.#o;
+    const inFlight = this.#inFlight;
+    while (!o.signal?.aborted) {
+      o.onLoop?.();
+      while (inFlight.size >= o.maxConcurrent && !o.signal?.aborted) {
+        await Promise.race([...inFlight, aborted(o.signal)]);
+      }
+      if (o.signal?.aborted) break;
+      const free = o.maxConcurrent - inFlight.size;
+      const pullStart = Date.now();
+      const messages = await this.#receive(free);
+      if (messages === "give up") {
+        this.#gaveUp = true;
+        break;
+      }
+      if (messages === undefined) continue;
+      if (!await this.#dispatch(messages, pullStart)) break;
     }
-    if (o.signal?.aborted) break;
-    const free = o.maxConcurrent - inFlight.size;
-    const pullStart = Date.now();
-    let messages: QueueMessage[];
+    await this.#drain();
+    return { allSucceeded: !this.#gaveUp && (!o.once || this.#failed.size === 0) };
+  }
+
+  /**
+   * Receives up to `free` messages; undefined after a failed receive (and the wait before the
+   * next), "give up" after the fifth failure in a row with `once`.
+   */
+  async #receive(free: number): Promise<QueueMessage[] | undefined | "give up"> {
+    const o = this.#o;
     try {
-      messages = await o.queue.receive({
+      const messages = await o.queue.receive({
         max: Math.min(free, o.maxMessages),
         waitSeconds: o.waitSeconds,
         visibilitySeconds: o.visibilitySeconds,
         signal: o.signal,
       });
-      receiveErrors = 0;
+      this.#receiveErrors = 0;
       o.onReceive?.(true);
+      return messages;
     } catch (e) {
-      receiveErrors++;
+      this.#receiveErrors++;
       o.onReceive?.(false);
-      tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" });
-      if (o.once && receiveErrors >= 5) {
-        gaveUp = true;
-        break;
-      }
-      await sleep(jitter(Math.min(30_000, 500 * 2 ** receiveErrors)), o.signal);
-      continue;
+      this.#tele.emit("retry", { error: errorMessage(e), error_id: errorId(e), stage: "sqs" });
+      if (o.once && this.#receiveErrors >= 5) return "give up";
+      await sleep(jitter(Math.min(30_000, 500 * 2 ** this.#receiveErrors)), o.signal);
+      return undefined;
     }
+  }
+
+  /**
+   * Starts the work of the messages of one pull; false when, with `once`, the queue is drained
+   * and nothing is in flight.
+   */
+  async #dispatch(messages: QueueMessage[], pullStart: number): Promise<boolean> {
+    const o = this.#o;
+    const tele = this.#tele;
+    const inFlight = this.#inFlight;
     tele.emit("messages_received", { count: messages.length });
     const sent = messages.map((m) => m.sentTimestamp).filter((t): t is number => t !== undefined);
     if (sent.length > 0) {
@@ -225,26 +192,138 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     pull.messages = messages.length;
     if (messages.length === 0) {
       tele.emit("pull_statistics", { line: pull.line(Date.now()) });
-      if (o.once && inFlight.size === 0) break;
+      if (o.once && inFlight.size === 0) return false;
       if (o.once) await Promise.race(inFlight);
-      continue;
+      return true;
     }
     tele.emit("pull_started", { id: pull.pullingId, count: messages.length });
     const formatter = o.formatterFor(pullStart);
     const handled = messages.flatMap((m) => {
-      const running = active.get(m.id);
+      const running = this.#active.get(m.id);
       if (running) {
         running.message = m;
         tele.emit("message_back_in_progress", { message_id: m.id, receive_count: m.receiveCount });
         return [];
       }
-      const p: Promise<void> = handle(m, formatter, pull).finally(() => inFlight.delete(p));
+      const p: Promise<void> = this.#handle(m, formatter, pull).finally(() => inFlight.delete(p));
       inFlight.add(p);
       return [p];
     });
     Promise.all(handled).then(() => tele.emit("pull_statistics", { line: pull.line(Date.now()) }));
+    return true;
   }
-  if (inFlight.size > 0) {
+
+  /** Works on one message under its heartbeat, then carries out the acker's decision. */
+  async #handle(first: QueueMessage, formatter: LineFormatter, pull: PullStats): Promise<void> {
+    const o = this.#o;
+    const tele = this.#tele;
+    const work = this.#work;
+    const current = { message: first };
+    this.#active.set(first.id, current);
+    const heartbeat = startHeartbeat(o.queue, current, o.visibilitySeconds, tele, pull);
+    let released = false;
+    try {
+      const outcome = await processMessage(first, o, formatter, tele, pull, work.signal);
+      released = await this.#settle(outcome, current.message, heartbeat, pull);
+    } catch (e) {
+      this.#failed.add(first.id);
+      tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: first.id });
+    } finally {
+      await heartbeat.stop();
+      this.#active.delete(first.id);
+      if (!released && (work.signal.aborted)) {
+        await o.queue.changeVisibility(current.message, 0).then(
+          () => tele.emit("message_released", { message_id: first.id }),
+          () => {},
+        );
+      }
+    }
+  }
+
+  /**
+   * Deletes, quarantines, leaves or releases `message` as the acker decides; whether it was
+   * released.
+   */
+  async #settle(
+    outcome: MessageOutcome,
+    message: QueueMessage,
+    heartbeat: Heartbeat,
+    pull: PullStats,
+  ): Promise<boolean> {
+    const o = this.#o;
+    const tele = this.#tele;
+    const action = decide(outcome, {
+      receiveCount: message.receiveCount,
+      maxReceiveCount: o.maxReceiveCount ?? 5,
+      redrive: o.redrive ?? false,
+      quarantine: o.quarantine !== undefined,
+      shuttingDown: this.#work.signal.aborted || o.signal?.aborted === true,
+    });
+    // An extension still in flight must not land after the delete or the release.
+    await heartbeat.stop();
+    const errors = failures(outcome);
+    // Only stopped by the shutdown: checkpointed, released below, not a failure.
+    const stopped = errors.length > 0 &&
+      outcome.objects.every((x) => x.ok || x.stopped) && !outcome.invalid;
+    if (action === "delete") {
+      pull.requests++;
+      await o.queue.delete(message);
+      this.#failed.delete(message.id);
+      tele.emit("message_deleted", { message_id: message.id });
+      return false;
+    }
+    if (!stopped) this.#failed.add(message.id);
+    if (action === "quarantine") {
+      await this.#quarantine(outcome, message, errors, pull);
+      return false;
+    }
+    tele.emit("message_left", {
+      message_id: message.id,
+      receive_count: message.receiveCount,
+      reason: errors.map((e) => e.message).join("; "),
+    });
+    if (action !== "release") return false;
+    // Shutting down: let another instance take it now.
+    pull.requests++;
+    await o.queue.changeVisibility(message, 0);
+    tele.emit("message_released", { message_id: message.id });
+    return true;
+  }
+
+  /** Sets a poison message aside, then deletes it from the queue. */
+  async #quarantine(
+    outcome: MessageOutcome,
+    message: QueueMessage,
+    errors: readonly CollectorError[],
+    pull: PullStats,
+  ): Promise<void> {
+    const o = this.#o;
+    await o.quarantine!.quarantine({
+      time: new Date().toISOString(),
+      message_id: message.id,
+      receive_count: message.receiveCount,
+      reason: errors.map((e) => e.message).join("; "),
+      error_id: errors[0]?.id,
+      delivered_events: outcome.objects.reduce((n, x) => n + x.events, 0),
+      body: message.body,
+    });
+    pull.requests++;
+    await o.queue.delete(message);
+    this.#tele.emit("message_quarantined", {
+      message_id: message.id,
+      receive_count: message.receiveCount,
+      reason: errors.map((e) => e.message).join("; "),
+      error_id: errors[0]?.id,
+    });
+  }
+
+  /** Gives the work in flight the shutdown timeout, then stops it. */
+  async #drain(): Promise<void> {
+    const o = this.#o;
+    const tele = this.#tele;
+    const work = this.#work;
+    const inFlight = this.#inFlight;
+    if (inFlight.size === 0) return;
     const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
     tele.emit("stopping", { seconds: timeoutMs / 1000, count: inFlight.size });
     // Reading stops early enough to confirm what was sent and save the checkpoints in time.
@@ -263,7 +342,6 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     clearTimeout(stopReading);
     clearTimeout(stopAll);
   }
-  return { allSucceeded: !gaveUp && (!o.once || failed.size === 0) };
 }
 
 async function processMessage(
@@ -337,7 +415,7 @@ function startHeartbeat(
   visibilitySeconds: number,
   tele: Telemetry,
   pull: PullStats,
-): { stop(): Promise<void> } {
+): Heartbeat {
   let pending: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     pull.requests++;

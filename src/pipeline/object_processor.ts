@@ -10,9 +10,8 @@
 import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { decodeLines, decodeObjects, limitsFor, outputBudget } from "../parquet/decode.ts";
-import type { DecodePool, JsonObject, Oversized, ParquetLimits } from "../parquet/decode.ts";
+import type { DecodePool, JsonObject, ParquetLimits } from "../parquet/decode.ts";
 import { toJson } from "../transform/json.ts";
-import { isOversized, truncateEvent, utf8Length } from "../transform/truncate.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import type {
@@ -24,6 +23,7 @@ import type {
   Receipt,
 } from "./ports.ts";
 import { logEvent } from "../telemetry/events.ts";
+import { EventFitter } from "./event_fitter.ts";
 
 /** The result of one object, with the requests it took. */
 export type ObjectOutcome = Outcome & { readonly requests: number; readonly seconds: number };
@@ -156,232 +156,323 @@ async function deliver(
   options: ProcessObjectOptions,
   tally: { requests: number },
 ): Promise<Outcome> {
-  const { reader, outputs, state, signal, chunkBytes = 256 * 1024 } = options;
-  // The object's tag may differ per source (devo_tag_map).
-  const formatter = options.formatter.forKey(ref.key);
-  const attempts = options.attempts ?? 3;
   const name = `s3://${ref.bucket}/${ref.key}`;
-
-  const known = state?.completed(ref);
+  const known = options.state?.completed(ref);
   if (known) return { ok: true, ref, events: known.events, duplicate: true };
-  if (signal?.aborted) {
-    return {
-      ok: false,
-      ref,
-      events: 0,
-      error: asCollectorError(signal.reason, name),
-      stopped: true,
-    };
+  if (options.signal?.aborted) return stopped(ref, 0, options.signal, name);
+  const delivery = new ObjectDelivery(ref, name, options);
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1;; attempt++) {
+    const outcome = await delivery.attempt(attempt, attempts, tally);
+    if (outcome) return outcome;
+  }
+}
+
+/** The outcome of an object whose reading `signal` stopped, after `events` were confirmed. */
+function stopped(ref: ObjectRef, events: number, signal: AbortSignal, name: string): Outcome {
+  return { ok: false, ref, events, error: asCollectorError(signal.reason, name), stopped: true };
+}
+
+/**
+ * The delivery of one object over its attempts: the rows written and confirmed so far, and the
+ * chain of checkpoint saves that follows the outputs' confirmations.
+ */
+class ObjectDelivery {
+  readonly #ref: ObjectRef;
+  readonly #name: string;
+  readonly #options: ProcessObjectOptions;
+  /** The object's tag may differ per source (devo_tag_map). */
+  readonly #formatter: LineFormatter;
+  readonly #limits?: ParquetLimits;
+  readonly #fit: EventFitter;
+  /** Rows handed to the outputs (from the start of the object). */
+  #written = 0;
+  /** Leading rows every output confirmed. */
+  #confirmed = 0;
+  #id: ObjectRef;
+  #resumedAt: number | undefined;
+  /** Confirmations arrive in order; each one advances the checkpoint. */
+  #chain: Promise<void> = Promise.resolve();
+  #chainError: unknown;
+  /** The last checkpoint save queued; later chunks of the same batches join it. */
+  #link: CheckpointLink | undefined;
+  /** A batch holding rows of this object failed. */
+  #failedBatch = false;
+
+  constructor(ref: ObjectRef, name: string, options: ProcessObjectOptions) {
+    this.#ref = ref;
+    this.#id = ref;
+    this.#name = name;
+    this.#options = options;
+    this.#formatter = options.formatter.forKey(ref.key);
+    this.#limits = options.parquetLimits ??
+      (options.maxObjectBytes !== undefined ? limitsFor(options.maxObjectBytes) : undefined);
+    this.#fit = new EventFitter(name, options, this.#formatter.extraMembers);
   }
 
-  const limits = options.parquetLimits ??
-    (options.maxObjectBytes !== undefined ? limitsFor(options.maxObjectBytes) : undefined);
-  const fit = new EventFitter(name, options, formatter.extraMembers);
-  let written = 0; // rows handed to the outputs (from the start of the object)
-  let confirmed = 0; // leading rows every output confirmed
-  let id = ref;
-  let resumedAt: number | undefined;
-  // Confirmations arrive in order; each one advances the checkpoint.
-  let chain: Promise<void> = Promise.resolve();
-  let chainError: unknown;
-  /** The last checkpoint save queued; later chunks of the same batches join it. */
-  let link: CheckpointLink | undefined;
-  /** A batch holding rows of this object failed. */
-  let failedBatch = false;
-
-  for (let attempt = 1;; attempt++) {
+  /** One attempt: the outcome, or undefined when a transient failure is to be retried. */
+  async attempt(
+    attempt: number,
+    attempts: number,
+    tally: { requests: number },
+  ): Promise<Outcome | undefined> {
+    const { reader, signal, maxObjectBytes } = this.#options;
     let opened: OpenedObject | undefined;
     try {
       // The reader refuses a larger object before reading its body (the size S3 reports, never
       // the notification's); checked again here for readers that cannot.
-      opened = await reader.open(ref, signal, { maxBytes: options.maxObjectBytes });
-      if (options.maxObjectBytes !== undefined) {
-        checkSize(opened.size, options.maxObjectBytes, name);
-      }
-      if (!ref.etag && opened.etag) {
-        id = { ...ref, etag: opened.etag };
-        const again = state?.completed(id);
-        if (again) return { ok: true, ref, events: again.events, duplicate: true };
-      }
-      if (attempt === 1) {
-        written = confirmed = state?.checkpoint(id) ?? 0;
-        if (written > 0) {
-          resumedAt = written;
-          logEvent("object_resumed", {
-            object: name,
-            rows: written,
-          });
-        }
-      }
-      let text = "";
-      let pending = 0;
+      opened = await reader.open(this.#ref, signal, { maxBytes: maxObjectBytes });
+      const duplicate = this.#identify(opened);
+      if (duplicate) return duplicate;
+      if (attempt === 1) this.#resume();
       // Output in proportion to the object in hand: a few repeated bytes cannot become gigabytes.
-      const budget = outputBudget(opened.size);
-      let output = 0;
-      /** Hands `chunk` to every output; returns their confirmations. */
-      const sendBytes = async (chunk: Uint8Array, rows: number): Promise<Promise<void>[]> => {
-        output += chunk.length;
-        if (output > budget) {
-          throw new CollectorError(
-            "OUTPUT_LIMIT",
-            `Object ${name} of ${
-              opened!.size
-            } bytes makes more than ${budget} bytes of events (after ${
-              written - (resumedAt ?? 0)
-            } events)`,
-            {
-              context: {
-                object: name,
-                object_bytes: opened!.size,
-                output_budget: budget,
-                events_sent: written - (resumedAt ?? 0),
-              },
-            },
-          );
-        }
-        // The outputs start their next batch only once this chunk's checkpoint is saved (or
-        // failed), so a crash repeats at most the batch in flight; and once a batch of this
-        // object failed, nothing after the gap is sent (it would only be sent again).
-        const saved = Promise.withResolvers<void>();
-        const write = { settled: saved.promise, admit: () => !failedBatch };
-        const receipts: Receipt[] = [];
-        try {
-          for (const out of outputs) receipts.push(await out.write(chunk, rows, write));
-        } catch (e) {
-          saved.resolve();
-          throw e;
-        }
-        for (const r of receipts) r.confirmed.catch(() => failedBatch = true);
-        written += rows;
-        const confirms = receipts.map((r) => r.confirmed);
-        if (link && !link.started && sameBatches(link.confirms, confirms)) {
-          // Rides in the batches of the save already queued: one checkpoint per batch, not
-          // one per chunk.
-          link.upTo = written;
-        } else {
-          const l: CheckpointLink = { confirms, upTo: written, started: false, done: chain };
-          l.done = chain = chain.then(async () => {
-            await Promise.all(confirms);
-            l.started = true;
-            confirmed = l.upTo;
-            await state?.saveCheckpoint(id, l.upTo);
-          });
-          chain.catch((e) => chainError ??= e);
-          link = l;
-        }
-        link.done.catch(() => {}).finally(() => saved.resolve());
-        return confirms;
-      };
-      const send = async () => {
-        if (pending === 0) return;
-        const rows = pending;
-        const chunk = encoder.encode(text);
-        text = "";
-        pending = 0;
-        await sendBytes(chunk, rows);
-      };
-      if (options.eventTransform) {
-        // Object path: events are transformed before they are serialized (after the
-        // obfuscation rules, when there are some too); they are the fast path's lines parsed
-        // back (parquet/event_objects.ts).
-        const custom = options.eventTransform;
-        const rules = options.obfuscator;
-        const transform = rules ? (e: JsonObject) => custom(rules.apply(e)) : custom;
-        for await (
-          const slice of decodeObjects(opened.buffer, {
-            signal,
-            name,
-            startRow: written,
-            limits,
-            pool: options.decodePool,
-          })
-        ) {
-          const header = formatter.header();
-          for (const event of slice.events) {
-            const e = transform(event);
-            if (e !== undefined) {
-              text += formatter.line(fit.object(toJson(e), written + pending), header);
-            }
-            pending++;
-            if (text.length >= chunkBytes) await send();
-          }
-          options.onEvents?.(slice.events.length);
-          if (chainError) throw chainError;
-        }
-      } else {
-        // Fast path: JSON bytes straight from the column data, whole lines at a time; in the
-        // decode workers when there are some (the same slices either way). Obfuscation rules
-        // rewrite each event of those lines where they are made.
-        const obfuscator = options.obfuscator;
-        const lineOptions = {
-          signal,
-          name,
-          startRow: written,
-          append: formatter.extraMembers,
-          header: () => encoder.encode(formatter.header()),
-          sliceBytes: chunkBytes,
-          limits,
-          // Events are cut off while they are built; obfuscation rules see events whole, and
-          // their lines are fitted afterwards.
-          ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
-        };
-        const lines = decodeLines(opened.buffer, {
-          ...lineOptions,
-          pool: options.decodePool,
-          obfuscator,
-        });
-        for await (const slice of lines) {
-          // Each event starts right after its header, whatever the header holds (a hostname
-          // may hold a "{").
-          const confirms = await sendBytes(
-            fit.lines(slice.bytes, written, slice.headBytes, slice.oversized),
-            slice.rows,
-          );
-          // The outputs hold the slice until its batch is confirmed or failed for good; then its
-          // buffer is freed at once (detached) rather than at V8's next full GC, which lets tens
-          // of MB of sent slices wait: peak RSS -45 MB, and a little faster.
-          const bytes = slice.bytes;
-          void Promise.allSettled(confirms).then(() => release(bytes));
-          options.onEvents?.(slice.rows);
-          if (chainError) throw chainError;
-        }
-      }
-      await send();
-      await chain;
-      await state?.markCompleted(id, written);
-      fit.report();
-      return { ok: true, ref, events: written - (resumedAt ?? 0), resumedAt };
+      const budget = new OutputBudget(this.#name, opened.size);
+      if (this.#options.eventTransform) await this.#readObjects(opened, budget);
+      else await this.#readLines(opened, budget);
+      return await this.#complete();
     } catch (e) {
-      // Whatever was written is confirmed (or fails) before anything else happens.
-      await Promise.allSettled(outputs.map((o) => o.flush()));
-      await chain.catch(() => {});
-      // A failed batch is the cause, rather than the write refused after it.
-      const error = asCollectorError(chainError ?? e, name);
-      const events = confirmed - (resumedAt ?? 0);
-      if (signal?.aborted && !chainError) {
-        return {
-          ok: false,
-          ref,
-          events,
-          error: asCollectorError(signal.reason, name),
-          stopped: true,
-        };
-      }
-      const transient = error.retryable && error.family === "ApiError" && !chainError;
-      if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
-      options.onRetry?.(error);
-      logEvent("object_retry", {
-        error: error.message,
-        row: written,
-        attempt: attempt + 1,
-        attempts,
-      });
-      const delay = (options.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
-      await sleep(delay / 2 + Math.random() * delay / 2, signal);
+      return await this.#failed(e, attempt, attempts);
     } finally {
       tally.requests += opened?.requests ?? 0;
       opened?.close?.();
     }
+  }
+
+  /**
+   * Checks the opened object's size and learns its ETag: the outcome when that makes it one
+   * already completed.
+   */
+  #identify(opened: OpenedObject): Outcome | undefined {
+    const ref = this.#ref;
+    if (this.#options.maxObjectBytes !== undefined) {
+      checkSize(opened.size, this.#options.maxObjectBytes, this.#name);
+    }
+    if (!ref.etag && opened.etag) {
+      this.#id = { ...ref, etag: opened.etag };
+      const again = this.#options.state?.completed(this.#id);
+      if (again) return { ok: true, ref, events: again.events, duplicate: true };
+    }
+    return undefined;
+  }
+
+  /** Starts after the rows an earlier run had confirmed. */
+  #resume(): void {
+    this.#written = this.#confirmed = this.#options.state?.checkpoint(this.#id) ?? 0;
+    if (this.#written > 0) {
+      this.#resumedAt = this.#written;
+      logEvent("object_resumed", {
+        object: this.#name,
+        rows: this.#written,
+      });
+    }
+  }
+
+  /**
+   * Object path: events are transformed before they are serialized (after the obfuscation
+   * rules, when there are some too); they are the fast path's lines parsed back
+   * (parquet/event_objects.ts).
+   */
+  async #readObjects(opened: OpenedObject, budget: OutputBudget): Promise<void> {
+    const options = this.#options;
+    const { signal, chunkBytes = 256 * 1024 } = options;
+    const custom = options.eventTransform!;
+    const rules = options.obfuscator;
+    const transform = rules ? (e: JsonObject) => custom(rules.apply(e)) : custom;
+    const formatter = this.#formatter;
+    let text = "";
+    let pending = 0;
+    const send = async () => {
+      if (pending === 0) return;
+      const rows = pending;
+      const chunk = encoder.encode(text);
+      text = "";
+      pending = 0;
+      await this.#sendBytes(chunk, rows, budget);
+    };
+    const slices = decodeObjects(opened.buffer, {
+      signal,
+      name: this.#name,
+      startRow: this.#written,
+      limits: this.#limits,
+      pool: options.decodePool,
+    });
+    for await (const slice of slices) {
+      const header = formatter.header();
+      for (const event of slice.events) {
+        const e = transform(event);
+        if (e !== undefined) {
+          text += formatter.line(this.#fit.object(toJson(e), this.#written + pending), header);
+        }
+        pending++;
+        if (text.length >= chunkBytes) await send();
+      }
+      options.onEvents?.(slice.events.length);
+      if (this.#chainError) throw this.#chainError;
+    }
+    await send();
+  }
+
+  /**
+   * Fast path: JSON bytes straight from the column data, whole lines at a time; in the decode
+   * workers when there are some (the same slices either way). Obfuscation rules rewrite each
+   * event of those lines where they are made.
+   */
+  async #readLines(opened: OpenedObject, budget: OutputBudget): Promise<void> {
+    const options = this.#options;
+    const { signal, chunkBytes = 256 * 1024 } = options;
+    const formatter = this.#formatter;
+    const obfuscator = options.obfuscator;
+    const lineOptions = {
+      signal,
+      name: this.#name,
+      startRow: this.#written,
+      append: formatter.extraMembers,
+      header: () => encoder.encode(formatter.header()),
+      sliceBytes: chunkBytes,
+      limits: this.#limits,
+      // Events are cut off while they are built; obfuscation rules see events whole, and
+      // their lines are fitted afterwards.
+      ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
+    };
+    const lines = decodeLines(opened.buffer, {
+      ...lineOptions,
+      pool: options.decodePool,
+      obfuscator,
+    });
+    for await (const slice of lines) {
+      // Each event starts right after its header, whatever the header holds (a hostname
+      // may hold a "{").
+      const confirms = await this.#sendBytes(
+        this.#fit.lines(slice.bytes, this.#written, slice.headBytes, slice.oversized),
+        slice.rows,
+        budget,
+      );
+      // The outputs hold the slice until its batch is confirmed or failed for good; then its
+      // buffer is freed at once (detached) rather than at V8's next full GC, which lets tens
+      // of MB of sent slices wait: peak RSS -45 MB, and a little faster.
+      const bytes = slice.bytes;
+      void Promise.allSettled(confirms).then(() => release(bytes));
+      options.onEvents?.(slice.rows);
+      if (this.#chainError) throw this.#chainError;
+    }
+  }
+
+  /** Hands `chunk` to every output; returns their confirmations. */
+  async #sendBytes(
+    chunk: Uint8Array,
+    rows: number,
+    budget: OutputBudget,
+  ): Promise<Promise<void>[]> {
+    budget.spend(chunk.length, this.#written - (this.#resumedAt ?? 0));
+    // The outputs start their next batch only once this chunk's checkpoint is saved (or
+    // failed), so a crash repeats at most the batch in flight; and once a batch of this
+    // object failed, nothing after the gap is sent (it would only be sent again).
+    const saved = Promise.withResolvers<void>();
+    const write = { settled: saved.promise, admit: () => !this.#failedBatch };
+    const receipts: Receipt[] = [];
+    try {
+      for (const out of this.#options.outputs) receipts.push(await out.write(chunk, rows, write));
+    } catch (e) {
+      saved.resolve();
+      throw e;
+    }
+    for (const r of receipts) r.confirmed.catch(() => this.#failedBatch = true);
+    this.#written += rows;
+    const confirms = receipts.map((r) => r.confirmed);
+    const link = this.#checkpointAfter(confirms);
+    link.done.catch(() => {}).finally(() => saved.resolve());
+    return confirms;
+  }
+
+  /** Queues the checkpoint of the rows written, once every output confirmed `confirms`. */
+  #checkpointAfter(confirms: Promise<void>[]): CheckpointLink {
+    const link = this.#link;
+    if (link && !link.started && sameBatches(link.confirms, confirms)) {
+      // Rides in the batches of the save already queued: one checkpoint per batch, not
+      // one per chunk.
+      link.upTo = this.#written;
+      return link;
+    }
+    const l: CheckpointLink = { confirms, upTo: this.#written, started: false, done: this.#chain };
+    l.done = this.#chain = this.#chain.then(async () => {
+      await Promise.all(confirms);
+      l.started = true;
+      this.#confirmed = l.upTo;
+      await this.#options.state?.saveCheckpoint(this.#id, l.upTo);
+    });
+    this.#chain.catch((e) => this.#chainError ??= e);
+    this.#link = l;
+    return l;
+  }
+
+  /** Every row confirmed: the object is recorded as completed. */
+  async #complete(): Promise<Outcome> {
+    await this.#chain;
+    await this.#options.state?.markCompleted(this.#id, this.#written);
+    this.#fit.report();
+    const resumedAt = this.#resumedAt;
+    return { ok: true, ref: this.#ref, events: this.#written - (resumedAt ?? 0), resumedAt };
+  }
+
+  /**
+   * After a failure: the outcome, or undefined once the wait before retrying a transient
+   * failure is over.
+   */
+  async #failed(e: unknown, attempt: number, attempts: number): Promise<Outcome | undefined> {
+    const { outputs, signal } = this.#options;
+    const ref = this.#ref;
+    // Whatever was written is confirmed (or fails) before anything else happens.
+    await Promise.allSettled(outputs.map((o) => o.flush()));
+    await this.#chain.catch(() => {});
+    // A failed batch is the cause, rather than the write refused after it.
+    const error = asCollectorError(this.#chainError ?? e, this.#name);
+    const events = this.#confirmed - (this.#resumedAt ?? 0);
+    if (signal?.aborted && !this.#chainError) return stopped(ref, events, signal, this.#name);
+    const transient = error.retryable && error.family === "ApiError" && !this.#chainError;
+    if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
+    this.#options.onRetry?.(error);
+    logEvent("object_retry", {
+      error: error.message,
+      row: this.#written,
+      attempt: attempt + 1,
+      attempts,
+    });
+    const delay = (this.#options.retryBaseMs ?? 1000) * 2 ** (attempt - 1);
+    await sleep(delay / 2 + Math.random() * delay / 2, signal);
+    return undefined;
+  }
+}
+
+/** The bytes of events an object may make: in proportion to its size (`outputBudget`). */
+class OutputBudget {
+  readonly #name: string;
+  readonly #size: number;
+  readonly #budget: number;
+  #output = 0;
+
+  constructor(name: string, size: number) {
+    this.#name = name;
+    this.#size = size;
+    this.#budget = outputBudget(size);
+  }
+
+  /** Counts `bytes` more; refuses them (`OUTPUT_LIMIT`) past the budget, `sent` events in. */
+  spend(bytes: number, sent: number): void {
+    this.#output += bytes;
+    if (this.#output <= this.#budget) return;
+    const name = this.#name;
+    throw new CollectorError(
+      "OUTPUT_LIMIT",
+      `Object ${name} of ${this.#size} bytes makes more than ${this.#budget} bytes of events (after ${sent} events)`,
+      {
+        context: {
+          object: name,
+          object_bytes: this.#size,
+          output_budget: this.#budget,
+          events_sent: sent,
+        },
+      },
+    );
   }
 }
 
@@ -418,120 +509,3 @@ function checkSize(size: number, max: number, name: string): void {
     );
   }
 }
-
-/** Applies `max_event_bytes` to events, as JSON text (object path) or as whole lines. */
-class EventFitter {
-  #truncated = 0;
-  readonly #name: string;
-  readonly #max?: number;
-  readonly #quarantine: boolean;
-  readonly #options: ProcessObjectOptions;
-  readonly #last: string[];
-  /** Bytes the line formatter adds to an event's JSON (`,` and the extra members). */
-  readonly #extraBytes: number;
-
-  constructor(name: string, options: ProcessObjectOptions, extraMembers: string) {
-    this.#name = name;
-    this.#max = options.maxEventBytes;
-    this.#quarantine = options.oversizedEvents === "quarantine";
-    this.#options = options;
-    this.#last = extraMembers ? [extraMembers] : [];
-    this.#extraBytes = extraMembers ? utf8Length(extraMembers) + 1 : 0;
-  }
-
-  /**
-   * The JSON of a transformed event of row `row`, which the line formatter then completes with
-   * the extra members (`@devo_pulling_id`): fitted so that the completed event is at most
-   * `max_event_bytes`.
-   */
-  object(json: string, row: number): string {
-    return this.json(json, row, [], this.#extraBytes);
-  }
-
-  /**
-   * `json` (the event of row `row`), or its truncated form when it is too large; `reserve`
-   * bytes are added to it later.
-   */
-  json(json: string, row: number, last: readonly string[] = [], reserve = 0): string {
-    if (this.#max === undefined) return json;
-    const max = this.#max - reserve;
-    if (!isOversized(json, max)) return json;
-    const bytes = utf8Length(json) + reserve; // as sent
-    this.#oversized(row, bytes);
-    return truncateEvent(json, max, bytes, last);
-  }
-
-  /** An event of row `row` over the limit: the object fails (quarantine), or it is counted. */
-  #oversized(row: number, bytes: number): void {
-    if (this.#quarantine) {
-      throw new CollectorError(
-        "EVENT_TOO_LARGE",
-        `Event at row ${row} of ${this.#name} has ${bytes} bytes, more than max_event_bytes (${this.#max})`,
-        { context: { object: this.#name, row, event_bytes: bytes } },
-      );
-    }
-    this.#truncated++;
-  }
-
-  /**
-   * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
-   * oversized events fitted.
-   */
-  lines(
-    bytes: Uint8Array,
-    row: number,
-    headBytes: number,
-    oversized: readonly Oversized[] = [],
-  ): Uint8Array {
-    // Events the reader already cut down while building them.
-    for (const o of oversized) this.#oversized(o.row, o.bytes);
-    const max = this.#max;
-    if (max === undefined || bytes.length <= max) return bytes;
-    let parts: Uint8Array[] | undefined;
-    let copied = 0;
-    let start = 0;
-    while (start < bytes.length) {
-      let end = bytes.indexOf(0x0a, start);
-      if (end < 0) end = bytes.length;
-      if (end - start > max) {
-        const open = start + headBytes; // the event starts after its header
-        if (bytes[open] !== 0x7b) {
-          throw new Error(`the line of row ${row} does not start its event after the header`);
-        }
-        if (end - open > max) {
-          const json = decoder.decode(bytes.subarray(open, end));
-          const fitted = this.json(json, row, this.#last);
-          if (fitted !== json) {
-            (parts ??= []).push(bytes.subarray(copied, open), encoder.encode(fitted));
-            copied = end;
-          }
-        }
-      }
-      start = end + 1;
-      row++;
-    }
-    if (!parts) return bytes;
-    parts.push(bytes.subarray(copied));
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-
-  /** Logs and reports the events truncated in this object. */
-  report(): void {
-    if (this.#truncated === 0) return;
-    logEvent("object_events_truncated", {
-      count: this.#truncated,
-      object: this.#name,
-      max: this.#max,
-    });
-    this.#options.onTruncated?.(this.#truncated);
-    this.#truncated = 0;
-  }
-}
-
-const decoder = new TextDecoder();

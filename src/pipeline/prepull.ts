@@ -13,6 +13,7 @@ import { dayOf, enumerateBackfill, formatDay } from "../source/backfill.ts";
 import type { Lister } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
 import { filterOf, prePullJob, stateDirOf } from "../state/backfill_job.ts";
+import type { JobFilter } from "../state/backfill_job.ts";
 import type { StateStore } from "../state/store.ts";
 import { BackfillProgress } from "../telemetry/backfill_progress.ts";
 import type { Telemetry } from "../telemetry/events.ts";
@@ -48,11 +49,11 @@ export interface PrePullOptions {
   /** The input's obfuscation, size limits and decode workers: the live path's. */
   objectOptions?: BackfillRunOptions["objectOptions"];
   /** Opens the bucket's lister and object reader (the CLI builds them from AWS clients). */
-  open: (telemetry: Telemetry) => PrePullSource;
+  open: (telemetry: Telemetry) => LakeSource;
 }
 
-/** Where a PrePull reads from; `close()` when done. */
-export interface PrePullSource {
+/** Where a backfill reads from (the lake bucket); `close()` when done. */
+export interface LakeSource {
   readonly lister: Lister;
   readonly reader: ObjectReader;
   close(): void;
@@ -65,79 +66,20 @@ export interface PrePullSource {
  */
 export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boolean }> {
   const { input } = o;
-  const bucket = input.bucket!;
-  const from = input.historical_poll_datetime!;
-  const fromDay = dayOf(new Date(from));
-  let source: PrePullSource | undefined;
+  const fromDay = dayOf(new Date(input.historical_poll_datetime!));
+  let source: LakeSource | undefined;
   let cursor: BackfillCursor | undefined;
   try {
     source = o.open(o.telemetry);
     const filter = filterOf(input);
-    const opened = await BackfillCursor.open(stateDirOf(o.config, input), {
-      job: prePullJob(input),
-    });
-    cursor = opened.cursor;
-    o.telemetry.corruptState(opened.report.corrupt ? [opened.report.corrupt] : []);
-    o.telemetry.emit(
-      "backfill_started",
-      {
-        input: input.name,
-        from: formatDay(fromDay),
-        bucket,
-        how: opened.report.restarted
-          ? "historical_poll_datetime, reset_persistence_auth or filters changed: starting again"
-          : cursor.doneThrough || cursor.size > 0
-          ? `resuming (done through ${cursor.doneThrough ? formatDay(cursor.doneThrough) : "-"})`
-          : "starting",
-        concurrency: input.backfill_concurrency,
-      },
-    );
-    const { lister, reader } = source;
+    cursor = await openCursor(o, fromDay);
     const maxPasses = o.once ? 3 : 10;
     let delay = o.retryDelayMs ?? 30_000;
     for (let pass = 1;; pass++) {
-      const toDay = dayOf((o.now ?? (() => new Date()))());
-      const progress = new BackfillProgress();
-      const timer = setInterval(
-        () => o.telemetry.emit("backfill_progress", { line: progress.line() }),
-        o.progressLineMs ?? 30_000,
-      );
-      let summary: BackfillSummary;
-      try {
-        summary = await runBackfill({
-          batches: enumerateBackfill(lister, {
-            bucket,
-            fromDay,
-            toDay,
-            filter,
-            cursor,
-            signal: o.signal,
-            onPlan: (plan) => progress.onPlan(plan),
-          }),
-          reader,
-          outputs: o.outputs,
-          formatterFor: o.formatterFor,
-          state: o.state,
-          locks: o.locks,
-          cursor,
-          concurrency: input.backfill_concurrency,
-          signal: o.signal,
-          shutdownTimeoutMs: o.shutdownTimeoutMs,
-          telemetry: o.telemetry,
-          progress,
-          objectOptions: o.objectOptions,
-        });
-      } finally {
-        clearInterval(timer);
-      }
+      const summary = await runPass(o, source, { fromDay, filter, cursor });
       logSummary(o.telemetry, input.name, summary);
-      if (summary.ok) return { ok: true };
-      if (summary.stopped || o.signal?.aborted) return { ok: true };
-      if (summary.error && !summary.error.retryable) return { ok: false };
-      if (!summary.error && summary.transientFailures === 0) {
-        // Only failures another try cannot fix (bad Parquet, missing objects): reported above.
-        return { ok: false };
-      }
+      const verdict = passVerdict(summary, o.signal);
+      if (verdict) return verdict;
       if (pass >= maxPasses) {
         o.telemetry.emit("backfill_incomplete", { input: input.name, passes: pass });
         return { ok: false };
@@ -160,6 +102,92 @@ export async function runPrePullBackfill(o: PrePullOptions): Promise<{ ok: boole
     await cursor?.close().catch(() => {});
     source?.close();
   }
+}
+
+/** Opens the input's PrePull cursor and logs how the backfill starts from it. */
+async function openCursor(o: PrePullOptions, fromDay: string): Promise<BackfillCursor> {
+  const { input } = o;
+  const opened = await BackfillCursor.open(stateDirOf(o.config, input), {
+    job: prePullJob(input),
+  });
+  const cursor = opened.cursor;
+  o.telemetry.corruptState(opened.report.corrupt ? [opened.report.corrupt] : []);
+  o.telemetry.emit(
+    "backfill_started",
+    {
+      input: input.name,
+      from: formatDay(fromDay),
+      bucket: input.bucket!,
+      how: opened.report.restarted
+        ? "historical_poll_datetime, reset_persistence_auth or filters changed: starting again"
+        : cursor.doneThrough || cursor.size > 0
+        ? `resuming (done through ${cursor.doneThrough ? formatDay(cursor.doneThrough) : "-"})`
+        : "starting",
+      concurrency: input.backfill_concurrency,
+    },
+  );
+  return cursor;
+}
+
+/** One pass over the lake, from the cursor to today, with its progress line logged. */
+async function runPass(
+  o: PrePullOptions,
+  source: LakeSource,
+  pass: { fromDay: string; filter: JobFilter; cursor: BackfillCursor },
+): Promise<BackfillSummary> {
+  const { input } = o;
+  const { fromDay, filter, cursor } = pass;
+  const toDay = dayOf((o.now ?? (() => new Date()))());
+  const progress = new BackfillProgress();
+  const timer = setInterval(
+    () => o.telemetry.emit("backfill_progress", { line: progress.line() }),
+    o.progressLineMs ?? 30_000,
+  );
+  try {
+    return await runBackfill({
+      batches: enumerateBackfill(source.lister, {
+        bucket: input.bucket!,
+        fromDay,
+        toDay,
+        filter,
+        cursor,
+        signal: o.signal,
+        onPlan: (plan) => progress.onPlan(plan),
+      }),
+      reader: source.reader,
+      outputs: o.outputs,
+      formatterFor: o.formatterFor,
+      state: o.state,
+      locks: o.locks,
+      cursor,
+      concurrency: input.backfill_concurrency,
+      signal: o.signal,
+      shutdownTimeoutMs: o.shutdownTimeoutMs,
+      telemetry: o.telemetry,
+      progress,
+      objectOptions: o.objectOptions,
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * How the PrePull ends after a pass: undefined when another pass may fix what failed (a listing
+ * error or objects that failed for reasons a later try can fix).
+ */
+function passVerdict(
+  summary: BackfillSummary,
+  signal: AbortSignal | undefined,
+): { ok: boolean } | undefined {
+  if (summary.ok) return { ok: true };
+  if (summary.stopped || signal?.aborted) return { ok: true };
+  if (summary.error && !summary.error.retryable) return { ok: false };
+  if (!summary.error && summary.transientFailures === 0) {
+    // Only failures another try cannot fix (bad Parquet, missing objects): reported above.
+    return { ok: false };
+  }
+  return undefined;
 }
 
 /** Logs how a backfill pass ended, and each object that failed in it. */

@@ -89,15 +89,36 @@ export function startMetricsServer(
   options: MetricsServerOptions = {},
 ): Promise<MetricsServer> {
   const { hostname, port } = parseListen(listen);
-  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 5_000;
-  const maxConnections = options.maxConnections ?? 32;
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname, port });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return Promise.resolve(
+    new Endpoint(listener, options.maxConnections ?? 32, {
+      headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 5_000,
+      answer: router(source),
+    }),
+  );
+}
+
+/** How each connection is served: its deadlines and the answer to each path. */
+interface ServeOptions {
+  readonly headerTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly answer: (path: string) => Answer;
+}
+
+/** The answer to each path: the metrics, the two health checks, or 404. */
+function router(source: HealthSource): (path: string) => Answer {
   const json = (r: CheckResult): Answer => ({
     status: r.ok ? 200 : 503,
     type: "application/json",
     body: JSON.stringify({ status: r.ok ? "ok" : "unavailable", reason: r.reason }) + "\n",
   });
-  const answer = (path: string): Answer => {
+  return (path: string): Answer => {
     if (path === METRICS_PATH) {
       return {
         status: 200,
@@ -109,72 +130,87 @@ export function startMetricsServer(
     if (path === READY_PATH) return json(source.ready());
     return { status: 404, type: "text/plain", body: "not found\n" };
   };
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname, port });
-  } catch (e) {
-    return Promise.reject(e);
+}
+
+/** The listening endpoint: accepts connections, at most `maxConnections` open, and serves each. */
+class Endpoint implements MetricsServer {
+  readonly port: number;
+  readonly #listener: Deno.TcpListener;
+  readonly #maxConnections: number;
+  readonly #serve: ServeOptions;
+  readonly #open = new Set<Deno.Conn>();
+  readonly #served = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+
+  constructor(listener: Deno.TcpListener, maxConnections: number, serve: ServeOptions) {
+    this.#listener = listener;
+    this.#maxConnections = maxConnections;
+    this.#serve = serve;
+    this.#accepting = this.#accept();
+    this.port = (listener.addr as Deno.NetAddr).port;
   }
-  const open = new Set<Deno.Conn>();
-  const served = new Set<Promise<void>>();
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return; // closed
-      }
-      if (open.size >= maxConnections) {
-        try {
-          conn.close();
-        } catch {
-          // already gone
-        }
-        continue;
-      }
-      open.add(conn);
-      const p = serve(conn, { headerTimeoutMs, idleTimeoutMs, answer }).finally(() => {
-        open.delete(conn);
-        served.delete(p);
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      });
-      served.add(p);
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#open.size;
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
     }
-  })();
-  return Promise.resolve({
-    port: (listener.addr as Deno.NetAddr).port,
-    get connections() {
-      return open.size;
-    },
-    async close() {
+    await this.#accepting;
+    for (const c of this.#open) {
       try {
-        listener.close();
+        c.close();
       } catch {
         // already closed
       }
-      await accepting;
-      for (const c of open) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
+    }
+    await Promise.allSettled([...this.#served]);
+  }
+
+  /** Accepts connections until the listener is closed. */
+  async #accept(): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        return; // closed
       }
-      await Promise.allSettled([...served]);
-    },
-  });
+      this.#take(conn);
+    }
+  }
+
+  /** Serves `conn`, or closes it at once when `maxConnections` are open already. */
+  #take(conn: Deno.Conn): void {
+    if (this.#open.size >= this.#maxConnections) {
+      try {
+        conn.close();
+      } catch {
+        // already gone
+      }
+      return;
+    }
+    this.#open.add(conn);
+    const p = serve(conn, this.#serve).finally(() => {
+      this.#open.delete(conn);
+      this.#served.delete(p);
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    });
+    this.#served.add(p);
+  }
 }
 
 /** Reads one request from `conn` within the limits and answers it; never throws. */
-async function serve(
-  conn: Deno.Conn,
-  o: { headerTimeoutMs: number; idleTimeoutMs: number; answer: (path: string) => Answer },
-): Promise<void> {
+async function serve(conn: Deno.Conn, o: ServeOptions): Promise<void> {
   // One timer: the earlier of the header deadline and the idle deadline closes the connection,
   // which ends any read or write in progress.
   const headerDeadline = Date.now() + o.headerTimeoutMs;
