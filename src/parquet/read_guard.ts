@@ -225,7 +225,10 @@ export class ReadGuard {
   #checkChunk(c: Chunk, bytes: Uint8Array): void {
     this.#restart(c);
     let off = 0;
-    while (off < bytes.length - 1) off = this.#checkPage(c, bytes, off);
+    while (off < bytes.length - 1) {
+      const h = this.#checkPage(c, bytes, off);
+      off += h.headerBytes + h.compressed;
+    }
   }
 
   /**
@@ -234,15 +237,23 @@ export class ReadGuard {
    * whole page or reach the chunk's end. The page is inflated once, for the decoder to take
    * through {@link compressors}. For readers that walk a chunk's pages one at a time, so that no
    * more than the page being decoded is held inflated. Call it for the pages in order, from the
-   * chunk's first byte. Returns where the next page starts in `bytes`.
+   * chunk's first byte. `header`, when given, is the page's header as {@link readPageHeader} read
+   * it at `off` (else it is read here). Returns the header checked, for the reader to decode the
+   * page with; its body starts `headerBytes` after `off` and is `compressed` bytes long.
    */
-  checkPage(chunkStart: number, bytes: Uint8Array, off: number, base = 0): number {
+  checkPage(
+    chunkStart: number,
+    bytes: Uint8Array,
+    off: number,
+    base = 0,
+    header?: PageHeader,
+  ): PageHeader {
     const c = this.#byStart.get(chunkStart);
     if (c === undefined) {
       fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
     if (base + off === 0) this.#restart(c);
-    return this.#checkPage(c, bytes, off, base);
+    return this.#checkPage(c, bytes, off, base, header);
   }
 
   /** A chunk checked again from its start (read once more) counts once in its row group. */
@@ -251,26 +262,10 @@ export class ReadGuard {
     c.total = 0;
   }
 
-  #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0): number {
+  #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0, header?: PageHeader): PageHeader {
     const limits = this.#limits;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const where = (what: string) => `column ${c.path}: ${what}`;
-    let h: PageHeader;
-    try {
-      h = readPageHeader(view, off);
-    } catch (e) {
-      throw new CollectorError(
-        "PARQUET_INVALID",
-        `Cannot decode Parquet ${this.#name}: ${
-          where(
-            `page header at byte ${c.start + base + off} is damaged (${
-              e instanceof Error ? e.message : e
-            })`,
-          )
-        }`,
-        { cause: e, context: { object: this.#name, column: c.path } },
-      );
-    }
+    const h = header ?? this.#readHeader(c, bytes, off, base);
     const bodyStart = off + h.headerBytes;
     const { compressed, uncompressed } = h;
     if (!(compressed >= 0 && bodyStart + compressed <= bytes.length)) {
@@ -332,7 +327,22 @@ export class ReadGuard {
     if (h.type === 2) this.#checkDictionary(c, h, body, where);
     else if (h.type === 0) this.#checkDataPage(c, h, body, where);
     else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
-    return bodyStart + compressed;
+    return h;
+  }
+
+  /** The header of the page at byte `off` of `bytes`; `DataError` 601 when it is damaged. */
+  #readHeader(c: Chunk, bytes: Uint8Array, off: number, base: number): PageHeader {
+    try {
+      return readPageHeader(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), off);
+    } catch (e) {
+      throw new CollectorError(
+        "PARQUET_INVALID",
+        `Cannot decode Parquet ${this.#name}: column ${c.path}: page header at byte ${
+          c.start + base + off
+        } is damaged (${e instanceof Error ? e.message : e})`,
+        { cause: e, context: { object: this.#name, column: c.path } },
+      );
+    }
   }
 
   #values(n: number | undefined, what: string, where: (w: string) => string): number {
