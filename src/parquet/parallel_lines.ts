@@ -43,6 +43,9 @@
  *   every object decodes on the calling thread. A worker lost in the middle of an object (it
  *   crashed, or the pool was closed) is not the object's fault: the rows not yet yielded are
  *   decoded on the calling thread, with a warning ({@link WorkerLost}).
+ *
+ * This module plans an object's work and falls back to one thread; the workers lent to it, their
+ * messages and the merge of their slices are in `lanes.ts`.
  * @module
  */
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
@@ -61,8 +64,6 @@ import type { StartMessage } from "./worker_wire.ts";
 
 export { DecodePool, WorkerLost } from "./decode_pool.ts";
 export type { DecodePoolOptions } from "./decode_pool.ts";
-
-// ---- One object ----------------------------------------------------------------------------------
 
 /** Options for {@link readEventLinesParallel}: those of `readEventLines`, and the pool. */
 export interface ReadEventLinesParallelOptions extends ReadEventLinesOptions {
