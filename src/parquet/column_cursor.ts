@@ -9,44 +9,25 @@
  * and no JavaScript object is made per text value.
  * @module
  */
-import type { ColumnDecoder, DataPage, Encoding, PageHeader } from "./hyparquet.ts";
-import {
-  convert,
-  convertWithDictionary,
-  decompressPage,
-  parquetHeader,
-  readDataPage,
-  readDataPageV2,
-  readPlain,
-} from "./hyparquet.ts";
-import type { AsyncBuffer, DecodedArray } from "hyparquet";
+import type { ColumnDecoder } from "./hyparquet.ts";
+import type { AsyncBuffer } from "hyparquet";
 import { millisOf } from "../transform/values.ts";
 import { ByteOut } from "./json_bytes.ts";
 import { readPageHeader } from "./page_header.ts";
+import type { PageHeader } from "./page_header.ts";
 import type { ReadGuard } from "./read_guard.ts";
-import {
-  dictionaryJson,
-  indexArray,
-  omitted,
-  plainArrays,
-  valuesJson,
-  writeValue,
-} from "./dictionary_json.ts";
-import type { DictionaryJson } from "./dictionary_json.ts";
-import { Hybrid } from "./hybrid.ts";
+import { indexArray, omitted, plainArrays, writeValue } from "./dictionary_json.ts";
+import { decodeWhole, openPage, readDictionary } from "./data_page.ts";
+import type { PageColumn, PageDictionary, WholePage } from "./data_page.ts";
 
 import {
-  bitWidth,
   HEADER_BYTES,
   isTextColumn,
-  NO_DICTIONARY,
-  NO_OFFSETS,
   plainInt64,
   segment,
   timestampDivisor,
   valueOf,
   WINDOW,
-  wordsOf,
 } from "./column_pieces.ts";
 import type { PageLeft, Segment } from "./column_pieces.ts";
 export { Hybrid } from "./hybrid.ts";
@@ -79,10 +60,8 @@ export class ColumnCursor {
   readonly #stats?: { passedPages: number };
   readonly maxDef: number;
   readonly text: boolean;
-  /** For INT64 timestamps written straight from their integers (see {@link timestampDivisor}). */
-  readonly #tsDiv?: bigint;
-  /** INT64 integers with no conversion, written from their bits (see {@link plainInt64}). */
-  readonly #plainInt64: boolean;
+  /** The column as its data pages are decoded (`data_page.ts`). */
+  readonly #col: PageColumn;
   def?: Uint8Array;
   rep?: Uint8Array;
   i = 0;
@@ -100,10 +79,8 @@ export class ColumnCursor {
   /** Text without a text annotation: bytes that are not UTF-8 are written as base64. */
   readonly #binary: boolean;
   readonly #start: number;
-  /** Converted dictionary entries (non-text columns). */
-  #dictionary?: DecodedArray;
-  #dictionaryJson?: DictionaryJson;
-  #dictionarySize = -1;
+  /** The column chunk's dictionary, once its dictionary page was read. */
+  #dictionary: PageDictionary = { size: -1 };
   /** Segments of the window and the value index each starts at; `#cur` holds `v`. */
   #segs: Segment[] = [];
   #segStart: number[] = [];
@@ -149,8 +126,14 @@ export class ColumnCursor {
     this.text = isTextColumn(decoder);
     this.#binary = this.text && decoder.element.converted_type === undefined &&
       decoder.element.logical_type === undefined;
-    this.#tsDiv = timestampDivisor(decoder);
-    this.#plainInt64 = plainInt64(decoder);
+    this.#col = {
+      decoder,
+      maxDef,
+      maxRep,
+      text: this.text,
+      tsDiv: timestampDivisor(decoder),
+      plainInt64: plainInt64(decoder),
+    };
     this.#guard = guard;
     if (maxDef > 0) this.def = new Uint8Array(0);
     if (maxRep > 0) this.rep = new Uint8Array(0);
@@ -335,7 +318,6 @@ export class ColumnCursor {
    * or the number of bytes from `#pos` to read first when the next page is not held.
    */
   #next(): number {
-    const decoder = this.#decoder;
     if (this.#left) {
       this.#piece(this.#left);
       return 0;
@@ -350,142 +332,44 @@ export class ColumnCursor {
       }
       const buf = this.#buf;
       const off = this.#pos - this.#base;
+      let header: PageHeader | undefined;
+      try {
+        header = readPageHeader(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), off);
+      } catch {
+        // The header runs past the window, or is damaged: the guard says so once it is held.
+      }
       if (this.#base + buf.length < this.#length) {
         // The window ends before the chunk: the page's header and body must be in it.
         const held = buf.length - off;
-        let size: number | undefined;
-        try {
-          const h = readPageHeader(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), off);
-          size = h.headerBytes + h.compressed;
-        } catch {
-          // The header runs past the window (or is damaged: the guard says so once it is held).
-        }
-        if (size === undefined) return Math.max(2 * held, HEADER_BYTES);
+        if (header === undefined) return Math.max(2 * held, HEADER_BYTES);
+        const size = header.headerBytes + header.compressed;
         if (!(size >= 0 && size <= held)) return Math.max(size, HEADER_BYTES);
       }
-      const next = this.#guard.checkPage(this.#start, buf, off, this.#base);
-      const reader = {
-        view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
-        offset: off,
-      };
-      const header = parquetHeader(reader);
-      const body = buf.subarray(reader.offset, reader.offset + header.compressed_page_size);
-      this.#pos = this.#base + next;
-      if (header.type === "DICTIONARY_PAGE") {
-        const page = decompressPage(
-          body,
-          Number(header.uncompressed_page_size),
-          decoder.codec,
-          decoder.compressors,
-        );
-        const count = header.dictionary_page_header!.num_values;
-        if (this.text) {
-          this.#dictionaryJson = dictionaryJson(page, count, this.#binary);
-          this.#dictionarySize = count;
-          continue;
-        }
-        const r = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
-        const dict = readPlain(r, decoder.type, count, decoder.element.type_length);
-        // hyparquet reads byte arrays as views of the page's buffer, past the page if told to.
-        if (r.offset > page.length) throw new RangeError("dictionary runs past its page");
-        this.#dictionarySize = dict.length;
-        this.#dictionary = convert(dict, decoder);
-        this.#dictionaryJson = valuesJson(this.#dictionary);
+      // The one parse of the header, checked by the guard, is the one the page is decoded with.
+      const h = this.#guard.checkPage(this.#start, buf, off, this.#base, header);
+      const bodyStart = off + h.headerBytes;
+      const body = buf.subarray(bodyStart, bodyStart + h.compressed);
+      this.#pos = this.#base + bodyStart + h.compressed;
+      if (h.type === 2) {
+        this.#dictionary = readDictionary(this.#col, this.#binary, h, body);
         continue;
       }
-      if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2") continue; // index pages
-      const n = header.type === "DATA_PAGE"
-        ? header.data_page_header!.num_values
-        : header.data_page_header_v2!.num_values;
+      if (h.type !== 0 && h.type !== 3) continue; // index pages
+      const n = h.type === 0 ? h.data!.numValues! : h.v2!.numValues!;
       if (this.#count + n > this.#numValues) {
         throw new Error("page holds more values than its column chunk");
       }
       this.#count += n;
-      const encoding: Encoding = header.type === "DATA_PAGE"
-        ? header.data_page_header!.encoding
-        : header.data_page_header_v2!.encoding;
-      const left = this.#open(header, body, n, encoding);
-      if (left) this.#piece(left);
-      else {
-        this.#add(this.#fallback(header, body, encoding), n);
+      const left = openPage(this.#col, this.#dictionary, h, body, n);
+      if (left) {
+        this.#left = left;
+        this.#piece(left);
+      } else {
+        this.#add(decodeWhole(this.#col, this.#dictionary, h, body), n);
         if (this.#count >= this.#numValues) this.#done = true;
       }
       return 0;
     }
-  }
-
-  /**
-   * Starts a data page of the encodings that dominate (dictionary indices, PLAIN text): its
-   * streams, to be decoded a piece at a time ({@link piece}); undefined for the others.
-   */
-  #open(
-    header: PageHeader,
-    body: Uint8Array,
-    n: number,
-    encoding: Encoding,
-  ): PageLeft | undefined {
-    const decoder = this.#decoder;
-    const v1 = header.type === "DATA_PAGE";
-    const dictionary = encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY" ||
-      (v1 && encoding === "RLE" && decoder.type !== "BOOLEAN");
-    if (!dictionary && !(this.text && encoding === "PLAIN")) return undefined;
-    let page: Uint8Array;
-    let off = 0;
-    let rep: Hybrid | undefined;
-    let def: Hybrid | undefined;
-    if (v1) {
-      page = decompressPage(
-        body,
-        Number(header.uncompressed_page_size),
-        decoder.codec,
-        decoder.compressors,
-      );
-      // Each level stream starts with its length.
-      const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-      if (this.#maxRep > 0) {
-        rep = new Hybrid(view, off + 4, bitWidth(this.#maxRep));
-        off += 4 + view.getUint32(off, true);
-      }
-      if (this.maxDef > 0) {
-        def = new Hybrid(view, off + 4, bitWidth(this.maxDef));
-        off += 4 + view.getUint32(off, true);
-      }
-    } else {
-      const h = header.data_page_header_v2!;
-      const levels = new DataView(body.buffer, body.byteOffset, body.byteLength);
-      if (this.#maxRep > 0) rep = new Hybrid(levels, 0, bitWidth(this.#maxRep));
-      if (this.maxDef > 0) {
-        def = new Hybrid(levels, h.repetition_levels_byte_length, bitWidth(this.maxDef));
-      }
-      const lengths = h.repetition_levels_byte_length + h.definition_levels_byte_length;
-      const size = Number(header.uncompressed_page_size) - lengths;
-      page = body.subarray(lengths);
-      if (h.is_compressed !== false && size) {
-        page = decompressPage(page, size, decoder.codec, decoder.compressors);
-      }
-    }
-    const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-    const left: PageLeft = {
-      left: n,
-      rep,
-      def,
-      idx: undefined,
-      width: 0,
-      json: NO_DICTIONARY,
-      size: 0,
-      page,
-      view,
-      off,
-    };
-    if (dictionary) {
-      if (this.#dictionarySize < 0) throw new Error("dictionary page missing");
-      left.width = view.getUint8(off);
-      left.idx = new Hybrid(view, off + 1, left.width);
-      left.json = this.#dictionaryJson!;
-      left.size = this.#dictionarySize;
-    }
-    this.#left = left;
-    return left;
   }
 
   /** Decodes the next entries of the page left (at most `pieceEntries`) into the window. */
@@ -523,50 +407,8 @@ export class ColumnCursor {
     this.#add({ def, rep, seg }, k);
   }
 
-  /** hyparquet's page decoders, for the encodings not read in pieces ({@link open}). */
-  #fallback(
-    header: PageHeader,
-    body: Uint8Array,
-    encoding: Encoding,
-  ): { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment } {
-    const decoder = this.#decoder;
-    let levels: DataPage;
-    if (header.type === "DATA_PAGE") {
-      const page = decompressPage(
-        body,
-        Number(header.uncompressed_page_size),
-        decoder.codec,
-        decoder.compressors,
-      );
-      levels = readDataPage(page, header.data_page_header!, decoder);
-    } else levels = readDataPageV2(body, header, decoder);
-    const { definitionLevels: d, repetitionLevels: r, dataPage } = levels;
-    const n = dataPage.length;
-    const seg: Segment = this.text
-      ? segment({ kind: "bytes", n, values: dataPage as Uint8Array[] })
-      : encoding.endsWith("_DICTIONARY") && this.#dictionary !== undefined
-      ? segment({
-        kind: "values",
-        n,
-        block: convertWithDictionary(dataPage, this.#dictionary, encoding, decoder),
-        blockStart: 0,
-      })
-      : this.#tsDiv !== undefined && dataPage instanceof BigInt64Array
-      ? segment({
-        kind: "ts",
-        n,
-        raw: dataPage,
-        div: this.#tsDiv,
-        words: this.#tsDiv === 1n ? wordsOf(dataPage) : NO_OFFSETS,
-      })
-      : this.#plainInt64 && dataPage instanceof BigInt64Array
-      ? segment({ kind: "i64", n, raw: dataPage, words: wordsOf(dataPage) })
-      : segment({ kind: "values", n, raw: dataPage, block: [], blockStart: 0 });
-    return { def: d && d.length ? d : undefined, rep: r && r.length ? r : undefined, seg };
-  }
-
   /** Appends one decoded data page to what is left of the window. */
-  #add(page: { def?: ArrayLike<number>; rep?: ArrayLike<number>; seg: Segment }, n: number): void {
+  #add(page: WholePage, n: number): void {
     const from = this.i;
     const kept = ((this.def ?? this.rep)?.length ?? 0) - from;
     if (this.def) {

@@ -8,7 +8,6 @@
 export type { ColumnDecoder, DataPage, Encoding, PageHeader } from "hyparquet/src/types.js";
 export { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 export { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
-export { parquetHeader } from "hyparquet/src/column.js";
 export { readPlain } from "hyparquet/src/plain.js";
 export { readVarInt } from "hyparquet/src/thrift.js";
 /** hyparquet's own RLE/bit-packed reader: the reference the fast path's reader is tested against. */

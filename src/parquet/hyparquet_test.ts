@@ -8,7 +8,6 @@ Deno.test("the hyparquet internals the fast path uses are there, as functions an
     "decompressPage",
     "readDataPage",
     "readDataPageV2",
-    "parquetHeader",
     "readPlain",
     "readVarInt",
   ] as const;

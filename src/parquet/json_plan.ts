@@ -79,16 +79,32 @@ const isOptional = (n: SchemaTree) => n.element.repetition_type === "OPTIONAL";
 
 /** Compiles `root`'s children into plans; leaf indices follow schema (column) order. */
 export function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[][] } {
-  const leafPaths: string[][] = [];
-  const node = (n: SchemaTree, def: number, rep: number, asElement = false): Plan => {
+  const c = new Compiler();
+  const fields = root.children.map((n) => c.node(n, 0, 0));
+  return { fields, leafPaths: c.leafPaths };
+}
+
+/** `"name":` of schema node `n`, as bytes. */
+function keyOf(n: SchemaTree): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(n.element.name) + ":");
+}
+
+/** The plans of one schema, node by node, and the path of each leaf in column order. */
+class Compiler {
+  readonly leafPaths: string[][] = [];
+
+  /**
+   * The plan of schema node `n`, under definition level `def` and repetition level `rep`;
+   * `asElement`: `n` is a repeated node taken as its own list's element.
+   */
+  node(n: SchemaTree, def: number, rep: number, asElement = false): Plan {
     const optional = isOptional(n);
-    const repeated = isRepeated(n) && !asElement;
     const d = def + (optional || isRepeated(n) ? 1 : 0);
     const r = rep + (isRepeated(n) ? 1 : 0);
-    const keyBytes = new TextEncoder().encode(JSON.stringify(n.element.name) + ":");
-    if (repeated) {
+    const keyBytes = keyOf(n);
+    if (isRepeated(n) && !asElement) {
       // A repeated field outside a LIST annotation: a list whose element is the field itself.
-      const element = node(n, def, rep, true);
+      const element = this.node(n, def, rep, true);
       return plan({
         kind: "list",
         keyBytes,
@@ -102,8 +118,8 @@ export function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[]
       });
     }
     if (n.children.length === 0) {
-      const leaves = [leafPaths.length];
-      leafPaths.push(n.path);
+      const leaves = [this.leafPaths.length];
+      this.leafPaths.push(n.path);
       return plan({
         kind: "leaf",
         keyBytes,
@@ -119,34 +135,7 @@ export function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[]
     const lt = n.element.logical_type?.type;
     const only = n.children[0]!;
     if ((ct === "LIST" || lt === "LIST") && n.children.length === 1 && isRepeated(only)) {
-      const rd = d + 1;
-      const rl = r + 1;
-      let element: Plan;
-      let wrapKeyBytes: Uint8Array | undefined;
-      if (only.children.length === 1) {
-        const inner = only.children[0]!;
-        const legacy = only.element.name === "array" ||
-          only.element.name === `${n.element.name}_tuple`;
-        element = node(inner, rd, rl);
-        if (legacy) {
-          wrapKeyBytes = new TextEncoder().encode(JSON.stringify(inner.element.name) + ":");
-        }
-      } else {
-        // Two-level: the repeated field itself is the element (primitive or group).
-        element = { ...node(only, d, r, true), def: rd, optional: false };
-      }
-      return plan({
-        kind: "list",
-        keyBytes,
-        optional,
-        def: d,
-        leaves: element.leaves,
-        children: [],
-        repDef: rd,
-        repLevel: rl,
-        element,
-        wrapKeyBytes,
-      });
+      return this.#list(n, keyBytes, optional, d, r);
     }
     if (
       (ct === "MAP" || ct === "MAP_KEY_VALUE" || lt === "MAP") && n.children.length === 1 &&
@@ -154,24 +143,9 @@ export function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[]
       only.children.some((c) => c.element.name === "key") &&
       only.children.every((c) => !isRepeated(c))
     ) {
-      const rd = d + 1;
-      const rl = r + 1;
-      const plans = only.children.map((c) => node(c, rd, rl));
-      const ki = only.children.findIndex((c) => c.element.name === "key");
-      return plan({
-        kind: "map",
-        keyBytes,
-        optional,
-        def: d,
-        leaves: plans.flatMap((p) => p.leaves),
-        children: [],
-        repDef: rd,
-        repLevel: rl,
-        key: plans[ki],
-        value: plans[1 - ki],
-      });
+      return this.#map(only, keyBytes, optional, d, r);
     }
-    const children = n.children.map((c) => node(c, d, r));
+    const children = n.children.map((c) => this.node(c, d, r));
     return plan({
       kind: "struct",
       keyBytes,
@@ -182,9 +156,58 @@ export function compile(root: SchemaTree): { fields: Plan[]; leafPaths: string[]
       repDef: 0,
       repLevel: 0,
     });
-  };
-  const fields = root.children.map((c) => node(c, 0, 0));
-  return { fields, leafPaths };
+  }
+
+  /** A LIST-annotated group `n` (present at level `d`), in any of the format's layouts. */
+  #list(n: SchemaTree, keyBytes: Uint8Array, optional: boolean, d: number, r: number): Plan {
+    const only = n.children[0]!;
+    const rd = d + 1;
+    const rl = r + 1;
+    let element: Plan;
+    let wrapKeyBytes: Uint8Array | undefined;
+    if (only.children.length === 1) {
+      const inner = only.children[0]!;
+      const legacy = only.element.name === "array" ||
+        only.element.name === `${n.element.name}_tuple`;
+      element = this.node(inner, rd, rl);
+      if (legacy) wrapKeyBytes = keyOf(inner);
+    } else {
+      // Two-level: the repeated field itself is the element (primitive or group).
+      element = { ...this.node(only, d, r, true), def: rd, optional: false };
+    }
+    return plan({
+      kind: "list",
+      keyBytes,
+      optional,
+      def: d,
+      leaves: element.leaves,
+      children: [],
+      repDef: rd,
+      repLevel: rl,
+      element,
+      wrapKeyBytes,
+    });
+  }
+
+  /** A MAP-annotated group whose repeated key/value group is `entries` (present at level `d`). */
+  #map(entries: SchemaTree, keyBytes: Uint8Array, optional: boolean, d: number, r: number): Plan {
+    const rd = d + 1;
+    const rl = r + 1;
+    const plans = entries.children.map((c) => this.node(c, rd, rl));
+    const ki = entries.children.findIndex((c) => c.element.name === "key");
+    return plan({
+      kind: "map",
+      keyBytes,
+      optional,
+      def: d,
+      leaves: plans.flatMap((p) => p.leaves),
+      children: [],
+      repDef: rd,
+      repLevel: rl,
+      key: plans[ki],
+      value: plans[1 - ki],
+    });
+  }
 }
 
 const COMMA = 44;

@@ -10,9 +10,10 @@
  */
 import type { ColumnDecoder } from "./hyparquet.ts";
 import { parquetSchema } from "hyparquet";
-import type { AsyncBuffer, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
+import type { AsyncBuffer, ColumnMetaData, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { ColumnCursor } from "./column_cursor.ts";
+import type { CursorOptions } from "./column_cursor.ts";
 import { ByteOut } from "./json_bytes.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { ReadGuard } from "./read_guard.ts";
@@ -167,6 +168,33 @@ function chunkRange(
 }
 
 /**
+ * One object's read as {@link readEventLines} does it: the options resolved, the metadata checked
+ * and the schema compiled, and what every slice is written with.
+ */
+interface LineRead {
+  readonly file: AsyncBuffer;
+  readonly options: ReadEventLinesOptions;
+  readonly name: string;
+  readonly startRow: number;
+  readonly sliceRows: number;
+  readonly sliceBytes: number;
+  readonly groupReadBytes: number;
+  readonly header: () => Uint8Array;
+  /** `,` and the `append` members, as bytes (empty without them). */
+  readonly tail: Uint8Array;
+  /** The `append` members, for events cut down (`cutDown`). */
+  readonly last: string[];
+  readonly metadata: FileMetaData;
+  readonly guard: ReadGuard;
+  readonly fields: Plan[];
+  readonly schemaLeaves: { path: SchemaTree[] }[];
+  readonly out: ByteOut;
+  readonly starts?: Uint32Array;
+  readonly cap?: EventCap;
+  readonly cursorOptions: CursorOptions;
+}
+
+/**
  * Yields the events of `file` as complete lines (header, event JSON with `append` members,
  * newline), in row order, one row group decoded at a time.
  */
@@ -174,180 +202,245 @@ export async function* readEventLines(
   file: AsyncBuffer,
   options: ReadEventLinesOptions = {},
 ): AsyncGenerator<LineSlice> {
-  const { signal, startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024, name = "object" } =
-    options;
-  const groupReadBytes = options.groupReadBytes ?? 16 * 1024 * 1024;
-  const header = options.header ?? (() => EMPTY);
-  const tail = options.append ? enc.encode("," + options.append) : EMPTY;
+  const read = await startRead(file, options);
+  let groupStart = 0;
+  for (const [index, group] of read.metadata.row_groups.entries()) {
+    const rows = Number(group.num_rows);
+    const groupEnd = groupStart + rows;
+    if (groupEnd > read.startRow && rows !== 0 && options.rowGroups?.(index) !== false) {
+      options.signal?.throwIfAborted();
+      yield* readGroup(read, index, group, groupStart);
+    }
+    groupStart = groupEnd;
+  }
+}
+
+/** Reads the metadata of `file`, checks it (see `limits.ts`) and compiles its schema. */
+async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Promise<LineRead> {
+  const { startRow = 0, sliceRows = 1000, sliceBytes = 256 * 1024, name = "object" } = options;
   const limits = options.limits ?? DEFAULT_LIMITS;
   const metadata: FileMetaData = await readMetadata(file, name, limits);
   // Checks the metadata now, and every page as its row group arrives (see limits.ts).
   let guard: ReadGuard;
   let fields: Plan[];
-  let leafPaths: string[][];
   let schemaLeaves: { path: SchemaTree[] }[];
   try {
     guard = new ReadGuard(metadata, file.byteLength, limits, name);
     const root = parquetSchema(metadata);
+    let leafPaths: string[][];
     ({ fields, leafPaths } = compile(root));
     schemaLeaves = leafPaths.map((p) => ({ path: pathTo(root, p) }));
   } catch (e) {
     throw wrap(e, name);
   }
-  const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
-  const starts = options.lineStarts ? new Uint32Array(sliceRows) : undefined;
-  const cap: EventCap | undefined = options.maxEventBytes === undefined
-    ? undefined
-    : { max: options.maxEventBytes, dropped: 0 };
-  const last = options.append ? [options.append] : [];
-  const cursorOptions = {
-    ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
-    ...(options.stats ? { stats: options.stats } : {}),
+  return {
+    file,
+    options,
+    name,
+    startRow,
+    sliceRows,
+    sliceBytes,
+    groupReadBytes: options.groupReadBytes ?? 16 * 1024 * 1024,
+    header: options.header ?? (() => EMPTY),
+    tail: options.append ? enc.encode("," + options.append) : EMPTY,
+    last: options.append ? [options.append] : [],
+    metadata,
+    guard,
+    fields,
+    schemaLeaves,
+    out: new ByteOut(sliceBytes + (sliceBytes >> 2)),
+    starts: options.lineStarts ? new Uint32Array(sliceRows) : undefined,
+    cap: options.maxEventBytes === undefined
+      ? undefined
+      : { max: options.maxEventBytes, dropped: 0 },
+    cursorOptions: {
+      ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
+      ...(options.stats ? { stats: options.stats } : {}),
+    },
   };
-  let oversized: Oversized[] | undefined;
-  let groupStart = 0;
-  for (const [index, group] of metadata.row_groups.entries()) {
-    const rows = Number(group.num_rows);
-    const groupEnd = groupStart + rows;
-    if (groupEnd <= startRow || rows === 0 || options.rowGroups?.(index) === false) {
-      groupStart = groupEnd;
-      continue;
-    }
-    signal?.throwIfAborted();
-    let columns: ColumnCursor[];
-    try {
-      if (group.columns.length !== schemaLeaves.length) {
-        throw new Error(
-          `row group has ${group.columns.length} columns, schema ${schemaLeaves.length}`,
-        );
-      }
-      const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
-      const [lo, hi] = span(ranges);
-      if (lo < 0 || hi > file.byteLength) {
-        throw new Error(
-          `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
-        );
-      }
-      // One read for the row group's compressed bytes, unless it is larger than
-      // `groupReadBytes`: then each column chunk is read in windows as its pages are reached.
-      // Pages are inflated and decoded as the rows reach them, each checked just before.
-      const bytes = hi - lo <= groupReadBytes
-        ? new Uint8Array(await file.slice(lo, hi))
-        : undefined;
-      columns = group.columns.map((c, i): ColumnCursor => {
-        const md = c.meta_data!;
-        const path = schemaLeaves[i]!.path;
-        const decoder: ColumnDecoder = {
-          pathInSchema: md.path_in_schema,
-          type: md.type,
-          element: path.at(-1)!.element,
-          schemaPath: path,
-          codec: md.codec,
-          parsers: PARSERS,
-          compressors: guard.compressors,
-          utf8: true,
-        };
-        let maxDef = 0;
-        let maxRep = 0;
-        for (const n of path.slice(1)) {
-          if (n.element.repetition_type !== "REQUIRED") maxDef++;
-          if (n.element.repetition_type === "REPEATED") maxRep++;
+}
+
+/**
+ * Yields the slices of row group `index`, whose first row is row `groupStart` of the object:
+ * its parts taken (or skipped when another reader takes them), rows before `startRow` skipped.
+ */
+async function* readGroup(
+  read: LineRead,
+  index: number,
+  group: RowGroup,
+  groupStart: number,
+): AsyncGenerator<LineSlice> {
+  const { options, sliceRows, guard } = read;
+  const signal = options.signal;
+  const rows = Number(group.num_rows);
+  const groupEnd = groupStart + rows;
+  const columns = await openColumns(read, group);
+  const asm = new Assembler(columns, read.out);
+  /** Moves every column past the rows up to `to`, writing nothing. */
+  const skip = async (from: number, to: number) => {
+    if (to <= from) return;
+    await Promise.all(
+      columns.map((c) => skipColumn(c, from - groupStart, to - groupStart, sliceRows)),
+    );
+  };
+  const part = rowsPerPart(rows, options.partRows);
+  try {
+    let row = Math.max(groupStart, read.startRow);
+    await skip(groupStart, row);
+    let taken = -1; // the part being written
+    while (row < groupEnd) {
+      signal?.throwIfAborted();
+      const p = Math.floor((row - groupStart) / part);
+      const partEnd = Math.min(groupEnd, groupStart + (p + 1) * part);
+      if (p !== taken && part < rows && options.takePart) {
+        if (!options.takePart(index, p)) {
+          await skip(row, partEnd);
+          row = partEnd;
+          continue;
         }
-        const [s, e] = ranges[i]!;
-        return new ColumnCursor(
-          { file, start: s, end: e, bytes: bytes?.subarray(s - lo, e - lo) },
-          decoder,
-          maxDef,
-          maxRep,
-          Number(md.num_values),
-          guard,
-          cursorOptions,
-        );
-      });
-    } catch (e) {
-      if (isCollectorError(e)) throw e;
-      throw wrap(e, name);
-    }
-    const ensure = async (rows: number) => {
-      let reads: Promise<void>[] | undefined;
-      for (const c of columns) {
-        const p = c.ensure(rows);
-        if (p) (reads ??= []).push(p);
+        taken = p;
       }
-      if (reads) await Promise.all(reads);
-    };
-    const asm = new Assembler(columns, out);
-    /** Moves every column past the rows up to `to`, writing nothing. */
-    const skip = async (from: number, to: number) => {
-      if (to <= from) return;
-      await Promise.all(
-        columns.map((c) => skipColumn(c, from - groupStart, to - groupStart, sliceRows)),
-      );
-    };
-    const part = rowsPerPart(rows, options.partRows);
-    try {
-      let row = Math.max(groupStart, startRow);
-      await skip(groupStart, row);
-      let taken = -1; // the part being written
-      while (row < groupEnd) {
-        signal?.throwIfAborted();
-        const p = Math.floor((row - groupStart) / part);
-        const partEnd = Math.min(groupEnd, groupStart + (p + 1) * part);
-        if (p !== taken && part < rows && options.takePart) {
-          if (!options.takePart(index, p)) {
-            await skip(row, partEnd);
-            row = partEnd;
-            continue;
-          }
-          taken = p;
-        }
-        const first = row;
-        const head = header();
-        out.pos = 0;
-        const end = Math.min(partEnd, row + sliceRows);
-        await ensure(end - groupStart);
-        while (row < end && out.pos < sliceBytes) {
-          if (starts) starts[row - first] = out.pos;
-          out.bytes(head);
-          const open = out.pos;
-          out.byte(OPEN);
-          let any: boolean;
-          if (cap) {
-            cap.dropped = 0;
-            any = asm.members(fields, out, false, cap);
-            out.cap = Infinity;
-          } else any = asm.members(fields, out);
-          if (tail.length > 0) {
-            if (any) out.bytes(tail);
-            else out.bytes(tail.subarray(1));
-          }
-          out.byte(CLOSE);
-          if (cap && out.pos - open + cap.dropped > cap.max) {
-            (oversized ??= []).push(cutDown(out, open, cap, last, row));
-          }
-          out.byte(10);
-          row++;
-        }
-        yield {
-          rowStart: first,
-          rows: row - first,
-          bytes: out.buf.slice(0, out.pos),
-          headBytes: head.length,
-          starts: starts?.slice(0, row - first),
-          ...(oversized ? { oversized } : {}),
-        };
-        oversized = undefined;
-      }
-      // Every column must hold exactly the row group's rows.
-      await ensure(rows + 1);
-    } catch (e) {
-      if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
-      throw wrap(e, name);
-    } finally {
-      guard.release();
+      const head = read.header();
+      const end = Math.min(partEnd, row + sliceRows);
+      await ensureRows(columns, end - groupStart);
+      const slice = writeSlice(read, asm, head, row, end);
+      row += slice.rows;
+      yield slice;
     }
-    groupStart = groupEnd;
+    // Every column must hold exactly the row group's rows.
+    await ensureRows(columns, rows + 1);
+  } catch (e) {
+    if (isCollectorError(e) || (e instanceof DOMException && e.name === "AbortError")) throw e;
+    throw wrap(e, read.name);
+  } finally {
+    guard.release();
   }
+}
+
+/**
+ * Writes the lines of rows `row` up to `end` (the rows held), until the slice holds `sliceBytes`:
+ * the per-row loop of the fast path.
+ */
+function writeSlice(
+  read: LineRead,
+  asm: Assembler,
+  head: Uint8Array,
+  row: number,
+  end: number,
+): LineSlice {
+  const { out, starts, cap, fields, tail, sliceBytes } = read;
+  const first = row;
+  let oversized: Oversized[] | undefined;
+  out.pos = 0;
+  while (row < end && out.pos < sliceBytes) {
+    if (starts) starts[row - first] = out.pos;
+    out.bytes(head);
+    const open = out.pos;
+    out.byte(OPEN);
+    let any: boolean;
+    if (cap) {
+      cap.dropped = 0;
+      any = asm.members(fields, out, false, cap);
+      out.cap = Infinity;
+    } else any = asm.members(fields, out);
+    if (tail.length > 0) {
+      if (any) out.bytes(tail);
+      else out.bytes(tail.subarray(1));
+    }
+    out.byte(CLOSE);
+    if (cap && out.pos - open + cap.dropped > cap.max) {
+      (oversized ??= []).push(cutDown(out, open, cap, read.last, row));
+    }
+    out.byte(10);
+    row++;
+  }
+  return {
+    rowStart: first,
+    rows: row - first,
+    bytes: out.buf.slice(0, out.pos),
+    headBytes: head.length,
+    starts: starts?.slice(0, row - first),
+    ...(oversized ? { oversized } : {}),
+  };
+}
+
+/** Reads pages of every column until each holds the first `rows` rows of the row group. */
+async function ensureRows(columns: ColumnCursor[], rows: number): Promise<void> {
+  let reads: Promise<void>[] | undefined;
+  for (const c of columns) {
+    const p = c.ensure(rows);
+    if (p) (reads ??= []).push(p);
+  }
+  if (reads) await Promise.all(reads);
+}
+
+/**
+ * A cursor over each column chunk of `group`. One read for the row group's compressed bytes,
+ * unless it is larger than `groupReadBytes`: then each column chunk is read in windows as its
+ * pages are reached. Pages are inflated and decoded as the rows reach them, each checked just
+ * before.
+ */
+async function openColumns(read: LineRead, group: RowGroup): Promise<ColumnCursor[]> {
+  const { file, schemaLeaves } = read;
+  try {
+    if (group.columns.length !== schemaLeaves.length) {
+      throw new Error(
+        `row group has ${group.columns.length} columns, schema ${schemaLeaves.length}`,
+      );
+    }
+    const ranges = group.columns.map((c) => chunkRange(c.meta_data!));
+    const [lo, hi] = span(ranges);
+    if (lo < 0 || hi > file.byteLength) {
+      throw new Error(
+        `row group byte range ${lo}-${hi} lies outside the ${file.byteLength}-byte object`,
+      );
+    }
+    const bytes = hi - lo <= read.groupReadBytes
+      ? new Uint8Array(await file.slice(lo, hi))
+      : undefined;
+    return group.columns.map((c, i): ColumnCursor => {
+      const [s, e] = ranges[i]!;
+      const chunk = { file, start: s, end: e, bytes: bytes?.subarray(s - lo, e - lo) };
+      return columnCursor(read, c.meta_data!, schemaLeaves[i]!.path, chunk);
+    });
+  } catch (e) {
+    if (isCollectorError(e)) throw e;
+    throw wrap(e, read.name);
+  }
+}
+
+/** The cursor of column chunk `md`, the leaf at the end of `path`, held as `chunk` says. */
+function columnCursor(
+  read: LineRead,
+  md: ColumnMetaData,
+  path: SchemaTree[],
+  chunk: { file: AsyncBuffer; start: number; end: number; bytes?: Uint8Array },
+): ColumnCursor {
+  const decoder: ColumnDecoder = {
+    pathInSchema: md.path_in_schema,
+    type: md.type,
+    element: path.at(-1)!.element,
+    schemaPath: path,
+    codec: md.codec,
+    parsers: PARSERS,
+    compressors: read.guard.compressors,
+    utf8: true,
+  };
+  let maxDef = 0;
+  let maxRep = 0;
+  for (const n of path.slice(1)) {
+    if (n.element.repetition_type !== "REQUIRED") maxDef++;
+    if (n.element.repetition_type === "REPEATED") maxRep++;
+  }
+  return new ColumnCursor(
+    chunk,
+    decoder,
+    maxDef,
+    maxRep,
+    Number(md.num_values),
+    read.guard,
+    read.cursorOptions,
+  );
 }
 
 const EMPTY = new Uint8Array(0);

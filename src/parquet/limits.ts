@@ -24,7 +24,7 @@
  * bounds the events an object may produce, which the object processor applies (`DataError` 611).
  * @module
  */
-import type { AsyncBuffer, FileMetaData, SchemaTree } from "hyparquet";
+import type { AsyncBuffer, ColumnMetaData, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
 import { fail } from "./limit_error.ts";
 
 const MiB = 1024 * 1024;
@@ -231,4 +231,148 @@ export function collectLeaves(
     return;
   }
   for (const child of node.children) collectLeaves(child, [...path, child], out, limits, name);
+}
+
+/** What a column chunk's metadata declares, as the page checks use it. */
+export interface DeclaredChunk {
+  /** Index of its row group. */
+  readonly group: number;
+  readonly start: number;
+  readonly end: number;
+  readonly codec: string;
+  readonly type: string;
+  /** Bits one PLAIN value takes at least. */
+  readonly valueBits: number;
+  readonly maxDef: number;
+  readonly maxRep: number;
+  readonly path: string;
+}
+
+const TYPE_BITS: Record<string, number> = {
+  BOOLEAN: 1,
+  INT32: 32,
+  FLOAT: 32,
+  INT64: 64,
+  DOUBLE: 64,
+  INT96: 96,
+  BYTE_ARRAY: 32, // each value starts with a 4-byte length
+};
+
+/**
+ * Checks what row group `g` declares as a whole: its uncompressed bytes against its compressed
+ * bytes, and its rows. Returns the most uncompressed bytes its pages may hold.
+ */
+export function checkRowGroup(
+  g: number,
+  group: RowGroup,
+  limits: ParquetLimits,
+  name: string,
+): number {
+  const rows = Number(group.num_rows);
+  let compressed = 0;
+  let uncompressed = 0;
+  for (const c of group.columns ?? []) {
+    compressed += Number(c.meta_data?.total_compressed_size);
+    uncompressed += Number(c.meta_data?.total_uncompressed_size);
+  }
+  const groupCap = rowGroupCap(compressed);
+  if (!(uncompressed <= groupCap)) {
+    fail(
+      "PARQUET_LIMIT",
+      name,
+      `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
+      { row_group: g },
+    );
+  }
+  const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
+  if (!(rows >= 0 && rows <= maxRows)) {
+    fail(
+      "PARQUET_LIMIT",
+      name,
+      `row group ${g} declares ${group.num_rows} rows in ${compressed} compressed bytes (at most ${maxRows} accepted)`,
+      { row_group: g },
+    );
+  }
+  return groupCap;
+}
+
+/**
+ * Checks what the column chunk `m` of row group `g` declares (sizes, values, where it lies,
+ * its place in the schema of `leaves`); returns what its pages will be checked against.
+ */
+export function checkColumnChunk(
+  g: number,
+  m: ColumnMetaData,
+  leaves: ReadonlyMap<string, SchemaTree[]>,
+  byteLength: number,
+  limits: ParquetLimits,
+  name: string,
+): DeclaredChunk {
+  const path = (m.path_in_schema ?? []).join(".");
+  const declared = Number(m.total_uncompressed_size);
+  if (!(declared >= 0 && declared <= limits.maxColumnChunkBytes)) {
+    fail(
+      "PARQUET_LIMIT",
+      name,
+      `column ${path} of row group ${g} declares ${m.total_uncompressed_size} uncompressed bytes (at most ${limits.maxColumnChunkBytes} accepted)`,
+      { row_group: g, column: path },
+    );
+  }
+  const dict = Number(m.dictionary_page_offset ?? 0);
+  if (dict > 0 && dict >= Number(m.data_page_offset)) {
+    fail(
+      "PARQUET_INVALID",
+      name,
+      `column ${path} of row group ${g} has its dictionary after its data pages`,
+      { row_group: g, column: path },
+    );
+  }
+  const values = Number(m.num_values);
+  if (!(values >= 0 && values <= MAX_COLUMN_VALUES)) {
+    fail(
+      "PARQUET_LIMIT",
+      name,
+      `column ${path} of row group ${g} declares ${m.num_values} values (at most ${MAX_COLUMN_VALUES} accepted)`,
+      { row_group: g, column: path },
+    );
+  }
+  const start = Number(m.dictionary_page_offset || m.data_page_offset);
+  const end = start + Number(m.total_compressed_size);
+  if (!(start >= 0 && end >= start && end <= byteLength)) {
+    fail(
+      "PARQUET_INVALID",
+      name,
+      `column ${path} of row group ${g} lies outside the object (bytes ${start}-${end} of ${byteLength})`,
+      { row_group: g, column: path },
+    );
+  }
+  const schemaPath = leaves.get(path);
+  if (schemaPath === undefined) {
+    fail("PARQUET_INVALID", name, `column ${path} is not in the schema`, { column: path });
+  }
+  const element = schemaPath[schemaPath.length - 1]!.element;
+  let maxDef = 0;
+  let maxRep = 0;
+  for (const n of schemaPath.slice(1)) {
+    if (n.element.repetition_type !== "REQUIRED") maxDef++;
+    if (n.element.repetition_type === "REPEATED") maxRep++;
+  }
+  const typeLength = Number(element.type_length ?? 0);
+  if (
+    m.type === "FIXED_LEN_BYTE_ARRAY" &&
+    !(typeLength > 0 && typeLength <= limits.maxPageBytes)
+  ) {
+    fail("PARQUET_INVALID", name, `column ${path} has type length ${element.type_length}`);
+  }
+  return {
+    group: g,
+    start,
+    end,
+    codec: String(m.codec),
+    type: String(m.type),
+    valueBits: m.type === "FIXED_LEN_BYTE_ARRAY" ? 8 * typeLength : TYPE_BITS[m.type] ?? 8,
+    maxDef,
+    maxRep,
+    path,
+  };
 }

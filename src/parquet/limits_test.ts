@@ -335,3 +335,26 @@ Deno.test("a dictionary of other byte arrays running past its page fails the fas
   file.overrun();
   await rejects(file.rows(), "PARQUET_INVALID", /dictionary runs past its page/);
 });
+
+Deno.test("checkPage returns the header it checked, and checks a header it is given instead of reading one", async () => {
+  const bytes = write([S("a")], [{ name: "a", data: ["x", "y", null, "x"] }]);
+  const metadata = await readMetadata(bufferFromBytes(bytes));
+  const { start, header } = firstPage(bytes, metadata, "a");
+  const end = start + Number(metadata.row_groups[0]!.columns[0]!.meta_data!.total_compressed_size);
+  const chunk = bytes.subarray(start, end);
+  const guard = () => new ReadGuard(metadata, bytes.length, DEFAULT_LIMITS, "test");
+  assert.deepEqual(guard().checkPage(start, chunk, 0), header);
+  assert.equal(guard().checkPage(start, chunk, 0, 0, header), header);
+  // A header given is the one checked: one whose body runs past the chunk is refused.
+  assert.throws(
+    () => guard().checkPage(start, chunk, 0, 0, { ...header, compressed: chunk.length }),
+    (e: unknown) => isCollectorError(e) && /runs past its column chunk/.test(e.message),
+  );
+  // Bytes that are no page header are reported as damaged at their place in the object.
+  assert.throws(
+    () => guard().checkPage(start, new Uint8Array([0x15, 0xff, 0xff]), 0),
+    (e: unknown) =>
+      isCollectorError(e) && e.code === "PARQUET_INVALID" &&
+      e.message.includes(`page header at byte ${start} is damaged`),
+  );
+});

@@ -15,6 +15,7 @@
 import type { AsyncBuffer } from "hyparquet";
 import { Obfuscator } from "../transform/obfuscate.ts";
 import { readEventLines } from "./json_reader.ts";
+import type { LineSlice } from "./json_reader.ts";
 import { obfuscateLines } from "./obfuscated_lines.ts";
 import { decodeError, encodeError, READ_ID } from "./worker_wire.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./worker_wire.ts";
@@ -33,141 +34,186 @@ interface Session {
   readonly reads: Map<number, { resolve: (b: ArrayBuffer) => void; reject: (e: unknown) => void }>;
 }
 
+/** What the worker holds between messages: the object being decoded, and the last read's id. */
+interface WorkerState {
+  current?: Session;
+  nextRead: number;
+}
+
 /** Installs the worker's message handler on `scope`. */
 export function serve(scope: WorkerScope): void {
-  let current: Session | undefined;
-  let nextRead = 0;
-
-  const run = async (m: StartMessage) => {
-    const session: Session = { id: m.session, credited: 0, reads: new Map() };
-    current = session;
-    const file: AsyncBuffer = {
-      byteLength: m.byteLength,
-      slice(start: number, end: number = m.byteLength): Promise<ArrayBuffer> {
-        const id = ++nextRead;
-        return new Promise<ArrayBuffer>((resolve, reject) => {
-          session.reads.set(id, { resolve, reject });
-          scope.postMessage({ type: "read", session: session.id, id, start, end });
-        });
-      },
-    };
-    const placeholder = new Uint8Array(m.headerBytes);
-    const position = new Map(m.rowGroups.map((index, i) => [index, i]));
-    // The first unit (claim slot) of each row group: its parts are the units after it.
-    const firstUnit: number[] = [];
-    let units = 0;
-    for (const parts of m.parts) {
-      firstUnit.push(units);
-      units += parts;
-    }
-    const claims = new Int32Array(m.claims);
-    const me = m.lane + 1;
-    const leaving = units + m.lane;
-    // Takes unit `u` unless another worker did, or this one was asked to take no more.
-    const claim = (u: number): boolean => {
-      const owner = Atomics.load(claims, u);
-      if (owner !== 0) return owner === me;
-      if (Atomics.load(claims, leaving) !== 0) return false;
-      return Atomics.compareExchange(claims, u, 0, me) === 0;
-    };
-    // Asked as the reader reaches each row group. One read whole is claimed; one read in parts
-    // is walked by every worker that may still take a part of it, each part claimed in turn.
-    const take = (index: number): boolean => {
-      const i = position.get(index);
-      if (i === undefined) return false;
-      if (m.parts[i] === 1) return claim(firstUnit[i]!);
-      if (Atomics.load(claims, leaving) === 0) return true;
-      for (let p = 0; p < m.parts[i]!; p++) {
-        if (Atomics.load(claims, firstUnit[i]! + p) === me) return true;
-      }
-      return false;
-    };
-    const takePart = (index: number, part: number): boolean => {
-      const i = position.get(index);
-      return i !== undefined && claim(firstUnit[i]! + part);
-    };
-    let sent = 0; // bytes
-    // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
-    // object: its hash cache lives as long as the object).
-    const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
-    const members = m.obfuscation?.members ?? "";
-    try {
-      const lines = readEventLines(file, {
-        ...m.options,
-        header: () => placeholder,
-        rowGroups: take,
-        takePart,
-        lineStarts: true,
-      });
-      for await (const raw of lines) {
-        let s = raw;
-        let fields: Uint32Array<ArrayBuffer> | undefined;
-        if (obfuscator) {
-          const o = obfuscateLines(raw.bytes, raw.rows, m.headerBytes, obfuscator, members);
-          s = { ...raw, bytes: o.bytes, starts: o.starts };
-          fields = o.fields;
-        }
-        const starts = s.starts!; // asked for with lineStarts
-        const whole = s.bytes.byteOffset === 0 &&
-          s.bytes.byteLength === s.bytes.buffer.byteLength &&
-          s.bytes.buffer instanceof ArrayBuffer;
-        const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
-        sent += bytes.byteLength; // before the transfer detaches it
-        scope.postMessage({
-          type: "slice",
-          session: session.id,
-          rowStart: s.rowStart,
-          rows: s.rows,
-          bytes,
-          starts: starts.buffer,
-          fields: fields?.buffer,
-          ...(s.oversized ? { oversized: s.oversized } : {}),
-        }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
-        while (sent - session.credited >= m.aheadBytes) {
-          await new Promise<void>((resolve) => session.wake = resolve);
-          session.wake = undefined;
-        }
-      }
-      scope.postMessage({ type: "done", session: session.id });
-    } catch (e) {
-      scope.postMessage({ type: "error", session: session.id, error: encodeError(e) });
-    } finally {
-      if (current === session) current = undefined;
-    }
-  };
-
+  const state: WorkerState = { nextRead: 0 };
   scope.onmessage = (e: MessageEvent<ToWorker>) => {
     const m = e.data;
     if (m.type === "start") {
-      void run(m);
+      void run(scope, state, m);
       return;
     }
-    const s = current;
+    const s = state.current;
     if (s === undefined || m.session !== s.id) return;
-    switch (m.type) {
-      case "data": {
-        const r = s.reads.get(m.id);
-        s.reads.delete(m.id);
-        r?.resolve(m.buffer);
-        return;
-      }
-      case "fail": {
-        const r = s.reads.get(m.id);
-        s.reads.delete(m.id);
-        const error = decodeError(m.error);
-        if (typeof error === "object" && error !== null) {
-          (error as { [READ_ID]?: number })[READ_ID] = m.id;
-        }
-        r?.reject(error);
-        return;
-      }
-      case "credit":
-        s.credited += m.n;
-        s.wake?.();
-        return;
-    }
+    answer(s, m);
   };
   scope.postMessage({ type: "ready" });
+}
+
+/** Hands the main thread's answer to a read, or a credit, to the session it is for. */
+function answer(s: Session, m: Exclude<ToWorker, StartMessage>): void {
+  switch (m.type) {
+    case "data": {
+      const r = s.reads.get(m.id);
+      s.reads.delete(m.id);
+      r?.resolve(m.buffer);
+      return;
+    }
+    case "fail": {
+      const r = s.reads.get(m.id);
+      s.reads.delete(m.id);
+      const error = decodeError(m.error);
+      if (typeof error === "object" && error !== null) {
+        (error as { [READ_ID]?: number })[READ_ID] = m.id;
+      }
+      r?.reject(error);
+      return;
+    }
+    case "credit":
+      s.credited += m.n;
+      s.wake?.();
+      return;
+  }
+}
+
+/** Decodes the row groups this worker takes of one object, posting each slice. */
+async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Promise<void> {
+  const session: Session = { id: m.session, credited: 0, reads: new Map() };
+  state.current = session;
+  const placeholder = new Uint8Array(m.headerBytes);
+  // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
+  // object: its hash cache lives as long as the object).
+  const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
+  const members = m.obfuscation?.members ?? "";
+  let sent = 0; // bytes
+  try {
+    const lines = readEventLines(remoteFile(scope, state, session, m.byteLength), {
+      ...m.options,
+      header: () => placeholder,
+      ...claimer(m),
+      lineStarts: true,
+    });
+    for await (const raw of lines) {
+      sent += postSlice(scope, session, raw, m.headerBytes, obfuscator, members);
+      while (sent - session.credited >= m.aheadBytes) {
+        await new Promise<void>((resolve) => session.wake = resolve);
+        session.wake = undefined;
+      }
+    }
+    scope.postMessage({ type: "done", session: session.id });
+  } catch (e) {
+    scope.postMessage({ type: "error", session: session.id, error: encodeError(e) });
+  } finally {
+    if (state.current === session) state.current = undefined;
+  }
+}
+
+/** An AsyncBuffer of `byteLength` bytes whose every range is asked of the main thread. */
+function remoteFile(
+  scope: WorkerScope,
+  state: WorkerState,
+  session: Session,
+  byteLength: number,
+): AsyncBuffer {
+  return {
+    byteLength,
+    slice(start: number, end: number = byteLength): Promise<ArrayBuffer> {
+      const id = ++state.nextRead;
+      return new Promise<ArrayBuffer>((resolve, reject) => {
+        session.reads.set(id, { resolve, reject });
+        scope.postMessage({ type: "read", session: session.id, id, start, end });
+      });
+    },
+  };
+}
+
+/**
+ * The `rowGroups` and `takePart` options of this worker's reader: which row groups and parts it
+ * takes, claimed against the object's other workers in the shared `claims` (see `worker_wire.ts`).
+ */
+function claimer(m: StartMessage): {
+  rowGroups: (index: number) => boolean;
+  takePart: (index: number, part: number) => boolean;
+} {
+  const position = new Map(m.rowGroups.map((index, i) => [index, i]));
+  // The first unit (claim slot) of each row group: its parts are the units after it.
+  const firstUnit: number[] = [];
+  let units = 0;
+  for (const parts of m.parts) {
+    firstUnit.push(units);
+    units += parts;
+  }
+  const claims = new Int32Array(m.claims);
+  const me = m.lane + 1;
+  const leaving = units + m.lane;
+  // Takes unit `u` unless another worker did, or this one was asked to take no more.
+  const claim = (u: number): boolean => {
+    const owner = Atomics.load(claims, u);
+    if (owner !== 0) return owner === me;
+    if (Atomics.load(claims, leaving) !== 0) return false;
+    return Atomics.compareExchange(claims, u, 0, me) === 0;
+  };
+  // Asked as the reader reaches each row group. One read whole is claimed; one read in parts
+  // is walked by every worker that may still take a part of it, each part claimed in turn.
+  const rowGroups = (index: number): boolean => {
+    const i = position.get(index);
+    if (i === undefined) return false;
+    if (m.parts[i] === 1) return claim(firstUnit[i]!);
+    if (Atomics.load(claims, leaving) === 0) return true;
+    for (let p = 0; p < m.parts[i]!; p++) {
+      if (Atomics.load(claims, firstUnit[i]! + p) === me) return true;
+    }
+    return false;
+  };
+  const takePart = (index: number, part: number): boolean => {
+    const i = position.get(index);
+    return i !== undefined && claim(firstUnit[i]! + part);
+  };
+  return { rowGroups, takePart };
+}
+
+/**
+ * Posts one slice (obfuscated first when there are rules), its buffers transferred; returns the
+ * bytes sent, which count against the worker's lead until they are credited back.
+ */
+function postSlice(
+  scope: WorkerScope,
+  session: Session,
+  raw: LineSlice,
+  headerBytes: number,
+  obfuscator: Obfuscator | undefined,
+  members: string,
+): number {
+  let s = raw;
+  let fields: Uint32Array<ArrayBuffer> | undefined;
+  if (obfuscator) {
+    const o = obfuscateLines(raw.bytes, raw.rows, headerBytes, obfuscator, members);
+    s = { ...raw, bytes: o.bytes, starts: o.starts };
+    fields = o.fields;
+  }
+  const starts = s.starts!; // asked for with lineStarts
+  const whole = s.bytes.byteOffset === 0 &&
+    s.bytes.byteLength === s.bytes.buffer.byteLength &&
+    s.bytes.buffer instanceof ArrayBuffer;
+  const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
+  const sent = bytes.byteLength; // before the transfer detaches it
+  scope.postMessage({
+    type: "slice",
+    session: session.id,
+    rowStart: s.rowStart,
+    rows: s.rows,
+    bytes,
+    starts: starts.buffer,
+    fields: fields?.buffer,
+    ...(s.oversized ? { oversized: s.oversized } : {}),
+  }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
+  return sent;
 }
 
 if ("WorkerGlobalScope" in globalThis) serve(globalThis as unknown as WorkerScope);

@@ -1,16 +1,20 @@
 /**
- * Page headers read straight from the bytes (the Thrift compact protocol, just enough of it), so
- * that a page can be checked before hyparquet reads it.
+ * Page headers read straight from the bytes (the Thrift compact protocol, just enough of it): the
+ * one reader of page headers, for the page guard that checks a page before it is decoded and for
+ * the column cursor that decodes it with the same header.
  * @module
  */
 
-/** The page header fields the checks use. `type`: 0 data, 1 index, 2 dictionary, 3 data v2. */
+/**
+ * The page header fields the checks and the decoders use. `type`: 0 data, 1 index, 2 dictionary,
+ * 3 data v2. Encodings are the format's numbers (see `data_page.ts` for their names).
+ */
 export interface PageHeader {
   headerBytes: number;
   type: number;
   uncompressed: number;
   compressed: number;
-  data?: { numValues?: number; encoding?: number };
+  data?: { numValues?: number; encoding?: number; defEncoding?: number; repEncoding?: number };
   dictionary?: { numValues?: number };
   v2?: {
     numValues?: number;
@@ -89,8 +93,7 @@ export class ThriftReader {
         this.off += n;
         return undefined;
       }
-      case 9:
-      case 10: {
+      case 9: {
         const b = this.byte();
         let size = b >> 4;
         const elem = b & 0x0f;
@@ -102,20 +105,10 @@ export class ThriftReader {
         }
         return undefined;
       }
-      case 11: {
-        const size = this.varint();
-        if (size < 0 || size > this.view.byteLength - this.off) throw new Error(`map of ${size}`);
-        if (size === 0) return undefined;
-        const kv = this.byte();
-        for (let i = 0; i < size; i++) {
-          this.value(kv >> 4, depth + 1);
-          this.value(kv & 0x0f, depth + 1);
-        }
-        return undefined;
-      }
       case 12:
         return this.struct(depth + 1);
       default:
+        // Sets (10) and maps (11) too: Parquet's page headers have none, and hyparquet refuses them.
         throw new Error(`unknown field type ${type}`);
     }
   }
@@ -142,7 +135,12 @@ export function readPageHeader(view: DataView, start: number): PageHeader {
     type: num(h.get(1)) ?? -1,
     uncompressed: num(h.get(2)) ?? -1,
     compressed: num(h.get(3)) ?? -1,
-    data: dp && { numValues: num(dp.get(1)), encoding: num(dp.get(2)) },
+    data: dp && {
+      numValues: num(dp.get(1)),
+      encoding: num(dp.get(2)),
+      defEncoding: num(dp.get(3)),
+      repEncoding: num(dp.get(4)),
+    },
     dictionary: dict && { numValues: num(dict.get(1)) },
     v2: v2 && {
       numValues: num(v2.get(1)),

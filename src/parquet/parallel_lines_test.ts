@@ -1,113 +1,22 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import type { AsyncBuffer } from "hyparquet";
-import { writeOcsfParquet } from "../../tests/lib/ocsf_fixtures.ts";
-import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../tests/lib/ocsf_fixtures.ts";
 import { listParquet, SAMPLES_PARQUET } from "../../tests/helpers/samples.ts";
 import { CollectorError } from "../errors.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { DecodePool, readEventLinesParallel } from "./parallel_lines.ts";
-import { decodeError, encodeError } from "./worker_wire.ts";
-import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
+import {
+  APPEND,
+  assertSameSlices,
+  collect,
+  counting,
+  fixture,
+  header,
+} from "../../tests/helpers/line_slices.ts";
+import type { Run } from "../../tests/helpers/line_slices.ts";
+import type { FixtureCodec, OcsfClassUid, ParquetLayout } from "../../tests/lib/ocsf_fixtures.ts";
 import { bufferFromBytes, readMetadata } from "./reader.ts";
 
 const enc = new TextEncoder();
-const HEAD = enc.encode(
-  "<14>2024-04-10T12:05:00.123Z host cloud.aws.amazon.security_lake.events: ",
-);
-const header = () => HEAD;
-const APPEND = '"@devo_pulling_id":"1712750700000"';
-
-// ---- fixtures -------------------------------------------------------------------------------------
-
-let dir: string | undefined;
-const fixtures = new Map<string, Promise<Uint8Array>>();
-
-/** A generated object, by default 5,000 rows in 1,000-row groups (generated once per run). */
-function fixture(
-  classUid: OcsfClassUid = 6003,
-  codec: FixtureCodec = "ZSTD",
-  layout: ParquetLayout = "avro",
-  rows = 5000,
-  rowGroupSize = 1000,
-): Promise<Uint8Array> {
-  const key = `${classUid}-${codec}-${layout}-${rows}-${rowGroupSize}`;
-  let p = fixtures.get(key);
-  if (!p) {
-    p = (async () => {
-      dir ??= await Deno.makeTempDir({ prefix: "seclake-parallel-" });
-      const path = join(dir, `${key}.parquet`);
-      await writeOcsfParquet(path, { classUid, rows, seed: 7, codec, layout, rowGroupSize });
-      return await Deno.readFile(path);
-    })();
-    fixtures.set(key, p);
-  }
-  return p;
-}
-
-globalThis.addEventListener("unload", () => {
-  if (dir) Deno.removeSync(dir, { recursive: true });
-});
-
-/** An AsyncBuffer over `bytes` that counts reads and bytes read; `fail` may refuse a read. */
-function counting(bytes: Uint8Array, fail?: (start: number) => unknown) {
-  const inner = bufferFromBytes(bytes);
-  const stats = { reads: 0, bytes: 0 };
-  const buffer: AsyncBuffer = {
-    byteLength: inner.byteLength,
-    async slice(start: number, end?: number) {
-      const refused = fail?.(start);
-      if (refused !== undefined) throw refused;
-      const b = await inner.slice(start, end);
-      stats.reads++;
-      stats.bytes += b.byteLength;
-      return b;
-    },
-  };
-  return { buffer, stats };
-}
-
-interface Run {
-  slices: { rowStart: number; rows: number; bytes: Uint8Array }[];
-  error?: unknown;
-}
-
-/** The slices of `gen`, taken one every `paceMs` (0: as fast as they come). */
-async function collect(gen: AsyncGenerator<LineSlice>, paceMs = 0): Promise<Run> {
-  const slices: Run["slices"] = [];
-  try {
-    for await (const s of gen) {
-      slices.push({ rowStart: s.rowStart, rows: s.rows, bytes: s.bytes });
-      if (paceMs > 0) await new Promise((r) => setTimeout(r, paceMs));
-    }
-  } catch (error) {
-    return { slices, error };
-  }
-  return { slices };
-}
-
-function assertSameSlices(actual: Run["slices"], expected: Run["slices"], what: string): void {
-  assert.deepEqual(
-    actual.map((s) => [s.rowStart, s.rows, s.bytes.length]),
-    expected.map((s) => [s.rowStart, s.rows, s.bytes.length]),
-    `${what}: slice boundaries`,
-  );
-  for (const [i, s] of actual.entries()) {
-    assert.ok(equalBytes(s.bytes, expected[i]!.bytes), `${what}: bytes of slice ${i} differ`);
-  }
-  let next = -1;
-  for (const s of actual) {
-    assert.ok(s.rowStart >= next, `${what}: rowStart goes back`);
-    next = s.rowStart + s.rows;
-  }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** readEventLines and readEventLinesParallel over the same bytes: slices, errors, reads. */
 async function both(
@@ -327,114 +236,6 @@ Deno.test("parallel: the public samples decode the same (one row group each)", a
     assert.equal(r.actual.error === undefined, r.expected.error === undefined, f);
     assertSameSlices(r.actual.slices, r.expected.slices, f);
     assert.ok(r.actualReads <= r.expectedReads, `${f}: S3 requests`);
-  }
-});
-
-Deno.test("readEventLines: a row group read in parts, some skipped, gives each row once and the same lines", async () => {
-  // One 3,000-row group with lists (CloudTrail-like, avro layout): parts of 200 rows.
-  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
-  const whole = await collect(readEventLines(bufferFromBytes(bytes), { header }));
-  const lines = (r: Run) =>
-    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
-  const all = lines(whole);
-  assert.equal(all.length, 3000);
-  const parts = await collect(readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }));
-  assert.deepEqual(lines(parts), all, "in parts");
-  for (const s of parts.slices) {
-    assert.ok((s.rowStart % 200) + s.rows <= 200, `slice at ${s.rowStart} crosses a part's end`);
-  }
-  // Two readers taking alternate parts (and skipping the others) write every row exactly once.
-  const asked: number[] = [];
-  const even = await collect(readEventLines(bufferFromBytes(bytes), {
-    header,
-    partRows: 200,
-    takePart: (index, part) => {
-      assert.equal(index, 0);
-      asked.push(part);
-      return part % 2 === 0;
-    },
-  }));
-  const odd = await collect(readEventLines(bufferFromBytes(bytes), {
-    header,
-    partRows: 200,
-    takePart: (_, part) => part % 2 === 1,
-  }));
-  assert.deepEqual(asked, Array.from({ length: 15 }, (_, p) => p));
-  const merged = [...even.slices, ...odd.slices].sort((a, b) => a.rowStart - b.rowStart);
-  assert.deepEqual(lines({ slices: merged }), all, "alternate parts");
-  assert.ok(even.slices.every((s) => Math.floor(s.rowStart / 200) % 2 === 0));
-  // Resuming inside a part skips the rows before it without writing them.
-  for (const startRow of [1, 199, 200, 1234, 2999]) {
-    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
-    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
-  }
-});
-
-Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread, with the same lines", async () => {
-  // parquet-mr-like v1 pages of 97 entries, staggered per column, GZIP; one 3,000-row group.
-  const bytes = rewriteAsV1(await fixture(6003, "ZSTD", "avro", 3000, 3000), {
-    pageEntries: 97,
-    codec: "GZIP",
-  });
-  const lines = (r: Run) =>
-    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
-  const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
-  assert.equal(all.length, 3000);
-  const stats = { passedPages: 0 };
-  const parts = [0, 1, 2].map(async (k) =>
-    await collect(readEventLines(bufferFromBytes(bytes), {
-      header,
-      partRows: 150,
-      takePart: (_, part) => part % 3 === k,
-      stats,
-    }))
-  );
-  const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
-    .sort((a, b) => a.rowStart - b.rowStart);
-  assert.deepEqual(lines({ slices: merged }), all, "thirds");
-  assert.ok(stats.passedPages > 100, `${stats.passedPages} pages passed`);
-  for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
-    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
-    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
-  }
-});
-
-/**
- * The reference for `LineSlice.starts`: offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
- * JSON (which never holds a raw newline), then a newline.
- */
-function lineStarts(
-  bytes: Uint8Array,
-  rows: number,
-  headerBytes: number,
-): Uint32Array<ArrayBuffer> {
-  const starts = new Uint32Array(new ArrayBuffer(rows * 4));
-  let pos = 0;
-  for (let i = 0; i < rows; i++) {
-    starts[i] = pos;
-    const nl = bytes.indexOf(10, pos + headerBytes);
-    if (nl < 0) break;
-    pos = nl + 1;
-  }
-  if (pos !== bytes.length) {
-    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
-  }
-  return starts;
-}
-
-Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan for newlines finds them", async () => {
-  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 1000);
-  let slices = 0;
-  for await (
-    const s of readEventLines(bufferFromBytes(bytes), { header, lineStarts: true, sliceRows: 700 })
-  ) {
-    assert.ok(s.starts, "starts given");
-    assert.deepEqual([...s.starts], [...lineStarts(s.bytes, s.rows, HEAD.length)]);
-    slices++;
-  }
-  assert.ok(slices >= 5);
-  for await (const s of readEventLines(bufferFromBytes(bytes), { header })) {
-    assert.equal(s.starts, undefined);
   }
 });
 
@@ -743,25 +544,4 @@ Deno.test("parallel: a closed pool decodes on this thread; options are checked",
   assert.equal(pool.footerBytesKept - kept, 0);
   assert.throws(() => new DecodePool({ threads: 0 }), RangeError);
   assert.throws(() => new DecodePool({ threads: 2, aheadBytes: 0 }), RangeError);
-});
-
-Deno.test("parallel: errors cross threads with their code, message, context and cause", () => {
-  const cause = new TypeError("bad page");
-  const e = new CollectorError("PARQUET_LIMIT", "Cannot decode Parquet x: too big", {
-    context: { object: "x", row_group: 3, n: 12n },
-    cause,
-    related: [new CollectorError("PARQUET_INVALID", "also this")],
-  });
-  const back = decodeError(structuredClone(encodeError(e))) as CollectorError;
-  assert.ok(back instanceof CollectorError);
-  assert.equal(back.code, "PARQUET_LIMIT");
-  assert.equal(back.message, e.message);
-  assert.equal(back.retryable, e.retryable);
-  assert.deepEqual(back.context, e.context);
-  assert.equal(back.related[0]!.code, "PARQUET_INVALID");
-  assert.equal((back.cause as Error).name, "TypeError");
-  assert.equal((back.cause as Error).message, "bad page");
-  const abort = decodeError(encodeError(new DOMException("stopped", "AbortError")));
-  assert.ok(abort instanceof DOMException && abort.name === "AbortError");
-  assert.equal((decodeError(encodeError("plain")) as Error).message, "plain");
 });

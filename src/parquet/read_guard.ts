@@ -8,8 +8,8 @@ import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from "hyparqu
 import { CollectorError } from "../errors.ts";
 import { BoundedInflation } from "./inflate.ts";
 import { fail } from "./limit_error.ts";
-import { checkSchemaShape, collectLeaves, MAX_COLUMN_VALUES, rowGroupCap } from "./limits.ts";
-import type { ParquetLimits } from "./limits.ts";
+import { checkColumnChunk, checkRowGroup, checkSchemaShape, collectLeaves } from "./limits.ts";
+import type { DeclaredChunk, ParquetLimits } from "./limits.ts";
 import { readPageHeader, ThriftReader } from "./page_header.ts";
 import {
   bitWidth,
@@ -20,29 +20,8 @@ import {
 } from "./page_values.ts";
 import type { PageHeader } from "./page_header.ts";
 
-const TYPE_BITS: Record<string, number> = {
-  BOOLEAN: 1,
-  INT32: 32,
-  FLOAT: 32,
-  INT64: 64,
-  DOUBLE: 64,
-  INT96: 96,
-  BYTE_ARRAY: 32, // each value starts with a 4-byte length
-};
-
-/** What the page checks need to know about one column chunk. */
-interface Chunk {
-  /** Index of its row group. */
-  readonly group: number;
-  readonly start: number;
-  readonly end: number;
-  readonly codec: string;
-  readonly type: string;
-  /** Bits one PLAIN value takes at least. */
-  readonly valueBits: number;
-  readonly maxDef: number;
-  readonly maxRep: number;
-  readonly path: string;
+/** What the page checks need to know about one column chunk, and what they found so far. */
+interface Chunk extends DeclaredChunk {
   checked: boolean;
   /** Uncompressed bytes of the pages checked so far. */
   total: number;
@@ -82,105 +61,12 @@ export class ReadGuard {
       );
     }
     for (const [g, group] of (metadata.row_groups ?? []).entries()) {
-      const rows = Number(group.num_rows);
-      let compressed = 0;
-      let uncompressed = 0;
-      for (const c of group.columns ?? []) {
-        compressed += Number(c.meta_data?.total_compressed_size);
-        uncompressed += Number(c.meta_data?.total_uncompressed_size);
-      }
-      const groupCap = rowGroupCap(compressed);
-      this.#groupCaps.push(groupCap);
+      this.#groupCaps.push(checkRowGroup(g, group, limits, name));
       this.#groupTotals.push(0);
-      if (!(uncompressed <= groupCap)) {
-        fail(
-          "PARQUET_LIMIT",
-          name,
-          `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
-          { row_group: g },
-        );
-      }
-      const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
-      if (!(rows >= 0 && rows <= maxRows)) {
-        fail(
-          "PARQUET_LIMIT",
-          name,
-          `row group ${g} declares ${group.num_rows} rows in ${compressed} compressed bytes (at most ${maxRows} accepted)`,
-          { row_group: g },
-        );
-      }
       for (const c of group.columns ?? []) {
-        const m = c.meta_data;
-        if (!m) continue; // hyparquet refuses it
-        const path = (m.path_in_schema ?? []).join(".");
-        const declared = Number(m.total_uncompressed_size);
-        if (!(declared >= 0 && declared <= limits.maxColumnChunkBytes)) {
-          fail(
-            "PARQUET_LIMIT",
-            name,
-            `column ${path} of row group ${g} declares ${m.total_uncompressed_size} uncompressed bytes (at most ${limits.maxColumnChunkBytes} accepted)`,
-            { row_group: g, column: path },
-          );
-        }
-        const dict = Number(m.dictionary_page_offset ?? 0);
-        if (dict > 0 && dict >= Number(m.data_page_offset)) {
-          fail(
-            "PARQUET_INVALID",
-            name,
-            `column ${path} of row group ${g} has its dictionary after its data pages`,
-            { row_group: g, column: path },
-          );
-        }
-        const values = Number(m.num_values);
-        if (!(values >= 0 && values <= MAX_COLUMN_VALUES)) {
-          fail(
-            "PARQUET_LIMIT",
-            name,
-            `column ${path} of row group ${g} declares ${m.num_values} values (at most ${MAX_COLUMN_VALUES} accepted)`,
-            { row_group: g, column: path },
-          );
-        }
-        const start = Number(m.dictionary_page_offset || m.data_page_offset);
-        const end = start + Number(m.total_compressed_size);
-        if (!(start >= 0 && end >= start && end <= byteLength)) {
-          fail(
-            "PARQUET_INVALID",
-            name,
-            `column ${path} of row group ${g} lies outside the object (bytes ${start}-${end} of ${byteLength})`,
-            { row_group: g, column: path },
-          );
-        }
-        const schemaPath = leaves.get(path);
-        if (schemaPath === undefined) {
-          fail("PARQUET_INVALID", name, `column ${path} is not in the schema`, { column: path });
-        }
-        const element = schemaPath[schemaPath.length - 1]!.element;
-        let maxDef = 0;
-        let maxRep = 0;
-        for (const n of schemaPath.slice(1)) {
-          if (n.element.repetition_type !== "REQUIRED") maxDef++;
-          if (n.element.repetition_type === "REPEATED") maxRep++;
-        }
-        const typeLength = Number(element.type_length ?? 0);
-        if (
-          m.type === "FIXED_LEN_BYTE_ARRAY" &&
-          !(typeLength > 0 && typeLength <= limits.maxPageBytes)
-        ) {
-          fail("PARQUET_INVALID", name, `column ${path} has type length ${element.type_length}`);
-        }
-        this.#chunks.push({
-          group: g,
-          start,
-          end,
-          codec: String(m.codec),
-          type: String(m.type),
-          valueBits: m.type === "FIXED_LEN_BYTE_ARRAY" ? 8 * typeLength : TYPE_BITS[m.type] ?? 8,
-          maxDef,
-          maxRep,
-          path,
-          checked: false,
-          total: 0,
-        });
+        if (!c.meta_data) continue; // hyparquet refuses it
+        const declared = checkColumnChunk(g, c.meta_data, leaves, byteLength, limits, name);
+        this.#chunks.push({ ...declared, checked: false, total: 0 });
       }
     }
     this.#chunks.sort((a, b) => a.start - b.start);
@@ -225,7 +111,10 @@ export class ReadGuard {
   #checkChunk(c: Chunk, bytes: Uint8Array): void {
     this.#restart(c);
     let off = 0;
-    while (off < bytes.length - 1) off = this.#checkPage(c, bytes, off);
+    while (off < bytes.length - 1) {
+      const h = this.#checkPage(c, bytes, off);
+      off += h.headerBytes + h.compressed;
+    }
   }
 
   /**
@@ -234,15 +123,23 @@ export class ReadGuard {
    * whole page or reach the chunk's end. The page is inflated once, for the decoder to take
    * through {@link compressors}. For readers that walk a chunk's pages one at a time, so that no
    * more than the page being decoded is held inflated. Call it for the pages in order, from the
-   * chunk's first byte. Returns where the next page starts in `bytes`.
+   * chunk's first byte. `header`, when given, is the page's header as {@link readPageHeader} read
+   * it at `off` (else it is read here). Returns the header checked, for the reader to decode the
+   * page with; its body starts `headerBytes` after `off` and is `compressed` bytes long.
    */
-  checkPage(chunkStart: number, bytes: Uint8Array, off: number, base = 0): number {
+  checkPage(
+    chunkStart: number,
+    bytes: Uint8Array,
+    off: number,
+    base = 0,
+    header?: PageHeader,
+  ): PageHeader {
     const c = this.#byStart.get(chunkStart);
     if (c === undefined) {
       fail("PARQUET_INVALID", this.#name, `no column chunk starts at byte ${chunkStart}`);
     }
     if (base + off === 0) this.#restart(c);
-    return this.#checkPage(c, bytes, off, base);
+    return this.#checkPage(c, bytes, off, base, header);
   }
 
   /** A chunk checked again from its start (read once more) counts once in its row group. */
@@ -251,26 +148,10 @@ export class ReadGuard {
     c.total = 0;
   }
 
-  #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0): number {
+  #checkPage(c: Chunk, bytes: Uint8Array, off: number, base = 0, header?: PageHeader): PageHeader {
     const limits = this.#limits;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const where = (what: string) => `column ${c.path}: ${what}`;
-    let h: PageHeader;
-    try {
-      h = readPageHeader(view, off);
-    } catch (e) {
-      throw new CollectorError(
-        "PARQUET_INVALID",
-        `Cannot decode Parquet ${this.#name}: ${
-          where(
-            `page header at byte ${c.start + base + off} is damaged (${
-              e instanceof Error ? e.message : e
-            })`,
-          )
-        }`,
-        { cause: e, context: { object: this.#name, column: c.path } },
-      );
-    }
+    const h = header ?? this.#readHeader(c, bytes, off, base);
     const bodyStart = off + h.headerBytes;
     const { compressed, uncompressed } = h;
     if (!(compressed >= 0 && bodyStart + compressed <= bytes.length)) {
@@ -332,7 +213,22 @@ export class ReadGuard {
     if (h.type === 2) this.#checkDictionary(c, h, body, where);
     else if (h.type === 0) this.#checkDataPage(c, h, body, where);
     else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
-    return bodyStart + compressed;
+    return h;
+  }
+
+  /** The header of the page at byte `off` of `bytes`; `DataError` 601 when it is damaged. */
+  #readHeader(c: Chunk, bytes: Uint8Array, off: number, base: number): PageHeader {
+    try {
+      return readPageHeader(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), off);
+    } catch (e) {
+      throw new CollectorError(
+        "PARQUET_INVALID",
+        `Cannot decode Parquet ${this.#name}: column ${c.path}: page header at byte ${
+          c.start + base + off
+        } is damaged (${e instanceof Error ? e.message : e})`,
+        { cause: e, context: { object: this.#name, column: c.path } },
+      );
+    }
   }
 
   #values(n: number | undefined, what: string, where: (w: string) => string): number {

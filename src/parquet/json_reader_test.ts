@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { readEventLines } from "./json_reader.ts";
+import { bufferFromBytes } from "./reader.ts";
+import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
+import { collect, fixture, HEAD, header } from "../../tests/helpers/line_slices.ts";
+import type { Run } from "../../tests/helpers/line_slices.ts";
+
+Deno.test("readEventLines: a row group read in parts, some skipped, gives each row once and the same lines", async () => {
+  // One 3,000-row group with lists (CloudTrail-like, avro layout): parts of 200 rows.
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
+  const whole = await collect(readEventLines(bufferFromBytes(bytes), { header }));
+  const lines = (r: Run) =>
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(whole);
+  assert.equal(all.length, 3000);
+  const parts = await collect(readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }));
+  assert.deepEqual(lines(parts), all, "in parts");
+  for (const s of parts.slices) {
+    assert.ok((s.rowStart % 200) + s.rows <= 200, `slice at ${s.rowStart} crosses a part's end`);
+  }
+  // Two readers taking alternate parts (and skipping the others) write every row exactly once.
+  const asked: number[] = [];
+  const even = await collect(readEventLines(bufferFromBytes(bytes), {
+    header,
+    partRows: 200,
+    takePart: (index, part) => {
+      assert.equal(index, 0);
+      asked.push(part);
+      return part % 2 === 0;
+    },
+  }));
+  const odd = await collect(readEventLines(bufferFromBytes(bytes), {
+    header,
+    partRows: 200,
+    takePart: (_, part) => part % 2 === 1,
+  }));
+  assert.deepEqual(asked, Array.from({ length: 15 }, (_, p) => p));
+  const merged = [...even.slices, ...odd.slices].sort((a, b) => a.rowStart - b.rowStart);
+  assert.deepEqual(lines({ slices: merged }), all, "alternate parts");
+  assert.ok(even.slices.every((s) => Math.floor(s.rowStart / 200) % 2 === 0));
+  // Resuming inside a part skips the rows before it without writing them.
+  for (const startRow of [1, 199, 200, 1234, 2999]) {
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
+    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread, with the same lines", async () => {
+  // parquet-mr-like v1 pages of 97 entries, staggered per column, GZIP; one 3,000-row group.
+  const bytes = rewriteAsV1(await fixture(6003, "ZSTD", "avro", 3000, 3000), {
+    pageEntries: 97,
+    codec: "GZIP",
+  });
+  const lines = (r: Run) =>
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
+  assert.equal(all.length, 3000);
+  const stats = { passedPages: 0 };
+  const parts = [0, 1, 2].map(async (k) =>
+    await collect(readEventLines(bufferFromBytes(bytes), {
+      header,
+      partRows: 150,
+      takePart: (_, part) => part % 3 === k,
+      stats,
+    }))
+  );
+  const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
+    .sort((a, b) => a.rowStart - b.rowStart);
+  assert.deepEqual(lines({ slices: merged }), all, "thirds");
+  assert.ok(stats.passedPages > 100, `${stats.passedPages} pages passed`);
+  for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
+    const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
+    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+/**
+ * The reference for `LineSlice.starts`: offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
+ * JSON (which never holds a raw newline), then a newline.
+ */
+function lineStarts(
+  bytes: Uint8Array,
+  rows: number,
+  headerBytes: number,
+): Uint32Array<ArrayBuffer> {
+  const starts = new Uint32Array(new ArrayBuffer(rows * 4));
+  let pos = 0;
+  for (let i = 0; i < rows; i++) {
+    starts[i] = pos;
+    const nl = bytes.indexOf(10, pos + headerBytes);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  if (pos !== bytes.length) {
+    throw new Error(`a slice of ${rows} lines does not split into ${rows} lines`);
+  }
+  return starts;
+}
+
+Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan for newlines finds them", async () => {
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 1000);
+  let slices = 0;
+  for await (
+    const s of readEventLines(bufferFromBytes(bytes), { header, lineStarts: true, sliceRows: 700 })
+  ) {
+    assert.ok(s.starts, "starts given");
+    assert.deepEqual([...s.starts], [...lineStarts(s.bytes, s.rows, HEAD.length)]);
+    slices++;
+  }
+  assert.ok(slices >= 5);
+  for await (const s of readEventLines(bufferFromBytes(bytes), { header })) {
+    assert.equal(s.starts, undefined);
+  }
+});
