@@ -68,6 +68,49 @@ function outputRelations(r: Report, name: string, o: Raw): void {
   }
 }
 
+/**
+ * Exactly one of queue_name (with queue_account_id, optionally), queue_url or queue_arn; an
+ * ARN's region must be the input's region (the SQS client signs for that region).
+ */
+function queueRelations(r: Report, path: Path, i: Raw): void {
+  const given = (["queue_name", "queue_url", "queue_arn"] as const).filter((k) =>
+    i[k] !== undefined
+  );
+  if (given.length === 0) {
+    r.fail(
+      "CONFIG_MISSING",
+      [...path, "queue_name"],
+      r.lineNear([...path, "queue_name"]),
+      "is required (or queue_url, or queue_arn): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue",
+    );
+  }
+  for (const other of given.slice(1)) {
+    r.conflict(path, given[0]!, other, r.lineNear([...path, other]));
+  }
+  const named = given.find((k) => k !== "queue_name");
+  if (i.queue_account_id !== undefined && named !== undefined) {
+    r.fail(
+      "CONFIG_CONFLICT",
+      [...path, "queue_account_id"],
+      r.lineNear([...path, "queue_account_id"]),
+      `cannot be given together with ${
+        formatPath([...path, named])
+      }, which already names the account: keep one of the two`,
+    );
+  }
+  const arnRegion = typeof i.queue_arn === "string" ? i.queue_arn.split(":")[3] : undefined;
+  if (arnRegion !== undefined && typeof i.region === "string" && arnRegion !== i.region) {
+    r.fail(
+      "CONFIG_CONFLICT",
+      [...path, "queue_arn"],
+      r.lineNear([...path, "queue_arn"]),
+      `names a queue in ${arnRegion}, but ${
+        formatPath([...path, "region"])
+      } is ${i.region}: the queue's region and region must be the same`,
+    );
+  }
+}
+
 function inputRelations(r: Report, name: string, i: Raw): void {
   const path = ["inputs", name];
   const inputSpec = (SCHEMA.fields.inputs as MapSpec).value as ObjectSpec;
@@ -88,27 +131,7 @@ function inputRelations(r: Report, name: string, i: Raw): void {
         r.lineNear([...path, "region"]),
       );
     }
-    if (i.queue_name === undefined && i.queue_url === undefined) {
-      r.fail(
-        "CONFIG_MISSING",
-        [...path, "queue_name"],
-        r.lineNear([...path, "queue_name"]),
-        "is required (or queue_url): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue",
-      );
-    }
-    if (i.queue_name !== undefined && i.queue_url !== undefined) {
-      r.conflict(path, "queue_name", "queue_url", r.lineNear([...path, "queue_url"]));
-    }
-    if (i.queue_account_id !== undefined && i.queue_url !== undefined) {
-      r.fail(
-        "CONFIG_CONFLICT",
-        [...path, "queue_account_id"],
-        r.lineNear([...path, "queue_account_id"]),
-        `cannot be given together with ${
-          formatPath([...path, "queue_url"])
-        }, which already names the account: keep one of the two`,
-      );
-    }
+    queueRelations(r, path, i);
     credentialRelations(r, [...path, "credentials"], i.credentials as Raw, true);
     for (const k of ["sqs_credentials", "s3_credentials"]) {
       if (i[k] !== undefined) credentialRelations(r, [...path, k], i[k] as Raw, true);
