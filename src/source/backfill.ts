@@ -4,8 +4,9 @@
  * (`1.0`, `2.0`, or none in the preview-era and some custom layouts), regions and accounts are
  * discovered with `Delimiter` listings, then the `eventDay=` (or preview-era `eventHour=`)
  * prefixes of each account, then each day's objects, oldest day first. Partition names match in
- * any letter case (`accountid=`, `eventday=`); their values are any string. Filters (sources, accounts, regions), the Parquet-only rule of live notifications
- * (`skipReason`) and sharding (`--shard i/n`, FNV-1a of the key) apply here. Also the day
+ * any letter case (`accountid=`, `eventday=`); their values are any string. Filters (sources,
+ * accounts, regions), the side-file rule of live notifications (`skipReason`) and sharding
+ * (`--shard i/n`, FNV-1a of the key) apply here. Also the day
  * arithmetic and the parsing of `--from`, `--to` and `--shard`.
  * @module
  */
