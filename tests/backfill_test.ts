@@ -242,7 +242,7 @@ Deno.test("run: historical_poll_datetime backfills beside SQS notifications for 
     assertExactlyOnce(receivedUids(receiver.lines), data);
     assert.deepEqual(await lake.depth(), { visible: 0, inFlight: 0 });
     assert.match(run.stderr, /Backfill of input security_lake finished: 3 days/);
-    assert.match(run.stderr, /Skipping aws\/VPC_FLOW\/2\.0\/.*manifest\.json: not_parquet/);
+    assert.match(run.stderr, /Skipping aws\/VPC_FLOW\/2\.0\/.*manifest\.json: non_data_file/);
     const cursor = JSON.parse(
       await Deno.readTextFile(join(stateDir, "security_lake", "backfill.json")),
     );

@@ -182,6 +182,13 @@ export interface BackfillSummary {
   readonly delivered: number;
   /** Objects found already completed (by an earlier run or the live path). */
   readonly duplicates: number;
+  /**
+   * Objects not read: side files and `metadata/` in the listing, objects that are not Parquet,
+   * archived objects.
+   */
+  readonly skipped: number;
+  /** Of the skipped objects, those S3 would not serve because they are archived. */
+  readonly archived: number;
   /** Objects that failed (they are read again at the next start); not those stopped by a shutdown. */
   readonly failed: number;
   /** Of the failed objects, those whose error a later try can fix (throttling, an output down). */
@@ -225,6 +232,8 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
     days: 0,
     delivered: 0,
     duplicates: 0,
+    skipped: 0,
+    archived: 0,
     failed: 0,
     transientFailures: 0,
     events: 0,
@@ -303,7 +312,10 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
       release?.();
     }
     reportOutcome(tele, outcome);
-    if (outcome.ok && outcome.duplicate) {
+    if (outcome.ok && outcome.skipped) {
+      counts.skipped++;
+      if (outcome.skipped.reason === "archived") counts.archived++;
+    } else if (outcome.ok && outcome.duplicate) {
       counts.duplicates++;
       counts.bytes += object.size;
     } else if (outcome.ok) {
@@ -344,6 +356,7 @@ export async function runBackfill(o: BackfillRunOptions): Promise<BackfillSummar
       for (const p of batch.partitions) {
         for (const s of p.skipped) {
           tele.emit("object_skipped", { key: s.key, reason: s.reason });
+          counts.skipped++;
         }
         if (p.alreadyDone || p.objects.length === 0) {
           if (!p.alreadyDone) {
