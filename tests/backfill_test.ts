@@ -478,7 +478,7 @@ Deno.test("seclake backfill --dry-run: objects and bytes per day and source, not
     }
     assert.deepEqual(rows, want, run.stdout);
     assert.match(run.stdout, new RegExp(`^Total\\s+12\\s+${total}\\s`, "m"));
-    assert.match(run.stdout, /^1 objects not read \(not Parquet, or metadata\/\)/m);
+    assert.match(run.stdout, /^1 objects not read \(side files such as \.json, or metadata\/;/m);
     assert.equal(receiver.lines.length, 0);
     await assert.rejects(Deno.stat(stateDir), Deno.errors.NotFound);
   });
