@@ -95,10 +95,17 @@ const QUEUE_ARN: Pattern = {
  * and for custom sources whatever their writer puts there (`external`, Azure subscription ids,
  * GCP project ids). Not empty, no slash, `=`, space or control character.
  */
-const PARTITION_VALUE: Pattern = {
-  re: /^[A-Za-z0-9_.:@+-]{1,128}$/,
+const PARTITION_VALUE = /^[A-Za-z0-9_.:@+-]{1,128}$/;
+const ACCOUNT_VALUE: Pattern = {
+  re: PARTITION_VALUE,
   form:
-    "a partition value of 1 to 128 letters, digits or _ . : @ + - (an account id such as 123456789012 or external_acme, a region such as us-east-1)",
+    "an accountId= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as 123456789012 or external_acme",
+  code: "CONFIG_PARTITION_VALUE",
+};
+const REGION_VALUE: Pattern = {
+  re: PARTITION_VALUE,
+  form:
+    "a region= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as us-east-1",
   code: "CONFIG_PARTITION_VALUE",
 };
 const ROLE_ARN: Pattern = {
@@ -456,12 +463,12 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
   ),
   accounts: list(
     "Only objects of these accounts are read (the accountId= partition, in any letter case); absent means all. Custom sources may write any value there (external, an Azure subscription or GCP project id).",
-    str("An account value.", { pattern: PARTITION_VALUE }),
+    str("An account value.", { pattern: ACCOUNT_VALUE }),
     { example: '["123456789012", external_acme]', exampleOnly: true },
   ),
   regions: list(
     "Only objects of these regions are read (the region= partition, in any letter case); absent means all. Custom sources may write any value there.",
-    str("A region value.", { pattern: PARTITION_VALUE }),
+    str("A region value.", { pattern: REGION_VALUE }),
     { example: "[us-east-1, eu-west-1]", exampleOnly: true },
   ),
   allowed_buckets: list(
