@@ -54,6 +54,8 @@ export function parquetCheckedReader(reader: ObjectReader): ObjectReader {
     },
     async open(ref: ObjectRef, signal?: AbortSignal, options?: OpenOptions) {
       const opened = await reader.open(ref, signal, options);
+      // An object over max_object_bytes is refused by the processor before any byte is read.
+      if (options?.maxBytes !== undefined && opened.size > options.maxBytes) return opened;
       try {
         return await checkedObject(ref, opened);
       } catch (e) {

@@ -83,6 +83,13 @@ Deno.test("a large object's last bytes are read once; other ranges go to the obj
   assert.deepEqual(inner.reads, [[1000, big.length], [0, 100]]);
 });
 
+Deno.test("an object over max_object_bytes is not read at all: the processor refuses it", async () => {
+  const inner = new MemoryReader({ "k.gz": new Uint8Array(5000) });
+  const opened = await parquetCheckedReader(inner).open(ref("k.gz"), undefined, { maxBytes: 100 });
+  assert.equal(opened.size, 5000);
+  assert.deepEqual(inner.reads, []);
+});
+
 Deno.test("objects that are not Parquet are refused with DataError 612 and closed", async () => {
   const inner = new MemoryReader({
     "ext/W/1.0/notes.txt": new TextEncoder().encode("some notes about this folder\n"),
