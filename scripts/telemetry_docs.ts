@@ -53,7 +53,7 @@ export function renderTelemetryDocs(): string {
     "After each pull cycle (one receive and the work on the messages it returned):",
     "",
     "```",
-    "Statistics for this pull cycle (@devo_pulling_id=1712750700000):Number of requests made: 7; Number of messages received: 2; Number of objects read: 3; Number of events received: 1500; Number of duplicated events filtered out: 200; Number of events generated and sent: 1300; Average of events per second: 650.000. Data collection completed. Elapsed time: 2.000 seconds",
+    "Statistics for this pull cycle (@devo_pulling_id=1712750700000):Number of requests made: 7; Number of messages received: 2; Number of objects read: 3; Number of objects skipped: 1; Number of events received: 1500; Number of duplicated events filtered out: 200; Number of events generated and sent: 1300; Average of events per second: 650.000. Data collection completed. Elapsed time: 2.000 seconds",
     "```",
     "",
     "Every `globals.sender_stats_period_seconds`, per output:",

@@ -242,7 +242,7 @@ Deno.test("run: historical_poll_datetime backfills beside SQS notifications for 
     assertExactlyOnce(receivedUids(receiver.lines), data);
     assert.deepEqual(await lake.depth(), { visible: 0, inFlight: 0 });
     assert.match(run.stderr, /Backfill of input security_lake finished: 3 days/);
-    assert.match(run.stderr, /Skipping aws\/VPC_FLOW\/2\.0\/.*manifest\.json: not_parquet/);
+    assert.match(run.stderr, /Skipping aws\/VPC_FLOW\/2\.0\/.*manifest\.json: non_data_file/);
     const cursor = JSON.parse(
       await Deno.readTextFile(join(stateDir, "security_lake", "backfill.json")),
     );
@@ -478,7 +478,7 @@ Deno.test("seclake backfill --dry-run: objects and bytes per day and source, not
     }
     assert.deepEqual(rows, want, run.stdout);
     assert.match(run.stdout, new RegExp(`^Total\\s+12\\s+${total}\\s`, "m"));
-    assert.match(run.stdout, /^1 objects not read \(not Parquet, or metadata\/\)/m);
+    assert.match(run.stdout, /^1 objects not read \(side files such as \.json, or metadata\/;/m);
     assert.equal(receiver.lines.length, 0);
     await assert.rejects(Deno.stat(stateDir), Deno.errors.NotFound);
   });

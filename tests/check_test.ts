@@ -31,7 +31,7 @@ interface Setup {
 
 function configYaml(
   s: Setup,
-  o: { queueName?: string; cert?: string; key?: string; tlsPort?: number } = {},
+  o: { queueName?: string; queueArn?: string; cert?: string; key?: string; tlsPort?: number } = {},
 ): string {
   return `globals:
   name: seclake-check-test
@@ -55,7 +55,7 @@ inputs:
       aws_access_key_id: AKIATESTTESTTEST
       aws_secret_access_key: "\${SECLAKE_TEST_SECRET}"
     region: us-east-1
-    queue_name: ${o.queueName ?? s.lake.queueName}
+    ${o.queueArn ? `queue_arn: ${o.queueArn}` : `queue_name: ${o.queueName ?? s.lake.queueName}`}
     endpoint_url: ${s.endpoint}
     ca_bundle: ${MOTO_CA_FILE}
     bucket: ${s.lake.bucket}
@@ -143,6 +143,23 @@ Deno.test("seclake check probes credentials, queue, bucket and outputs", async (
         1,
       );
     });
+
+    await t.step(
+      "the queue by its ARN: its URL is made of the endpoint, the account and the name",
+      async () => {
+        const arn = `arn:aws:sqs:us-east-1:123456789012:${lake.queueName}`;
+        const run = await check(dir, configYaml(s, { queueArn: arn }));
+        assert.equal(run.code, 0, run.stdout + run.stderr);
+        assert.match(
+          line(run.stdout, "✓", "inputs.security_lake queue"),
+          /visibility timeout 30 s/,
+        );
+        // Another queue's ARN is that queue, which does not exist.
+        const other = await check(dir, configYaml(s, { queueArn: `${arn}-other` }));
+        assert.equal(other.code, 69, other.stdout + other.stderr);
+        line(other.stdout, "✗", "inputs.security_lake queue");
+      },
+    );
 
     await t.step("wrong queue name: InitVariablesError 101, exit 69", async () => {
       const run = await check(dir, configYaml(s, { queueName: "NoSuchQueue" }));

@@ -226,7 +226,7 @@ const CASES: Case[] = [
     path: `${IN}.queue_name`,
     line: 15,
     yaml: edit("    queue_name: AmazonSecurityLake-0000-Main-Queue\n", ""),
-    says: ["(or queue_url)"],
+    says: ["(or queue_url, or queue_arn)"],
   },
   {
     what: "devo_platform without address",
@@ -500,6 +500,31 @@ const CASES: Case[] = [
     yaml: insert(20, '    queue_account_id: "12345"'),
   },
   {
+    what: "a queue URL as queue_arn",
+    code: "CONFIG_QUEUE_ARN",
+    path: `${IN}.queue_arn`,
+    line: 20,
+    yaml: edit(
+      "    queue_name: AmazonSecurityLake-0000-Main-Queue",
+      "    queue_arn: https://sqs.us-east-1.amazonaws.com/123456789012/q",
+    ),
+    says: ["a URL goes in queue_url"],
+  },
+  {
+    what: "an account filter value with a slash",
+    code: "CONFIG_PARTITION_VALUE",
+    path: `${IN}.accounts[1]`,
+    line: 21,
+    yaml: insert(20, '    accounts: ["123456789012", "external/acme"]'),
+  },
+  {
+    what: "a region filter value with spaces",
+    code: "CONFIG_PARTITION_VALUE",
+    path: `${IN}.regions[0]`,
+    line: 21,
+    yaml: insert(20, '    regions: ["US East (N. Virginia)"]'),
+  },
+  {
     what: "a user ARN as role_arn",
     code: "CONFIG_ROLE_ARN",
     path: `${IN}.credentials.role_arn`,
@@ -722,6 +747,50 @@ const CASES: Case[] = [
     path: `${IN}.queue_url`,
     line: 21,
     yaml: insert(20, "    queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/q"),
+  },
+  {
+    what: "queue_name and queue_arn together",
+    code: "CONFIG_CONFLICT",
+    path: `${IN}.queue_arn`,
+    line: 21,
+    yaml: insert(20, "    queue_arn: arn:aws:sqs:us-east-1:123456789012:q"),
+    says: ["cannot be given together with inputs.security_lake.queue_name"],
+  },
+  {
+    what: "queue_url and queue_arn together",
+    code: "CONFIG_CONFLICT",
+    path: `${IN}.queue_arn`,
+    line: 21,
+    yaml: (f) =>
+      edit(
+        "    queue_name: AmazonSecurityLake-0000-Main-Queue",
+        "    queue_url: https://sqs.us-east-1.amazonaws.com/123456789012/q\n" +
+          "    queue_arn: arn:aws:sqs:us-east-1:123456789012:q",
+      )(f),
+    says: ["cannot be given together with inputs.security_lake.queue_url"],
+  },
+  {
+    what: "queue_account_id with queue_arn",
+    code: "CONFIG_CONFLICT",
+    path: `${IN}.queue_account_id`,
+    line: 21,
+    yaml: edit(
+      "    queue_name: AmazonSecurityLake-0000-Main-Queue",
+      "    queue_arn: arn:aws:sqs:us-east-1:123456789012:q\n" +
+        '    queue_account_id: "123456789012"',
+    ),
+    says: ["queue_arn, which already names the account"],
+  },
+  {
+    what: "a queue_arn in another region than region",
+    code: "CONFIG_CONFLICT",
+    path: `${IN}.queue_arn`,
+    line: 20,
+    yaml: edit(
+      "    queue_name: AmazonSecurityLake-0000-Main-Queue",
+      "    queue_arn: arn:aws:sqs:eu-west-1:123456789012:q",
+    ),
+    says: ["names a queue in eu-west-1, but inputs.security_lake.region is us-east-1"],
   },
   {
     what: "a secret and its _file together",

@@ -93,7 +93,10 @@ async function publish(lake: TestLake, dir: string): Promise<Published> {
   const meta = "aws/CLOUD_TRAIL_MGMT/2.0/metadata/00001-abc.metadata.json";
   await lake.put(meta, new TextEncoder().encode("{}"));
   await lake.send(eventBridgeBody(bucket, meta, { detailType: true }));
-  await lake.send(eventBridgeBody(bucket, `aws/ROUTE53/2.0/${DAY}/notes.txt`));
+  // Read, and skipped for what it holds: not Parquet.
+  const notes = `aws/ROUTE53/2.0/${DAY}/notes.txt`;
+  await lake.put(notes, new TextEncoder().encode("notes about this partition\n"));
+  await lake.send(eventBridgeBody(bucket, notes));
 
   // Public samples: one EventBridge message each, under Security Lake style keys.
   let sampleEvents = 0;
@@ -198,7 +201,10 @@ Deno.test("end to end: every notification shape, fixtures and public samples ove
       run.stderr,
       /Skipping aws\/CLOUD_TRAIL_MGMT\/2\.0\/metadata\/00001-abc\.metadata\.json: metadata_folder/,
     );
-    assert.match(run.stderr, /Skipping aws\/ROUTE53\/2\.0\/.*notes\.txt: not_parquet/);
+    assert.match(
+      run.stderr,
+      /Skipping aws\/ROUTE53\/2\.0\/.*notes\.txt: not_parquet \(DataError 612: /,
+    );
     assert.doesNotMatch(run.stderr, /testing/); // the secret key never reaches the log
   } finally {
     lake.destroy();

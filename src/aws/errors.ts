@@ -47,6 +47,9 @@ export function wrapAwsError(
     [code, retryable] = ["S3_NOT_FOUND", false];
   } else if (service === "S3" && (status === 412 || name === "PreconditionFailed")) {
     [code, retryable] = ["S3_OBJECT_CHANGED", false];
+  } else if (service === "S3" && name === "InvalidObjectState") {
+    // Glacier or Deep Archive (HTTP 403): no retry reads it until it is restored.
+    [code, retryable] = ["S3_OBJECT_ARCHIVED", false];
   } else if (service === "S3" && (status === 403 || name === "AccessDenied")) {
     [code, retryable] = ["S3_FORBIDDEN", false];
   } else if (status === 403) [code, retryable] = ["AWS_AUTH", false];

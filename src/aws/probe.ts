@@ -14,6 +14,7 @@ import { CollectorError, errorMessage } from "../errors.ts";
 import type { AwsClients } from "./clients.ts";
 import { AUTH_ERROR_NAMES, wrapAwsError } from "./errors.ts";
 import { SqsQueue } from "./sqs.ts";
+import { configuredQueueUrl } from "./queue_arn.ts";
 
 /** Time limit and cancellation of one probe's AWS calls. */
 export interface ProbeOptions {
@@ -124,10 +125,11 @@ export async function probeQueue(
   clients: AwsClients,
   o: ProbeOptions,
 ): Promise<string> {
-  const label = input.queue_url ?? input.queue_name!;
+  const label = input.queue_url ?? input.queue_arn ?? input.queue_name!;
   try {
-    const queue = input.queue_url
-      ? new SqsQueue(clients.sqs, input.queue_url)
+    const url = configuredQueueUrl(input, clients.network);
+    const queue = url
+      ? new SqsQueue(clients.sqs, url)
       : await within(o.timeoutMs, o.signal, (s) =>
         SqsQueue.resolve(clients.sqs, input.queue_name!, {
           ownerAccountId: input.queue_account_id,

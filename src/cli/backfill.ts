@@ -381,7 +381,7 @@ async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions)
     }
     o.print(row("Total", "", objects, bytes));
     o.print(
-      `${skipped} objects not read (not Parquet, or metadata/)` +
+      `${skipped} objects not read (side files such as .json, or metadata/; other objects that are not Parquet are counted as the backfill reads them)` +
         (cursor.doneThrough || cursor.size > 0
           ? "; partitions this job already finished are left out"
           : "") +

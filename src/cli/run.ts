@@ -7,6 +7,7 @@ import { createClients } from "../aws/clients.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import { S3ObjectReader } from "../aws/s3.ts";
 import { SqsQueue } from "../aws/sqs.ts";
+import { configuredQueueUrl } from "../aws/queue_arn.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
 import { guardLivePath, ObjectLocks } from "../pipeline/backfill_runner.ts";
@@ -362,8 +363,9 @@ async function openInput(
   const c = createClients(input);
   clients.push(c);
   const { queue, attributes } = await waitOutPropagation(async () => {
-    const queue = input.queue_url
-      ? new SqsQueue(c.sqs, input.queue_url)
+    const url = configuredQueueUrl(input, c.network);
+    const queue = url
+      ? new SqsQueue(c.sqs, url)
       : await SqsQueue.resolve(c.sqs, input.queue_name!, {
         ownerAccountId: input.queue_account_id,
         signal,

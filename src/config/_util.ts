@@ -137,8 +137,11 @@ export function parseSize(s: string): number | undefined {
 export function patternHint(code: ErrorCode | undefined, v: string): string {
   if (code === "CONFIG_QUEUE_NAME" && /^https?:\/\//.test(v)) return "; a URL goes in queue_url";
   if (code === "CONFIG_QUEUE_NAME" && v.startsWith("arn:")) {
-    return `; the name is the part after the last colon: ${v.split(":").at(-1)}`;
+    return `; an ARN goes in queue_arn (the name is the part after the last colon: ${
+      v.split(":").at(-1)
+    })`;
   }
+  if (code === "CONFIG_QUEUE_ARN" && /^https?:\/\//.test(v)) return "; a URL goes in queue_url";
   if (code === "CONFIG_ADDRESS" && /^[a-z]+:\/\//i.test(v)) return "; leave out the scheme";
   if (code === "CONFIG_ADDRESS" && /:\d+$/.test(v)) return "; put the port in port";
   if (code === "CONFIG_REGION" && /^[a-z]{2}-[a-z]+-\d[a-z]$/.test(v)) {

@@ -49,23 +49,25 @@ function checkOne(r: Report, path: Path, spec: ObjectSpec, raw: Raw, rel: Relati
         "CONFIG_MISSING",
         at(first),
         r.lineNear(at(first)),
-        `is required (or ${rest.join(" or ")}): add it, e.g. ${first}: ${
+        `is required (or ${rest.join(", or ")}): add it, e.g. ${first}: ${
           specAt(spec, first).example
         }`,
       );
       return;
     }
-    case "conflicts":
-      if (!holds(raw, rel.when) || !has(rel.field) || !rel.with.some(has)) return;
+    case "conflicts": {
+      const other = rel.with.find(has);
+      if (!holds(raw, rel.when) || !has(rel.field) || other === undefined) return;
       r.fail(
         "CONFIG_CONFLICT",
         at(rel.field),
         r.lineNear(at(rel.field)),
-        `cannot be given together with ${formatPath(at(rel.with[0]!))}${rel.why ?? ""}: ${
+        `cannot be given together with ${formatPath(at(other))}${rel.why ?? ""}: ${
           rel.fix ?? "keep one of the two"
         }`,
       );
       return;
+    }
     case "needs":
       if (has(rel.needs)) return;
       for (const field of rel.fields) {

@@ -24,7 +24,7 @@ Deno.test("requiredFor: an output type's settings, each named with the type", ()
 Deno.test("requiredFor without a label, and oneOf, hold only when their condition does", () => {
   assert.deepEqual(errors(`${KEYS}`), [
     "CONFIG_MISSING: inputs.lake.region is required: add it, e.g. region: us-east-1 (line 5)",
-    "CONFIG_MISSING: inputs.lake.queue_name is required (or queue_url): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue (line 5)",
+    "CONFIG_MISSING: inputs.lake.queue_name is required (or queue_url, or queue_arn): add it, e.g. queue_name: AmazonSecurityLake-00000000-0000-Main-Queue (line 5)",
   ]);
   assert.deepEqual(errors(`type: directory\ndirectory: /tmp`), []);
 });

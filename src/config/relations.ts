@@ -2,11 +2,13 @@
  * Pass 3 of loading a configuration: relations between settings. The relations the schema declares
  * beside the fields (what a type requires, settings that exclude or need each other: see
  * `declared.ts`), and the ones that compare values: credentials given in pairs, tag maps with a
- * default, sources named in both lists, buckets allowed, and the strength of a hash key.
+ * default, sources named in both lists, buckets allowed, a queue ARN in the input's region, and the
+ * strength of a hash key.
  * @module
  */
 import type { Path } from "./_util.ts";
 import type { Report } from "./report.ts";
+import { formatPath } from "./report.ts";
 import { checkDeclared } from "./declared.ts";
 import { SPECS } from "./schema.ts";
 import type { Raw } from "./walk.ts";
@@ -51,10 +53,26 @@ function outputRelations(r: Report, name: string, o: Raw): void {
   checkDeclared(r, ["outputs", name], SPECS.output, o);
 }
 
+/** An ARN's region must be the input's region (the SQS client signs for that region). */
+function queueRegion(r: Report, path: Path, i: Raw): void {
+  const arnRegion = typeof i.queue_arn === "string" ? i.queue_arn.split(":")[3] : undefined;
+  if (arnRegion !== undefined && typeof i.region === "string" && arnRegion !== i.region) {
+    r.fail(
+      "CONFIG_CONFLICT",
+      [...path, "queue_arn"],
+      r.lineNear([...path, "queue_arn"]),
+      `names a queue in ${arnRegion}, but ${
+        formatPath([...path, "region"])
+      } is ${i.region}: the queue's region and region must be the same`,
+    );
+  }
+}
+
 function inputRelations(r: Report, name: string, i: Raw): void {
   const path = ["inputs", name];
   checkDeclared(r, path, SPECS.inputs, i);
   if (i.type !== "directory") {
+    queueRegion(r, path, i);
     credentialRelations(r, [...path, "credentials"], i.credentials as Raw, true);
     for (const k of ["sqs_credentials", "s3_credentials"]) {
       if (i[k] !== undefined) credentialRelations(r, [...path, k], i[k] as Raw, true);

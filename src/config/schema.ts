@@ -84,6 +84,30 @@ const ACCOUNT_ID: Pattern = {
   form: "a 12-digit AWS account id",
   code: "CONFIG_ACCOUNT_ID",
 };
+const QUEUE_ARN: Pattern = {
+  re: /^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
+  form:
+    "an SQS queue ARN such as arn:aws:sqs:us-east-1:123456789012:AmazonSecurityLake-00000000-0000-Main-Queue",
+  code: "CONFIG_QUEUE_ARN",
+};
+/**
+ * A partition value of the lake's keys (`accountId=`, `region=`): AWS account ids and regions,
+ * and for custom sources whatever their writer puts there (`external`, Azure subscription ids,
+ * GCP project ids). Not empty, no slash, `=`, space or control character.
+ */
+const PARTITION_VALUE = /^[A-Za-z0-9_.:@+-]{1,128}$/;
+const ACCOUNT_VALUE: Pattern = {
+  re: PARTITION_VALUE,
+  form:
+    "an accountId= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as 123456789012 or external_acme",
+  code: "CONFIG_PARTITION_VALUE",
+};
+const REGION_VALUE: Pattern = {
+  re: PARTITION_VALUE,
+  form:
+    "a region= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as us-east-1",
+  code: "CONFIG_PARTITION_VALUE",
+};
 const ROLE_ARN: Pattern = {
   re: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/,
   form: "an IAM role ARN such as arn:aws:iam::123456789012:role/seclake",
@@ -397,7 +421,15 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     "Account that owns the queue, when it is not the caller's (needs queue_name).",
     { pattern: ACCOUNT_ID, example: '"123456789012"', exampleOnly: true },
   ),
-  queue_url: str("URL of the queue, instead of queue_name (and queue_account_id).", {
+  queue_arn: str(
+    "ARN of the queue, as the Security Lake console shows it for a subscriber (its subscription endpoint), instead of queue_name or queue_url; its region must be region.",
+    {
+      pattern: QUEUE_ARN,
+      example: "arn:aws:sqs:us-east-1:123456789012:AmazonSecurityLake-00000000-0000-Main-Queue",
+      exampleOnly: true,
+    },
+  ),
+  queue_url: str("URL of the queue, instead of queue_name (and queue_account_id) or queue_arn.", {
     pattern: URL_FORM,
     example:
       "https://sqs.us-east-1.amazonaws.com/123456789012/AmazonSecurityLake-00000000-0000-Main-Queue",
@@ -477,13 +509,13 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     },
   ),
   accounts: list(
-    "Only objects of these accounts are read (the accountId= partition); absent means all.",
-    str("An account id.", { pattern: ACCOUNT_ID }),
-    { example: '["123456789012"]', exampleOnly: true },
+    "Only objects of these accounts are read (the accountId= partition, in any letter case); absent means all. Custom sources may write any value there (external, an Azure subscription or GCP project id).",
+    str("An account value.", { pattern: ACCOUNT_VALUE }),
+    { example: '["123456789012", external_acme]', exampleOnly: true },
   ),
   regions: list(
-    "Only objects of these regions are read (the region= partition); absent means all.",
-    str("A region.", { pattern: REGION }),
+    "Only objects of these regions are read (the region= partition, in any letter case); absent means all. Custom sources may write any value there.",
+    str("A region value.", { pattern: REGION_VALUE }),
     { example: "[us-east-1, eu-west-1]", exampleOnly: true },
   ),
   allowed_buckets: list(
@@ -545,7 +577,13 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     { kind: "requiredFor", fields: ["region"], when: { key: "type", not: ["directory"] } },
     {
       kind: "oneOf",
-      fields: ["queue_name", "queue_url"],
+      fields: ["queue_name", "queue_url", "queue_arn"],
+      when: { key: "type", not: ["directory"] },
+    },
+    {
+      kind: "conflicts",
+      field: "queue_arn",
+      with: ["queue_name", "queue_url"],
       when: { key: "type", not: ["directory"] },
     },
     {
@@ -557,7 +595,7 @@ const input = obj("One input. Its key names it in logs, metrics and state.", {
     {
       kind: "conflicts",
       field: "queue_account_id",
-      with: ["queue_url"],
+      with: ["queue_url", "queue_arn"],
       when: { key: "type", not: ["directory"] },
       why: ", which already names the account",
     },

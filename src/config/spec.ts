@@ -83,7 +83,7 @@ export type Relation =
   }
   /** At least one of `fields` must be given when `when` holds. */
   | { readonly kind: "oneOf"; readonly fields: readonly string[]; readonly when?: When }
-  /** `field` cannot be given with any of `with` (the message names the first). */
+  /** `field` cannot be given with any of `with` (the message names the first one given). */
   | {
     readonly kind: "conflicts";
     readonly field: string;

@@ -106,6 +106,8 @@ export interface InputConfig {
   readonly region?: string;
   readonly queue_name?: string;
   readonly queue_url?: string;
+  /** The queue's ARN (`arn:aws:sqs:<region>:<account>:<name>`), instead of a name or URL. */
+  readonly queue_arn?: string;
   readonly queue_account_id?: string;
   readonly endpoint_url?: string;
   /** SQS's own endpoint (default `endpoint_url`). */

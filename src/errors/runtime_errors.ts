@@ -72,6 +72,14 @@ export const RUNTIME_ERRORS = {
     "The object was replaced while it was read in ranges: its ETag no longer matches the one HeadObject returned (412), so its pieces would come from two versions.",
     "Nothing needs doing: the message comes back and the object is read again.",
   ),
+  S3_OBJECT_ARCHIVED: entry(
+    411,
+    "ApiError",
+    "S3 object archived",
+    false,
+    "S3 refused to read the object because of its storage class (InvalidObjectState): it is in S3 Glacier Flexible Retrieval or Deep Archive (or an archive tier of Intelligent-Tiering) and was not restored. The object is skipped and counted (seclake_objects_skipped_total{reason=archived}); its message is not retried.",
+    "Restore the object (S3 RestoreObject, or the lake's lifecycle rules), then read it with `seclake backfill` for its day. To avoid it, keep the lake's objects in a readable storage class for as long as subscribers may need them.",
+  ),
   AWS_AUTH: entry(
     404,
     "ApiError",
@@ -255,6 +263,14 @@ export const RUNTIME_ERRORS = {
     false,
     "An object's events add up to more than 100 times its size in bytes (and more than 256 MiB): Security Lake's objects expand 10 to 40 times from Parquet to JSON lines, so such an object repeats a few bytes (a dictionary entry, a run) into gigabytes. The events sent before the limit stay sent; the quarantine record says how many.",
     "Inspect the object with `seclake decode`. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
+  ),
+  OBJECT_NOT_PARQUET: entry(
+    612,
+    "DataError",
+    "Object is not Parquet",
+    false,
+    "The object's last bytes are not the Parquet end marker `PAR1`: a file of another kind beside the data (a log, a manifest, an export) in a source's folder. It is skipped without being decoded and counted (seclake_objects_skipped_total{reason=not_parquet}); its message is not retried. A key ending in `.parquet` promises Parquet: without the marker it fails as damaged instead (DataError 601).",
+    "Nothing needs doing if the file is not meant to be read. If it should hold events, check what writes the source: Security Lake's sources are Parquet.",
   ),
   STATE_IO: entry(
     700,

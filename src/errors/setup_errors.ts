@@ -279,7 +279,7 @@ export const SETUP_ERRORS = {
   CONFIG_CONFLICT: setup(
     41,
     "Settings exclude each other",
-    "Two settings that say the same thing differently are both given (a secret and its `*_file`, queue_name and queue_url, profile and access keys), or two settings contradict each other.",
+    "Two settings that say the same thing differently are both given (a secret and its `*_file`, two of queue_name, queue_url and queue_arn, profile and access keys), or two settings contradict each other.",
     "Keep one of the two settings named in the message.",
   ),
   CONFIG_REQUIRES: setup(
@@ -287,6 +287,18 @@ export const SETUP_ERRORS = {
     "Setting needs another setting",
     "A setting only has an effect together with another one that is absent (external_id, role_session_name and role_duration_seconds need role_arn; queue_account_id needs queue_name).",
     "Add the setting named in the message, or remove the one that depends on it.",
+  ),
+  CONFIG_QUEUE_ARN: setup(
+    46,
+    "Not an SQS queue ARN",
+    "queue_arn takes the queue's ARN, `arn:<partition>:sqs:<region>:<12-digit account>:<queue name>`, as the Security Lake console shows it for a subscriber; a URL or a bare name was probably given.",
+    "Copy the subscription endpoint ARN from the subscriber's details in Security Lake, or put a URL in queue_url or a name in queue_name instead.",
+  ),
+  CONFIG_PARTITION_VALUE: setup(
+    47,
+    "Not a partition value",
+    "The accounts and regions filters take the values of the lake's accountId= and region= partitions: 1 to 128 letters, digits or `_ . : @ + -`. An empty value, a slash, `=` or a space never appear in a partition.",
+    'Write the value as it appears in the object keys, e.g. `"123456789012"`, `external_acme` or `us-east-1`.',
   ),
   CONFIG_CA_BUNDLE: setup(
     50,

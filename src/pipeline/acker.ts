@@ -2,12 +2,13 @@
  * The one place that decides what happens to an SQS message, from the outcome of every object
  * it named:
  * - delete it when every object was read to the end and every event confirmed (or the object
- *   was already complete, or skipped), and for test events;
+ *   was already complete, or skipped: by name, or for being no Parquet or archived), and for
+ *   test events;
  * - leave it when something failed that a retry can fix (an output, a throttled or failing AWS
  *   call, a shutdown): its visibility runs out and it comes back; while the collector stops,
  *   release it instead (visibility 0) so that another instance takes it at once;
  * - for failures a retry cannot fix (a body that is not a notification, an object missing,
- *   forbidden or not Parquet), leave it until its receive count passes `max_receive_count`;
+ *   forbidden or damaged Parquet), leave it until its receive count passes `max_receive_count`;
  *   then leave it to the queue's redrive policy when there is one, else quarantine it (its body
  *   and the reason are written to the state directory) and delete it;
  * - for failures certain to repeat (an object over the reader's limits), quarantine it at once.

@@ -182,6 +182,13 @@ export interface BackfillSummary {
   readonly delivered: number;
   /** Objects found already completed (by an earlier run or the live path). */
   readonly duplicates: number;
+  /**
+   * Objects not read: side files and `metadata/` in the listing, objects that are not Parquet,
+   * archived objects.
+   */
+  readonly skipped: number;
+  /** Of the skipped objects, those S3 would not serve because they are archived. */
+  readonly archived: number;
   /** Objects that failed (they are read again at the next start); not those stopped by a shutdown. */
   readonly failed: number;
   /** Of the failed objects, those whose error a later try can fix (throttling, an output down). */
@@ -234,6 +241,8 @@ class BackfillRun {
     days: 0,
     delivered: 0,
     duplicates: 0,
+    skipped: 0,
+    archived: 0,
     failed: 0,
     transientFailures: 0,
     events: 0,
@@ -334,6 +343,7 @@ class BackfillRun {
     const o = this.#o;
     for (const s of p.skipped) {
       this.#tele.emit("object_skipped", { key: s.key, reason: s.reason });
+      this.#counts.skipped++;
     }
     if (p.alreadyDone || p.objects.length === 0) {
       if (!p.alreadyDone) {
@@ -421,7 +431,10 @@ class BackfillRun {
   /** Adds an object's outcome to the summary's counts. */
   #count(object: BackfillObject, outcome: ObjectOutcome): void {
     const counts = this.#counts;
-    if (outcome.ok && outcome.duplicate) {
+    if (outcome.ok && outcome.skipped) {
+      counts.skipped++;
+      if (outcome.skipped.reason === "archived") counts.archived++;
+    } else if (outcome.ok && outcome.duplicate) {
       counts.duplicates++;
       counts.bytes += object.size;
     } else if (outcome.ok) {

@@ -376,10 +376,12 @@ async function processMessage(
   }
   const objects: ObjectOutcome[] = [];
   let skipped = notification.skipped.length;
+  pull.objectsSkipped += skipped;
   for (const ref of notification.objects) {
     const filtered = o.select?.(ref.key);
     if (filtered) {
       skipped++;
+      pull.objectsSkipped++;
       tele.emit("object_skipped", { key: ref.key, reason: filtered, bucket: ref.bucket });
       continue;
     }
@@ -396,7 +398,10 @@ async function processMessage(
     objects.push(outcome);
     pull.requests += outcome.requests;
     reportOutcome(tele, outcome);
-    if (outcome.ok && outcome.duplicate) pull.duplicatesFiltered += outcome.events;
+    if (outcome.ok && outcome.skipped) {
+      skipped++;
+      pull.objectsSkipped++;
+    } else if (outcome.ok && outcome.duplicate) pull.duplicatesFiltered += outcome.events;
     else {
       if (!(!outcome.ok && outcome.stopped)) pull.objects++;
       pull.eventsSent += outcome.events;

@@ -24,6 +24,8 @@ import type {
 } from "./ports.ts";
 import { logEvent } from "../telemetry/events.ts";
 import { EventFitter } from "./event_fitter.ts";
+import { parquetCheckedReader, skipReasonOf } from "./content_check.ts";
+import type { ContentSkipReason } from "./content_check.ts";
 
 /** The result of one object, with the requests it took. */
 export type ObjectOutcome = Outcome & { readonly requests: number; readonly seconds: number };
@@ -38,6 +40,11 @@ type Outcome =
     readonly duplicate?: boolean;
     /** Rows skipped because an earlier run had them confirmed. */
     readonly resumedAt?: number;
+    /**
+     * The object was not read, for what it is (see `content_check.ts`): not Parquet, or
+     * archived; `error` says so. Nothing was sent, and nothing retries it.
+     */
+    readonly skipped?: { readonly reason: ContentSkipReason; readonly error: CollectorError };
   }
   | {
     readonly ok: false;
@@ -147,8 +154,17 @@ export async function processObject(
 ): Promise<ObjectOutcome> {
   const tally = { requests: 0 };
   const t0 = performance.now();
-  const outcome = await deliver(ref, options, tally);
+  // Content over names: whatever the key, an object is decoded only if it ends like Parquet.
+  const checked = { ...options, reader: parquetCheckedReader(options.reader) };
+  const outcome = asSkip(await deliver(ref, checked, tally));
   return { ...outcome, requests: tally.requests, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** A failure that only says what the object is (not Parquet, archived), as a skip. */
+function asSkip(outcome: Outcome): Outcome {
+  const reason = outcome.ok ? undefined : skipReasonOf(outcome.error);
+  if (outcome.ok || reason === undefined || outcome.events > 0) return outcome;
+  return { ok: true, ref: outcome.ref, events: 0, skipped: { reason, error: outcome.error } };
 }
 
 async function deliver(

@@ -1,7 +1,7 @@
 /**
  * How one object's work is reported, the same for the live path and the backfill: the hooks
  * that count its events, truncations and retries as they happen, and the event that says how it
- * ended (delivered, already complete, stopped by the shutdown, failed).
+ * ended (delivered, already complete, skipped for what it is, stopped by the shutdown, failed).
  * @module
  */
 import type { CollectorError } from "../errors.ts";
@@ -28,7 +28,15 @@ export function objectHooks(tele: Telemetry, onEvents?: (count: number) => void)
 /** Reports how an object ended. */
 export function reportOutcome(tele: Telemetry, outcome: ObjectOutcome): void {
   const where = { bucket: outcome.ref.bucket, key: outcome.ref.key };
-  if (outcome.ok && outcome.duplicate) {
+  if (outcome.ok && outcome.skipped) {
+    // Not Parquet, or archived: counted by reason, with the error that says why.
+    tele.emit("object_skipped_after_open", {
+      ...where,
+      reason: outcome.skipped.reason,
+      error: outcome.skipped.error.message,
+      error_id: outcome.skipped.error.id,
+    });
+  } else if (outcome.ok && outcome.duplicate) {
     tele.emit("object_duplicate", { ...where, events: outcome.events });
   } else if (outcome.ok) {
     tele.emit("object_delivered", {

@@ -197,6 +197,8 @@ export function logSummary(telemetry: Telemetry, input: string, s: BackfillSumma
     days: s.days,
     delivered: s.delivered,
     duplicates: s.duplicates,
+    skipped: s.skipped,
+    archived: s.archived,
     failed: s.failed,
     events: s.events,
     bytes: humanBytes(s.bytes),

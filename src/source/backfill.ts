@@ -1,10 +1,12 @@
 /**
  * What a backfill reads: the lake's partitions from one day to another, found by listing
- * prefixes, never the whole bucket. Sources (`aws/<SOURCE>/`, `ext/<name>/`), their versions,
- * regions and accounts are discovered with `Delimiter` listings, then the `eventDay=` (or
- * preview-era `eventHour=`) prefixes of each account, then each day's objects, oldest day
- * first. Filters (sources, accounts, regions), the Parquet-only rule of live notifications
- * (`skipReason`) and sharding (`--shard i/n`, FNV-1a of the key) apply here. Also the day
+ * prefixes, never the whole bucket. Sources (`aws/<SOURCE>/`, `ext/<name>/`), their versions
+ * (`1.0`, `2.0`, or none in the preview-era and some custom layouts), regions and accounts are
+ * discovered with `Delimiter` listings, then the `eventDay=` (or preview-era `eventHour=`)
+ * prefixes of each account, then each day's objects, oldest day first. Partition names match in
+ * any letter case (`accountid=`, `eventday=`); their values are any string. Filters (sources,
+ * accounts, regions), the side-file rule of live notifications (`skipReason`) and sharding
+ * (`--shard i/n`, FNV-1a of the key) apply here. Also the day
  * arithmetic and the parsing of `--from`, `--to` and `--shard`.
  * @module
  */
@@ -51,7 +53,7 @@ export interface DayPartition {
   readonly root: PartitionRoot;
   /** `YYYYMMDD`. */
   readonly day: string;
-  /** The root's prefix plus `eventDay=YYYYMMDD/` (or `eventHour=YYYYMMDDHH/`). */
+  /** The root's prefix plus `eventDay=YYYYMMDD/` (or `eventHour=YYYYMMDDHH/`, any case). */
   readonly prefix: string;
 }
 
@@ -243,8 +245,12 @@ function segment(prefix: string): string {
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
+/** The value of a `name=value` segment, the name matched in any letter case. */
 function partitionValue(seg: string, name: string): string | undefined {
-  return seg.startsWith(name + "=") ? seg.slice(name.length + 1) : undefined;
+  const eq = name.length;
+  return seg.length > eq && seg[eq] === "=" && seg.slice(0, eq).toLowerCase() === name
+    ? seg.slice(eq + 1)
+    : undefined;
 }
 
 /**
@@ -267,7 +273,7 @@ export async function discoverRoots(
     const region = partitionValue(segment(prefix), "region");
     if (region === undefined || (filter.regions && !filter.regions.includes(region))) return;
     for await (const a of lister.prefixes(prefix, { signal })) {
-      const account = partitionValue(segment(a), "accountId");
+      const account = partitionValue(segment(a), "accountid");
       if (account === undefined || (filter.accounts && !filter.accounts.includes(account))) {
         continue;
       }
@@ -290,8 +296,9 @@ export async function discoverRoots(
       if (!sourceSelected(filter, source)) continue;
       for await (const child of lister.prefixes(sourcePrefix, { signal })) {
         const seg = segment(child);
-        if (seg.startsWith("region=")) await regionLevel(child, kind, source, undefined);
-        else if (seg === "metadata" || seg.includes("=")) continue;
+        if (partitionValue(seg, "region") !== undefined) {
+          await regionLevel(child, kind, source, undefined);
+        } else if (seg === "metadata" || seg.includes("=")) continue;
         else {
           for await (const g of lister.prefixes(child, { signal })) {
             await regionLevel(g, kind, source, seg);
@@ -305,7 +312,7 @@ export async function discoverRoots(
 
 /** The day (`YYYYMMDD`) of an `eventDay=` or `eventHour=` prefix segment, if it is one. */
 function dayOfSegment(seg: string): string | undefined {
-  const v = partitionValue(seg, "eventDay") ?? partitionValue(seg, "eventHour");
+  const v = partitionValue(seg, "eventday") ?? partitionValue(seg, "eventhour");
   return v !== undefined && /^\d{8}(\d{2})?$/.test(v) ? v.slice(0, 8) : undefined;
 }
 
@@ -321,8 +328,10 @@ export async function* enumerateBackfill(
   const roots = await discoverRoots(lister, filter, signal);
   const byDay = new Map<string, DayPartition[]>();
   for (const root of roots) {
-    // Day prefixes sort by date; start just before the first day wanted.
-    const startAfter = `${root.prefix}eventDay=${fromDay}`;
+    // Day prefixes sort by date; start just before the first day wanted. In byte order the
+    // upper-case name comes before every other spelling of eventDay= and eventHour= with that
+    // day, so none of them is passed over.
+    const startAfter = `${root.prefix}EVENTDAY=${fromDay}`;
     for await (const p of lister.prefixes(root.prefix, { signal, startAfter })) {
       const day = dayOfSegment(segment(p));
       if (day === undefined || day < fromDay || day > toDay) continue;

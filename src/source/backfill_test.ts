@@ -58,6 +58,7 @@ const LAYOUT = [
   `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=${D1}/a.gz.parquet`,
   `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=${D2}/b.gz.parquet`,
   `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=${D2}/notes.txt`,
+  `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=${D2}/manifest.json`,
   `aws/CLOUD_TRAIL_MGMT/2.0/region=eu-west-1/accountId=111122223333/eventDay=${D2}/c.gz.parquet`,
   `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=999999999999/eventDay=${D2}/d.gz.parquet`,
   `aws/CLOUD_TRAIL_MGMT/2.0/metadata/00001-x.metadata.json`,
@@ -66,6 +67,8 @@ const LAYOUT = [
   `aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=${D1}/f.gz.parquet`,
   `aws/LAMBDA_EXECUTION/2.0/region=us-east-1/accountId=111122223333/eventDay=${D1}/g.gz.parquet`,
   `ext/custom_app/region=us-east-1/accountId=external/eventDay=${D3}/h.parquet`,
+  `ext/ACME_WAF/1.0/region=eu-central-1/accountid=external_acme/eventday=${D3}/w-3a8d80f4.gz`,
+  `ext/ACME_WAF/1.0/region=eu-central-1/accountid=external_acme/eventday=${D3}/_SUCCESS`,
   `ext/versioned/1.0/region=us-east-1/accountId=111122223333/eventDay=${D2}/i.parquet`,
   `aws/CLOUD_TRAIL/region=us-east-1/accountId=111122223333/eventHour=${D2}07/j.gz.parquet`,
   `aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=20240301/old.parquet`,
@@ -94,18 +97,24 @@ Deno.test("enumeration: every layout, oldest day first, never the whole bucket",
     "j.gz.parquet",
     "c.gz.parquet",
     "b.gz.parquet",
+    "notes.txt",
     "d.gz.parquet",
     "i.parquet",
     "e.gz.parquet",
+    "w-3a8d80f4.gz",
     "h.parquet",
   ]);
+  // Names decide only for side files; anything else is read and its content decides.
   const skipped = batches.flatMap((b) => b.partitions.flatMap((p) => p.skipped));
-  assert.deepEqual(skipped.map((s) => s.reason), ["not_parquet"]);
+  assert.deepEqual(skipped.map((s) => [s.key.split("/").at(-1), s.reason]), [
+    ["manifest.json", "non_data_file"],
+    ["_SUCCESS", "non_data_file"],
+  ]);
   // Listings stay inside aws/ and ext/; objects are listed per day partition only; metadata/
   // is never entered.
   assert.ok(lister.calls.every((c) => / (aws|ext)\//.test(c)), lister.calls.join("\n"));
   for (const c of lister.calls.filter((c) => c.startsWith("objects "))) {
-    assert.match(c, /\/event(Day|Hour)=\d+\/$/);
+    assert.match(c, /\/event(Day|Hour)=\d+\/$/i);
   }
   assert.ok(!lister.calls.some((c) => c.includes("metadata")));
   // The custom source without a version and with an external account is found.
@@ -131,20 +140,25 @@ Deno.test("enumeration: sources, accounts, regions and the day range filter", as
   ]);
   assert.deepEqual(
     await run({ excludeSources: ["LAMBDA_EXECUTION", "CLOUD_TRAIL", "CLOUD_TRAIL_MGMT"] }),
-    ["f.gz.parquet", "i.parquet", "h.parquet"],
+    ["f.gz.parquet", "i.parquet", "w-3a8d80f4.gz", "h.parquet"],
   );
+  // Lower-case partition names, and account values that are no AWS account.
+  assert.deepEqual(await run({ accounts: ["external_acme"], regions: ["eu-central-1"] }), [
+    "w-3a8d80f4.gz",
+  ]);
   assert.deepEqual(
     await run({
       accounts: ["111122223333"],
       regions: ["us-east-1"],
       includeSources: ["CLOUD_TRAIL_MGMT"],
     }),
-    ["a.gz.parquet", "b.gz.parquet", "e.gz.parquet"],
+    ["a.gz.parquet", "b.gz.parquet", "notes.txt", "e.gz.parquet"],
   );
   // Within a day, partitions go in key order.
   assert.deepEqual(await run({ includeSources: ["CLOUD_TRAIL_MGMT"] }, D2, D2), [
     "c.gz.parquet",
     "b.gz.parquet",
+    "notes.txt",
     "d.gz.parquet",
   ]);
   // With include_sources, only those sources' prefixes are listed (least-privilege policies).

@@ -19,11 +19,23 @@ export interface ObjectRef {
   readonly etag?: string;
 }
 
-/** Why an announced object or record is not read. */
+/**
+ * Why an announced or listed object or record is not read: in an Iceberg `metadata/` folder, a
+ * name no data file has ({@link NON_DATA_SUFFIXES}), not an Object Created event, or (found
+ * once its last bytes are read) not Parquet, or archived in a storage class S3 does not serve.
+ */
 export type SkipReason =
-  | "not_parquet"
   | "metadata_folder"
-  | "not_object_created";
+  | "non_data_file"
+  | "not_object_created"
+  | "not_parquet"
+  | "archived";
+
+/**
+ * Endings of keys that never hold events (Iceberg and Hadoop side files, manifests, markers):
+ * skipped without a read. Any other key is read, and its content decides (Parquet or not).
+ */
+export const NON_DATA_SUFFIXES: readonly string[] = [".json", ".avro", ".crc", "_success", "/"];
 
 /** An object or record a notification named but that is not read. */
 export interface Skipped {
@@ -252,10 +264,16 @@ function ref(bucket: string, key: string, size: unknown, etag: unknown): ObjectR
   };
 }
 
-/** Why `key` is not read, or undefined when it is a Parquet data object. */
+/**
+ * Why `key` is not read, or undefined when it may hold data: whatever its name (custom sources'
+ * objects are often named `...gz`), an object is read unless it is in a `metadata/` folder or
+ * ends like a side file ({@link NON_DATA_SUFFIXES}); its last bytes then say whether it is
+ * Parquet.
+ */
 export function skipReason(key: string): SkipReason | undefined {
   if (key.startsWith("metadata/") || key.includes("/metadata/")) return "metadata_folder";
-  if (!key.toLowerCase().endsWith(".parquet")) return "not_parquet";
+  const lower = key.toLowerCase();
+  if (NON_DATA_SUFFIXES.some((s) => lower.endsWith(s))) return "non_data_file";
   return undefined;
 }
 

@@ -82,11 +82,15 @@ Deno.test("s3:TestEvent is recognised", () => {
   });
 });
 
-Deno.test("non-Parquet keys and metadata/ folders are skipped", () => {
+Deno.test("side files and metadata/ folders are skipped by name; any other key is read", () => {
   assert.equal(skipReason("aws/X/2.0/metadata/00001.metadata.json"), "metadata_folder");
   assert.equal(skipReason("aws/X/2.0/metadata/part.parquet"), "metadata_folder");
   assert.equal(skipReason("aws/X/1.0/region=a/x.gz.parquet"), undefined);
-  assert.equal(skipReason("aws/X/1.0/region=a/x.avro"), "not_parquet");
+  assert.equal(skipReason("ext/W/1.0/region=a/dev-sl-ocsf-processing-1-3a8d80f4.gz"), undefined);
+  assert.equal(skipReason("ext/W/1.0/region=a/notes.txt"), undefined);
+  for (const side of ["x.avro", "m.JSON", "a.metadata.json", ".part-0.crc", "_SUCCESS", "d/"]) {
+    assert.equal(skipReason(`aws/X/1.0/region=a/${side}`), "non_data_file", side);
+  }
 });
 
 for (

@@ -2,9 +2,12 @@
  * What a Security Lake key says about its object — source, region, account, day — and the
  * live path's object selection: `include_sources` / `exclude_sources`, `accounts`, `regions`
  * and the Devo tag chosen per source (`devo_tag_map`).
- * Keys look like `aws/<SOURCE>/<version>/region=<r>/accountId=<a>/eventDay=<YYYYMMDD>/<file>`
- * or `ext/<name>/[<version>/]region=.../...`; positions are not assumed, `key=value` segments are
- * read wherever they are.
+ * Keys look like `aws/<SOURCE>/<version>/region=<r>/accountId=<a>/eventDay=<YYYYMMDD>/<file>`,
+ * the preview-era `aws/<SOURCE>/region=<r>/accountId=<a>/eventHour=<YYYYMMDDHH>/<file>`, or
+ * `ext/<name>/[<version>/]region=.../...`; positions are not assumed, `key=value` segments are
+ * read wherever they are, and partition names match in any letter case (custom sources often
+ * write `accountid=` and `eventday=`). Values are kept as written: an account may be any
+ * string (`external`, an Azure subscription id), and so may a region.
  * @module
  */
 
@@ -25,11 +28,11 @@ export function partitionOf(key: string): Partition {
   for (const p of parts) {
     const eq = p.indexOf("=");
     if (eq <= 0) continue;
-    const k = p.slice(0, eq);
+    const k = p.slice(0, eq).toLowerCase();
     const v = p.slice(eq + 1);
     if (k === "region") out.region = v;
-    else if (k === "accountId") out.account = v;
-    else if (k === "eventDay" || k === "eventHour") out.day = v.slice(0, 8);
+    else if (k === "accountid") out.account = v;
+    else if (k === "eventday" || k === "eventhour") out.day = v.slice(0, 8);
   }
   return out;
 }

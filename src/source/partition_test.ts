@@ -25,6 +25,24 @@ Deno.test("partition facts come from key=value segments, not positions", () => {
   );
 });
 
+Deno.test("partition names match in any letter case; values are any string", () => {
+  const key = "ext/ACME_WAF/1.0/REGION=eu-central-1/accountid=external_acme/eventday=20240412/" +
+    "dev-sl-ocsf-processing-1-2024-04-12-3a8d80f4.gz";
+  assert.deepEqual(partitionOf(key), {
+    source: "ACME_WAF",
+    region: "eu-central-1",
+    account: "external_acme",
+    day: "20240412",
+  });
+  assert.equal(
+    partitionOf("aws/CLOUD_TRAIL/region=us-east-1/accountid=1/EVENTHOUR=2023042314/x").day,
+    "20230423",
+  );
+  const s = selector({ accounts: ["external_acme"], regions: ["eu-central-1"] });
+  assert.equal(s(key), undefined);
+  assert.equal(s(key.replace("external_acme", "external_other")), "account_excluded");
+});
+
 Deno.test("live selection by source, account and region; unknown partitions are kept", () => {
   const s = selector({
     include_sources: ["CLOUD_TRAIL_MGMT", "my_source"],

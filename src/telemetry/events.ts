@@ -232,7 +232,7 @@ export const EVENTS = {
     level: "error",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -240,7 +240,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -248,7 +248,7 @@ export const EVENTS = {
     level: "warning",
     category: "backfill",
     message:
-      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -256,7 +256,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {failed} failed",
+      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -436,8 +436,25 @@ export const EVENTS = {
   object_skipped: {
     level: "info",
     message: "Skipping {key}: {reason}",
-    count: (m) => m.objects.inc({ result: "skipped" }),
-    metrics: ["seclake_objects_total{result=skipped}"],
+    count: (m, f) => {
+      m.objects.inc({ result: "skipped" });
+      m.objectsSkipped.inc({ reason: s(f.reason) });
+    },
+    metrics: ["seclake_objects_total{result=skipped}", "seclake_objects_skipped_total{reason}"],
+  },
+  object_skipped_after_open: {
+    level: "info",
+    message: "Skipping {key}: {reason} ({error})",
+    count: (m, f) => {
+      m.objects.inc({ result: "skipped" });
+      m.objectsSkipped.inc({ reason: s(f.reason) });
+      m.objectsInFlight.inc({}, -1);
+    },
+    metrics: [
+      "seclake_objects_total{result=skipped}",
+      "seclake_objects_skipped_total{reason}",
+      "seclake_objects_in_flight",
+    ],
   },
   object_started: {
     level: "none",

@@ -47,6 +47,12 @@ export function families() {
         "Objects named by notifications, by result: delivered, duplicate, skipped, failed.",
       ),
     ),
+    objectsSkipped: r.add(
+      new Counter(
+        "seclake_objects_skipped_total",
+        "Objects not read, by reason: metadata_folder, non_data_file, not_object_created, source_excluded, account_excluded, region_excluded, not_parquet (its last bytes are not PAR1), archived (Glacier or Deep Archive).",
+      ),
+    ),
     eventsReceived: r.add(
       new Counter("seclake_events_received_total", "Events decoded from Parquet objects."),
     ),

@@ -9,6 +9,8 @@ export class PullStats {
   requests = 0;
   messages = 0;
   objects = 0;
+  /** Objects named but not read: filtered out, side files, not Parquet, archived. */
+  objectsSkipped = 0;
   eventsReceived = 0;
   duplicatesFiltered = 0;
   eventsSent = 0;
@@ -27,6 +29,7 @@ export class PullStats {
       `Number of requests made: ${this.requests}; ` +
       `Number of messages received: ${this.messages}; ` +
       `Number of objects read: ${this.objects}; ` +
+      `Number of objects skipped: ${this.objectsSkipped}; ` +
       `Number of events received: ${this.eventsReceived}; ` +
       `Number of duplicated events filtered out: ${this.duplicatesFiltered}; ` +
       `Number of events generated and sent: ${this.eventsSent}; ` +

@@ -11,6 +11,7 @@ Deno.test("pull statistics line carries the pulling id and the cycle's numbers",
     requests: 7,
     messages: 2,
     objects: 3,
+    objectsSkipped: 1,
     eventsReceived: 1500,
     duplicatesFiltered: 200,
     eventsSent: 1300,
@@ -18,7 +19,8 @@ Deno.test("pull statistics line carries the pulling id and the cycle's numbers",
   assert.equal(
     p.line(1712750702000),
     "Statistics for this pull cycle (@devo_pulling_id=1712750700000):Number of requests made: 7; " +
-      "Number of messages received: 2; Number of objects read: 3; Number of events received: 1500; " +
+      "Number of messages received: 2; Number of objects read: 3; Number of objects skipped: 1; " +
+      "Number of events received: 1500; " +
       "Number of duplicated events filtered out: 200; Number of events generated and sent: 1300; " +
       "Average of events per second: 650.000. Data collection completed. Elapsed time: 2.000 seconds",
   );
