@@ -12,13 +12,12 @@
  * goes on where it stopped and an object already delivered is not sent again.
  * @module
  */
-import { parseArgs } from "node:util";
 import { createClients } from "../aws/clients.ts";
 import { S3ObjectReader } from "../aws/s3.ts";
 import { S3Lister } from "../aws/s3_list.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
-import { CollectorError, errorMessage } from "../errors.ts";
+import { CollectorError } from "../errors.ts";
 import { runBackfill } from "../pipeline/backfill_runner.ts";
 import type { BackfillSummary } from "../pipeline/backfill_runner.ts";
 import type { EventOutput } from "../pipeline/ports.ts";
@@ -43,15 +42,13 @@ import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
+import { EXIT } from "./exit_codes.ts";
+import { parseCommand, usageError } from "./usage.ts";
 import type { DecodePool } from "../parquet/decode.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 
 const encoder = new TextEncoder();
-
-/** Usage of `seclake backfill`, for help texts. */
-export const BACKFILL_USAGE =
-  "seclake backfill --config FILE --from DATE [--to DATE] [--sources A,B] [--dry-run] [--shard i/n] [--input NAME] [--log-level LEVEL]";
 
 // ---- one backfill of one input ------------------------------------------------------------------
 
@@ -109,36 +106,26 @@ export async function backfillCommand(
   args: string[],
   options: BackfillCommandOptions = {},
 ): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        from: { type: "string" },
-        to: { type: "string" },
-        sources: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        shard: { type: "string" },
-        input: { type: "string" },
-        "log-level": { type: "string" },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (e) {
-    throw new CollectorError("USAGE", `${errorMessage(e)}; usage: ${BACKFILL_USAGE}`);
-  }
+  const parsed = parseCommand("backfill", args, {
+    config: { type: "string", short: "c" },
+    from: { type: "string" },
+    to: { type: "string" },
+    sources: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    shard: { type: "string" },
+    input: { type: "string" },
+    "log-level": { type: "string" },
+  });
+  if (parsed === undefined) return EXIT.ok;
+  const values: Record<string, string | boolean | undefined> = parsed.values;
   if (typeof values.config !== "string") {
-    throw new CollectorError("USAGE", `backfill needs --config FILE; usage: ${BACKFILL_USAGE}`);
+    throw usageError("backfill", "backfill needs --config FILE");
   }
-  if (typeof values.from !== "string") {
-    throw new CollectorError("USAGE", `backfill needs --from DATE; usage: ${BACKFILL_USAGE}`);
-  }
+  if (typeof values.from !== "string") throw usageError("backfill", "backfill needs --from DATE");
   const level = values["log-level"] as string | undefined;
   if (level !== undefined && !["debug", "info", "warning", "error"].includes(level)) {
-    throw new CollectorError(
-      "USAGE",
+    throw usageError(
+      "backfill",
       `--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`,
     );
   }
