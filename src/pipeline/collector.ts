@@ -158,11 +158,14 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         });
         return;
       }
-      tele.emit("message_left", {
-        message_id: message.id,
-        receive_count: message.receiveCount,
-        reason: errors.map((e) => e.message).join("; "),
-      });
+      // A message only stopped (shutdown, closed console) is no failure: released, not "left".
+      if (!stopped) {
+        tele.emit("message_left", {
+          message_id: message.id,
+          receive_count: message.receiveCount,
+          reason: errors.map((e) => e.message).join("; "),
+        });
+      }
       if (action === "release") {
         // Shutting down: let another instance take it now.
         pull.requests++;

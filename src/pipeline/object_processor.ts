@@ -367,6 +367,8 @@ async function deliver(
           stopped: true,
         };
       }
+      // The console's reader went away: the run stops, as for a shutdown.
+      if (error.code === "OUTPUT_CLOSED") return { ok: false, ref, events, error, stopped: true };
       const transient = error.retryable && error.family === "ApiError" && !chainError;
       if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
       options.onRetry?.(error);

@@ -55,6 +55,14 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  output_closed: {
+    level: "warning",
+    category: "output",
+    message:
+      "Output {output}: standard output was closed by its reader; stopping (unfinished messages are delivered on the next run)",
+    count: () => {},
+    metrics: [],
+  },
   decode_workers: {
     level: "info",
     category: "main",
