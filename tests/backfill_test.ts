@@ -1,5 +1,5 @@
 /**
- * Backfill (issue 8): enumeration, filters, shards, dates, the listing adapter's retries, the
+ * Backfill: enumeration, filters, shards, dates, the listing adapter's retries, the
  * cursor and the object locks, then against moto and a line receiver: `seclake run` with
  * historical_poll_datetime beside SQS notifications for the same objects, `seclake backfill`
  * killed and restarted, two shards, a dry run, and the errors for bad input.

@@ -288,7 +288,7 @@ export const RUNTIME_ERRORS = {
     "A state file could not be parsed; it was set aside and processing goes on without it.",
     "No action needed; the file set aside can be inspected.",
   ),
-  // Backfill (issue 8): listing the lake bucket, and the `seclake backfill` command line.
+  // Backfill: listing the lake bucket, and the `seclake backfill` command line.
   LAKE_BUCKET_MISSING: entry(
     420,
     "ApiError",
