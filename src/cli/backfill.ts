@@ -20,7 +20,7 @@ import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError } from "../errors.ts";
 import { runBackfill } from "../pipeline/backfill_runner.ts";
 import type { BackfillSummary } from "../pipeline/backfill_runner.ts";
-import type { EventOutput } from "../pipeline/ports.ts";
+import type { EventOutput, ObjectReader } from "../pipeline/ports.ts";
 import { logSummary } from "../pipeline/prepull.ts";
 import type { PrePullSource } from "../pipeline/prepull.ts";
 import {
@@ -237,6 +237,34 @@ export async function backfillCommand(
   }
 }
 
+/** `reader`, telling `progress` the bytes read of each object while it is read. */
+function countingReader(reader: ObjectReader, progress: BackfillProgress): ObjectReader {
+  return {
+    get requests() {
+      return reader.requests;
+    },
+    async open(ref, signal, options) {
+      const opened = await reader.open(ref, signal, options);
+      const { buffer } = opened;
+      const count = (b: ArrayBuffer) => {
+        progress.onBytesRead(ref.key, b.byteLength, opened.size);
+        return b;
+      };
+      return {
+        ...opened,
+        close: opened.close?.bind(opened),
+        buffer: {
+          byteLength: buffer.byteLength,
+          slice: (start: number, end?: number) => {
+            const b = buffer.slice(start, end);
+            return b instanceof Promise ? b.then(count) : count(b);
+          },
+        },
+      };
+    },
+  };
+}
+
 interface CommandInputOptions {
   fromDay: string;
   toDay: string;
@@ -301,7 +329,7 @@ async function commandInput(
           onPlan: (plan) => o.progress.onPlan(plan),
         },
       ),
-      reader: new S3ObjectReader(clients.s3),
+      reader: countingReader(new S3ObjectReader(clients.s3), o.progress),
       outputs: o.outputs,
       formatterFor: formatterFactory(config, input),
       state,
@@ -335,9 +363,17 @@ interface DryRunOptions {
 }
 
 /** Lists what a backfill of `input` would read and prints it per day and source. */
-async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions): Promise<void> {
+async function dryRunInput(
+  config: Config,
+  input: InputConfig,
+  given: DryRunOptions,
+): Promise<void> {
   const bucket = input.bucket!;
   const clients = createClients(input);
+  // The table is printed whole once listed, so that no log line (credentials, retries) lands
+  // inside it.
+  const table: string[] = [];
+  const o = { ...given, print: (line: string) => table.push(line) };
   try {
     const { job, file } = commandCursor(input, o);
     const { cursor } = await BackfillCursor.open(stateDirOf(config, input), {
@@ -388,7 +424,7 @@ async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions)
     }
     o.print(row("Total", "", objects, bytes));
     o.print(
-      `${skipped} objects not read (not Parquet, or metadata/)` +
+      `${skipped} object${skipped === 1 ? "" : "s"} not read (not Parquet, or metadata/)` +
         (cursor.doneThrough || cursor.size > 0
           ? "; partitions this job already finished are left out"
           : "") +
@@ -396,6 +432,7 @@ async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions)
     );
   } finally {
     clients.destroy();
+    for (const line of table) given.print(line);
   }
 }
 
