@@ -7,6 +7,7 @@
  */
 import { loadConfig } from "../config/load.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
+import { logEvent } from "../telemetry/events.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { backfillCommand } from "./backfill.ts";
@@ -115,7 +116,16 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
   const stop = () => controller.abort();
   signal?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  const onSignal = new Map(signals.map((s) => [s, () => {
+    if (!controller.signal.aborted) {
+      logEvent("stop_signal", {
+        signal: s,
+        seconds: config.globals.shutdown_timeout_seconds,
+      });
+    }
+    stop();
+  }]));
+  for (const [s, f] of onSignal) Deno.addSignalListener(s, f);
   try {
     const result = await runMain(config, {
       once: values.once as boolean,
@@ -123,7 +133,7 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
     });
     return result.ok ? EXIT.ok : EXIT.failure;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, stop);
+    for (const [s, f] of onSignal) Deno.removeSignalListener(s, f);
   }
 }
 

@@ -137,7 +137,10 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         tele.emit("message_deleted", { message_id: message.id });
         return;
       }
-      if (!stopped) failed.add(message.id);
+      if (!stopped) {
+        failed.add(message.id);
+        pull.failed++;
+      }
       if (action === "quarantine") {
         await o.quarantine!.quarantine({
           time: new Date().toISOString(),
@@ -175,6 +178,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       }
     } catch (e) {
       failed.add(first.id);
+      pull.failed++;
       tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: first.id });
     } finally {
       await heartbeat.stop();
@@ -186,6 +190,16 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
         );
       }
     }
+  };
+
+  // Statistics lines in the order their cycles started, each with its own end time, though
+  // cycles overlap and a later one may end first.
+  let statsPrinted: Promise<void> = Promise.resolve();
+  const printStats = (pull: PullStats, done: Promise<unknown>) => {
+    const ended = done.then(() => Date.now(), () => Date.now());
+    statsPrinted = Promise.all([statsPrinted, ended]).then(([, end]) =>
+      tele.emit("pull_statistics", { line: pull.line(end) })
+    );
   };
 
   let receiveErrors = 0;
@@ -227,7 +241,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     pull.requests = 1;
     pull.messages = messages.length;
     if (messages.length === 0) {
-      tele.emit("pull_statistics", { line: pull.line(Date.now()) });
+      printStats(pull, Promise.resolve());
       if (o.once && inFlight.size === 0) break;
       if (o.once) await Promise.race(inFlight);
       continue;
@@ -245,7 +259,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
       inFlight.add(p);
       return [p];
     });
-    Promise.all(handled).then(() => tele.emit("pull_statistics", { line: pull.line(Date.now()) }));
+    printStats(pull, Promise.all(handled));
   }
   if (inFlight.size > 0) {
     const timeoutMs = o.shutdownTimeoutMs ?? 25_000;
@@ -266,6 +280,7 @@ export async function runCollector(o: CollectorOptions): Promise<RunSummary> {
     clearTimeout(stopReading);
     clearTimeout(stopAll);
   }
+  await statsPrinted;
   return { allSucceeded: !gaveUp && (!o.once || failed.size === 0) };
 }
 

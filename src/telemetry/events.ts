@@ -170,6 +170,14 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  stop_signal: {
+    level: "info",
+    category: "main",
+    message:
+      "Received {signal}: stopping; work in progress gets up to {seconds} seconds to be confirmed",
+    count: () => {},
+    metrics: [],
+  },
   stopping: {
     level: "info",
     category: "pipeline",
@@ -278,14 +286,14 @@ export const EVENTS = {
   batch_resend: {
     level: "warning",
     category: "output",
-    message: "{error}; the batch will be sent again",
+    message: "Output {output}: {error}; the batch will be sent again",
     count: () => {},
     metrics: [],
   },
   batch_resend_before_connect: {
     level: "debug",
     category: "output",
-    message: "{error}; the batch will be sent again",
+    message: "Output {output}: {error}; the batch will be sent again",
     count: () => {},
     metrics: [],
   },
@@ -299,7 +307,7 @@ export const EVENTS = {
   output_retry: {
     level: "warning",
     category: "output",
-    message: "{error} (attempt {attempt} of {retries})",
+    message: "Output {output}: {error} (attempt {attempt} of {retries}); retrying",
     count: () => {},
     metrics: [],
   },
@@ -591,16 +599,29 @@ export class Telemetry {
 }
 
 /** Writes the log line of an event of `spec` to `log`. */
+/** A count placeholder followed by the plural noun it counts, e.g. `{count} messages`. */
+const COUNTED =
+  /\{(\w+)\} (messages|objects|events|fields|seconds|days|threads|bytes|rows|files|workers|checks)\b/g;
+
+/** `message` with each noun counted by a field worth 1 in the singular ("1 message"). */
+export function singular(message: string, fields: Fields): string {
+  return message.replace(COUNTED, (all, name: string, noun: string) => {
+    const v = fields[name];
+    return v === 1 || v === "1" ? `{${name}} ${noun.slice(0, -1)}` : all;
+  });
+}
+
 function writeEvent(spec: EventSpec, fields: Fields, log: Logger): void {
+  const message = singular(spec.message, fields);
   switch (spec.level) {
     case "debug":
-      return log.debug(spec.message, fields);
+      return log.debug(message, fields);
     case "info":
-      return log.info(spec.message, fields);
+      return log.info(message, fields);
     case "warning":
-      return log.warn(spec.message, fields);
+      return log.warn(message, fields);
     case "error":
-      return log.error(spec.message, fields);
+      return log.error(message, fields);
   }
 }
 
