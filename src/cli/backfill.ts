@@ -37,7 +37,7 @@ import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/ba
 import { StateStore } from "../state/store.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
-import { Telemetry } from "../telemetry/events.ts";
+import { logEvent, Telemetry } from "../telemetry/events.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
@@ -171,7 +171,13 @@ export async function backfillCommand(
   const stop = () => controller.abort();
   options.signal?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  const onSignal = new Map(signals.map((s) => [s, () => {
+    if (!controller.signal.aborted) {
+      logEvent("stop_signal", { signal: s, seconds: config.globals.shutdown_timeout_seconds });
+    }
+    stop();
+  }]));
+  for (const [s, f] of onSignal) Deno.addSignalListener(s, f);
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
@@ -223,7 +229,7 @@ export async function backfillCommand(
     const shown = display;
     display = undefined;
     shown?.stop();
-    for (const s of signals) Deno.removeSignalListener(s, stop);
+    for (const [s, f] of onSignal) Deno.removeSignalListener(s, f);
     options.signal?.removeEventListener("abort", stop);
     decodePool?.close();
     await Promise.allSettled(outputs.map((o) => o.close()));
