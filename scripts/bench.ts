@@ -1,5 +1,5 @@
 /**
- * The collector's benchmark (issue 7): `deno task bench [--quick] [--slow-output] ...`.
+ * The collector's benchmark: `deno task bench [--quick] [--slow-output] ...`.
  *
  * Inputs are generated deterministically by `tests/lib/ocsf_fixtures.ts` and cached under
  * `.tmp/bench/` (see `scripts/bench_inputs.ts`). For each file it measures, each in its own

@@ -32,6 +32,9 @@ export type PermissionValue =
 /** The permission kinds `deno.json` permission sets may name, in flag order. */
 const KINDS = ["read", "write", "net", "env", "sys", "run", "ffi", "import"] as const;
 
+/** The options of `deno task bundle` (the release workflow may pass only these). */
+export const BUNDLE_OPTIONS = { "out-dir": { type: "string" } } as const;
+
 /** Reads permission set `name` (default `seclake`) from `repo`'s `deno.json`. */
 export async function readPermissionSet(
   name: string = PERMISSION_SET,
@@ -179,7 +182,7 @@ export async function bundle(options: BundleOptions = {}): Promise<string> {
 export async function cli(args: string[]): Promise<number> {
   let outDir: string | undefined;
   try {
-    outDir = parseArgs({ args, options: { "out-dir": { type: "string" } }, strict: true })
+    outDir = parseArgs({ args, options: BUNDLE_OPTIONS, strict: true })
       .values["out-dir"];
   } catch (e) {
     console.error(`${(e as Error).message}\nUsage: deno task bundle [--out-dir DIR]`);

@@ -598,19 +598,18 @@ export async function compile(options: CompileOptions = {}): Promise<CompileRepo
   }
 }
 
+/** The options of `deno task compile` (the release workflow may pass only these). */
+export const COMPILE_OPTIONS = {
+  target: { type: "string", multiple: true },
+  "out-dir": { type: "string" },
+  offline: { type: "boolean", default: false },
+} as const;
+
 /** Runs the command line; returns the exit code (0 all built, 1 a target failed, 2 usage). */
 export async function cli(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        target: { type: "string", multiple: true },
-        "out-dir": { type: "string" },
-        offline: { type: "boolean", default: false },
-      },
-      strict: true,
-    }));
+    ({ values } = parseArgs({ args, options: COMPILE_OPTIONS, strict: true }));
   } catch (e) {
     console.error(
       `${(e as Error).message}\nUsage: deno task compile ` +

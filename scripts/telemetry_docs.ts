@@ -6,9 +6,48 @@
  */
 import { EVENTS, METRICS } from "../src/telemetry/events.ts";
 import { HEALTH_PATH, METRICS_PATH, READY_PATH } from "../src/telemetry/endpoints.ts";
+import { memoryReport, PullStats, SenderStats } from "../src/telemetry/stats.ts";
+
+/** The example lines, made by the code that makes the real ones. */
+function examples(): { pull: string; failed: string; sender: string[]; memory: string } {
+  const pull = new PullStats(1712750700000);
+  Object.assign(pull, {
+    requests: 7,
+    messages: 2,
+    objects: 3,
+    eventsReceived: 1500,
+    duplicatesFiltered: 200,
+    eventsSent: 1300,
+  });
+  const failed = new PullStats(1712750700000);
+  Object.assign(failed, { requests: 2, messages: 1, objects: 1, eventsReceived: 500, failed: 1 });
+  let now = Date.UTC(2024, 3, 10, 12, 0, 0);
+  const sender = new SenderStats(() => now);
+  now += 300_000;
+  const mib = 1024 * 1024;
+  return {
+    pull: pull.line(1712750702000),
+    failed: failed.line(1712750701000),
+    sender: sender.lines([{
+      name: "devo_1",
+      eventsSent: 150,
+      bytesSent: 1500,
+      senders: 1,
+      queueSize: 0,
+    }]),
+    memory: memoryReport({
+      rss: 180.52 * mib,
+      heapUsed: 60.1 * mib,
+      heapTotal: 90 * mib,
+      external: 4.1 * mib,
+      systemPercent: 41.2,
+    }),
+  };
+}
 
 /** The Markdown text of `docs/telemetry.md`. */
 export function renderTelemetryDocs(): string {
+  const ex = examples();
   const out: string[] = [
     "# Telemetry",
     "",
@@ -50,25 +89,36 @@ export function renderTelemetryDocs(): string {
     "",
     "## Statistics lines",
     "",
-    "After each pull cycle (one receive and the work on the messages it returned):",
+    "After each pull cycle (one receive and the work on the messages it returned), in the order",
+    "the cycles started:",
     "",
     "```",
-    "Statistics for this pull cycle (@devo_pulling_id=1712750700000):Number of requests made: 7; Number of messages received: 2; Number of objects read: 3; Number of objects skipped: 1; Number of events received: 1500; Number of duplicated events filtered out: 200; Number of events generated and sent: 1300; Average of events per second: 650.000. Data collection completed. Elapsed time: 2.000 seconds",
+    ex.pull,
     "```",
     "",
-    "Every `globals.sender_stats_period_seconds`, per output:",
+    "A cycle in which a message failed (left on the queue to be retried, or quarantined) ends",
+    "differently:",
     "",
     "```",
-    "Output devo_1: Number of available senders: 1, sender manager internal queue size: 0",
-    'Standard - Total number of messages sent: 250, messages sent since "2024-04-10T12:00:00.000Z": 150 (elapsed 300.000 seconds), bytes sent: 1500',
+    ex.failed,
     "```",
     "",
-    "Every `globals.memory_report_period_seconds`: process RSS, heap used and total, external",
-    "memory and the machine's memory use, before and after asking the runtime to free memory:",
+    "Every `globals.sender_stats_period_seconds`, per output, counting since the previous report",
+    "(the first one since the start):",
     "",
     "```",
-    "[GC] global: 41.2% -> 41.0%, process: RSS(180.52MiB -> 150.11MiB), heap used(60.10MiB -> 35.20MiB), heap total(90.00MiB -> 70.00MiB), external(4.10MiB -> 4.10MiB)",
+    ...ex.sender,
     "```",
+    "",
+    "Every `globals.memory_report_period_seconds`: the process's resident memory (RSS), V8's heap",
+    "used of its total, V8's external memory (buffers), and the share of the machine's memory in",
+    "use:",
+    "",
+    "```",
+    ex.memory,
+    "```",
+    "",
+    "Counts in log lines read in the singular when they are 1 (`1 message`, `1 object`).",
     "",
   );
   return out.join("\n");

@@ -1,5 +1,5 @@
 /**
- * Backfill (issue 8): enumeration, filters, shards, dates, the listing adapter's retries, the
+ * Backfill: enumeration, filters, shards, dates, the listing adapter's retries, the
  * cursor and the object locks, then against moto and a line receiver: `seclake run` with
  * historical_poll_datetime beside SQS notifications for the same objects, `seclake backfill`
  * killed and restarted, two shards, a dry run, and the errors for bad input.
@@ -13,6 +13,7 @@ import { fnv1a32 } from "../src/fnv.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { dayOf } from "../src/source/backfill.ts";
 import { REPO, runCollectorProcess } from "./helpers/collector.ts";
+import { V8_FLAGS_OPTION } from "../scripts/compile.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";
 import type { TestLake } from "./helpers/lake.ts";
@@ -478,9 +479,33 @@ Deno.test("seclake backfill --dry-run: objects and bytes per day and source, not
     }
     assert.deepEqual(rows, want, run.stdout);
     assert.match(run.stdout, new RegExp(`^Total\\s+12\\s+${total}\\s`, "m"));
-    assert.match(run.stdout, /^1 objects not read \(side files such as \.json, or metadata\/;/m);
+    assert.match(run.stdout, /^1 object not read \(side files such as \.json, or metadata\/;/m);
     assert.equal(receiver.lines.length, 0);
     await assert.rejects(Deno.stat(stateDir), Deno.errors.NotFound);
+
+    // Standard output and error on one pipe, as on a terminal: the log lines (debug level, so
+    // that there are some) come before or after the table, never inside it.
+    const both = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `"$0" run -P=seclake ${V8_FLAGS_OPTION} --quiet main.ts backfill --config "$1" ` +
+        `--from "$2" --dry-run --log-level debug 2>&1`,
+        Deno.execPath(),
+        config,
+        dashed(daysAgo(2)),
+      ],
+      cwd: REPO,
+      env: { ...ENV, NO_COLOR: "1" },
+      stdout: "piped",
+    }).output();
+    const lines = new TextDecoder().decode(both.stdout).split("\n");
+    const first = lines.findIndex((l) => l.startsWith("Dry run of input"));
+    const last = lines.findIndex((l) => l.startsWith("Total"));
+    assert.ok(first >= 0 && last > first, lines.join("\n"));
+    assert.ok(lines.some((l) => / DEBUG | INFO /.test(l)), "some log lines were written");
+    for (const line of lines.slice(first + 1, last)) {
+      assert.match(line, /^(Day|\d{4}-\d\d-\d\d)\s/, `inside the table: ${line}`);
+    }
   });
 });
 

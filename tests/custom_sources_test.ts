@@ -191,7 +191,7 @@ inputs:
     );
     assert.match(
       backfill.stderr,
-      /Backfill of input security_lake finished: 1 days, 2 objects delivered \(80 events, [^)]*\), 1 already complete, 3 skipped \(1 archived\), 0 failed/,
+      /Backfill of input security_lake finished: 1 day, 2 objects delivered \(80 events, [^)]*\), 1 already complete, 3 skipped \(1 archived\), 0 failed/,
     );
     assert.match(backfill.stderr, /Skipping .*export-3a8d80f5\.gz: not_parquet/);
   } finally {

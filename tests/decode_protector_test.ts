@@ -1,12 +1,12 @@
 /**
  * The fast path must never detach (free) a buffer that V8 saw a `subarray` or `DataView` of.
  * The first such detach in an isolate invalidates V8's ArrayBufferDetaching protector, and every
- * optimized function that relied on it is thrown away and compiled again with checks: measured on
- * 2026-11-29, freeing one row group's compressed bytes at the end of each row group
+ * optimized function that relied on it is thrown away and compiled again with checks: measured,
+ * freeing one row group's compressed bytes at the end of each row group
  * (`transfer(0)`, 50 times per million events) made the one-thread decode of CloudTrail-like ZSTD
  * 0.6–0.8 CPU-s per million events slower (5.5 → 6.1–6.6 s), for 0–12 MB less peak RSS. Freeing
  * a buffer whose only view is the one it was made with (the slices) does not touch the
- * protector. See docs/performance.md ("Why freeing in the decoder cost CPU").
+ * protector. See docs/performance.md ("Why freeing in the decoder costs CPU").
  */
 import assert from "node:assert/strict";
 import { fixtureFile } from "./helpers/fault_env.ts";

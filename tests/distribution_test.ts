@@ -740,6 +740,13 @@ inputs:
       assert.equal(status.signal, null, `killed by ${status.signal}:\n${log}`);
       assert.equal(status.code, EXIT.ok, log);
       assert.ok(tookMs < DEFAULT_SHUTDOWN_TIMEOUT_SECONDS * 1000, `took ${tookMs} ms`);
+      await drained;
+      assert.match(
+        log,
+        new RegExp(
+          `INFO +\\[main\\] Received SIGTERM: stopping; work in progress gets up to ${DEFAULT_SHUTDOWN_TIMEOUT_SECONDS} seconds`,
+        ),
+      );
     } finally {
       clearTimeout(killer);
       clearTimeout(timer);

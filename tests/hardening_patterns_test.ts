@@ -13,7 +13,7 @@ import { V8_FLAGS } from "../scripts/compile.ts";
 import { REPO } from "./helpers/collector.ts";
 import { obfuscationConfig } from "./helpers/obfuscation_config.ts";
 
-/** The README's email pattern. */
+/** The email pattern docs/obfuscation.md shows. */
 const EMAIL = "[\\w.+-]+@[\\w-]+\\.[\\w.]+";
 const FLAG = "--enable-experimental-regexp-engine";
 
@@ -21,7 +21,7 @@ function config(pattern: string): string {
   return obfuscationConfig(`- { string_patterns: ['${pattern}'], method: mask }`);
 }
 
-Deno.test("the README's email pattern masks a 100 KB hostile value completely and at once", async () => {
+Deno.test("the documented email pattern masks a 100 KB hostile value completely and at once", async () => {
   const rules = validateConfig(config(EMAIL)).config!.inputs[0]!.services.events.obfuscation;
   const obfuscator = new Obfuscator(rules);
   // 100,000 letters without an @: a backtracking engine retries from every position (13 s).

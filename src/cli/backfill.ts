@@ -13,14 +13,13 @@
  * stopped and an object already delivered is not sent again.
  * @module
  */
-import { parseArgs } from "node:util";
 import { createClients } from "../aws/clients.ts";
 import { S3ObjectReader } from "../aws/s3.ts";
 import { S3Lister } from "../aws/s3_list.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
-import { CollectorError, errorMessage } from "../errors.ts";
-import type { EventOutput } from "../pipeline/ports.ts";
+import { CollectorError } from "../errors.ts";
+import type { EventOutput, ObjectReader } from "../pipeline/ports.ts";
 import { logSummary } from "../pipeline/prepull.ts";
 import type { LakeSource } from "../pipeline/prepull.ts";
 import { runBackfillCommand } from "../pipeline/backfill_command.ts";
@@ -37,20 +36,18 @@ import { BackfillCursor } from "../state/backfill_cursor.ts";
 import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/backfill_job.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
-import { Telemetry } from "../telemetry/events.ts";
+import { logEvent, Telemetry } from "../telemetry/events.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
+import { EXIT } from "./exit_codes.ts";
+import { parseCommand, usageError } from "./usage.ts";
 import type { DecodePool } from "../parquet/decode.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
 
 const encoder = new TextEncoder();
-
-/** Usage of `seclake backfill`, for help texts. */
-export const BACKFILL_USAGE =
-  "seclake backfill --config FILE --from DATE [--to DATE] [--sources A,B] [--dry-run] [--shard i/n] [--input NAME] [--log-level LEVEL]";
 
 // ---- one backfill of one input ------------------------------------------------------------------
 
@@ -109,6 +106,7 @@ export async function backfillCommand(
   options: BackfillCommandOptions = {},
 ): Promise<number> {
   const request = parseBackfillArgs(args, (options.now ?? (() => new Date()))());
+  if (request === undefined) return EXIT.ok;
   const config = await loadConfig(request.config, { backfillStarted: prePullStarted });
   const inputs = selectInputs(config, request.input);
   const progress = new BackfillProgress();
@@ -119,7 +117,7 @@ export async function backfillCommand(
     write: (line) =>
       shown.display ? shown.display.write(line) : Deno.stderr.writeSync(encoder.encode(line)),
   });
-  const stop = stopSignal(options.signal);
+  const stop = stopSignal(options.signal, config.globals.shutdown_timeout_seconds);
   try {
     if (request.dryRun) {
       for (const input of inputs) {
@@ -156,38 +154,31 @@ interface BackfillRequest {
   window: BackfillWindow;
 }
 
-/** Parses and checks the arguments of `seclake backfill` (`USAGE` errors), as of `now`. */
-function parseBackfillArgs(args: string[], now: Date): BackfillRequest {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        from: { type: "string" },
-        to: { type: "string" },
-        sources: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        shard: { type: "string" },
-        input: { type: "string" },
-        "log-level": { type: "string" },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (e) {
-    throw new CollectorError("USAGE", `${errorMessage(e)}; usage: ${BACKFILL_USAGE}`);
-  }
+/**
+ * Parses and checks the arguments of `seclake backfill` (`USAGE` errors), as of `now`;
+ * undefined when help was asked (and printed).
+ */
+function parseBackfillArgs(args: string[], now: Date): BackfillRequest | undefined {
+  const parsed = parseCommand("backfill", args, {
+    config: { type: "string", short: "c" },
+    from: { type: "string" },
+    to: { type: "string" },
+    sources: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    shard: { type: "string" },
+    input: { type: "string" },
+    "log-level": { type: "string" },
+  });
+  if (parsed === undefined) return undefined;
+  const values: Record<string, string | boolean | undefined> = parsed.values;
   if (typeof values.config !== "string") {
-    throw new CollectorError("USAGE", `backfill needs --config FILE; usage: ${BACKFILL_USAGE}`);
+    throw usageError("backfill", "backfill needs --config FILE");
   }
-  if (typeof values.from !== "string") {
-    throw new CollectorError("USAGE", `backfill needs --from DATE; usage: ${BACKFILL_USAGE}`);
-  }
+  if (typeof values.from !== "string") throw usageError("backfill", "backfill needs --from DATE");
   const level = values["log-level"] as string | undefined;
   if (level !== undefined && !["debug", "info", "warning", "error"].includes(level)) {
-    throw new CollectorError(
-      "USAGE",
+    throw usageError(
+      "backfill",
       `--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`,
     );
   }
@@ -230,17 +221,27 @@ function selectInputs(config: Config, wanted: string | undefined): InputConfig[]
   return inputs;
 }
 
-/** A signal that SIGINT, SIGTERM or `outer` abort; `dispose` removes the listeners. */
-function stopSignal(outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
+/**
+ * A signal that SIGINT, SIGTERM or `outer` abort (a signal logs the stopping line, with the
+ * `seconds` work in progress gets); `dispose` removes the listeners.
+ */
+function stopSignal(
+  outer: AbortSignal | undefined,
+  seconds: number,
+): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const stop = () => controller.abort();
   outer?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  const onSignal = new Map(signals.map((s) => [s, () => {
+    if (!controller.signal.aborted) logEvent("stop_signal", { signal: s, seconds });
+    stop();
+  }]));
+  for (const [s, f] of onSignal) Deno.addSignalListener(s, f);
   return {
     signal: controller.signal,
     dispose: () => {
-      for (const s of signals) Deno.removeSignalListener(s, stop);
+      for (const [s, f] of onSignal) Deno.removeSignalListener(s, f);
       outer?.removeEventListener("abort", stop);
     },
   };
@@ -286,7 +287,10 @@ async function backfillInputs(
         telemetry,
         progress,
         signal,
-        open: lakeSource(input),
+        open: (t) => {
+          const source = lakeSource(input)(t);
+          return { ...source, reader: countingReader(source.reader, progress) };
+        },
       });
       logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
@@ -303,6 +307,34 @@ async function backfillInputs(
     decodePool?.close();
     await closeOutputs(outputs, telemetry);
   }
+}
+
+/** `reader`, telling `progress` the bytes read of each object while it is read. */
+function countingReader(reader: ObjectReader, progress: BackfillProgress): ObjectReader {
+  return {
+    get requests() {
+      return reader.requests;
+    },
+    async open(ref, signal, options) {
+      const opened = await reader.open(ref, signal, options);
+      const { buffer } = opened;
+      const count = (b: ArrayBuffer) => {
+        progress.onBytesRead(ref.key, b.byteLength, opened.size);
+        return b;
+      };
+      return {
+        ...opened,
+        close: opened.close?.bind(opened),
+        buffer: {
+          byteLength: buffer.byteLength,
+          slice: (start: number, end?: number) => {
+            const b = buffer.slice(start, end);
+            return b instanceof Promise ? b.then(count) : count(b);
+          },
+        },
+      };
+    },
+  };
 }
 
 /** Closes `outputs` and logs what each one had confirmed. */
@@ -328,9 +360,17 @@ interface DryRunOptions {
 }
 
 /** Lists what a backfill of `input` would read and prints it per day and source. */
-async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions): Promise<void> {
+async function dryRunInput(
+  config: Config,
+  input: InputConfig,
+  given: DryRunOptions,
+): Promise<void> {
   const bucket = input.bucket!;
   const clients = createClients(input);
+  // The table is printed whole once listed, so that no log line (credentials, retries) lands
+  // inside it.
+  const table: string[] = [];
+  const o = { ...given, print: (line: string) => table.push(line) };
   try {
     const { job, file } = commandCursor(input, o);
     const { cursor } = await BackfillCursor.open(stateDirOf(config, input), {
@@ -381,7 +421,9 @@ async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions)
     }
     o.print(row("Total", "", objects, bytes));
     o.print(
-      `${skipped} objects not read (side files such as .json, or metadata/; other objects that are not Parquet are counted as the backfill reads them)` +
+      `${skipped} object${
+        skipped === 1 ? "" : "s"
+      } not read (side files such as .json, or metadata/; other objects that are not Parquet are counted as the backfill reads them)` +
         (cursor.doneThrough || cursor.size > 0
           ? "; partitions this job already finished are left out"
           : "") +
@@ -389,6 +431,7 @@ async function dryRunInput(config: Config, input: InputConfig, o: DryRunOptions)
     );
   } finally {
     clients.destroy();
+    for (const line of table) given.print(line);
   }
 }
 

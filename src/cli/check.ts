@@ -8,8 +8,8 @@
  * failed. No secret appears in its output.
  * @module
  */
-import { parseArgs } from "node:util";
 import { EXIT } from "./exit_codes.ts";
+import { parseCommand, usageError } from "./usage.ts";
 import { dirname, join, resolve } from "node:path";
 import { createClients } from "../aws/clients.ts";
 import type { AwsClients } from "../aws/clients.ts";
@@ -69,26 +69,13 @@ export async function checkCommand(
   args: string[],
   options: { signal?: AbortSignal } = {},
 ): Promise<number> {
-  let values: { config?: string; json?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string", short: "c" },
-        json: { type: "boolean", default: false },
-      },
-      allowPositionals: false,
-      strict: true,
-    }));
-  } catch (e) {
-    throw new CollectorError(
-      "USAGE",
-      `${errorMessage(e)}; usage: seclake check --config FILE [--json]`,
-    );
-  }
-  if (typeof values.config !== "string") {
-    throw new CollectorError("USAGE", "check needs --config FILE");
-  }
+  const parsed = parseCommand("check", args, {
+    config: { type: "string", short: "c" },
+    json: { type: "boolean", default: false },
+  });
+  if (parsed === undefined) return EXIT.ok;
+  const { values } = parsed;
+  if (typeof values.config !== "string") throw usageError("check", "check needs --config FILE");
   const json = values.json === true;
   const report = await runChecks(values.config, {
     signal: options.signal,

@@ -1,14 +1,13 @@
 /**
- * The command line: `run`, `check`, `backfill`, `decode`, `version`, `help`. Parses arguments
- * with `node:util` `parseArgs`, maps failures to exit codes (0 ok, 1 runtime failure, 2 usage,
+ * The command line: `run`, `check`, `backfill`, `decode`, `version`, `help`. Reads each
+ * command's arguments with {@link parseCommand} (`--help` and `-h` on every command), maps failures to exit codes (0 ok, 1 runtime failure, 2 usage,
  * 78 configuration error, 69 a dependency unavailable at start-up) and prints errors with their
  * catalogue id.
  * @module
  */
-import { parseArgs } from "node:util";
-import type { ParseArgsOptionsConfig } from "node:util";
 import { loadConfig } from "../config/load.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
+import { logEvent } from "../telemetry/events.ts";
 import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { backfillCommand } from "./backfill.ts";
@@ -17,6 +16,8 @@ import { checkCommand } from "./check.ts";
 import { EXIT } from "./exit_codes.ts";
 import { decodeFile } from "./decode.ts";
 import { runMain } from "./run.ts";
+import { COMMAND_HELP, commandHelp, isCommand, parseCommand, usageError } from "./usage.ts";
+import type { CommandName } from "./usage.ts";
 import { formatVersion, VERSION, versionInfo } from "./version.ts";
 
 export { EXIT } from "./exit_codes.ts";
@@ -24,30 +25,11 @@ export { EXIT } from "./exit_codes.ts";
 const HELP = `seclake ${VERSION}: Amazon Security Lake collector for Devo
 
 Usage:
-  seclake run --config FILE [--once] [--log-level LEVEL]
-      Collect events from the configured inputs and deliver them to the outputs.
-      --once   stop when a full long poll returns nothing and all work is done;
-               exit 0 if every message succeeded, 1 otherwise.
-  seclake check --config FILE [--json]
-      Validate the configuration, then probe the AWS credentials, the queue, the lake
-      bucket (when bucket is set) and each output; one line per check.
-      Exit 0 if all pass, 78 for a configuration error, 69 if a dependency failed.
-  seclake backfill --config FILE --from DATE [--to DATE] [--sources A,B] [--dry-run]
-                   [--shard i/n] [--input NAME] [--log-level LEVEL]
-      Read the lake bucket's objects from day --from to --to (default today, UTC; at most
-      365 days back), oldest first, deliver them, then exit; a second run goes on where
-      the first stopped and sends nothing twice. --dry-run prints the objects and bytes per
-      day and source instead; --shard i/n takes one of n parts, for n instances.
-      Exit 0 if every object was delivered, 1 otherwise, 69 if the bucket cannot be listed.
-  seclake decode FILE.parquet [--format ocsf|devo] [--reference]
-      Print the events of a local Parquet file, one per line.
-  seclake version
-      Print the version, the commit it was built from, the Deno version and the target.
-  seclake help
+${Object.values(COMMAND_HELP).map((h) => `  ${h.usage}\n${h.text}`).join("\n")}
 `;
 
-function usage(message: string): never {
-  throw new CollectorError("USAGE", message);
+function usage(command: CommandName, message: string): never {
+  throw usageError(command, message);
 }
 
 /** Runs the command line `args`; returns the exit code. */
@@ -68,16 +50,19 @@ export async function main(
         return await decodeCommand(rest);
       case "version":
       case "--version":
+        if (parseCommand("version", rest, {}) === undefined) return EXIT.ok;
         console.log(formatVersion(await versionInfo()));
         return EXIT.ok;
       case "help":
       case "--help":
       case "-h":
       case undefined:
-        console.log(HELP);
-        return command === undefined ? EXIT.usage : EXIT.ok;
+        return helpCommand(command, rest);
       default:
-        usage(`Unknown command ${JSON.stringify(command)}; run seclake help`);
+        throw new CollectorError(
+          "USAGE",
+          `Unknown command ${JSON.stringify(command)}; run seclake help`,
+        );
     }
   } catch (e) {
     console.error(errorMessage(e));
@@ -91,24 +76,36 @@ export async function main(
   }
 }
 
-function parse<T extends ParseArgsOptionsConfig>(rest: string[], options: T) {
-  try {
-    return parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    usage(errorMessage(e));
+/** `seclake help [COMMAND]`: every command's help, or one command's (exit 2 with no command). */
+function helpCommand(command: string | undefined, rest: string[]): number {
+  const args = parseCommand("help", rest, {}, true);
+  if (args === undefined) return EXIT.ok;
+  const [topic, ...more] = args.positionals;
+  if (more.length > 0) usage("help", `help takes at most one COMMAND`);
+  if (topic === undefined) {
+    console.log(HELP);
+    return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (!isCommand(topic)) usage("help", `Unknown command ${JSON.stringify(topic)}`);
+  console.log(commandHelp(topic));
+  return EXIT.ok;
 }
 
 async function runCommand(rest: string[], signal?: AbortSignal): Promise<number> {
-  const { values } = parse(rest, {
+  const args = parseCommand("run", rest, {
     config: { type: "string", short: "c" },
     once: { type: "boolean", default: false },
     "log-level": { type: "string" },
   });
-  if (typeof values.config !== "string") usage("run needs --config FILE");
+  if (args === undefined) return EXIT.ok;
+  const { values } = args;
+  if (typeof values.config !== "string") usage("run", "run needs --config FILE");
   const level = values["log-level"] as string | undefined;
   if (level !== undefined && !["debug", "info", "warning", "error"].includes(level)) {
-    usage(`--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`);
+    usage(
+      "run",
+      `--log-level must be one of debug, info, warning, error: got ${JSON.stringify(level)}`,
+    );
   }
   const config = await loadConfig(values.config, { backfillStarted: prePullStarted });
   await setupLogging({
@@ -119,7 +116,16 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
   const stop = () => controller.abort();
   signal?.addEventListener("abort", stop, { once: true });
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
+  const onSignal = new Map(signals.map((s) => [s, () => {
+    if (!controller.signal.aborted) {
+      logEvent("stop_signal", {
+        signal: s,
+        seconds: config.globals.shutdown_timeout_seconds,
+      });
+    }
+    stop();
+  }]));
+  for (const [s, f] of onSignal) Deno.addSignalListener(s, f);
   try {
     const result = await runMain(config, {
       once: values.once as boolean,
@@ -127,19 +133,21 @@ async function runCommand(rest: string[], signal?: AbortSignal): Promise<number>
     });
     return result.ok ? EXIT.ok : EXIT.failure;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, stop);
+    for (const [s, f] of onSignal) Deno.removeSignalListener(s, f);
   }
 }
 
 async function decodeCommand(rest: string[]): Promise<number> {
-  const { values, positionals } = parse(rest, {
+  const args = parseCommand("decode", rest, {
     format: { type: "string", default: "ocsf" },
     reference: { type: "boolean", default: false },
-  });
-  if (positionals.length !== 1) usage("decode needs exactly one FILE.parquet");
+  }, true);
+  if (args === undefined) return EXIT.ok;
+  const { values, positionals } = args;
+  if (positionals.length !== 1) usage("decode", "decode needs exactly one FILE.parquet");
   const format = values.format;
   if (format !== "ocsf" && format !== "devo") {
-    usage(`--format must be ocsf or devo: got ${JSON.stringify(format)}`);
+    usage("decode", `--format must be ocsf or devo: got ${JSON.stringify(format)}`);
   }
   await decodeFile(positionals[0]!, { format, reference: values.reference === true });
   return EXIT.ok;

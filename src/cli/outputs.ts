@@ -14,11 +14,13 @@ import type { EventOutput } from "../pipeline/ports.ts";
 
 /**
  * Creates one output from its configuration; certificate files are read here. `widenings` is
- * what the runtime would trust beside `chain` (a Devo output then refuses to connect).
+ * what the runtime would trust beside `chain` (a Devo output then refuses to connect);
+ * `onClosed` is called once when the reader of a console output's standard output went away.
  */
 export async function createOutput(
   o: OutputConfig,
   widenings: readonly TrustWidening[] = [],
+  onClosed?: () => void,
 ): Promise<EventOutput> {
   const stream = {
     name: o.name,
@@ -30,7 +32,7 @@ export async function createOutput(
   };
   switch (o.type) {
     case "console":
-      return new ConsoleOutput(o.name);
+      return new ConsoleOutput(o.name, Deno.stdout, onClosed);
     case "relay":
       return new ConfirmedStreamOutput(
         tcpConnector({

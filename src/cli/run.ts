@@ -64,9 +64,15 @@ interface RunContext {
 }
 
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
-export async function runMain(config: Config, options: RunOptions = {}): Promise<RunResult> {
+export async function runMain(config: Config, given: RunOptions = {}): Promise<RunResult> {
   const g = config.globals;
   const telemetry = new Telemetry();
+  // Stops the run for the caller's signal, or when the console output's reader went away.
+  const stop = new AbortController();
+  const abort = () => stop.abort(given.signal?.reason);
+  if (given.signal?.aborted) abort();
+  else given.signal?.addEventListener("abort", abort, { once: true });
+  const options: RunOptions = { ...given, signal: stop.signal };
   const ctx: RunContext = {
     config,
     options,
@@ -89,7 +95,15 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     for (const w of widenings) {
       telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
     }
-    for (const o of config.outputs) ctx.outputs.push(await createOutput(o, widenings));
+    for (const o of config.outputs) {
+      ctx.outputs.push(
+        await createOutput(o, widenings, () => {
+          if (stop.signal.aborted) return;
+          telemetry.emit("output_closed", { output: o.name });
+          stop.abort();
+        }),
+      );
+    }
     // Decode workers, shared by every input; loaded while the queue is polled.
     ctx.decodePool = startDecodePool(g);
     if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
@@ -116,6 +130,7 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     });
     return { ok, telemetry };
   } finally {
+    given.signal?.removeEventListener("abort", abort);
     ctx.decodePool?.close();
     for (const t of ctx.timers) clearInterval(t);
     await Promise.allSettled(ctx.outputs.map((o) => o.close()));

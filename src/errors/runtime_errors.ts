@@ -141,7 +141,7 @@ export const RUNTIME_ERRORS = {
     "DeliveryError",
     "TLS handshake with the output failed",
     true,
-    "The server's certificate did not verify against chain (wrong chain, or a TLS-intercepting proxy), or the handshake broke off.",
+    "The server's certificate did not verify against chain (wrong chain, a TLS-intercepting proxy, or a server certificate that is not X.509 v3), or the handshake broke off. A client certificate that is not X.509 v3 is reported as DeliveryError 505 instead.",
     "Check chain: it must be the CA chain of the Devo endpoint (Devo's chain.crt).",
   ),
   OUTPUT_WRITE: entry(
@@ -167,6 +167,22 @@ export const RUNTIME_ERRORS = {
     true,
     "The receiver closed the connection right after the TLS handshake, or sent a certificate alert: it does not accept cert (another domain's certificate, a revoked or expired one, or one its CA did not sign). A running output retries it like any delivery error, since a receiver that stops at that moment looks the same; `seclake check` reports it at once.",
     "Use the certificate and key of the Devo domain the events are for; download them again from Devo if in doubt.",
+  ),
+  OUTPUT_CLIENT_CERT_VERSION: entry(
+    505,
+    "DeliveryError",
+    "Client certificate is not X.509 v3",
+    true,
+    "The certificate in cert is an X.509 version 1 (or 2) certificate, one made without extensions (as `openssl x509 -req` makes it without `-extfile`). The TLS library refuses to present it, so no connection to the receiver is opened; the server and chain are not at fault.",
+    "Use an X.509 v3 client certificate: the one Devo issues for the domain (download it again from Devo), or sign your own with extensions (`openssl x509 -req ... -extfile client.ext` with at least `extendedKeyUsage = clientAuth`), then restart the collector.",
+  ),
+  OUTPUT_CLOSED: entry(
+    506,
+    "DeliveryError",
+    "Standard output closed",
+    true,
+    "The reader of the console output's standard output went away (the `head` of `seclake run ... | head`, a closed terminal or pipe). The collector logs this once and stops as it does on SIGTERM: nothing more is written, objects in progress are checkpointed, and their messages are not deleted, so they are delivered on the next run.",
+    "Nothing to fix for a preview through `head`. To keep the events, send standard output to a file or a program that reads all of it, or use a devo_platform or relay output.",
   ),
   NOTIFICATION_INVALID: entry(
     600,
@@ -288,7 +304,7 @@ export const RUNTIME_ERRORS = {
     "A state file could not be parsed; it was set aside and processing goes on without it.",
     "No action needed; the file set aside can be inspected.",
   ),
-  // Backfill (issue 8): listing the lake bucket, and the `seclake backfill` command line.
+  // Backfill: listing the lake bucket, and the `seclake backfill` command line.
   LAKE_BUCKET_MISSING: entry(
     420,
     "ApiError",

@@ -316,7 +316,7 @@ export const SETUP_ERRORS = {
     90,
     "Command line is not valid",
     "An unknown command or option, or a missing argument.",
-    "Run `seclake help` for the commands and options.",
+    "Run `seclake COMMAND --help` for the options of that command, or `seclake help` for every command.",
   ),
   BACKFILL_DATE: setup(
     60,

@@ -396,13 +396,14 @@ export class ConfirmedStreamOutput {
         this.stats.retries++;
         this.stats.failing = true;
         if (size > 0 && !this.#abort.signal.aborted) this.#cut(size);
+        // The last attempt is no retry: its error fails the batch and is reported with it.
+        if (failures >= this.#retries) throw lastError;
         logEvent("output_retry", {
           error: (lastError as Error).message,
           attempt: failures,
           retries: this.#retries,
           output: this.name,
         });
-        if (failures >= this.#retries) throw lastError;
         await this.#sleep(backoff(this.#retryBaseMs, failures));
       }
     }

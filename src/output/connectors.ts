@@ -55,6 +55,8 @@ export function tlsConnector(o: TlsConnectorOptions): Connector {
     connect: (signal) =>
       withTimeout(target, o.connectTimeoutSeconds ?? 15, signal, async () => {
         if (o.widenings && o.widenings.length > 0) throw widenedTrustError(target, o.widenings);
+        const versionError = clientCertVersionError(o.cert, target);
+        if (versionError) throw versionError;
         const conn = await Deno.connectTls({
           hostname: o.address,
           port: o.port,
@@ -71,6 +73,59 @@ export function tlsConnector(o: TlsConnectorOptions): Connector {
         return conn;
       }),
   };
+}
+
+/**
+ * The X.509 version (1, 2 or 3) of the first certificate in `pem`, read from its DER encoding
+ * (`tbsCertificate.version`, absent for version 1); `undefined` when it cannot be read.
+ */
+export function certificateVersion(pem: string): number | undefined {
+  const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  if (b64 === undefined) return undefined;
+  let der: Uint8Array;
+  try {
+    der = Uint8Array.from(atob(b64.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] EXPLICIT Version OPTIONAL, ... } }
+  const header = (at: number): number | undefined => {
+    const first = der[at + 1];
+    if (first === undefined) return undefined;
+    return first < 0x80 ? at + 2 : at + 2 + (first & 0x7f);
+  };
+  if (der[0] !== 0x30) return undefined;
+  const tbs = header(0);
+  if (tbs === undefined || der[tbs] !== 0x30) return undefined;
+  const field = header(tbs);
+  if (field === undefined) return undefined;
+  if (der[field] !== 0xa0) return 1;
+  // [0] { INTEGER version } where version 0, 1, 2 means v1, v2, v3
+  const int = header(field);
+  if (int === undefined || der[int] !== 0x02 || der[int + 1] !== 1) return undefined;
+  const v = der[int + 2];
+  return v === undefined ? undefined : v + 1;
+}
+
+/**
+ * `DeliveryError 505` when the client certificate `certPem` is not X.509 v3 (the TLS library
+ * refuses to present it and would report the refusal as the server's certificate being invalid);
+ * `undefined` otherwise.
+ */
+export function clientCertVersionError(
+  certPem: string,
+  target: string,
+  path?: string,
+): CollectorError | undefined {
+  const version = certificateVersion(certPem);
+  if (version === undefined || version === 3) return undefined;
+  return new CollectorError(
+    "OUTPUT_CLIENT_CERT_VERSION",
+    `Not connecting to ${target}: the client certificate${
+      path ? ` ${path}` : ""
+    } (cert) is X.509 v${version}, made without extensions; the TLS library accepts only v3 client certificates. Use Devo's certificate for the domain, or sign one with extensions`,
+    { context: { target } },
+  );
 }
 
 /** A connector for a plain TCP syslog relay. */

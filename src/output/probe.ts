@@ -7,7 +7,7 @@
  */
 import { within } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
-import { CERT_ALERT, classifyConnError } from "./connectors.ts";
+import { CERT_ALERT, classifyConnError, clientCertVersionError } from "./connectors.ts";
 
 /** Options of one output probe (what {@link probeTls} and {@link probeTcp} read from the output). */
 export interface ProbeTarget {
@@ -34,6 +34,8 @@ export async function probeTls(o: ProbeTarget, signal?: AbortSignal): Promise<st
   const [caCert, cert, key] = await Promise.all(
     [o.chain!, o.cert!, o.key!].map((p) => Deno.readTextFile(p)),
   );
+  const versionError = clientCertVersionError(cert!, target, o.cert);
+  if (versionError) throw versionError;
   const started = performance.now();
   let conn: Deno.TlsConn;
   try {

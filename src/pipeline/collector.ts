@@ -118,6 +118,8 @@ class ReceiveLoop {
    * processed twice; its newer receipt handle is used from then on.
    */
   readonly #active = new Map<string, { message: QueueMessage }>();
+  /** The statistics lines logged so far (see {@link ReceiveLoop.#printStats}). */
+  #statsPrinted: Promise<void> = Promise.resolve();
 
   constructor(o: CollectorOptions) {
     this.#o = o;
@@ -145,6 +147,7 @@ class ReceiveLoop {
       if (!await this.#dispatch(messages, pullStart)) break;
     }
     await this.#drain();
+    await this.#statsPrinted;
     return { allSucceeded: !this.#gaveUp && (!o.once || this.#failed.size === 0) };
   }
 
@@ -191,7 +194,7 @@ class ReceiveLoop {
     pull.requests = 1;
     pull.messages = messages.length;
     if (messages.length === 0) {
-      tele.emit("pull_statistics", { line: pull.line(Date.now()) });
+      this.#printStats(pull, Promise.resolve());
       if (o.once && inFlight.size === 0) return false;
       if (o.once) await Promise.race(inFlight);
       return true;
@@ -209,8 +212,19 @@ class ReceiveLoop {
       inFlight.add(p);
       return [p];
     });
-    Promise.all(handled).then(() => tele.emit("pull_statistics", { line: pull.line(Date.now()) }));
+    this.#printStats(pull, Promise.all(handled));
     return true;
+  }
+
+  /**
+   * Logs the statistics line of `pull` once `done`: lines in the order their cycles started, each
+   * with its own end time, though cycles overlap and a later one may end first.
+   */
+  #printStats(pull: PullStats, done: Promise<unknown>): void {
+    const ended = done.then(() => Date.now(), () => Date.now());
+    this.#statsPrinted = Promise.all([this.#statsPrinted, ended]).then(([, end]) =>
+      this.#tele.emit("pull_statistics", { line: pull.line(end) })
+    );
   }
 
   /** Works on one message under its heartbeat, then carries out the acker's decision. */
@@ -227,6 +241,7 @@ class ReceiveLoop {
       released = await this.#settle(outcome, current.message, heartbeat, pull);
     } catch (e) {
       this.#failed.add(first.id);
+      pull.failed++;
       tele.emit("error", { error: errorMessage(e), error_id: errorId(e), message_id: first.id });
     } finally {
       await heartbeat.stop();
@@ -272,16 +287,22 @@ class ReceiveLoop {
       tele.emit("message_deleted", { message_id: message.id });
       return false;
     }
-    if (!stopped) this.#failed.add(message.id);
+    if (!stopped) {
+      this.#failed.add(message.id);
+      pull.failed++;
+    }
     if (action === "quarantine") {
       await this.#quarantine(outcome, message, errors, pull);
       return false;
     }
-    tele.emit("message_left", {
-      message_id: message.id,
-      receive_count: message.receiveCount,
-      reason: errors.map((e) => e.message).join("; "),
-    });
+    // A message only stopped (shutdown, closed console) is no failure: released, not "left".
+    if (!stopped) {
+      tele.emit("message_left", {
+        message_id: message.id,
+        receive_count: message.receiveCount,
+        reason: errors.map((e) => e.message).join("; "),
+      });
+    }
     if (action !== "release") return false;
     // Shutting down: let another instance take it now.
     pull.requests++;

@@ -444,6 +444,8 @@ class ObjectDelivery {
     const error = asCollectorError(this.#chainError ?? e, this.#name);
     const events = this.#confirmed - (this.#resumedAt ?? 0);
     if (signal?.aborted && !this.#chainError) return stopped(ref, events, signal, this.#name);
+    // The console's reader went away: the run stops, as for a shutdown.
+    if (error.code === "OUTPUT_CLOSED") return { ok: false, ref, events, error, stopped: true };
     const transient = error.retryable && error.family === "ApiError" && !this.#chainError;
     if (!transient || attempt >= attempts) return { ok: false, ref, events, error };
     this.#options.onRetry?.(error);

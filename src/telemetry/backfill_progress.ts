@@ -33,6 +33,8 @@ export class BackfillProgress {
   events = 0;
   #now: () => number;
   #start: number;
+  /** Bytes read so far of each object in progress, by key (capped at the object's size). */
+  #reading = new Map<string, number>();
 
   /** Starts counting now. */
   constructor(options: ProgressOptions = {}) {
@@ -54,11 +56,30 @@ export class BackfillProgress {
     }
   }
 
+  /**
+   * Records `bytes` read of the object `key` (of `size` bytes) while it is in progress, so that
+   * one large object moves the progress before it ends.
+   */
+  onBytesRead(key: string, bytes: number, size: number): void {
+    this.#reading.set(key, Math.min(size, (this.#reading.get(key) ?? 0) + bytes));
+  }
+
+  /** Bytes of the objects delivered, plus those read so far of the objects in progress. */
+  get progressBytes(): number {
+    let n = this.doneBytes;
+    for (const b of this.#reading.values()) n += b;
+    return n;
+  }
+
   /** Records an object that ended. */
-  onObjectDone<O extends { readonly size: number }, R extends { readonly ok: boolean }>(
+  onObjectDone<
+    O extends { readonly size: number; readonly key?: string },
+    R extends { readonly ok: boolean },
+  >(
     object: O,
     outcome: R,
   ): void {
+    if (object.key !== undefined) this.#reading.delete(object.key);
     this.doneObjects++;
     if (outcome.ok) this.doneBytes += object.size;
     else this.failedObjects++;
@@ -93,9 +114,10 @@ export class BackfillProgress {
   /** Estimated seconds left, when it can be told. */
   get etaSeconds(): number | undefined {
     const total = this.estimatedBytes;
-    if (this.doneBytes === 0 || total === 0) return undefined;
-    const rate = this.doneBytes / this.elapsedSeconds;
-    return Math.max(0, (total - this.doneBytes) / rate);
+    const done = this.progressBytes;
+    if (done === 0 || total === 0) return undefined;
+    const rate = done / this.elapsedSeconds;
+    return Math.max(0, (total - done) / rate);
   }
 
   /** The progress bar: `[#####.....] 42% 120/480 objects 1.20MiB/4.80MiB 3200 events/s ETA 2m10s`. */
@@ -106,12 +128,13 @@ export class BackfillProgress {
       }s)`;
     }
     const total = this.estimatedBytes;
-    const fraction = total > 0 ? Math.min(1, this.doneBytes / total) : this.listingDone ? 1 : 0;
+    const done = this.progressBytes;
+    const fraction = total > 0 ? Math.min(1, done / total) : this.listingDone ? 1 : 0;
     const filled = Math.round(fraction * width);
     const more = this.listingDone ? "" : "+";
     return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${
       (fraction * 100).toFixed(0).padStart(3)
-    }% ${this.doneObjects}/${this.listedObjects}${more} objects ${humanBytes(this.doneBytes)}/${
+    }% ${this.doneObjects}/${this.listedObjects}${more} objects ${humanBytes(done)}/${
       humanBytes(this.listedBytes)
     }${more} ${this.eventsPerSecond.toFixed(0)} events/s ETA ${formatDuration(this.etaSeconds)}`;
   }
@@ -120,7 +143,7 @@ export class BackfillProgress {
   line(): string {
     const days = this.totalDays === undefined ? "?" : String(this.totalDays);
     return `Backfill progress: ${this.doneObjects} of ${this.listedObjects} objects listed so far ` +
-      `(${humanBytes(this.doneBytes)} of ${humanBytes(this.listedBytes)}), ` +
+      `(${humanBytes(this.progressBytes)} of ${humanBytes(this.listedBytes)} read), ` +
       `${this.daysListed} of ${days} days listed, ${this.failedObjects} failed, ` +
       `${this.events} events, ${this.eventsPerSecond.toFixed(1)} events/s, ` +
       `ETA ${formatDuration(this.etaSeconds)}`;

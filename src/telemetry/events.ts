@@ -55,6 +55,14 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  output_closed: {
+    level: "warning",
+    category: "output",
+    message:
+      "Output {output}: standard output was closed by its reader; stopping (unfinished messages are delivered on the next run)",
+    count: () => {},
+    metrics: [],
+  },
   decode_workers: {
     level: "info",
     category: "main",
@@ -159,6 +167,14 @@ export const EVENTS = {
     level: "warning",
     category: "pipeline",
     message: "Message {message_id} came back while in progress; its new receipt is used",
+    count: () => {},
+    metrics: [],
+  },
+  stop_signal: {
+    level: "info",
+    category: "main",
+    message:
+      "Received {signal}: stopping; work in progress gets up to {seconds} seconds to be confirmed",
     count: () => {},
     metrics: [],
   },
@@ -270,14 +286,14 @@ export const EVENTS = {
   batch_resend: {
     level: "warning",
     category: "output",
-    message: "{error}; the batch will be sent again",
+    message: "Output {output}: {error}; the batch will be sent again",
     count: () => {},
     metrics: [],
   },
   batch_resend_before_connect: {
     level: "debug",
     category: "output",
-    message: "{error}; the batch will be sent again",
+    message: "Output {output}: {error}; the batch will be sent again",
     count: () => {},
     metrics: [],
   },
@@ -291,7 +307,7 @@ export const EVENTS = {
   output_retry: {
     level: "warning",
     category: "output",
-    message: "{error} (attempt {attempt} of {retries})",
+    message: "Output {output}: {error} (attempt {attempt} of {retries}); retrying",
     count: () => {},
     metrics: [],
   },
@@ -600,16 +616,29 @@ export class Telemetry {
 }
 
 /** Writes the log line of an event of `spec` to `log`. */
+/** A count placeholder followed by the plural noun it counts, e.g. `{count} messages`. */
+const COUNTED =
+  /\{(\w+)\} (messages|objects|events|fields|seconds|days|threads|bytes|rows|files|workers|checks)\b/g;
+
+/** `message` with each noun counted by a field worth 1 in the singular ("1 message"). */
+export function singular(message: string, fields: Fields): string {
+  return message.replace(COUNTED, (all, name: string, noun: string) => {
+    const v = fields[name];
+    return v === 1 || v === "1" ? `{${name}} ${noun.slice(0, -1)}` : all;
+  });
+}
+
 function writeEvent(spec: EventSpec, fields: Fields, log: Logger): void {
+  const message = singular(spec.message, fields);
   switch (spec.level) {
     case "debug":
-      return log.debug(spec.message, fields);
+      return log.debug(message, fields);
     case "info":
-      return log.info(spec.message, fields);
+      return log.info(message, fields);
     case "warning":
-      return log.warn(spec.message, fields);
+      return log.warn(message, fields);
     case "error":
-      return log.error(spec.message, fields);
+      return log.error(message, fields);
   }
 }
 

@@ -14,6 +14,8 @@ export class PullStats {
   eventsReceived = 0;
   duplicatesFiltered = 0;
   eventsSent = 0;
+  /** Messages of the cycle that failed (left on the queue or quarantined), or its receive failed. */
+  failed = 0;
   /** Creates the stats of the pull that started at `startMs` (its `@devo_pulling_id`). */
   constructor(readonly startMs: number) {}
 
@@ -22,7 +24,11 @@ export class PullStats {
     return String(this.startMs);
   }
 
-  /** The statistics line, in the wording of Devo's collector SDK plus messages and objects. */
+  /**
+   * The statistics line, in the wording of Devo's collector SDK plus messages and objects. It ends
+   * "Data collection completed" only when every message of the cycle succeeded, else "Data
+   * collection failed for N messages".
+   */
   line(endMs: number): string {
     const elapsed = Math.max(0.001, (endMs - this.startMs) / 1000);
     return `Statistics for this pull cycle (@devo_pulling_id=${this.pullingId}):` +
@@ -34,7 +40,10 @@ export class PullStats {
       `Number of duplicated events filtered out: ${this.duplicatesFiltered}; ` +
       `Number of events generated and sent: ${this.eventsSent}; ` +
       `Average of events per second: ${(this.eventsSent / elapsed).toFixed(3)}. ` +
-      `Data collection completed. Elapsed time: ${elapsed.toFixed(3)} seconds`;
+      (this.failed === 0
+        ? "Data collection completed"
+        : `Data collection failed for ${this.failed} message${this.failed === 1 ? "" : "s"}`) +
+      `. Elapsed time: ${elapsed.toFixed(3)} seconds`;
   }
 }
 
@@ -51,9 +60,11 @@ export interface SenderSnapshot {
 export class SenderStats {
   #last = new Map<string, { at: number; events: number; bytes: number }>();
   #now: () => number;
-  /** Starts counting from now. */
+  #start: number;
+  /** Starts counting from now: the first lines count since then. */
   constructor(now: () => number = Date.now) {
     this.#now = now;
+    this.#start = now();
   }
 
   /** The lines for `outputs` since the previous call. */
@@ -61,7 +72,7 @@ export class SenderStats {
     const now = this.#now();
     const out: string[] = [];
     for (const o of outputs) {
-      const last = this.#last.get(o.name) ?? { at: now, events: 0, bytes: 0 };
+      const last = this.#last.get(o.name) ?? { at: this.#start, events: 0, bytes: 0 };
       const elapsed = (now - last.at) / 1000;
       out.push(
         `Output ${o.name}: Number of available senders: ${o.senders}, sender manager internal queue size: ${o.queueSize}`,
@@ -90,7 +101,8 @@ export function humanBytes(n: number): string {
   return `${n.toFixed(2)}${units[i]}`;
 }
 
-interface MemorySample {
+/** One reading of the memory figures. */
+export interface MemorySample {
   rss: number;
   heapUsed: number;
   heapTotal: number;
@@ -111,20 +123,11 @@ function sample(): MemorySample {
 }
 
 /**
- * The memory report: process RSS, heap used/total, external memory and the machine's memory
- * pressure, before and after asking the runtime to free memory (when it allows it).
+ * The memory report: the process's resident set, V8's heap used of its total, V8's external memory
+ * (buffers), and the share of the machine's memory in use (when the `sys` permission allows it).
  */
-export function memoryReport(): string {
-  const before = sample();
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (typeof gc === "function") gc();
-  const after = sample();
-  const pct = (v?: number) => (v === undefined ? "?" : v.toFixed(1));
-  const pair = (a: number, b: number) => `${humanBytes(a)} -> ${humanBytes(b)}`;
-  return `[GC] global: ${pct(before.systemPercent)}% -> ${pct(after.systemPercent)}%, ` +
-    `process: RSS(${pair(before.rss, after.rss)}), ` +
-    `heap used(${pair(before.heapUsed, after.heapUsed)}), ` +
-    `heap total(${pair(before.heapTotal, after.heapTotal)}), ` +
-    `external(${pair(before.external, after.external)})` +
-    (typeof gc === "function" ? "" : " (runtime GC not exposed; values sampled twice)");
+export function memoryReport(m: MemorySample = sample()): string {
+  const machine = m.systemPercent === undefined ? "?" : m.systemPercent.toFixed(1);
+  return `Memory: process RSS ${humanBytes(m.rss)}, heap used ${humanBytes(m.heapUsed)} of ` +
+    `${humanBytes(m.heapTotal)}, external ${humanBytes(m.external)}; machine ${machine}% used`;
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Telemetry } from "./events.ts";
+import { singular, Telemetry } from "./events.ts";
 import { setupLogging } from "./log.ts";
 import { Counter, Histogram, Registry } from "./metrics.ts";
-import { humanBytes, PullStats, SenderStats } from "./stats.ts";
+import { humanBytes, memoryReport, PullStats, SenderStats } from "./stats.ts";
 import { parseListen, startMetricsServer } from "./server.ts";
 
 Deno.test("pull statistics line carries the pulling id and the cycle's numbers", () => {
@@ -128,5 +128,59 @@ Deno.test("the same error about different messages is logged for each", async ()
     t.emit("error", { error: "DataError 600: x", error_id: 600, message_id: id });
   }
   assert.equal(lines.filter((l) => l.includes("DataError 600: x")).length, 2);
+  await setupLogging();
+});
+
+Deno.test("the first sender statistics count since the start, not since the report itself", () => {
+  const start = Date.UTC(2024, 3, 10, 12, 0, 0);
+  let now = start;
+  const s = new SenderStats(() => now);
+  now += 300_000;
+  const snap = [{ name: "devo_1", eventsSent: 40, bytesSent: 400, senders: 1, queueSize: 0 }];
+  assert.equal(
+    s.lines(snap)[1],
+    'Standard - Total number of messages sent: 40, messages sent since "2024-04-10T12:00:00.000Z": 40 (elapsed 300.000 seconds), bytes sent: 400',
+  );
+});
+
+Deno.test("a pull cycle with a failed message does not end 'Data collection completed'", () => {
+  const p = new PullStats(1712750700000);
+  Object.assign(p, { requests: 2, messages: 3, failed: 2 });
+  assert.match(p.line(1712750701000), /\. Data collection failed for 2 messages\. Elapsed time/);
+  p.failed = 1;
+  assert.match(p.line(1712750701000), /Data collection failed for 1 message\. /);
+  p.failed = 0;
+  assert.match(p.line(1712750701000), /Data collection completed\. Elapsed time/);
+});
+
+Deno.test("the memory line: RSS, heap used of total, external, the machine's share in use", () => {
+  const mib = 1024 * 1024;
+  assert.equal(
+    memoryReport({ rss: 200 * mib, heapUsed: 30 * mib, heapTotal: 45 * mib, external: 8 * mib }),
+    "Memory: process RSS 200.00MiB, heap used 30.00MiB of 45.00MiB, external 8.00MiB; machine ?% used",
+  );
+  assert.match(memoryReport(), /^Memory: process RSS [\d.]+MiB, heap used [\d.]+MiB of /);
+});
+
+Deno.test("counts of 1 read in the singular", async () => {
+  assert.equal(
+    singular("Pull started: {count} messages", { count: 1 }),
+    "Pull started: {count} message",
+  );
+  assert.equal(
+    singular("Pull started: {count} messages", { count: 2 }),
+    "Pull started: {count} messages",
+  );
+  assert.equal(
+    singular("Run finished: {messages} messages received, {objects} objects delivered", {
+      messages: 1,
+      objects: 3,
+    }),
+    "Run finished: {messages} message received, {objects} objects delivered",
+  );
+  const lines: string[] = [];
+  await setupLogging({ level: "debug", write: (l) => lines.push(l) });
+  new Telemetry().emit("pull_started", { id: "1", count: 1 });
+  assert.match(lines.at(-1)!, /Pull started \(@devo_pulling_id=1\): 1 message$/m);
   await setupLogging();
 });

@@ -314,7 +314,7 @@ export function describe(t: Tally): string {
 /** The "Run finished" counters the collector logs at exit. */
 export function runFinished(log: string): Record<string, number> | undefined {
   const m = log.match(
-    /Run finished: (\d+) messages received, (\d+) deleted, (\d+) objects delivered, (\d+) skipped, (\d+) failed, (\d+) duplicated events filtered out/,
+    /Run finished: (\d+) messages? received, (\d+) deleted, (\d+) objects? delivered, (\d+) skipped, (\d+) failed, (\d+) duplicated events? filtered out/,
   );
   if (!m) return undefined;
   const [received, deleted, delivered, skipped, failed, duplicates] = m.slice(1).map(Number);
