@@ -43,6 +43,8 @@ import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
+import type { BudgetKnobs } from "../pipeline/memory_budget.ts";
 import type { DecodePool } from "../parquet/decode.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
 import { compileObfuscation } from "../transform/obfuscate.ts";
@@ -187,6 +189,7 @@ export async function backfillCommand(
   for (const s of signals) Deno.addSignalListener(s, stop);
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
+  let knobs: BudgetKnobs | undefined;
   const telemetry = new Telemetry();
   try {
     if (dryRun) {
@@ -203,8 +206,14 @@ export async function backfillCommand(
       }
       return 0;
     }
-    for (const o of config.outputs) outputs.push(await createOutput(o));
-    decodePool = startDecodePool(config.globals); // as `seclake run` has them
+    // As `seclake run` has them: within the memory budget.
+    const memory = memoryPlan(config);
+    logMemoryPlan(memory, telemetry);
+    for (const o of config.outputs) {
+      outputs.push(await createOutput(budgetedOutput(o, memory.knobs)));
+    }
+    decodePool = startDecodePool(config.globals, memory.knobs);
+    knobs = memory.knobs;
     display = startProgressDisplay(progress, {
       terminal,
       log: (line) => telemetry.emit("backfill_progress", { line }),
@@ -223,6 +232,7 @@ export async function backfillCommand(
         progress,
         signal: controller.signal,
         decodePool,
+        knobs,
       });
       logSummary(telemetry, input.name, summary);
       if (summary.error) throw summary.error;
@@ -261,6 +271,8 @@ interface CommandInputOptions {
   progress: BackfillProgress;
   signal: AbortSignal;
   decodePool?: DecodePool;
+  /** The memory plan's knobs. */
+  knobs?: BudgetKnobs;
 }
 
 async function commandInput(
@@ -328,6 +340,7 @@ async function commandInput(
         input,
         compileObfuscation(events.obfuscation),
         o.decodePool,
+        o.knobs,
       ),
     });
   } finally {

@@ -24,6 +24,8 @@ import { expiringCertificates } from "../output/cert_expiry.ts";
 import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
+import type { MemoryPlan } from "./memory.ts";
 import { selector } from "../source/partition.ts";
 import { prePullSource, prePullWanted } from "./backfill.ts";
 import { runPrePullBackfill } from "../pipeline/prepull.ts";
@@ -56,6 +58,7 @@ interface RunContext {
   readonly timers: ReturnType<typeof setInterval>[];
   readonly health: { lastLoop: number; queueOk: boolean; started: boolean };
   decodePool?: DecodePool;
+  memory?: MemoryPlan;
 }
 
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
@@ -84,9 +87,15 @@ export async function runMain(config: Config, options: RunOptions = {}): Promise
     for (const w of widenings) {
       telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
     }
-    for (const o of config.outputs) ctx.outputs.push(await createOutput(o, widenings));
+    // The memory budget sizes the outputs' batches, the decode workers and the reads.
+    ctx.memory = memoryPlan(config);
+    logMemoryPlan(ctx.memory, telemetry);
+    const knobs = ctx.memory.knobs;
+    for (const o of config.outputs) {
+      ctx.outputs.push(await createOutput(budgetedOutput(o, knobs), widenings));
+    }
     // Decode workers, shared by every input; loaded while the queue is polled.
-    ctx.decodePool = startDecodePool(g);
+    ctx.decodePool = startDecodePool(g, knobs);
     if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
     warnAtStart(config, telemetry);
     startReports(ctx);
@@ -240,7 +249,12 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
   const events = input.services.events;
   const obfuscator = compileObfuscation(events.obfuscation);
   // The same for the queue's objects and the backfill's.
-  const objectOptions = inputObjectOptions(input, obfuscator, ctx.decodePool);
+  const objectOptions = inputObjectOptions(
+    input,
+    obfuscator,
+    ctx.decodePool,
+    ctx.memory?.knobs,
+  );
   telemetry.emit("input_ready", { input: input.name, type: input.type });
   telemetry.emit("completed_objects_remembered", {
     input: input.name,

@@ -256,6 +256,14 @@ export const RUNTIME_ERRORS = {
     "An object's events add up to more than 100 times its size in bytes (and more than 256 MiB): Security Lake's objects expand 10 to 40 times from Parquet to JSON lines, so such an object repeats a few bytes (a dictionary entry, a run) into gigabytes. The events sent before the limit stay sent; the quarantine record says how many.",
     "Inspect the object with `seclake decode`. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
   ),
+  ROW_GROUP_OVER_BUDGET: entry(
+    612,
+    "DataError",
+    "Row group larger than the memory budget",
+    false,
+    "A row group of the object needs more memory to decode (its compressed bytes, read, plus what its pages declare uncompressed) than the memory budget leaves for one row group even when nothing else is decoded: globals.memory_limit, or the container's memory limit less headroom, less the collector's own needs. It is refused before it is read, rather than the collector being killed for running out of memory.",
+    "Raise globals.memory_limit (and the container's memory limit) above the size the message names, or have the writer use smaller row groups. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
+  ),
   STATE_IO: entry(
     700,
     "StateError",

@@ -8,7 +8,13 @@ import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from "hyparqu
 import { CollectorError } from "../errors.ts";
 import { BoundedInflation } from "./inflate.ts";
 import { fail } from "./limit_error.ts";
-import { checkSchemaShape, collectLeaves, MAX_COLUMN_VALUES, rowGroupCap } from "./limits.ts";
+import {
+  checkSchemaShape,
+  collectLeaves,
+  MAX_COLUMN_VALUES,
+  rowGroupCap,
+  rowGroupMemory,
+} from "./limits.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { readPageHeader, ThriftReader } from "./page_header.ts";
 import {
@@ -65,7 +71,7 @@ export class ReadGuard {
 
   /**
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
-   * 601, 605 or 606 on the first violation.
+   * 601, 605, 606 or 612 on the first violation.
    */
   constructor(metadata: FileMetaData, byteLength: number, limits: ParquetLimits, name: string) {
     this.#limits = limits;
@@ -98,6 +104,16 @@ export class ReadGuard {
           name,
           `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
           { row_group: g },
+        );
+      }
+      const need = rowGroupMemory(compressed, uncompressed);
+      const budget = limits.maxRowGroupMemoryBytes;
+      if (budget !== undefined && need > budget) {
+        fail(
+          "ROW_GROUP_OVER_BUDGET",
+          name,
+          `row group ${g} needs ${need} bytes to decode (${compressed} compressed, ${uncompressed} uncompressed), more than the ${budget} bytes the memory budget leaves for one row group`,
+          { row_group: g, row_group_bytes: need, budget_bytes: budget },
         );
       }
       const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));
