@@ -267,7 +267,10 @@ function categoryOf(frame: CallFrame): string | undefined {
   if (fn === "(garbage collector)") return "GC";
   if (fn === "(idle)") return "(idle)";
   if (fn === "(program)") return "runtime outside JavaScript (event loop, I/O, TLS crypto)";
-  if (fn === "postMessage" || fn === "structuredClone" || fn === "onmessage") {
+  if (
+    fn === "postMessage" || fn === "structuredClone" || fn === "onmessage" ||
+    /ext:deno_web\/13_message_port|ext:runtime\/11_workers/.test(frame.url)
+  ) {
     return "copies between isolates (postMessage, merge)";
   }
   if (!frame.url || /^(ext|node):/.test(frame.url)) {
@@ -279,8 +282,17 @@ function categoryOf(frame: CallFrame): string | undefined {
   return "other JavaScript";
 }
 
-/** Microseconds per category of one profile (idle excluded). */
-export function profileCategories(profile: CpuProfile): Map<string, number> {
+/** The categories whose functions {@link profileTable} lists: no module names them. */
+const UNNAMED = new Set(["builtins without a JavaScript caller", "other JavaScript"]);
+
+/**
+ * Microseconds per category of one profile (idle excluded); `unnamed` gets the microseconds of
+ * each function of the categories no module names, to show what they are.
+ */
+export function profileCategories(
+  profile: CpuProfile,
+  unnamed?: Map<string, number>,
+): Map<string, number> {
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of profile.nodes) {
@@ -307,6 +319,11 @@ export function profileCategories(profile: CpuProfile): Map<string, number> {
     const cat = resolve(profile.samples[i]!);
     if (cat === "(idle)") continue;
     out.set(cat, (out.get(cat) ?? 0) + us);
+    if (unnamed && UNNAMED.has(cat)) {
+      const f = byId.get(profile.samples[i]!)!.callFrame;
+      const key = `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\//, "")}`;
+      unnamed.set(key, (unnamed.get(key) ?? 0) + us);
+    }
   }
   return out;
 }
@@ -323,13 +340,16 @@ export async function profileTable(
 ): Promise<string> {
   const main = new Map<string, number>();
   const workers = new Map<string, number>();
+  const unnamed = new Map<string, number>();
   let profiles = 0;
   for await (const e of Deno.readDir(dir)) {
     if (!e.name.endsWith(".cpuprofile")) continue;
     profiles++;
     const p = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as CpuProfile;
     const into = e.name.includes(".worker-") ? workers : main;
-    for (const [cat, us] of profileCategories(p)) into.set(cat, (into.get(cat) ?? 0) + us);
+    for (const [cat, us] of profileCategories(p, unnamed)) {
+      into.set(cat, (into.get(cat) ?? 0) + us);
+    }
   }
   const cats = new Set([...main.keys(), ...workers.keys()]);
   const total = [...cats].reduce((t, c) => t + (main.get(c) ?? 0) + (workers.get(c) ?? 0), 0);
@@ -353,6 +373,10 @@ export async function profileTable(
       s([...workers.values()].reduce((a, b) => a + b, 0))
     } | ${s(total)} | 100% |`,
     "",
+    `Largest functions of no named module: ${
+      [...unnamed].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([f, us]) => `${f} ${s(us)} s`)
+        .join("; ") || "none"
+    }.`,
     `Process CPU (user + system) of the profiled run: ${
       processCpu?.toFixed(2) ?? "?"
     } s; the profiler itself adds some.`,

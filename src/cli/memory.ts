@@ -31,17 +31,21 @@ export function memoryPlan(config: Config): MemoryPlan {
 /** Logs the limit in force and the plan (`memory_limit` event). */
 export function logMemoryPlan(plan: MemoryPlan, telemetry: Telemetry): void {
   const k = plan.knobs;
+  const bytes = (n: number | undefined) => n === undefined ? "none" : `${n} bytes`;
   telemetry.emit("memory_limit", {
-    limit_bytes: plan.limit.bytes ?? "none",
+    limit: bytes(plan.limit.bytes),
+    limit_bytes: plan.limit.bytes ?? null,
     source: plan.limit.source,
-    cgroup_bytes: plan.limit.cgroupBytes ?? "none",
+    cgroup: bytes(plan.limit.cgroupBytes),
+    cgroup_bytes: plan.limit.cgroupBytes ?? null,
     decode_threads: k.decodeThreads,
     read_ahead_bytes: k.readAheadBytes,
     ahead_bytes: k.aheadBytes,
     group_read_bytes: k.groupReadBytes,
     batches_in_flight: k.batchesInFlight,
     max_batch_bytes: k.maxBatchBytes,
-    row_group_bytes: k.rowGroupBytes ?? "none",
+    row_group: k.rowGroupBytes === undefined ? "any size" : `at most ${k.rowGroupBytes} bytes`,
+    row_group_bytes: k.rowGroupBytes ?? null,
   });
 }
 

@@ -59,7 +59,7 @@ export const EVENTS = {
     level: "info",
     category: "main",
     message:
-      "Memory limit {limit_bytes} bytes (from {source}; container limit {cgroup_bytes}): {decode_threads} decode threads, read-ahead {read_ahead_bytes} bytes, {ahead_bytes} bytes of lines ahead per thread, row groups read whole up to {group_read_bytes} bytes, {batches_in_flight} batches in flight of at most {max_batch_bytes} bytes; a row group may need at most {row_group_bytes} bytes",
+      "Memory limit {limit} (from {source}; container limit {cgroup}): {decode_threads} decode threads, read-ahead {read_ahead_bytes} bytes, {ahead_bytes} bytes of lines ahead per thread, row groups read whole up to {group_read_bytes} bytes, batches in flight {batches_in_flight} of at most {max_batch_bytes} bytes; a row group may need {row_group}",
     count: () => {},
     metrics: [],
   },
