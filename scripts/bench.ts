@@ -129,6 +129,8 @@ interface FileResult {
   obfuscated?: PipelineResult;
   /** The pipeline with `globals.memory_limit` (`--memory-limit`). */
   limited?: PipelineResult;
+  /** The slow pipeline (`--slow-output`) with `globals.memory_limit`. */
+  limitedSlow?: PipelineResult;
   memoryLimit?: string;
   /** Where the collector's CPU went (`--profile`): the category table. */
   profile?: string;
@@ -375,6 +377,21 @@ async function main(args: string[]): Promise<number> {
               pipelineNote(`pipeline with memory_limit ${r.memoryLimit}`, r.rows, r.limited)
             }`,
           );
+          if (values["slow-output"]) {
+            r.limitedSlow = await runPipeline(env, f, {
+              downMs: Number(values["down-ms"]),
+              rateBytes: Number(values["rate-mb"]) * 1e6,
+            }, { memoryLimit: values["memory-limit"] });
+            log(
+              `${f.label}: ${
+                pipelineNote(
+                  `slow pipeline with memory_limit ${r.memoryLimit}`,
+                  r.rows,
+                  r.limitedSlow,
+                )
+              }`,
+            );
+          }
         }
         if (values.profile) {
           const dir = await Deno.makeTempDir({ prefix: "seclake-bench-prof-" });
