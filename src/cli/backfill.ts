@@ -331,7 +331,10 @@ async function commandInput(
       formatterFor: formatterFactory(config, input),
       state,
       cursor,
-      concurrency: input.backfill_concurrency,
+      concurrency: Math.min(
+        input.backfill_concurrency,
+        o.knobs?.maxConcurrentObjects ?? Infinity,
+      ),
       signal: o.signal,
       shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
       telemetry: o.telemetry,

@@ -289,7 +289,10 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
     outputs: ctx.outputs,
     formatterFor,
     select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
-    maxConcurrent: events.max_concurrent_objects,
+    maxConcurrent: Math.min(
+      events.max_concurrent_objects,
+      ctx.memory?.knobs.maxConcurrentObjects ?? Infinity,
+    ),
     maxMessages: events.max_messages,
     waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
     visibilitySeconds: events.visibility_timeout_seconds,

@@ -67,6 +67,12 @@ export interface BudgetKnobs {
    * the budget leaves when nothing else is decoded. Undefined without a budget.
    */
   readonly rowGroupBytes?: number;
+  /**
+   * Most objects read at once, when the plan limits them: decoded on the main thread, each
+   * object in flight holds a row group, so the plan without workers reads one at a time.
+   * Undefined: as configured (with workers, objects wait for a free one).
+   */
+  readonly maxConcurrentObjects?: number;
   /** What the plan expects the collector to hold at most, row groups included. */
   readonly plannedBytes: number;
 }
@@ -182,6 +188,7 @@ export function budgetPlan(limitBytes: number | undefined, settings: BudgetSetti
     batchesInFlight: Math.min(configuredInFlight, chosen.batchesInFlight) as 1 | 2,
     maxBatchBytes: Math.min(configuredBatch, chosen.maxBatchBytes),
     rowGroupBytes: Math.max(0, alone),
+    ...(threads === 0 ? { maxConcurrentObjects: 1 } : {}),
     plannedBytes: bytes,
   };
 }

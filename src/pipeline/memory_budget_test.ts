@@ -83,6 +83,13 @@ Deno.test("budgetPlan: a limit below what the collector needs leaves no room for
   assert.equal(k.decodeThreads, 0);
   assert.equal(k.rowGroupBytes, 0);
   assert.equal(k.batchesInFlight, 1);
+  // On the main thread, one object (one row group) at a time.
+  assert.equal(k.maxConcurrentObjects, 1);
+  assert.equal(budgetPlan(4096 * MiB, SETTINGS).maxConcurrentObjects, undefined);
+  assert.equal(
+    budgetPlan(undefined, { ...SETTINGS, decodeThreads: 0 }).maxConcurrentObjects,
+    undefined,
+  );
 });
 
 /** Writes `files` (path → text) under a new directory standing for `/`; returns it. */
