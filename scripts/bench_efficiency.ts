@@ -278,7 +278,8 @@ const CATEGORIES: [RegExp, string][] = [
 function categoryOf(frame: CallFrame): string | undefined {
   const fn = frame.functionName;
   if (fn === "(garbage collector)") return "GC";
-  if (fn === "(idle)") return "(idle)";
+  // A new worker waiting for an inspector (the profiler's) is not on a CPU.
+  if (fn === "(idle)" || fn === "op_worker_maybe_wait_for_debugger") return "(idle)";
   if (fn === "(program)") return "runtime outside JavaScript (event loop, I/O, TLS crypto)";
   if (
     fn === "postMessage" || fn === "structuredClone" || fn === "onmessage" ||

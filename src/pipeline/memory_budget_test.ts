@@ -61,11 +61,15 @@ Deno.test("budgetPlan: smaller limits give up speed before memory, never growing
   }
 });
 
-Deno.test("budgetPlan: 256 MiB keeps one decode worker and the row group room it names", () => {
+Deno.test("budgetPlan: 256 MiB keeps one decode worker, two batches in flight, and names the row group room", () => {
   const k = budgetPlan(256 * MiB, SETTINGS);
   assert.ok(k.plannedBytes <= 256 * MiB);
-  assert.ok(k.decodeThreads >= 1 && k.decodeThreads <= 2);
-  assert.ok(k.maxBatchBytes < 8 * MiB);
+  // One worker, still two batches in flight (smaller ones): waiting for each confirmation
+  // would cost more speed than the second worker.
+  assert.equal(k.decodeThreads, 1);
+  assert.equal(k.batchesInFlight, 2);
+  assert.equal(k.maxBatchBytes, 4 * MiB);
+  assert.equal(k.aheadBytes, 8 * MiB);
   // A row group decoded alone may use what the base and the smallest output leave.
   assert.equal(k.rowGroupBytes, 256 * MiB - BASE_BYTES - 2 * MiB);
   // A configured batch smaller than the plan's stays as configured.
