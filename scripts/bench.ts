@@ -101,7 +101,8 @@ const USAGE = `Usage: deno task bench [options]
   --memory-limit SIZE also run the pipeline with globals.memory_limit SIZE (e.g. 256MiB) and
                       report its peak RSS and its rate relative to the rate without a limit
   --profile           also run the pipeline under V8's CPU profiler (--cpu-prof, every isolate)
-                      and print where the collector's CPU goes, by category
+                      and print where the collector's CPU goes, by category (with
+                      --obfuscation-ratio, the pipeline with those rules too)
   --malloc-arena-max N  MALLOC_ARENA_MAX for the decode and collector processes (default
                       ${RUN_ENV.MALLOC_ARENA_MAX}, as the deployment files set it: scripts/compile.ts
                       RUN_ENV); 0 sets nothing: glibc's default, 8 arenas per core, unless the
@@ -394,11 +395,22 @@ async function main(args: string[]): Promise<number> {
           }
         }
         if (values.profile) {
-          const dir = await Deno.makeTempDir({ prefix: "seclake-bench-prof-" });
-          const run = await runPipeline(env, f, {}, { profileDir: dir });
-          log(`${f.label}: ${pipelineNote("profiled pipeline", r.rows, run)}`);
-          r.profile = await profileTable(dir, f.label, run.cpu.collector);
-          await Deno.remove(dir, { recursive: true }).catch(() => {});
+          // The pipeline, and with --obfuscation-ratio the pipeline with those rules too.
+          const kinds = [
+            { what: "", extra: {} },
+            ...(values["obfuscation-ratio"]
+              ? [{ what: " with obfuscation rules", extra: { obfuscation: OBFUSCATION_RULES } }]
+              : []),
+          ];
+          const tables: string[] = [];
+          for (const k of kinds) {
+            const dir = await Deno.makeTempDir({ prefix: "seclake-bench-prof-" });
+            const run = await runPipeline(env, f, {}, { ...k.extra, profileDir: dir });
+            log(`${f.label}: ${pipelineNote(`profiled pipeline${k.what}`, r.rows, run)}`);
+            tables.push(await profileTable(dir, `${f.label}${k.what}`, run.cpu.collector));
+            await Deno.remove(dir, { recursive: true }).catch(() => {});
+          }
+          r.profile = tables.join("\n\n");
         }
         if (values["slow-output"]) {
           r.slow = await runPipeline(env, f, {
