@@ -69,7 +69,8 @@ Deno.test("budgetPlan: 256 MiB keeps one decode worker, two batches in flight, a
   assert.equal(k.decodeThreads, 1);
   assert.equal(k.batchesInFlight, 2);
   assert.equal(k.maxBatchBytes, 4 * MiB);
-  assert.equal(k.aheadBytes, 8 * MiB);
+  assert.equal(k.aheadBytes, 4 * MiB);
+  assert.equal(k.readAheadBytes, 2 * MiB);
   // A row group decoded alone may use what the base and the smallest output leave.
   assert.equal(k.rowGroupBytes, 256 * MiB - BASE_BYTES - 2 * MiB);
   // A configured batch smaller than the plan's stays as configured.
