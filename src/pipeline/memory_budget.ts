@@ -18,8 +18,8 @@ const MiB = 1024 * 1024;
 
 /**
  * What the process holds before it reads any object: the runtime, the main isolate's heap, the
- * AWS SDK and the TLS stacks (measured: about 80 MiB of peak RSS for a collector run on a
- * 20-row object).
+ * AWS SDK and the TLS stacks (measured: 136 MiB of peak RSS for a collector run on a 20-row
+ * object with its two decode workers started, each of which is {@link WORKER_BYTES} or less).
  */
 export const BASE_BYTES = 96 * MiB;
 /** What one decode worker costs before it holds a row group: its isolate and heap. */
