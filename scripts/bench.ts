@@ -24,6 +24,13 @@
  * - **DuckDB** — `SET threads=1; COPY (SELECT * FROM read_parquet(f)) TO '/dev/null'
  *   (FORMAT json)` (`scripts/bench_duckdb.ts`), the anchor the rates are compared to.
  *
+ * - **CPU per event** (`scripts/bench_efficiency.ts`) — the collector's user + system CPU seconds
+ *   (the process, decode workers included) and DuckDB's, each less a run on a tiny file of the
+ *   same shape (`--baseline-rows`, 20 by default), per million events, and their ratio (the
+ *   efficiency); with `--obfuscation-ratio` the rate with obfuscation rules, with
+ *   `--memory-limit` the peak RSS and rate under `globals.memory_limit`, with `--profile` where
+ *   the collector's CPU goes (V8 profiles of every isolate, by category).
+ *
  * It prints one Markdown table, then one line per target, and writes every number to
  * `.tmp/bench/results-*.json`. Targets (reported, not asserted; {@link targets}): pipeline ≥ 1.0×
  * DuckDB on CloudTrail ZSTD; peak RSS ≤ 256 MB everywhere, slow output included.
@@ -39,7 +46,13 @@ import type { TestLake } from "../tests/helpers/lake.ts";
 import { MOTO_CA_FILE, motoPython, startMoto } from "../tests/helpers/moto.ts";
 import type { DecodeResult, Stage } from "./bench_decode.ts";
 import type { DuckDbResult } from "./bench_duckdb.ts";
-import { benchPlan, ensureInputs } from "./bench_inputs.ts";
+import { BENCH_SEED, benchPlan, ensureInputs } from "./bench_inputs.ts";
+import {
+  efficiencyTable,
+  efficiencyTargets,
+  OBFUSCATION_RULES,
+  profileTable,
+} from "./bench_efficiency.ts";
 import type { BenchFile } from "./bench_inputs.ts";
 import type { ParquetLayout } from "../tests/lib/ocsf_fixtures.ts";
 import type { ReceiverStatus } from "./bench_receiver.ts";
@@ -79,6 +92,17 @@ const USAGE = `Usage: deno task bench [options]
                       collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
                       replaces them), e.g. "--v8-flags=--max-semi-space-size=2" or
                       "--cpu-prof --cpu-prof-dir=DIR"
+  --row-groups LIST  CloudTrail ZSTD files only, one per row-group size in LIST (comma-separated,
+                      e.g. 20000,131072), of --rows rows each
+  --baseline-rows N   rows of the tiny file of the same shape whose pipeline and DuckDB runs are
+                      subtracted for the marginal CPU per event (default 20; 0: no baseline runs)
+  --obfuscation-ratio also run the pipeline with obfuscation rules (one path hashed, one IPv4
+                      pattern masked) and report its rate relative to the rate without
+  --memory-limit SIZE also run the pipeline with globals.memory_limit SIZE (e.g. 256MiB) and
+                      report its peak RSS and its rate relative to the rate without a limit
+  --profile           also run the pipeline under V8's CPU profiler (--cpu-prof, every isolate)
+                      and print where the collector's CPU goes, by category (with
+                      --obfuscation-ratio, the pipeline with those rules too)
   --malloc-arena-max N  MALLOC_ARENA_MAX for the decode and collector processes (default
                       ${RUN_ENV.MALLOC_ARENA_MAX}, as the deployment files set it: scripts/compile.ts
                       RUN_ENV); 0 sets nothing: glibc's default, 8 arenas per core, unless the
@@ -98,6 +122,19 @@ interface FileResult {
   pipeline?: PipelineResult;
   slow?: PipelineResult;
   duckdb?: DuckDbResult;
+  /** Rows of the tiny file whose runs are subtracted for the marginal CPU. */
+  baselineRows?: number;
+  baselinePipeline?: PipelineResult;
+  baselineDuckdb?: DuckDbResult;
+  /** The pipeline with {@link OBFUSCATION_RULES} (`--obfuscation-ratio`). */
+  obfuscated?: PipelineResult;
+  /** The pipeline with `globals.memory_limit` (`--memory-limit`). */
+  limited?: PipelineResult;
+  /** The slow pipeline (`--slow-output`) with `globals.memory_limit`. */
+  limitedSlow?: PipelineResult;
+  memoryLimit?: string;
+  /** Where the collector's CPU went (`--profile`): the category table. */
+  profile?: string;
 }
 
 /** One run of the collector process. */
@@ -160,6 +197,11 @@ async function main(args: string[]): Promise<number> {
         obfuscate: { type: "boolean", default: false },
         "batches-in-flight": { type: "string" },
         "malloc-arena-max": { type: "string", default: RUN_ENV.MALLOC_ARENA_MAX },
+        "row-groups": { type: "string" },
+        "baseline-rows": { type: "string", default: "20" },
+        "obfuscation-ratio": { type: "boolean", default: false },
+        "memory-limit": { type: "string" },
+        profile: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -200,11 +242,32 @@ async function main(args: string[]): Promise<number> {
   }
   const started = performance.now();
 
+  const baselineRows = Number(values["baseline-rows"]);
+  if (!(Number.isInteger(baselineRows) && baselineRows >= 0)) {
+    console.error(`--baseline-rows must be a whole number\n${USAGE}`);
+    return 2;
+  }
   let specs = benchPlan({
     quick: values.quick,
     rows: values.rows ? Number(values.rows) : undefined,
     layout: values.layout as ParquetLayout,
   });
+  if (values["row-groups"]) {
+    const sizes = values["row-groups"].split(",").map((n) => Number(n.trim()));
+    if (!sizes.every((n) => Number.isInteger(n) && n > 0)) {
+      console.error(`--row-groups must list whole numbers\n${USAGE}`);
+      return 2;
+    }
+    const rows = values.rows ? Number(values.rows) : values.quick ? 100_000 : 1_000_000;
+    specs = sizes.map((rowGroupSize) => ({
+      classUid: 6003,
+      rows,
+      rowGroupSize,
+      codec: "ZSTD",
+      layout: values.layout as ParquetLayout,
+      seed: BENCH_SEED,
+    }));
+  }
   const generationStart = performance.now();
   let files = await ensureInputs(values["cache-dir"], specs, {
     regenerate: values.regenerate,
@@ -213,6 +276,13 @@ async function main(args: string[]): Promise<number> {
   const generationSeconds = (performance.now() - generationStart) / 1000;
   if (values.only) files = files.filter((f) => f.label.includes(values.only!));
   specs = files.map((f) => f.spec);
+  // The tiny files of the same shapes, whose runs are subtracted (start-up is not counted).
+  const tiny = baselineRows > 0 && baselineRows < Math.min(...specs.map((sp) => sp.rows))
+    ? await ensureInputs(values["cache-dir"], specs.map((sp) => ({ ...sp, rows: baselineRows })), {
+      regenerate: values.regenerate,
+      log,
+    })
+    : undefined;
   log(
     `inputs ready in ${generationSeconds.toFixed(1)} s (${
       files.filter((f) => f.cached).length
@@ -225,6 +295,7 @@ async function main(args: string[]): Promise<number> {
     rows: f.spec.rows,
     fileBytes: f.bytes,
     generatedSeconds: f.generatedSeconds,
+    ...(tiny ? { baselineRows } : {}),
   }));
 
   // Decode and DuckDB first: nothing else runs on the machine meanwhile.
@@ -263,8 +334,12 @@ async function main(args: string[]): Promise<number> {
       log(
         `${f.label}: duckdb ${rate(r.rows, r.duckdb.seconds)} rows/s, peak ${
           mb(r.duckdb.peakRssBytes)
-        }`,
+        }, CPU ${r.duckdb.cpuSeconds} s`,
       );
+      if (tiny) {
+        r.baselineDuckdb = await best(repeat, () => runDuckDb(tiny[i]!.path));
+        log(`${f.label}: duckdb on ${baselineRows} rows, CPU ${r.baselineDuckdb.cpuSeconds} s`);
+      }
     }
   }
 
@@ -275,6 +350,68 @@ async function main(args: string[]): Promise<number> {
         const r = results[i]!;
         r.pipeline = await bestPipeline(repeat, () => runPipeline(env, f, {}));
         log(`${f.label}: ${pipelineNote("pipeline", r.rows, r.pipeline)}`);
+        if (tiny) {
+          r.baselinePipeline = await bestPipeline(repeat, () => runPipeline(env, tiny[i]!, {}));
+          log(
+            `${f.label}: ${
+              pipelineNote(`pipeline on ${baselineRows} rows`, baselineRows, r.baselinePipeline)
+            }`,
+          );
+        }
+        if (values["obfuscation-ratio"]) {
+          r.obfuscated = await bestPipeline(
+            repeat,
+            () => runPipeline(env, f, {}, { obfuscation: OBFUSCATION_RULES }),
+          );
+          log(
+            `${f.label}: ${pipelineNote("pipeline with obfuscation rules", r.rows, r.obfuscated)}`,
+          );
+        }
+        if (values["memory-limit"]) {
+          r.memoryLimit = values["memory-limit"];
+          r.limited = await bestPipeline(
+            repeat,
+            () => runPipeline(env, f, {}, { memoryLimit: values["memory-limit"] }),
+          );
+          log(
+            `${f.label}: ${
+              pipelineNote(`pipeline with memory_limit ${r.memoryLimit}`, r.rows, r.limited)
+            }`,
+          );
+          if (values["slow-output"]) {
+            r.limitedSlow = await runPipeline(env, f, {
+              downMs: Number(values["down-ms"]),
+              rateBytes: Number(values["rate-mb"]) * 1e6,
+            }, { memoryLimit: values["memory-limit"] });
+            log(
+              `${f.label}: ${
+                pipelineNote(
+                  `slow pipeline with memory_limit ${r.memoryLimit}`,
+                  r.rows,
+                  r.limitedSlow,
+                )
+              }`,
+            );
+          }
+        }
+        if (values.profile) {
+          // The pipeline, and with --obfuscation-ratio the pipeline with those rules too.
+          const kinds = [
+            { what: "", extra: {} },
+            ...(values["obfuscation-ratio"]
+              ? [{ what: " with obfuscation rules", extra: { obfuscation: OBFUSCATION_RULES } }]
+              : []),
+          ];
+          const tables: string[] = [];
+          for (const k of kinds) {
+            const dir = await Deno.makeTempDir({ prefix: "seclake-bench-prof-" });
+            const run = await runPipeline(env, f, {}, { ...k.extra, profileDir: dir });
+            log(`${f.label}: ${pipelineNote(`profiled pipeline${k.what}`, r.rows, run)}`);
+            tables.push(await profileTable(dir, `${f.label}${k.what}`, run.cpu.collector));
+            await Deno.remove(dir, { recursive: true }).catch(() => {});
+          }
+          r.profile = tables.join("\n\n");
+        }
         if (values["slow-output"]) {
           r.slow = await runPipeline(env, f, {
             downMs: Number(values["down-ms"]),
@@ -291,7 +428,11 @@ async function main(args: string[]): Promise<number> {
   const totalSeconds = (performance.now() - started) / 1000;
   console.log(table(results, values["slow-output"]));
   if (values.stages) console.log("\n" + stageTable(results));
-  console.log("\n" + targets(results).join("\n"));
+  if (results.some((r) => r.pipeline || r.duckdb)) {
+    console.log("\n" + efficiencyTable(results));
+  }
+  for (const r of results) if (r.profile) console.log("\n" + r.profile);
+  console.log("\n" + [...targets(results), ...efficiencyTargets(results)].join("\n"));
   console.log(
     `\n${files.length} files, ${
       results.reduce((n, r) => n + r.rows, 0).toLocaleString("en-US")
@@ -620,12 +761,14 @@ function configYaml(
   port: number,
   state: string,
   localDir: string,
+  extra: RunExtra = {},
 ): string {
   const c = env.certs;
   const events = source === "directory"
     ? []
     : ["wait_time_seconds: 1", "visibility_timeout_seconds: 300"];
-  if (obfuscate) events.push(`obfuscation: ${OBFUSCATION}`);
+  const rules = extra.obfuscation ?? (obfuscate ? OBFUSCATION : undefined);
+  if (rules) events.push(`obfuscation: ${rules}`);
   const services = events.length === 0 ? "" : `    services:
       events: { ${events.join(", ")} }
 `;
@@ -647,7 +790,9 @@ ${services}`;
   id: bench
   name: seclake-bench
   persistence: { type: filesystem, directory_name: ${state} }
-  log_level: info${decodeThreads === undefined ? "" : `\n  decode_threads: ${decodeThreads}`}
+  log_level: info${decodeThreads === undefined ? "" : `\n  decode_threads: ${decodeThreads}`}${
+    extra.memoryLimit === undefined ? "" : `\n  memory_limit: ${extra.memoryLimit}`
+  }
 outputs:
   devo_1:
     type: devo_platform
@@ -682,10 +827,21 @@ let batchesInFlight: string | undefined;
  */
 let measuredEnv: Record<string, string> = {};
 
+/** What one pipeline run changes: obfuscation rules, a memory limit, a CPU profile. */
+interface RunExtra {
+  /** Obfuscation rules (YAML flow style), instead of those of `--obfuscate`. */
+  obfuscation?: string;
+  /** `globals.memory_limit`, as written in YAML. */
+  memoryLimit?: string;
+  /** Where the collector writes its CPU profiles (`--cpu-prof`). */
+  profileDir?: string;
+}
+
 async function runPipeline(
   env: PipelineEnv,
   f: BenchFile,
   slow: { downMs?: number; rateBytes?: number },
+  extra: RunExtra = {},
 ): Promise<PipelineResult> {
   const n = ++runNo;
   // A lake (bucket and queue) per run: a failed run's message cannot spill into the next.
@@ -695,7 +851,7 @@ async function runPipeline(
     visibilityTimeout: 300,
   });
   try {
-    return await runPipelineOn(env, lake, n, f, slow);
+    return await runPipelineOn(env, lake, n, f, slow, extra);
   } finally {
     lake.destroy();
   }
@@ -707,6 +863,7 @@ async function runPipelineOn(
   n: number,
   f: BenchFile,
   slow: { downMs?: number; rateBytes?: number },
+  extra: RunExtra,
 ): Promise<PipelineResult> {
   const key = `aws/BENCH/2.0/region=us-east-1/accountId=111122223333/eventDay=20240410/` +
     `run${n}-${f.label.replaceAll(" ", "-")}.gz.parquet`;
@@ -724,7 +881,7 @@ async function runPipelineOn(
   const config = join(runDir, "config.yaml");
   await Deno.writeTextFile(
     config,
-    configYaml(env, lake, receiver.port, join(runDir, "state"), localDir),
+    configYaml(env, lake, receiver.port, join(runDir, "state"), localDir, extra),
   );
   const timeFile = join(runDir, "time.txt");
   const stderrFile = join(runDir, "collector.log");
@@ -745,6 +902,7 @@ async function runPipelineOn(
       V8_FLAGS_OPTION,
       "--quiet",
       ...denoFlags,
+      ...(extra.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${extra.profileDir}`] : []),
       "main.ts",
       "run",
       "--config",

@@ -2,7 +2,8 @@
  * The DuckDB anchor of the benchmark, meant to run in its own process: one thread converts a
  * Parquet file to newline-delimited JSON (`COPY (SELECT * FROM read_parquet(f)) TO out
  * (FORMAT json)`) and the script prints one JSON object with the rows, the time, the bytes
- * written and the process's peak RSS (`VmHWM`). The output goes to a scratch file that is
+ * written, the process's peak RSS (`VmHWM`) and its CPU seconds (user + system, start-up included:
+ * the benchmark subtracts a run on a tiny file). The output goes to a scratch file that is
  * removed afterwards (its size is the output size); `--out /dev/null` discards it instead.
  *
  * ```sh
@@ -23,7 +24,16 @@ export interface DuckDbResult {
   bytes: number;
   seconds: number;
   peakRssBytes: number;
+  /** User + system CPU seconds of the whole process, from its start to the end of the copy. */
+  cpuSeconds: number;
   version: string;
+}
+
+/** User + system CPU seconds this process used so far (`/proc/self/stat`, USER_HZ 100). */
+export function selfCpuSeconds(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -49,6 +59,7 @@ async function main(args: string[]): Promise<number> {
     `COPY (SELECT * FROM read_parquet(${quote(file)})) TO ${quote(out)} (FORMAT json)`,
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = selfCpuSeconds();
   const rows = Number(result.rowsChanged);
   let bytes = 0;
   if (values.out === undefined) {
@@ -62,6 +73,7 @@ async function main(args: string[]): Promise<number> {
     bytes,
     seconds,
     peakRssBytes: procMemory().peakRssBytes,
+    cpuSeconds,
     version,
   };
   console.log(JSON.stringify(r));

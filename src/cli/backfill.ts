@@ -41,6 +41,7 @@ import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
 import { EXIT } from "./exit_codes.ts";
 import { parseCommand, usageError } from "./usage.ts";
 import type { DecodePool } from "../parquet/decode.ts";
@@ -264,8 +265,13 @@ async function backfillInputs(
   let decodePool: DecodePool | undefined;
   const telemetry = new Telemetry();
   try {
-    for (const o of config.outputs) outputs.push(await createOutput(o));
-    decodePool = startDecodePool(config.globals); // as `seclake run` has them
+    // As `seclake run` has them: within the memory budget.
+    const memory = memoryPlan(config);
+    logMemoryPlan(memory, telemetry);
+    for (const o of config.outputs) {
+      outputs.push(await createOutput(budgetedOutput(o, memory.knobs)));
+    }
+    decodePool = startDecodePool(config.globals, memory.knobs);
     shown.display = startProgressDisplay(progress, {
       terminal,
       log: (line) => telemetry.emit("backfill_progress", { line }),
@@ -283,7 +289,9 @@ async function backfillInputs(
           input,
           compileObfuscation(input.services.events.obfuscation),
           decodePool,
+          memory.knobs,
         ),
+        maxConcurrentObjects: memory.knobs.maxConcurrentObjects,
         telemetry,
         progress,
         signal,

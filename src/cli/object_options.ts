@@ -5,7 +5,8 @@
  * @module
  */
 import type { Config, GlobalsConfig, InputConfig } from "../config/types.ts";
-import { DecodePool } from "../parquet/decode.ts";
+import { DecodePool, limitsFor } from "../parquet/decode.ts";
+import type { BudgetKnobs } from "../pipeline/memory_budget.ts";
 import type { InputObjectOptions } from "../pipeline/object_processor.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { tagChooser } from "../source/partition.ts";
@@ -13,24 +14,46 @@ import { LineFormatter } from "../transform/line.ts";
 
 /**
  * The decode workers of `globals.decode_threads` (at most one per CPU), started in the
- * background; undefined for 0 (decoding on the main thread).
+ * background, as many and holding as much as the memory plan `knobs` allows; undefined for 0
+ * (decoding on the main thread).
  */
-export function startDecodePool(globals: GlobalsConfig): DecodePool | undefined {
-  const threads = Math.min(globals.decode_threads, navigator.hardwareConcurrency || 1);
+export function startDecodePool(
+  globals: GlobalsConfig,
+  knobs?: BudgetKnobs,
+): DecodePool | undefined {
+  const threads = Math.min(
+    knobs?.decodeThreads ?? globals.decode_threads,
+    navigator.hardwareConcurrency || 1,
+  );
   if (threads < 1) return undefined;
-  const pool = new DecodePool({ threads });
+  const pool = new DecodePool({
+    threads,
+    aheadBytes: knobs?.aheadBytes,
+    readAheadBytes: knobs?.readAheadBytes,
+  });
   void pool.prestart();
   return pool;
 }
 
-/** The options every object of `input` is processed with: its obfuscation and size limits. */
+/**
+ * The options every object of `input` is processed with: its obfuscation and size limits, and
+ * the reads and row groups the memory plan `knobs` allows.
+ */
 export function inputObjectOptions(
   input: InputConfig,
   obfuscator: Obfuscator | undefined,
   decodePool: DecodePool | undefined,
+  knobs?: BudgetKnobs,
 ): InputObjectOptions {
   return {
     obfuscator,
+    ...(knobs?.rowGroupBytes === undefined ? {} : {
+      parquetLimits: {
+        ...limitsFor(input.max_object_bytes),
+        maxRowGroupMemoryBytes: knobs.rowGroupBytes,
+      },
+    }),
+    ...(knobs === undefined ? {} : { groupReadBytes: knobs.groupReadBytes }),
     maxObjectBytes: input.max_object_bytes,
     maxEventBytes: input.max_event_bytes,
     oversizedEvents: input.oversized_events,

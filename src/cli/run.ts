@@ -28,6 +28,8 @@ import { expiringCertificates } from "../output/cert_expiry.ts";
 import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
+import type { MemoryPlan } from "./memory.ts";
 import { selector } from "../source/partition.ts";
 import { lakeSource, prePullWanted } from "./backfill.ts";
 import { runPrePullBackfill } from "../pipeline/prepull.ts";
@@ -61,6 +63,7 @@ interface RunContext {
   readonly timers: ReturnType<typeof setInterval>[];
   readonly health: { lastLoop: number; queueOk: boolean; started: boolean };
   decodePool?: DecodePool;
+  memory?: MemoryPlan;
 }
 
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
@@ -95,9 +98,13 @@ export async function runMain(config: Config, given: RunOptions = {}): Promise<R
     for (const w of widenings) {
       telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
     }
+    // The memory budget sizes the outputs' batches, the decode workers and the reads.
+    ctx.memory = memoryPlan(config);
+    logMemoryPlan(ctx.memory, telemetry);
+    const knobs = ctx.memory.knobs;
     for (const o of config.outputs) {
       ctx.outputs.push(
-        await createOutput(o, widenings, () => {
+        await createOutput(budgetedOutput(o, knobs), widenings, () => {
           if (stop.signal.aborted) return;
           telemetry.emit("output_closed", { output: o.name });
           stop.abort();
@@ -105,7 +112,7 @@ export async function runMain(config: Config, given: RunOptions = {}): Promise<R
       );
     }
     // Decode workers, shared by every input; loaded while the queue is polled.
-    ctx.decodePool = startDecodePool(g);
+    ctx.decodePool = startDecodePool(g, knobs);
     if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
     warnAtStart(config, telemetry);
     startReports(ctx);
@@ -249,7 +256,12 @@ async function runInput(ctx: RunContext, input: InputConfig): Promise<boolean> {
   ctx.stores.push(state);
   const obfuscator = compileObfuscation(input.services.events.obfuscation);
   // The same for the queue's objects and the backfill's.
-  const objectOptions = inputObjectOptions(input, obfuscator, ctx.decodePool);
+  const objectOptions = inputObjectOptions(
+    input,
+    obfuscator,
+    ctx.decodePool,
+    ctx.memory?.knobs,
+  );
   telemetry.emit("input_ready", { input: input.name, type: input.type });
   telemetry.emit("completed_objects_remembered", {
     input: input.name,
@@ -340,7 +352,10 @@ function liveOptions(
     outputs: ctx.outputs,
     formatterFor: paths.formatterFor,
     select: selector({ ...events, accounts: input.accounts, regions: input.regions }),
-    maxConcurrent: events.max_concurrent_objects,
+    maxConcurrent: Math.min(
+      events.max_concurrent_objects,
+      ctx.memory?.knobs.maxConcurrentObjects ?? Infinity,
+    ),
     maxMessages: events.max_messages,
     waitSeconds: input.type === "directory" ? 0 : events.wait_time_seconds,
     visibilitySeconds: events.visibility_timeout_seconds,

@@ -179,6 +179,8 @@ export interface GlobalsConfig {
   readonly memory_report_period_seconds: number;
   readonly shutdown_timeout_seconds: number;
   readonly max_in_flight_bytes: number;
+  /** Bytes of memory to keep to; absent: the cgroup's limit less headroom; 0: no limit. */
+  readonly memory_limit?: number;
   readonly queue_depth_poll_seconds: number;
   /** Decode threads (workers); 0 or 1: decode on the main thread. */
   readonly decode_threads: number;

@@ -288,6 +288,14 @@ export const RUNTIME_ERRORS = {
     "The object's last bytes are not the Parquet end marker `PAR1`: a file of another kind beside the data (a log, a manifest, an export) in a source's folder. It is skipped without being decoded and counted (seclake_objects_skipped_total{reason=not_parquet}); its message is not retried. A key ending in `.parquet` promises Parquet: without the marker it fails as damaged instead (DataError 601).",
     "Nothing needs doing if the file is not meant to be read. If it should hold events, check what writes the source: Security Lake's sources are Parquet.",
   ),
+  ROW_GROUP_OVER_BUDGET: entry(
+    613,
+    "DataError",
+    "Row group larger than the memory budget",
+    false,
+    "A row group of the object needs more memory to decode (its compressed bytes, read, plus what its pages declare uncompressed) than the memory budget leaves for one row group even when nothing else is decoded: globals.memory_limit, or the container's memory limit less headroom, less the collector's own needs. It is refused before it is read, rather than the collector being killed for running out of memory.",
+    "Raise globals.memory_limit (and the container's memory limit) above the size the message names, or have the writer use smaller row groups. The same object fails the same way: without a redrive policy its message is quarantined at its first receive.",
+  ),
   STATE_IO: entry(
     700,
     "StateError",

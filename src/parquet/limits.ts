@@ -51,6 +51,11 @@ export interface ParquetLimits {
   readonly maxPageBytes: number;
   /** Most values (including nulls) in one page. Default 4,194,304. */
   readonly maxPageValues: number;
+  /**
+   * Most bytes decoding one row group may need (see {@link rowGroupMemory}): the memory budget
+   * leaves no more for a row group decoded alone (`DataError` 613). Default: no budget.
+   */
+  readonly maxRowGroupMemoryBytes?: number;
 }
 
 /**
@@ -108,6 +113,15 @@ export const OUTPUT_RATIO = 100;
 /** The most bytes of events an object of `objectBytes` bytes may produce. */
 export function outputBudget(objectBytes: number): number {
   return Math.max(OUTPUT_FLOOR_BYTES, OUTPUT_RATIO * objectBytes);
+}
+
+/**
+ * The memory decoding a row group needs at most, from what its footer declares: its compressed
+ * bytes (read) plus its pages' uncompressed bytes (inflated; a writer that puts one page in each
+ * column chunk makes the reader hold them all at once).
+ */
+export function rowGroupMemory(compressed: number, uncompressed: number): number {
+  return compressed + uncompressed;
 }
 
 /** The most uncompressed bytes a row group of `compressed` bytes may hold. */
@@ -282,6 +296,16 @@ export function checkRowGroup(
       name,
       `row group ${g} declares ${uncompressed} uncompressed bytes in ${compressed} compressed bytes (at most ${groupCap} accepted)`,
       { row_group: g },
+    );
+  }
+  const need = rowGroupMemory(compressed, uncompressed);
+  const budget = limits.maxRowGroupMemoryBytes;
+  if (budget !== undefined && need > budget) {
+    fail(
+      "ROW_GROUP_OVER_BUDGET",
+      name,
+      `row group ${g} needs ${need} bytes to decode (${compressed} compressed, ${uncompressed} uncompressed), more than the ${budget} bytes the memory budget leaves for one row group`,
+      { row_group: g, row_group_bytes: need, budget_bytes: budget },
     );
   }
   const maxRows = Math.min(limits.maxRowGroupRows, Math.max(65_536, 4 * compressed));

@@ -44,7 +44,7 @@ export class ReadGuard {
 
   /**
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
-   * 601, 605 or 606 on the first violation.
+   * 601, 605, 606 or 613 on the first violation.
    */
   constructor(metadata: FileMetaData, byteLength: number, limits: ParquetLimits, name: string) {
     this.#limits = limits;

@@ -34,6 +34,8 @@ export interface BackfillCommandRun extends CommandJob {
   signal: AbortSignal;
   /** Opens the bucket's lister and object reader (the CLI builds them from AWS clients). */
   open: (telemetry: Telemetry) => LakeSource;
+  /** Most objects read at once, as the memory budget allows. Default: no limit. */
+  maxConcurrentObjects?: number;
 }
 
 /** Backfills `o.input` over the job's window; the summary of the pass. */
@@ -77,7 +79,7 @@ export async function runBackfillCommand(o: BackfillCommandRun): Promise<Backfil
       formatterFor: o.formatterFor,
       state,
       cursor,
-      concurrency: input.backfill_concurrency,
+      concurrency: Math.min(input.backfill_concurrency, o.maxConcurrentObjects ?? Infinity),
       signal: o.signal,
       shutdownTimeoutMs: config.globals.shutdown_timeout_seconds * 1000,
       telemetry: o.telemetry,

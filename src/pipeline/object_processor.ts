@@ -73,6 +73,7 @@ export type InputObjectOptions = Pick<
   | "parquetLimits"
   | "onTruncated"
   | "decodePool"
+  | "groupReadBytes"
 >;
 
 /** Options for {@link processObject}. */
@@ -130,6 +131,11 @@ export interface ProcessObjectOptions {
    * this thread. Default: none, decode on this thread.
    */
   decodePool?: DecodePool;
+  /**
+   * A row group of at most this many compressed bytes is read in one request; a larger one in
+   * windows as its rows are reached (the memory budget lowers it). Default 16 MiB.
+   */
+  groupReadBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -346,6 +352,7 @@ class ObjectDelivery {
       header: () => encoder.encode(formatter.header()),
       sliceBytes: chunkBytes,
       limits: this.#limits,
+      groupReadBytes: options.groupReadBytes,
       // Events are cut off while they are built; obfuscation rules see events whole, and
       // their lines are fitted afterwards.
       ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),

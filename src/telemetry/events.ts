@@ -63,6 +63,14 @@ export const EVENTS = {
     count: () => {},
     metrics: [],
   },
+  memory_limit: {
+    level: "info",
+    category: "main",
+    message:
+      "Memory limit {limit} (from {source}; container limit {cgroup}): {decode_threads} decode threads, read-ahead {read_ahead_bytes} bytes, {ahead_bytes} bytes of lines ahead per thread, row groups read whole up to {group_read_bytes} bytes, batches in flight {batches_in_flight} of at most {max_batch_bytes} bytes; a row group may need {row_group}",
+    count: () => {},
+    metrics: [],
+  },
   decode_workers: {
     level: "info",
     category: "main",
