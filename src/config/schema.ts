@@ -4,8 +4,27 @@
  * the generated `docs/configuration.md` and `config.example.yaml` all read this table.
  * @module
  */
-import { bool, choice, int, list, obj, str } from "./spec.ts";
-import type { ObjectSpec, Pattern } from "./spec.ts";
+import { bool, choice, GiB, int, KiB, list, MiB, obj, str } from "./spec.ts";
+import type { ObjectSpec } from "./spec.ts";
+import {
+  ACCESS_KEY_ID,
+  ACCOUNT_ID,
+  ACCOUNT_VALUE,
+  BUCKET,
+  FIELD_PATH,
+  LISTEN,
+  NAME,
+  PROXY_URL,
+  QUEUE_ARN,
+  QUEUE_NAME,
+  REGION,
+  REGION_VALUE,
+  ROLE_ARN,
+  SOURCE,
+  TAG,
+  URL_FORM,
+} from "./forms.ts";
+import { output } from "./schema_output.ts";
 
 export { acceptsFile, isMasked } from "./spec.ts";
 export type {
@@ -18,10 +37,6 @@ export type {
   ScalarSpec,
   Spec,
 } from "./spec.ts";
-
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const GiB = 1024 * MiB;
 
 /** The Devo table Security Lake events go to unless configured otherwise. */
 export const DEFAULT_TAG = "cloud.aws.amazon.security_lake.events";
@@ -46,103 +61,6 @@ export const LAKE_BUCKET_PREFIX = "aws-security-data-lake-";
 
 /** Replacement written by the `mask` obfuscation method unless `value` says otherwise. */
 export const DEFAULT_MASK = "****SANITIZED****";
-
-const TAG: Pattern = {
-  re: /^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+){2,}$/,
-  form:
-    "a Devo tag of three or more dot-separated words, e.g. cloud.aws.amazon.security_lake.events",
-  code: "CONFIG_TAG",
-};
-const REGION: Pattern = {
-  re: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/,
-  form: "an AWS region code such as us-east-1",
-  code: "CONFIG_REGION",
-};
-const QUEUE_NAME: Pattern = {
-  re: /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
-  form: "an SQS queue name (1 to 80 letters, digits, hyphens or underscores), not a URL or ARN",
-  code: "CONFIG_QUEUE_NAME",
-};
-const ADDRESS: Pattern = {
-  re:
-    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$|^\[?[0-9A-Fa-f:.]+\]?$/,
-  form: "a host name or IP address without scheme, port or path, e.g. collector-eu.devo.io",
-  code: "CONFIG_ADDRESS",
-};
-const URL_FORM: Pattern = {
-  re: /^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/,
-  form: "an http:// or https:// URL",
-  code: "CONFIG_URL",
-};
-const PROXY_URL: Pattern = {
-  re: /^http:\/\/([^\s/?#@]+@)?[^\s/?#@]+\/?$/,
-  form: "an http:// proxy URL such as http://proxy.example.com:3128 (user:password@ allowed)",
-  code: "CONFIG_URL",
-};
-const ACCOUNT_ID: Pattern = {
-  re: /^\d{12}$/,
-  form: "a 12-digit AWS account id",
-  code: "CONFIG_ACCOUNT_ID",
-};
-const QUEUE_ARN: Pattern = {
-  re: /^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
-  form:
-    "an SQS queue ARN such as arn:aws:sqs:us-east-1:123456789012:AmazonSecurityLake-00000000-0000-Main-Queue",
-  code: "CONFIG_QUEUE_ARN",
-};
-/**
- * A partition value of the lake's keys (`accountId=`, `region=`): AWS account ids and regions,
- * and for custom sources whatever their writer puts there (`external`, Azure subscription ids,
- * GCP project ids). Not empty, no slash, `=`, space or control character.
- */
-const PARTITION_VALUE = /^[A-Za-z0-9_.:@+-]{1,128}$/;
-const ACCOUNT_VALUE: Pattern = {
-  re: PARTITION_VALUE,
-  form:
-    "an accountId= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as 123456789012 or external_acme",
-  code: "CONFIG_PARTITION_VALUE",
-};
-const REGION_VALUE: Pattern = {
-  re: PARTITION_VALUE,
-  form:
-    "a region= value as the keys hold it (1 to 128 letters, digits or _ . : @ + -), such as us-east-1",
-  code: "CONFIG_PARTITION_VALUE",
-};
-const ROLE_ARN: Pattern = {
-  re: /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/,
-  form: "an IAM role ARN such as arn:aws:iam::123456789012:role/seclake",
-  code: "CONFIG_ROLE_ARN",
-};
-const BUCKET: Pattern = {
-  re: /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
-  form: "an S3 bucket name (3 to 63 lowercase letters, digits, dots or hyphens), not a URL",
-  code: "CONFIG_BUCKET",
-};
-const SOURCE: Pattern = {
-  re: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
-  form: "a Security Lake source name such as CLOUD_TRAIL_MGMT",
-  code: "CONFIG_SOURCE_NAME",
-};
-const LISTEN: Pattern = {
-  re:
-    /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)?(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))?$/,
-  form: "host:port, host or :port (port 1–65535), e.g. 0.0.0.0:9464",
-  code: "CONFIG_LISTEN",
-};
-const FIELD_PATH: Pattern = {
-  re:
-    /^(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?(\.(\*|[A-Za-z_@$][\w@$-]*|"(?:[^"\\]|\\.)*")(\[\])?)*$/,
-  form:
-    'a dotted OCSF field path such as actor.user.email_addr or observables[].value (* matches any key or list element, [] every element of a list; a name holding dots goes in double quotes: unmapped."x.forwarded.for")',
-};
-const NAME: Pattern = {
-  re: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/,
-  form: "a name of up to 64 letters, digits, underscores, dots or hyphens",
-};
-const ACCESS_KEY_ID: Pattern = {
-  re: /^[A-Za-z0-9]{4,128}$/,
-  form: "an access key id such as AKIAIOSFODNN7EXAMPLE (letters and digits only)",
-};
 
 const credentials = (description: string, sameAs?: string) =>
   obj(description, {
@@ -204,87 +122,6 @@ const credentials = (description: string, sameAs?: string) =>
       },
     ],
   });
-
-const output = obj("One output. Its key names it in logs and metrics.", {
-  type: choice(
-    "devo_platform: Devo over mutual TLS; relay: plain TCP syslog to a relay; console: one line per event on standard output.",
-    ["devo_platform", "relay", "console"],
-    { required: true, example: "devo_platform" },
-  ),
-  config: obj("Settings of this output.", {
-    address: str("Host name or IP address of the receiver (devo_platform, relay).", {
-      pattern: ADDRESS,
-      example: "collector-eu.devo.io",
-    }),
-    port: int("TCP port of the receiver (devo_platform, relay).", {
-      min: 1,
-      max: 65535,
-      example: "443",
-    }),
-    chain: str(
-      "PEM file with the CA chain that signs the receiver's certificate (Devo's chain.crt).",
-      { example: "certs/chain.crt" },
-    ),
-    cert: str("PEM file with the client certificate (the Devo domain's certificate).", {
-      example: "certs/domain.crt",
-    }),
-    key: str(
-      "PEM file with the client certificate's private key, unencrypted; its contents are never shown.",
-      { example: "certs/domain.key" },
-    ),
-    hostname: str("Host name written in each syslog header; absent means this machine's name.", {
-      example: "seclake-1.example.com",
-      exampleOnly: true,
-    }),
-    connect_timeout_seconds: int("Time allowed to open a connection and finish the handshake.", {
-      default: 15,
-      unit: "seconds",
-      min: 1,
-      max: 300,
-    }),
-    confirm_timeout_seconds: int(
-      "Time allowed for the receiver to confirm a batch by closing its side after ours.",
-      { default: 30, unit: "seconds", min: 1, max: 600 },
-    ),
-    max_batch_bytes: int(
-      "Bytes written per connection (one batch) before delivery is confirmed: the commit size.",
-      { default: 8 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB },
-    ),
-    batches_in_flight: int(
-      "Batches sent before the oldest is confirmed: 2 writes the next batch while the one before is confirmed, so the output does not wait for each confirmation; 1 waits, and a crash or a receiver outage then repeats at most one batch instead of two.",
-      { default: 2, min: 1, max: 2 },
-    ),
-    commit_interval_seconds: int(
-      "Longest time a batch waits for more events before it is committed (sent and confirmed).",
-      { default: 2, unit: "seconds", min: 1, max: 300 },
-    ),
-    retries: int("Attempts to deliver one batch before the objects in it are failed.", {
-      default: 5,
-      min: 1,
-      max: 100,
-    }),
-    senders: int("Connections used in parallel (devo_platform, relay).", {
-      default: 1,
-      min: 1,
-      max: 16,
-    }),
-  }),
-}, {
-  relations: [
-    {
-      kind: "requiredFor",
-      fields: ["config.address", "config.port", "config.chain", "config.cert", "config.key"],
-      when: { key: "type", is: ["devo_platform"] },
-      label: "output type",
-    },
-    {
-      kind: "requiredFor",
-      fields: ["config.address", "config.port"],
-      when: { key: "type", is: ["relay"] },
-      label: "output type",
-    },
-  ],
-});
 
 const obfuscationRule = obj("One obfuscation rule.", {
   paths: list(

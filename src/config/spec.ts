@@ -15,6 +15,11 @@ export interface Pattern {
   readonly code?: ErrorCode;
 }
 
+/** Byte units for sizes in the schema. */
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
 /** Fields every node of the schema has. */
 interface BaseSpec {
   /** One or two sentences for the docs; the first also appears in error messages. */
