@@ -94,64 +94,87 @@ export async function runMain(config: Config, given: RunOptions = {}): Promise<R
       await probeStateDir(join(g.persistence.directory_name, input.name));
     }
     server = await startEndpoints(ctx);
-    const widenings = await devoTrustWidenings(config);
-    for (const w of widenings) {
-      telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
-    }
-    // The memory budget sizes the outputs' batches, the decode workers and the reads.
-    ctx.memory = memoryPlan(config);
-    logMemoryPlan(ctx.memory, telemetry);
-    const knobs = ctx.memory.knobs;
-    for (const o of config.outputs) {
-      ctx.outputs.push(
-        await createOutput(budgetedOutput(o, knobs), widenings, () => {
-          if (stop.signal.aborted) return;
-          telemetry.emit("output_closed", { output: o.name });
-          stop.abort();
-        }),
-      );
-    }
-    // Decode workers, shared by every input; loaded while the queue is polled.
-    ctx.decodePool = startDecodePool(g, knobs);
-    if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
+    await startOutputs(ctx, stop);
     warnAtStart(config, telemetry);
     startReports(ctx);
     const results = await Promise.allSettled(config.inputs.map((input) => runInput(ctx, input)));
-    let ok = true;
-    for (const r of results) {
-      if (r.status === "rejected") {
-        ok = false;
-        const e = r.reason;
-        telemetry.emit("error", { error: errorMessage(e), error_id: (e as { id?: number }).id });
-        if (results.length === 1) throw e;
-      } else if (!r.value) ok = false;
-    }
-    const m = telemetry.metrics;
-    telemetry.emit("run_finished", {
-      messages: m.messagesReceived.total(),
-      deleted: m.messagesDeleted.total(),
-      objects: m.objects.get({ result: "delivered" }),
-      skipped: m.objects.get({ result: "skipped" }),
-      failed: m.objects.get({ result: "failed" }),
-      duplicates: m.duplicatesFiltered.total(),
-    });
-    return { ok, telemetry };
+    return { ok: runVerdict(ctx, results), telemetry };
   } finally {
     given.signal?.removeEventListener("abort", abort);
-    ctx.decodePool?.close();
-    for (const t of ctx.timers) clearInterval(t);
-    await Promise.allSettled(ctx.outputs.map((o) => o.close()));
-    for (const o of ctx.outputs) {
-      telemetry.emit("output_confirmed_total", {
-        output: o.name,
-        events: o.stats.eventsSent,
-        bytes: o.stats.bytesSent,
-      });
-    }
-    await Promise.allSettled(ctx.stores.map((s) => s.close()));
-    for (const c of ctx.clients) c.destroy();
-    await server?.close();
+    await closeRun(ctx, server);
   }
+}
+
+/**
+ * The outputs, within the memory budget (which also sizes the decode workers and the reads), and
+ * the decode workers shared by every input; a console output whose reader went away aborts `stop`.
+ */
+async function startOutputs(ctx: RunContext, stop: AbortController): Promise<void> {
+  const { config, telemetry } = ctx;
+  const widenings = await devoTrustWidenings(config);
+  for (const w of widenings) {
+    telemetry.emit("devo_trust_widened", { setting: w.what, value: w.value });
+  }
+  ctx.memory = memoryPlan(config);
+  logMemoryPlan(ctx.memory, telemetry);
+  const knobs = ctx.memory.knobs;
+  for (const o of config.outputs) {
+    ctx.outputs.push(
+      await createOutput(budgetedOutput(o, knobs), widenings, () => {
+        if (stop.signal.aborted) return;
+        telemetry.emit("output_closed", { output: o.name });
+        stop.abort();
+      }),
+    );
+  }
+  // Decode workers, shared by every input; loaded while the queue is polled.
+  ctx.decodePool = startDecodePool(config.globals, knobs);
+  if (ctx.decodePool) telemetry.emit("decode_workers", { threads: ctx.decodePool.threads });
+}
+
+/**
+ * Whether every input ended well; logs the run's totals. An input that threw is logged, and
+ * thrown again when it is the only one.
+ */
+function runVerdict(ctx: RunContext, results: PromiseSettledResult<boolean>[]): boolean {
+  const { telemetry } = ctx;
+  let ok = true;
+  for (const r of results) {
+    if (r.status === "rejected") {
+      ok = false;
+      const e = r.reason;
+      telemetry.emit("error", { error: errorMessage(e), error_id: (e as { id?: number }).id });
+      if (results.length === 1) throw e;
+    } else if (!r.value) ok = false;
+  }
+  const m = telemetry.metrics;
+  telemetry.emit("run_finished", {
+    messages: m.messagesReceived.total(),
+    deleted: m.messagesDeleted.total(),
+    objects: m.objects.get({ result: "delivered" }),
+    skipped: m.objects.get({ result: "skipped" }),
+    failed: m.objects.get({ result: "failed" }),
+    duplicates: m.duplicatesFiltered.total(),
+  });
+  return ok;
+}
+
+/** Stops the decode workers and timers, closes outputs, stores, clients and the endpoints. */
+async function closeRun(ctx: RunContext, server: MetricsServer | undefined): Promise<void> {
+  const { telemetry } = ctx;
+  ctx.decodePool?.close();
+  for (const t of ctx.timers) clearInterval(t);
+  await Promise.allSettled(ctx.outputs.map((o) => o.close()));
+  for (const o of ctx.outputs) {
+    telemetry.emit("output_confirmed_total", {
+      output: o.name,
+      events: o.stats.eventsSent,
+      bytes: o.stats.bytesSent,
+    });
+  }
+  await Promise.allSettled(ctx.stores.map((s) => s.close()));
+  for (const c of ctx.clients) c.destroy();
+  await server?.close();
 }
 
 /** The metrics and health endpoints, when `globals.metrics.listen` is set. */
