@@ -8,6 +8,8 @@
  * @module
  */
 import { join } from "node:path";
+import { profileCategorizer } from "./bench_profile.ts";
+import type { CallFrame, CpuProfile } from "./bench_profile.ts";
 
 /** What the efficiency figures need of one pipeline run. */
 export interface CpuRun {
@@ -234,22 +236,6 @@ export function efficiencyTargets(results: EfficiencyResult[]): string[] {
 // Where the CPU goes: V8 CPU profiles, summed by category
 // ---------------------------------------------------------------------------------------------
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-/** A `.cpuprofile` as V8 writes it. */
-export interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 /** The categories of the breakdown, by the file a frame belongs to; the first that matches. */
 const CATEGORIES: [RegExp, string][] = [
   [/\/fzstd\/|hyparquet-compressors|hysnappy|snappy\.js|src\/parquet\/inflate\.ts/, "decompress"],
@@ -307,26 +293,11 @@ export function profileCategories(
   profile: CpuProfile,
   unnamed?: Map<string, number>,
 ): Map<string, number> {
-  const byId = new Map<number, ProfileNode>();
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) {
-    byId.set(n.id, n);
-    for (const c of n.children ?? []) parent.set(c, n.id);
-  }
-  const cache = new Map<number, string>();
-  const resolve = (id: number): string => {
-    const hit = cache.get(id);
-    if (hit) return hit;
-    let cur: number | undefined = id;
-    let cat: string | undefined;
-    while (cur !== undefined && cat === undefined) {
-      cat = categoryOf(byId.get(cur)!.callFrame);
-      cur = parent.get(cur);
-    }
-    const out = cat ?? "builtins without a JavaScript caller";
-    cache.set(id, out);
-    return out;
-  };
+  const { byId, resolve } = profileCategorizer(
+    profile,
+    categoryOf,
+    "builtins without a JavaScript caller",
+  );
   const out = new Map<string, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const us = profile.timeDeltas[i + 1] ?? 0;

@@ -26,22 +26,57 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-interface CallFrame {
+/** Where a profile node's function is. */
+export interface CallFrame {
   functionName: string;
   url: string;
-  lineNumber: number;
+  lineNumber?: number;
 }
-interface ProfileNode {
+/** One node of a profile's call tree. */
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
 }
-interface CpuProfile {
+/** A `.cpuprofile` as V8 writes it. */
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
-  startTime: number;
-  endTime: number;
+  startTime?: number;
+  endTime?: number;
+}
+
+/**
+ * The nodes of `profile` by id, and the category of a node: that of the nearest frame from it up
+ * the call tree that `categoryOf` names, else `fallback`.
+ */
+export function profileCategorizer(
+  profile: CpuProfile,
+  categoryOf: (frame: CallFrame) => string | undefined,
+  fallback: string,
+): { byId: Map<number, ProfileNode>; resolve: (id: number) => string } {
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const cache = new Map<number, string>();
+  const resolve = (id: number): string => {
+    const hit = cache.get(id);
+    if (hit) return hit;
+    let cur: number | undefined = id;
+    let cat: string | undefined;
+    while (cur !== undefined && cat === undefined) {
+      cat = categoryOf(byId.get(cur)!.callFrame);
+      cur = parent.get(cur);
+    }
+    const out = cat ?? fallback;
+    cache.set(id, out);
+    return out;
+  };
+  return { byId, resolve };
 }
 
 const RULES: [RegExp, string][] = [
@@ -76,26 +111,7 @@ function categoryOf(frame: CallFrame): string | undefined {
 
 /** Time by stage and the top functions of a `.cpuprofile`. */
 export function summarize(profile: CpuProfile, top = 25): string {
-  const byId = new Map<number, ProfileNode>();
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) {
-    byId.set(n.id, n);
-    for (const c of n.children ?? []) parent.set(c, n.id);
-  }
-  const catCache = new Map<number, string>();
-  const resolve = (id: number): string => {
-    const hit = catCache.get(id);
-    if (hit) return hit;
-    let cur: number | undefined = id;
-    let cat: string | undefined;
-    while (cur !== undefined && cat === undefined) {
-      cat = categoryOf(byId.get(cur)!.callFrame);
-      cur = parent.get(cur);
-    }
-    const out = cat ?? "native (no JS caller)";
-    catCache.set(id, out);
-    return out;
-  };
+  const { byId, resolve } = profileCategorizer(profile, categoryOf, "native (no JS caller)");
   const byCat = new Map<string, number>();
   const byFn = new Map<string, number>();
   let total = 0;
@@ -108,7 +124,9 @@ export function summarize(profile: CpuProfile, top = 25): string {
     byCat.set(cat, (byCat.get(cat) ?? 0) + us);
     const f = node.callFrame;
     const where = f.url
-      ? `${f.url.replace(/^.*\/(npm\/registry\.npmjs\.org\/|main\/)/, "")}:${f.lineNumber + 1}`
+      ? `${f.url.replace(/^.*\/(npm\/registry\.npmjs\.org\/|main\/)/, "")}:${
+        (f.lineNumber ?? 0) + 1
+      }`
       : "";
     const key = `${f.functionName || "(anonymous)"} ${where} [${cat}]`;
     byFn.set(key, (byFn.get(key) ?? 0) + us);

@@ -20,6 +20,7 @@ import { loadConfig } from "../config/load.ts";
 import type { Config, InputConfig } from "../config/types.ts";
 import { CollectorError } from "../errors.ts";
 import type { EventOutput, ObjectReader } from "../pipeline/ports.ts";
+import { viewOf } from "../pipeline/ports.ts";
 import { logSummary } from "../pipeline/prepull.ts";
 import type { LakeSource } from "../pipeline/prepull.ts";
 import { runBackfillCommand } from "../pipeline/backfill_command.ts";
@@ -330,9 +331,7 @@ function countingReader(reader: ObjectReader, progress: BackfillProgress): Objec
         progress.onBytesRead(ref.key, b.byteLength, opened.size);
         return b;
       };
-      return {
-        ...opened,
-        close: opened.close?.bind(opened),
+      return viewOf(opened, {
         buffer: {
           byteLength: buffer.byteLength,
           slice: (start: number, end?: number) => {
@@ -340,7 +339,7 @@ function countingReader(reader: ObjectReader, progress: BackfillProgress): Objec
             return b instanceof Promise ? b.then(count) : count(b);
           },
         },
-      };
+      });
     },
   };
 }

@@ -26,6 +26,7 @@ import type {
   OpenedObject,
   OpenOptions,
 } from "./ports.ts";
+import { viewOf } from "./ports.ts";
 
 /** In-process locks on objects, shared by the live path and the backfill. */
 export class ObjectLocks {
@@ -83,28 +84,7 @@ export function guardLivePath(
     async open(ref: ObjectRef, signal?: AbortSignal, options?: OpenOptions): Promise<OpenedObject> {
       const release = await locks.acquire(ref, signal);
       try {
-        const opened = await reader.open(ref, signal, options);
-        return {
-          get buffer() {
-            return opened.buffer;
-          },
-          get etag() {
-            return opened.etag;
-          },
-          get size() {
-            return opened.size;
-          },
-          get requests() {
-            return opened.requests;
-          },
-          close() {
-            try {
-              opened.close?.();
-            } finally {
-              release();
-            }
-          },
-        };
+        return viewOf(await reader.open(ref, signal, options), { onClose: release });
       } catch (e) {
         release();
         throw e;

@@ -17,6 +17,7 @@
 import type { AsyncBuffer } from "hyparquet";
 import { CollectorError } from "../errors.ts";
 import type { ObjectReader, ObjectRef, OpenedObject, OpenOptions } from "./ports.ts";
+import { viewOf } from "./ports.ts";
 
 /** Bytes read from an object's end at open: the Parquet metadata reader's first read. */
 export const TAIL_BYTES = 512 * 1024;
@@ -93,19 +94,5 @@ async function checkedObject(ref: ObjectRef, opened: OpenedObject): Promise<Open
       return opened.buffer.slice(start, end);
     },
   };
-  return {
-    buffer,
-    get etag() {
-      return opened.etag;
-    },
-    get size() {
-      return opened.size;
-    },
-    get requests() {
-      return opened.requests;
-    },
-    close() {
-      opened.close?.();
-    },
-  };
+  return viewOf(opened, { buffer });
 }

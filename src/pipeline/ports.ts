@@ -29,6 +29,37 @@ export interface OpenedObject {
   close?(): void;
 }
 
+/**
+ * `opened` seen through another `buffer` (a cache of its tail, a counter of its reads), with
+ * `onClose` run after it is closed; its ETag, size and requests stay those of `opened`.
+ */
+export function viewOf(
+  opened: OpenedObject,
+  change: { buffer?: AsyncBuffer; onClose?: () => void },
+): OpenedObject {
+  return {
+    get buffer() {
+      return change.buffer ?? opened.buffer;
+    },
+    get etag() {
+      return opened.etag;
+    },
+    get size() {
+      return opened.size;
+    },
+    get requests() {
+      return opened.requests;
+    },
+    close() {
+      try {
+        opened.close?.();
+      } finally {
+        change.onClose?.();
+      }
+    },
+  };
+}
+
 /** What the processor asks of a reader when it opens an object. */
 export interface OpenOptions {
   /**
