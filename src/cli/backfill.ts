@@ -34,7 +34,12 @@ import {
 } from "../source/backfill.ts";
 import type { Shard } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
-import { commandCursor, filterOf, prePullStarted, stateDirOf } from "../state/backfill_job.ts";
+import {
+  commandCursor,
+  commandListing,
+  prePullStarted,
+  stateDirOf,
+} from "../state/backfill_job.ts";
 import { BackfillProgress, startProgressDisplay } from "../telemetry/backfill_progress.ts";
 import type { ProgressDisplay } from "../telemetry/backfill_progress.ts";
 import { logEvent, Telemetry } from "../telemetry/events.ts";
@@ -401,11 +406,7 @@ async function dryRunInput(
     const lister = new S3Lister(clients.s3, bucket);
     for await (
       const batch of enumerateBackfill(lister, {
-        bucket,
-        fromDay: o.fromDay,
-        toDay: o.toDay,
-        filter: filterOf(input, o.sources),
-        shard: o.shard,
+        ...commandListing(input, o),
         cursor,
         signal: o.signal,
       })

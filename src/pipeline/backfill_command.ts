@@ -8,7 +8,7 @@
 import type { Config, InputConfig } from "../config/types.ts";
 import { enumerateBackfill, formatDay } from "../source/backfill.ts";
 import { BackfillCursor } from "../state/backfill_cursor.ts";
-import { commandCursor, filterOf, stateDirOf } from "../state/backfill_job.ts";
+import { commandCursor, commandListing, stateDirOf } from "../state/backfill_job.ts";
 import type { CommandJob } from "../state/backfill_job.ts";
 import type { StateStore } from "../state/store.ts";
 import type { BackfillProgress } from "../telemetry/backfill_progress.ts";
@@ -65,11 +65,7 @@ export async function runBackfillCommand(o: BackfillCommandRun): Promise<Backfil
     );
     return await runBackfill({
       batches: enumerateBackfill(source.lister, {
-        bucket,
-        fromDay: o.fromDay,
-        toDay: o.toDay,
-        filter: filterOf(input, o.sources),
-        shard: o.shard,
+        ...commandListing(input, o),
         cursor,
         signal: o.signal,
         onPlan: (plan) => o.progress.onPlan(plan),

@@ -30,6 +30,29 @@ export interface CommandJob {
   sources?: readonly string[];
 }
 
+/**
+ * What a command job lists for `input`: its window, sources and shard as the options of
+ * `enumerateBackfill`; the same for the backfill and its dry run.
+ */
+export function commandListing(
+  input: InputConfig,
+  o: CommandJob,
+): {
+  bucket: string;
+  fromDay: string;
+  toDay: string;
+  filter: ReturnType<typeof filterOf>;
+  shard?: CommandJob["shard"];
+} {
+  return {
+    bucket: input.bucket!,
+    fromDay: o.fromDay,
+    toDay: o.toDay,
+    filter: filterOf(input, o.sources),
+    shard: o.shard,
+  };
+}
+
 /** What identifies a backfill job, for its cursor. */
 export function jobOf(
   input: InputConfig,
