@@ -53,13 +53,14 @@ export interface ObfuscationStats {
 type Container = JsonObject | JsonValue[];
 
 /** One step of a path: a key (or any key), optionally followed by "every element". */
-interface Step {
+export interface Step {
   readonly key?: string;
   readonly any: boolean;
   readonly each: boolean;
 }
 
-interface CompiledRule {
+/** A rule as compiled: what the fast path (`parquet/obfuscated_plan.ts`) plans from too. */
+export interface CompiledRule {
   readonly paths: readonly (readonly Step[])[] | undefined;
   readonly patterns: readonly RegExp[] | undefined;
   readonly method: ObfuscationRule["method"];
@@ -172,6 +173,22 @@ function compilePattern(pattern: string): RegExp {
   }
 }
 
+/**
+ * `text` with every non-empty match of the rule's patterns replaced (pattern by pattern, in
+ * order), or undefined when nothing matched.
+ */
+export function replaceMatches(rule: CompiledRule, text: string): string | undefined {
+  let matched = false;
+  for (const re of rule.patterns!) {
+    text = text.replace(re, (m) => {
+      if (m === "") return m;
+      matched = true;
+      return rule.replace(m);
+    });
+  }
+  return matched ? text : undefined;
+}
+
 /** SHA-256's block size in bytes: HMAC pads its key to this. */
 const SHA256_BLOCK = 64;
 
@@ -223,6 +240,11 @@ export class Obfuscator {
         replace: replacer(r),
       };
     });
+  }
+
+  /** The rules compiled, in order (for the fast path's plan). */
+  get compiled(): readonly CompiledRule[] {
+    return this.#rules;
   }
 
   /** Whether there is any rule. */
@@ -329,16 +351,8 @@ export class Obfuscator {
     const c = container as Record<string | number, JsonValue>;
     const value = c[key];
     if (typeof value === "string") {
-      let matched = false;
-      let text = value;
-      for (const re of rule.patterns!) {
-        text = text.replace(re, (m) => {
-          if (m === "") return m;
-          matched = true;
-          return rule.replace(m);
-        });
-      }
-      if (!matched) return;
+      const text = replaceMatches(rule, value);
+      if (text === undefined) return;
       this.#changed++;
       if (rule.method !== "drop") c[key] = text;
       else if (Array.isArray(container)) container.splice(key as number, 1);
@@ -361,16 +375,8 @@ export class Obfuscator {
   #keys(rule: CompiledRule, obj: JsonObject): void {
     let renamed: Map<string, string> | undefined;
     for (const key of Object.keys(obj)) {
-      let matched = false;
-      let text = key;
-      for (const re of rule.patterns!) {
-        text = text.replace(re, (m) => {
-          if (m === "") return m;
-          matched = true;
-          return rule.replace(m);
-        });
-      }
-      if (!matched) continue;
+      const text = replaceMatches(rule, key);
+      if (text === undefined) continue;
       this.#changed++;
       (renamed ??= new Map()).set(key, rule.method === "drop" ? "" : text);
     }
