@@ -34,8 +34,8 @@ import type { DictionaryJson } from "./dictionary_json.ts";
 import { parseEvent } from "./event_json.ts";
 import { ByteOut } from "./json_bytes.ts";
 import type { Assembler, Plan } from "./json_plan.ts";
-import { mayStart, startBytes } from "./pattern_filter.ts";
-import type { StartBytes } from "./pattern_filter.ts";
+import { mayMatch, mayMatchText, patternFilter } from "./pattern_filter.ts";
+import type { PatternFilter } from "./pattern_filter.ts";
 
 /** One rule's action on a node, in the order the rules run. */
 interface Op {
@@ -44,8 +44,8 @@ interface Op {
   readonly rule: CompiledRule;
   /** The rule's index. */
   readonly ri: number;
-  /** With patterns: the bytes a match may start with (undefined: any). */
-  readonly filter: StartBytes | undefined;
+  /** With patterns: what a value must hold for one of them to match (undefined: anything). */
+  readonly filter: readonly PatternFilter[] | undefined;
 }
 
 /** A plan node with the operations the rules do on it. */
@@ -115,7 +115,7 @@ export function planObfuscation(fields: readonly Plan[], obfuscator: Obfuscator)
   checkNames(top);
 
   rules.forEach((rule, ri) => {
-    const filter = rule.patterns ? patternFilter(rule) : undefined;
+    const filter = rule.patterns ? ruleFilter(rule) : undefined;
     const op = (kind: Op["kind"]): Op => ({ kind, rule, ri, filter });
     const push = (n: Node): void => {
       switch (n.plan.kind) {
@@ -174,15 +174,27 @@ export function planObfuscation(fields: readonly Plan[], obfuscator: Obfuscator)
   return { top, always };
 }
 
-/** A pattern rule's start bytes: those of any of its patterns, or undefined. */
-function patternFilter(rule: CompiledRule): StartBytes | undefined {
-  const set = new Uint8Array(256);
+/** A pattern rule's filters, one per pattern, or undefined when one of them has none. */
+function ruleFilter(rule: CompiledRule): PatternFilter[] | undefined {
+  const out: PatternFilter[] = [];
   for (const re of rule.patterns!) {
-    const s = startBytes(re.source);
-    if (s === undefined) return undefined;
-    for (let c = 0; c < 256; c++) set[c]! |= s[c]!;
+    const f = patternFilter(re.source);
+    if (f === undefined) return undefined;
+    out.push(f);
   }
-  return set;
+  return out;
+}
+
+/** Whether JSON string text `b[from..to)` passes one of `filters`. */
+function passes(filters: readonly PatternFilter[], b: Uint8Array, from: number, to: number) {
+  for (let k = 0; k < filters.length; k++) if (mayMatch(filters[k]!, b, from, to)) return true;
+  return false;
+}
+
+/** Whether text `s` passes one of `filters`. */
+function passesText(filters: readonly PatternFilter[], s: string): boolean {
+  for (let k = 0; k < filters.length; k++) if (mayMatchText(filters[k]!, s)) return true;
+  return false;
 }
 
 function node(plan: Plan): Node {
@@ -230,15 +242,6 @@ export function isIndex(s: string): boolean {
     if (d < 48 || d > 57) return false;
   }
   return Number(s) < 4_294_967_295;
-}
-
-/** Whether text `s` has a character a match may start with. */
-function mayStartText(set: StartBytes, s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (set[c < 0x80 ? c : 0x80] === 1) return true;
-  }
-  return false;
 }
 
 /** The text of the JSON string `buf[from..to)` (quotes included). */
@@ -498,7 +501,7 @@ export class ObfuscatingWriter {
         return null;
       } else {
         if (!isString) continue;
-        if (str === undefined && op.filter && !mayStart(op.filter, buf, from + 1, to - 1)) continue;
+        if (str === undefined && op.filter && !passes(op.filter, buf, from + 1, to - 1)) continue;
         const r = replaceMatches(op.rule, str ??= jsonText(buf, from, to));
         if (r === undefined) continue;
         count++;
@@ -618,7 +621,7 @@ export class ObfuscatingWriter {
       for (let i = 0; i < count; i++) {
         if (!alive(i, op.ri)) continue;
         const k = names[i]!;
-        if (op.filter && !mayStartText(op.filter, k)) continue;
+        if (op.filter && !passesText(op.filter, k)) continue;
         const r = replaceMatches(op.rule, k);
         if (r === undefined) continue;
         this.#changes++;

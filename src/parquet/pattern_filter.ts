@@ -19,6 +19,66 @@ interface First {
   set: Uint8Array;
   /** Whether the part can match the empty string (then what follows counts too). */
   nullable: boolean;
+  /** ASCII characters every match of the part holds, each at least this many times. */
+  counts: Map<number, number>;
+}
+
+/** What a JSON string must hold for a pattern to match in it. */
+export interface PatternFilter {
+  /** Bytes a non-empty match can start at (undefined: any). */
+  readonly start: StartBytes | undefined;
+  /** Characters (bytes) the text must hold, each at least so many times. */
+  readonly need: readonly (readonly [number, number])[];
+}
+
+/**
+ * The filter of pattern `source`: the bytes a match may start at, and the characters it must
+ * hold (`(\d{1,3}\.){3}` holds three dots); undefined when the source is not understood or
+ * nothing is known.
+ */
+export function patternFilter(source: string): PatternFilter | undefined {
+  let f: First;
+  try {
+    const r = new Reader(source);
+    f = r.alternation();
+    if (r.i !== source.length) return undefined;
+  } catch (e) {
+    if (e instanceof Unknown) return undefined;
+    throw e;
+  }
+  const start = startSet(f.set);
+  const need = [...f.counts].filter(([c]) => c >= 0x20 && c < 0x80 && c !== 34 && c !== 92);
+  if (start === undefined && need.length === 0) return undefined;
+  return { start, need };
+}
+
+/** Whether JSON string text `b[from..to)` passes `f` (a match may lie in it). */
+export function mayMatch(f: PatternFilter, b: Uint8Array, from: number, to: number): boolean {
+  if (f.start !== undefined && !mayStart(f.start, b, from, to)) return false;
+  for (const [c, n] of f.need) {
+    let k = 0;
+    for (let i = from; i < to && k < n; i++) if (b[i] === c) k++;
+    if (k < n) return false;
+  }
+  return true;
+}
+
+/** Whether text `s` passes `f` (a match may lie in it). */
+export function mayMatchText(f: PatternFilter, s: string): boolean {
+  if (f.start !== undefined) {
+    let any = false;
+    for (let i = 0; i < s.length && !any; i++) {
+      const c = s.charCodeAt(i);
+      any = f.start[c < 0x80 ? c : 0x80] === 1;
+    }
+    if (!any) return false;
+  }
+  for (const [c, n] of f.need) {
+    let k = 0;
+    for (let i = 0; i < s.length && k < n; i++) if (s.charCodeAt(i) === c) k++;
+    if (k < n) return false;
+  }
+  return true;
 }
 
 const WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
@@ -40,7 +100,11 @@ export function startBytes(source: string): StartBytes | undefined {
     if (e instanceof Unknown) return undefined;
     throw e;
   }
-  const set = f.set;
+  return startSet(f.set);
+}
+
+/** `set` with the backslash for characters JSON escapes; undefined when it holds every byte. */
+function startSet(set: Uint8Array): StartBytes | undefined {
   for (let c = 0; c < 0x20; c++) if (set[c]) set[92] = 1;
   if (set[34]) set[92] = 1;
   let n = 0;
@@ -66,6 +130,11 @@ class Reader {
       const b = this.sequence();
       or(out.set, b.set);
       out.nullable ||= b.nullable;
+      for (const [c, n] of out.counts) {
+        const m = b.counts.get(c);
+        if (m === undefined) out.counts.delete(c);
+        else out.counts.set(c, Math.min(n, m));
+      }
     }
     return out;
   }
@@ -73,12 +142,14 @@ class Reader {
   sequence(): First {
     const set = new Uint8Array(256);
     let nullable = true;
+    const counts = new Map<number, number>();
     while (this.i < this.s.length && this.s[this.i] !== "|" && this.s[this.i] !== ")") {
       const a = this.quantified();
       if (nullable) or(set, a.set);
       nullable &&= a.nullable;
+      for (const [c, n] of a.counts) counts.set(c, (counts.get(c) ?? 0) + n);
     }
-    return { set, nullable };
+    return { set, nullable, counts };
   }
 
   quantified(): First {
@@ -87,13 +158,17 @@ class Reader {
     if (c === "*" || c === "?") {
       this.i++;
       a.nullable = true;
+      a.counts.clear();
     } else if (c === "+") {
       this.i++;
     } else if (c === "{") {
       const m = /^\{(\d+)(,\d*)?\}/.exec(this.s.slice(this.i));
       if (m) {
         this.i += m[0].length;
-        if (Number(m[1]) === 0) a.nullable = true;
+        const min = Number(m[1]);
+        if (min === 0) a.nullable = true;
+        for (const [k, n] of a.counts) a.counts.set(k, n * Math.min(min, 1000));
+        if (min === 0) a.counts.clear();
       } else throw new Unknown();
     } else return a;
     if (this.s[this.i] === "?") this.i++; // lazy
@@ -125,7 +200,7 @@ class Reader {
         const inner = this.alternation();
         if (s[this.i] !== ")") throw new Unknown();
         this.i++;
-        return zeroWidth ? { set: new Uint8Array(256), nullable: true } : inner;
+        return zeroWidth ? empty() : inner;
       }
       case ")":
       case "|":
@@ -136,18 +211,18 @@ class Reader {
         throw new Unknown();
       case "^":
       case "$":
-        return { set: new Uint8Array(256), nullable: true };
+        return empty();
       case ".":
-        return { set: new Uint8Array(256).fill(1), nullable: false };
+        return one(new Uint8Array(256).fill(1));
       case "[":
-        return { set: this.#class(), nullable: false };
+        return one(this.#class());
       case "\\": {
         const e = s[this.i++];
-        if (e === "b" || e === "B") return { set: new Uint8Array(256), nullable: true };
-        return { set: this.#escape(e, false), nullable: false };
+        if (e === "b" || e === "B") return empty();
+        return one(this.#escape(e, false));
       }
       default:
-        return { set: chars([c.charCodeAt(0)]), nullable: false };
+        return one(chars([c.charCodeAt(0)]));
     }
   }
 
@@ -212,6 +287,27 @@ class Reader {
     if (/[^A-Za-z0-9]/.test(e)) return chars([e.charCodeAt(0)]);
     throw new Unknown();
   }
+}
+
+/** A part that matches only the empty string. */
+function empty(): First {
+  return { set: new Uint8Array(256), nullable: true, counts: new Map() };
+}
+
+/** A part that matches one character of `set`: counted when it is one ASCII character. */
+function one(set: Uint8Array): First {
+  const counts = new Map<number, number>();
+  let only = -1;
+  for (let c = 0; c < 256; c++) {
+    if (!set[c]) continue;
+    if (only !== -1 || c >= 0x80) {
+      only = -2;
+      break;
+    }
+    only = c;
+  }
+  if (only >= 0) counts.set(only, 1);
+  return { set, nullable: false, counts };
 }
 
 const ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, "0": 0 };
