@@ -64,11 +64,17 @@ interface Node {
   needy: boolean;
   /** A struct, list or map dropped whole: the first rule that does it, else -1. */
   dropRi: number;
-  /** Results per entry of the dictionary last met (see {@link ObfuscatingWriter}). */
+  /**
+   * The dictionary last met at this leaf, and each of its entries through the rules (see
+   * {@link ObfuscatingWriter}): the JSON written, changes counted, whether and by which rule it
+   * is dropped. A map key's: each entry's text, and whether a key pattern matches it.
+   */
   dict: DictionaryJson | undefined;
-  cache: (string | null | typeof SAME | undefined)[];
-  cacheN: Uint8Array;
-  cacheDrop: Int16Array;
+  out: DictionaryJson | undefined;
+  outN: Uint8Array;
+  outDrop: Int16Array;
+  keys: (string | undefined)[];
+  keyHit: Uint8Array;
 }
 
 /** The rules planned over one schema. */
@@ -210,9 +216,11 @@ function node(plan: Plan): Node {
     needy: false,
     dropRi: -1,
     dict: undefined,
-    cache: [],
-    cacheN: new Uint8Array(0),
-    cacheDrop: new Int16Array(0),
+    out: undefined,
+    outN: new Uint8Array(0),
+    outDrop: new Int16Array(0),
+    keys: [],
+    keyHit: new Uint8Array(0),
   };
 }
 
@@ -390,6 +398,23 @@ export class ObfuscatingWriter {
         any = true;
         continue;
       }
+      if (p.kind === "leaf") {
+        const l = leaves[p.leaves[0]!]!;
+        if (p.optional && l.defAt() < p.def) {
+          l.i++;
+          continue;
+        }
+        if (!l.text && l.omittedHere()) {
+          l.i++;
+          l.v++;
+          continue;
+        }
+        const at = o.pos;
+        o.bytes(any ? p.nextKeyBytes! : p.keyBytes);
+        if (this.#leaf(c, l, o)) any = true;
+        else o.pos = at;
+        continue;
+      }
       if (asm.isNull(p)) continue;
       const at = o.pos;
       o.bytes(any ? p.nextKeyBytes! : p.keyBytes);
@@ -417,7 +442,7 @@ export class ObfuscatingWriter {
     }
     switch (p.kind) {
       case "leaf":
-        return this.#leaf(n, o);
+        return this.#leaf(n, this.#leaves[p.leaves[0]!]!, o);
       case "struct":
         o.byte(OPEN);
         this.#members(n.children, o, false);
@@ -432,39 +457,26 @@ export class ObfuscatingWriter {
     }
   }
 
-  #leaf(n: Node, o: ByteOut): boolean {
-    const l = this.#leaves[n.plan.leaves[0]!]!;
+  /** Writes leaf `n`'s value (not null) from cursor `l`; false when a rule drops it. */
+  #leaf(n: Node, l: ColumnCursor, o: ByteOut): boolean {
     if (n.ops.length === 0) {
       l.write(o);
       return true;
     }
     const e = l.entry();
     if (e >= 0) {
-      // Each dictionary entry goes through the rules once.
       const d = l.dictionary!;
-      if (n.dict !== d) {
-        const size = d.at.length - 1;
-        n.dict = d;
-        n.cache = new Array(size);
-        n.cacheN = new Uint8Array(size);
-        n.cacheDrop = new Int16Array(size);
-      }
-      let r = n.cache[e];
-      if (r === undefined) {
-        r = this.#eval(n, d.bytes, d.at[e]!, d.at[e + 1]!);
-        n.cache[e] = r;
-        n.cacheN[e] = this.#n;
-        n.cacheDrop[e] = this.#droppedAt;
-      }
+      if (n.dict !== d) this.#prepare(n, d);
       l.i++;
       l.v++;
-      this.#changes += n.cacheN[e]!;
-      if (r === null) {
-        this.#droppedAt = n.cacheDrop[e]!;
+      this.#changes += n.outN[e]!;
+      const dropped = n.outDrop[e]!;
+      if (dropped >= 0) {
+        this.#droppedAt = dropped;
         return false;
       }
-      if (r === SAME) o.range(d.bytes, d.at[e]!, d.at[e + 1]!);
-      else o.jsonString(r);
+      const out = n.out!;
+      o.range(out.bytes, out.at[e]!, out.at[e + 1]!);
       return true;
     }
     const s = this.#scratch;
@@ -476,6 +488,29 @@ export class ObfuscatingWriter {
     if (r === SAME) o.range(s.buf, 0, s.pos);
     else o.jsonString(r);
     return true;
+  }
+
+  /** Puts every entry of dictionary `d` through `n`'s rules, once for the rows that use it. */
+  #prepare(n: Node, d: DictionaryJson): void {
+    const size = d.at.length - 1;
+    const o = new ByteOut(d.bytes.length + 64);
+    const at = new Int32Array(size + 1);
+    const count = new Uint8Array(size);
+    const drop = new Int16Array(size).fill(-1);
+    for (let e = 0; e < size; e++) {
+      const from = d.at[e]!;
+      const to = d.at[e + 1]!;
+      const r = this.#eval(n, d.bytes, from, to);
+      count[e] = this.#n;
+      if (r === null) drop[e] = this.#droppedAt;
+      else if (r === SAME) o.range(d.bytes, from, to);
+      else o.jsonString(r);
+      at[e + 1] = o.pos;
+    }
+    n.out = { bytes: o.buf.subarray(0, o.pos), at, omit: undefined };
+    n.outN = count;
+    n.outDrop = drop;
+    n.dict = d;
   }
 
   /**
@@ -567,10 +602,12 @@ export class ObfuscatingWriter {
     const f = this.#frame(this.#depth++);
     const { buf, names, starts, ends, dead } = f;
     let count = 0;
+    let hit = false;
     buf.pos = 0;
     do {
       const keyNull = asm.isNull(n.key!.plan);
-      const name = keyNull ? "" : this.#keyText(n.key!);
+      const name = keyNull ? "" : this.#keyText(n.key!, n);
+      hit ||= this.#hit;
       if (asm.isNull(n.value!.plan) || keyNull) continue;
       const at = buf.pos;
       const kept = this.#value(n.value!, buf);
@@ -594,10 +631,12 @@ export class ObfuscatingWriter {
         for (let j = 0; j < i; j++) if (names[j] === names[i]) throw FALLBACK;
       }
     }
-    if (n.keyOps.length > 0) this.#renameKeys(n, f, count);
+    const keyDead = f.keyDead;
+    for (let i = 0; i < count; i++) keyDead[i] = false;
+    if (hit) this.#renameKeys(n, f, count);
     let any = false;
     for (let i = 0; i < count; i++) {
-      if (dead[i] !== -1 || f.keyDead[i]) continue;
+      if (dead[i] !== -1 || keyDead[i]) continue;
       if (any) o.byte(COMMA);
       o.jsonString(names[i]!);
       o.byte(COLON);
@@ -614,7 +653,6 @@ export class ObfuscatingWriter {
    */
   #renameKeys(n: Node, f: Frame, count: number): void {
     const { names, dead, keyDead } = f;
-    for (let i = 0; i < count; i++) keyDead[i] = false;
     const alive = (i: number, ri: number) => !keyDead[i] && (dead[i] === -1 || dead[i]! > ri);
     for (const op of n.keyOps) {
       let renamed: Map<number, string> | undefined;
@@ -648,30 +686,50 @@ export class ObfuscatingWriter {
     }
   }
 
-  /** A map key's text (a dictionary entry's once per dictionary). */
-  #keyText(k: Node): string {
+  /**
+   * A map key's text (a dictionary entry's once per dictionary); `#hit` tells whether one of the
+   * map's key patterns matches it.
+   */
+  #keyText(k: Node, map: Node): string {
     const l = this.#leaves[k.plan.leaves[0]!]!;
     const e = l.entry();
     if (e >= 0) {
       const d = l.dictionary!;
       if (k.dict !== d) {
         k.dict = d;
-        k.cache = new Array(d.at.length - 1);
+        k.keys = new Array(d.at.length - 1);
+        k.keyHit = new Uint8Array(d.at.length - 1);
       }
-      let s = k.cache[e] as string | undefined;
+      let s = k.keys[e];
       if (s === undefined) {
         s = keyOf(d.bytes, d.at[e]!, d.at[e + 1]!);
-        k.cache[e] = s;
+        k.keys[e] = s;
+        k.keyHit[e] = this.#matchesKey(map, s) ? 1 : 0;
       }
       l.i++;
       l.v++;
+      this.#hit = k.keyHit[e] === 1;
       return s;
     }
     const s = this.#scratch;
     s.pos = 0;
     l.write(s);
-    return keyOf(s.buf, 0, s.pos);
+    const text = keyOf(s.buf, 0, s.pos);
+    this.#hit = this.#matchesKey(map, text);
+    return text;
   }
+
+  /** Whether one of `map`'s key patterns matches `key` (if none does, no rule renames it). */
+  #matchesKey(map: Node, key: string): boolean {
+    for (const op of map.keyOps) {
+      if (op.filter && !passesText(op.filter, key)) continue;
+      if (replaceMatches(op.rule, key) !== undefined) return true;
+    }
+    return false;
+  }
+
+  /** Set by {@link #keyText}. */
+  #hit = false;
 
   #frame(depth: number): Frame {
     return this.#frames[depth] ??= {

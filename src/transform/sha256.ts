@@ -129,23 +129,30 @@ function compress(h: Int32Array, b: Uint8Array, off: number, w: Int32Array): voi
 /** SHA-256 of `data`, as 32 bytes. */
 export function sha256(data: Uint8Array): Uint8Array {
   const h = INITIAL.slice();
-  const w = new Int32Array(64);
-  finish(h, w, data, data.length, 0);
-  return wordsToBytes(h);
+  finish(h, new Int32Array(64), data, data.length, 0, new Uint8Array(128));
+  return wordsToBytes(h, new Uint8Array(32));
 }
 
 /**
  * Runs the blocks of `data[0..n)` and the padding into `h`, for a message that had `before`
- * bytes (whole blocks) before it.
+ * bytes (whole blocks) before it; `tail` (128 bytes) is scratch.
  */
-function finish(h: Int32Array, w: Int32Array, data: Uint8Array, n: number, before: number): void {
+function finish(
+  h: Int32Array,
+  w: Int32Array,
+  data: Uint8Array,
+  n: number,
+  before: number,
+  tail: Uint8Array,
+): void {
   let off = 0;
   for (; off + 64 <= n; off += 64) compress(h, data, off, w);
-  const tail = new Uint8Array(n - off + 9 <= 64 ? 64 : 128);
-  tail.set(data.subarray(off, n));
-  tail[n - off] = 0x80;
+  const rest = n - off;
+  const end = rest + 9 <= 64 ? 64 : 128;
+  for (let i = 0; i < rest; i++) tail[i] = data[off + i]!;
+  tail[rest] = 0x80;
+  tail.fill(0, rest + 1, end - 8);
   const bits = (before + n) * 8;
-  const end = tail.length;
   // The length in bits, big-endian, in the last 8 bytes (texts are far below 2^53 bits).
   const high = Math.floor(bits / 0x100000000);
   tail[end - 8] = high >>> 24;
@@ -160,8 +167,7 @@ function finish(h: Int32Array, w: Int32Array, data: Uint8Array, n: number, befor
   if (end === 128) compress(h, tail, 64, w);
 }
 
-function wordsToBytes(h: Int32Array): Uint8Array {
-  const out = new Uint8Array(32);
+function wordsToBytes(h: Int32Array, out: Uint8Array): Uint8Array {
   for (let i = 0; i < 8; i++) {
     const x = h[i]!;
     out[4 * i] = x >>> 24;
@@ -189,15 +195,23 @@ export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
   for (let i = 0; i < 64; i++) pad[i] = block[i]! ^ 0x5c;
   compress(outer, pad, 0, w);
   const h = new Int32Array(8);
+  const tail = new Uint8Array(128);
+  const digest = new Uint8Array(32);
   let buf = new Uint8Array(256);
   return (text) => {
+    let n = 0;
     if (text.length * 3 > buf.length) buf = new Uint8Array(text.length * 3);
-    const n = encoder.encodeInto(text, buf).written;
+    for (; n < text.length; n++) {
+      const c = text.charCodeAt(n);
+      if (c >= 0x80) break;
+      buf[n] = c;
+    }
+    if (n < text.length) n = encoder.encodeInto(text, buf).written;
     h.set(inner);
-    finish(h, w, buf, n, 64);
-    const digest = wordsToBytes(h);
+    finish(h, w, buf, n, 64, tail);
+    wordsToBytes(h, digest);
     h.set(outer);
-    finish(h, w, digest, 32, 64);
+    finish(h, w, digest, 32, 64, tail);
     let hex = "";
     for (let i = 0; i < 8; i++) {
       const x = h[i]!;
