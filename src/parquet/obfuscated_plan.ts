@@ -479,14 +479,15 @@ export class ObfuscatingWriter {
       o.range(out.bytes, out.at[e]!, out.at[e + 1]!);
       return true;
     }
-    const s = this.#scratch;
-    s.pos = 0;
-    l.write(s);
-    const r = this.#eval(n, s.buf, 0, s.pos);
+    // Written in place, and written over when a rule changes it.
+    const at = o.pos;
+    l.write(o);
+    const r = this.#eval(n, o.buf, at, o.pos);
     this.#changes += this.#n;
+    if (r === SAME) return true;
+    o.pos = at;
     if (r === null) return false;
-    if (r === SAME) o.range(s.buf, 0, s.pos);
-    else o.jsonString(r);
+    o.jsonString(r);
     return true;
   }
 
@@ -536,7 +537,15 @@ export class ObfuscatingWriter {
         return null;
       } else {
         if (!isString) continue;
-        if (str === undefined && op.filter && !passes(op.filter, buf, from + 1, to - 1)) continue;
+        if (op.filter) {
+          if (
+            str === undefined
+              ? !passes(op.filter, buf, from + 1, to - 1)
+              : !passesText(op.filter, str)
+          ) {
+            continue;
+          }
+        }
         const r = replaceMatches(op.rule, str ??= jsonText(buf, from, to));
         if (r === undefined) continue;
         count++;
