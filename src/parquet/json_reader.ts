@@ -106,8 +106,11 @@ export interface ReadEventLinesOptions {
   maxEventBytes?: number;
   /** Entries of a data page decoded at a time (tests; see `column_cursor.ts`). Default 8,192. */
   pieceEntries?: number;
-  /** Counts the data pages passed unread (tests, profiling). */
-  stats?: { passedPages: number };
+  /**
+   * Counts the data pages passed unread, and the rows obfuscated by the object path (tests,
+   * profiling; see `obfuscated_plan.ts`).
+   */
+  stats?: { passedPages: number; objectRows?: number };
   /**
    * Obfuscation rules applied to each event as its line is written (`obfuscated_plan.ts`), before
    * the `append` members; its `stats` count what they did. Not with `maxEventBytes`.
@@ -296,7 +299,14 @@ async function* readGroup(
   const columns = await openColumns(read, group);
   const asm = new Assembler(columns, read.out);
   const obf = read.obfuscation &&
-    new ObfuscatingWriter(read.obfuscation, read.fields, columns, asm, options.obfuscator!);
+    new ObfuscatingWriter(
+      read.obfuscation,
+      read.fields,
+      columns,
+      asm,
+      options.obfuscator!,
+      options.stats,
+    );
   /** Moves every column past the rows up to `to`, writing nothing. */
   const skip = async (from: number, to: number) => {
     if (to <= from) return;

@@ -292,6 +292,7 @@ export class ObfuscatingWriter {
   readonly #fields: readonly Plan[];
   readonly #obfuscator: Obfuscator;
   readonly #snap: Int32Array;
+  readonly #stats?: { objectRows?: number };
   readonly #scratch = new ByteOut(256);
   readonly #junk = new ByteOut(256);
   readonly #whole = new ByteOut(1024);
@@ -310,7 +311,9 @@ export class ObfuscatingWriter {
     leaves: ColumnCursor[],
     asm: Assembler,
     obfuscator: Obfuscator,
+    stats?: { objectRows?: number },
   ) {
+    this.#stats = stats;
     this.#plan = plan;
     this.#fields = fields;
     this.#leaves = leaves;
@@ -356,6 +359,7 @@ export class ObfuscatingWriter {
 
   /** The row as the object path makes it: written plain, parsed, obfuscated, serialized. */
   #objectRow(o: ByteOut): boolean {
+    if (this.#stats) this.#stats.objectRows = (this.#stats.objectRows ?? 0) + 1;
     const w = this.#whole;
     w.pos = 0;
     w.byte(OPEN);
