@@ -84,7 +84,8 @@ const INITIAL = new Int32Array([
   0x5be0cd19,
 ]);
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** The character codes of the hex digits. */
+const HEX_CODES = new Uint16Array([..."0123456789abcdef"].map((c) => c.charCodeAt(0)));
 
 /** Compresses the 64-byte block at `b[off]` into `h` (8 words), with `w` (64 words) as scratch. */
 function compress(h: Int32Array, b: Uint8Array, off: number, w: Int32Array): void {
@@ -197,6 +198,7 @@ export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
   const h = new Int32Array(8);
   const tail = new Uint8Array(128);
   const digest = new Uint8Array(32);
+  const chars = new Uint16Array(64);
   let buf = new Uint8Array(256);
   return (text) => {
     let n = 0;
@@ -212,11 +214,10 @@ export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
     wordsToBytes(h, digest);
     h.set(outer);
     finish(h, w, digest, 32, 64, tail);
-    let hex = "";
     for (let i = 0; i < 8; i++) {
       const x = h[i]!;
-      hex += HEX[x >>> 24]! + HEX[(x >>> 16) & 255]! + HEX[(x >>> 8) & 255]! + HEX[x & 255]!;
+      for (let k = 0; k < 8; k++) chars[8 * i + k] = HEX_CODES[(x >>> (28 - 4 * k)) & 15]!;
     }
-    return hex;
+    return String.fromCharCode.apply(null, chars as unknown as number[]);
   };
 }
