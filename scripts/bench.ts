@@ -85,8 +85,8 @@ const USAGE = `Usage: deno task bench [options]
   --native-codecs     run the decode and collector processes with GZIP and ZSTD from node:zlib
                       (an import map sends hyparquet-compressors to bench_native_compressors.ts)
   --decode-threads N  the collector's globals.decode_threads (default: the collector's default)
-  --obfuscate         the pipeline's input has obfuscation rules (two fields hashed, a pattern
-                      partly masked in every string), so its events are obfuscated
+  --obfuscate         the pipeline's input has obfuscation rules (one path hashed, an IPv4
+                      pattern masked in every string), so its events are obfuscated
   --batches-in-flight N  the output's batches_in_flight (default: the collector's default)
   --deno-flags="..."  extra deno run flags for the decode and collector processes, after the
                       collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
@@ -815,11 +815,12 @@ let decodeThreads: string | undefined;
 /** `--obfuscate`: the input has {@link OBFUSCATION}'s rules, so events take that path. */
 let obfuscate = false;
 /**
- * The rules of `--obfuscate`, in YAML flow style: two fields hashed, and a pattern (US social
- * security numbers) partly masked in every string of every event.
+ * The rules of `--obfuscate`, in YAML flow style: one path hashed, and an IPv4 pattern masked in
+ * every string and map key of every event (`scripts/bench_decode.ts` BENCH_RULES).
  */
-const OBFUSCATION = "[{ paths: [actor.user.name, src_endpoint.ip], method: hash, " +
-  "hash_key: bench-hash-key-0123456789 }, { string_patterns: ['\\b\\d{3}-\\d{2}-\\d{4}\\b'], method: partial }]";
+const OBFUSCATION = "[{ paths: [actor.user.name], method: hash, " +
+  "hash_key: bench-hash-key-0123456789 }, " +
+  "{ string_patterns: ['\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b'], method: mask, value: x.x.x.x }]";
 let batchesInFlight: string | undefined;
 /**
  * Environment of the measured processes (decode and collector): `MALLOC_ARENA_MAX` as the

@@ -21,9 +21,13 @@
  *   transform): `readEventLines` (`parquet/json_reader.ts`) writes the lines' bytes straight
  *   from the column data, with the formatter's header and extra members, in 256 KiB slices.
  *
+ * `--obfuscate fast|rewrite` gives the `fast` stage {@link BENCH_RULES}: applied as the lines are
+ * written (`fast`, `parquet/obfuscated_plan.ts`, what the collector does), or by parsing each line
+ * back and serializing it again (`rewrite`, `parquet/obfuscated_lines.ts` with `maxEventBytes`).
+ *
  * ```sh
  * deno run -A scripts/bench_decode.ts FILE [--stage fast] [--slice-rows 1000] [--max-rows N] \
- *   [--codecs js|native]
+ *   [--codecs js|native] [--obfuscate fast|rewrite]
  * ```
  * @module
  */
@@ -38,6 +42,28 @@ import { bufferFromFile, readEvents, readMetadata } from "../src/parquet/reader.
 import { toJson } from "../src/transform/json.ts";
 import { LineFormatter } from "../src/transform/line.ts";
 import { TIMESTAMP_PARSERS } from "../src/transform/values.ts";
+import { Obfuscator } from "../src/transform/obfuscate.ts";
+import type { ObfuscationRule } from "../src/config/types.ts";
+import { rewrittenLines } from "../src/parquet/obfuscated_lines.ts";
+
+/** The rules of `--obfuscate`: one path hashed, one IPv4 pattern masked in every string. */
+export const BENCH_RULES: ObfuscationRule[] = [
+  {
+    paths: ["actor.user.name"],
+    method: "hash",
+    hash_key: "bench-hash-key-0123456789",
+    hash_length: 64,
+    value: "****",
+    keep_last: 4,
+  },
+  {
+    string_patterns: ["\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b"],
+    method: "mask",
+    value: "x.x.x.x",
+    hash_length: 64,
+    keep_last: 4,
+  },
+];
 
 /**
  * Native decompressors (Deno's `node:zlib`: zlib and zstd in Rust/C) in place of the pure
@@ -90,6 +116,7 @@ async function measure(
   sliceRows: number,
   maxRows = Infinity,
   compressors: Compressors = jsCompressors,
+  obfuscate?: "fast" | "rewrite",
 ): Promise<DecodeResult> {
   const inner = await bufferFromFile(path);
   let reads = 0;
@@ -157,13 +184,19 @@ async function measure(
         pullingId: String(Date.now()),
       });
       const encoder = new TextEncoder();
-      const lines = readEventLines(file, {
+      const options = {
         name: path,
         append: formatter.extraMembers,
         header: () => encoder.encode(formatter.header()),
         sliceBytes: 256 * 1024,
         sliceRows,
-      });
+      };
+      const obfuscator = obfuscate && new Obfuscator(BENCH_RULES);
+      const lines = !obfuscator
+        ? readEventLines(file, options)
+        : obfuscate === "fast"
+        ? readEventLines(file, { ...options, obfuscator })
+        : rewrittenLines(file, { ...options, obfuscator });
       for await (const slice of lines) {
         sample();
         bytes += slice.bytes.length;
@@ -228,14 +261,19 @@ async function main(args: string[]): Promise<number> {
       "slice-rows": { type: "string", default: "1000" },
       "max-rows": { type: "string" },
       codecs: { type: "string", default: "js" },
+      obfuscate: { type: "string" },
     },
     allowPositionals: true,
   });
   const stage = values.stage as Stage;
-  if (positionals.length !== 1 || !STAGES.includes(stage)) {
+  const obfuscate = values.obfuscate as "fast" | "rewrite" | undefined;
+  if (
+    positionals.length !== 1 || !STAGES.includes(stage) ||
+    (obfuscate !== undefined && (stage !== "fast" || !["fast", "rewrite"].includes(obfuscate)))
+  ) {
     console.error(
       `Usage: deno run -A scripts/bench_decode.ts FILE [--stage ${STAGES.join("|")}] ` +
-        `[--slice-rows N]`,
+        `[--slice-rows N] [--obfuscate fast|rewrite (stage fast)]`,
     );
     return 2;
   }
@@ -247,6 +285,7 @@ async function main(args: string[]): Promise<number> {
     Number(values["slice-rows"]),
     maxRows,
     codecs,
+    obfuscate,
   );
   console.log(JSON.stringify(result));
   return 0;

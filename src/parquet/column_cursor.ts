@@ -17,6 +17,7 @@ import { readPageHeader } from "./page_header.ts";
 import type { PageHeader } from "./page_header.ts";
 import type { ReadGuard } from "./read_guard.ts";
 import { indexArray, omitted, plainArrays, writeValue } from "./dictionary_json.ts";
+import type { DictionaryJson } from "./dictionary_json.ts";
 import { decodeWhole, openPage, readDictionary } from "./data_page.ts";
 import type { PageColumn, PageDictionary, WholePage } from "./data_page.ts";
 
@@ -260,6 +261,32 @@ export class ColumnCursor {
       default:
         return omitted(this.#value());
     }
+  }
+
+  /**
+   * The dictionary entry of the current value when it is dictionary-encoded (its JSON is
+   * {@link dictionary}'s), else -1. Moves nothing.
+   */
+  entry(): number {
+    const seg = this.#seg();
+    if (seg.kind !== "dict") return -1;
+    this.dictionary = seg.json;
+    return seg.idx[this.v - this.#segBase]!;
+  }
+
+  /** The dictionary of the last value {@link entry} found dictionary-encoded. */
+  dictionary: DictionaryJson | undefined;
+
+  /**
+   * Moves the cursor back to entry `i` and value `v` (both taken from it earlier in the same
+   * slice, while no page was read): the rows since are written again.
+   */
+  seek(i: number, v: number): void {
+    this.i = i;
+    this.v = v;
+    this.#cur = 0;
+    this.#segBase = 0;
+    this.#segEnd = 0;
   }
 
   /** Writes the current value as JSON and moves past its entry. */

@@ -21,6 +21,9 @@ import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
 import { Assembler, CLOSE, compile, cutDown, OPEN, PARSERS } from "./json_plan.ts";
 import type { EventCap, Oversized, Plan } from "./json_plan.ts";
+import type { Obfuscator } from "../transform/obfuscate.ts";
+import { ObfuscatingWriter, planObfuscation } from "./obfuscated_plan.ts";
+import type { ObfuscationPlan } from "./obfuscated_plan.ts";
 
 export type { Oversized } from "./json_plan.ts";
 
@@ -46,6 +49,11 @@ export interface LineSlice {
    * (their row in the object, and their bytes as built whole); their lines hold them truncated.
    */
   readonly oversized?: readonly Oversized[];
+  /**
+   * With {@link ReadEventLinesOptions.obfuscator}: the values the rules changed in each line's
+   * event.
+   */
+  readonly fields?: Uint32Array<ArrayBuffer>;
 }
 
 /** Options for {@link readEventLines}. */
@@ -98,8 +106,16 @@ export interface ReadEventLinesOptions {
   maxEventBytes?: number;
   /** Entries of a data page decoded at a time (tests; see `column_cursor.ts`). Default 8,192. */
   pieceEntries?: number;
-  /** Counts the data pages passed unread (tests, profiling). */
-  stats?: { passedPages: number };
+  /**
+   * Counts the data pages passed unread, and the rows obfuscated by the object path (tests,
+   * profiling; see `obfuscated_plan.ts`).
+   */
+  stats?: { passedPages: number; objectRows?: number };
+  /**
+   * Obfuscation rules applied to each event as its line is written (`obfuscated_plan.ts`), before
+   * the `append` members; its `stats` count what they did. Not with `maxEventBytes`.
+   */
+  obfuscator?: Obfuscator;
 }
 
 /** Rows of each part of a row group of `rows` rows, for `partRows` (see {@link ReadEventLinesOptions.partRows}). */
@@ -192,6 +208,8 @@ interface LineRead {
   readonly starts?: Uint32Array;
   readonly cap?: EventCap;
   readonly cursorOptions: CursorOptions;
+  /** The obfuscation rules planned over the schema. */
+  readonly obfuscation?: ObfuscationPlan;
 }
 
 /**
@@ -230,6 +248,9 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
     let leafPaths: string[][];
     ({ fields, leafPaths } = compile(root));
     schemaLeaves = leafPaths.map((p) => ({ path: pathTo(root, p) }));
+    if (options.obfuscator && options.maxEventBytes !== undefined) {
+      throw new Error("obfuscation rules cannot be applied with maxEventBytes");
+    }
   } catch (e) {
     throw wrap(e, name);
   }
@@ -257,6 +278,7 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
       ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
       ...(options.stats ? { stats: options.stats } : {}),
     },
+    obfuscation: options.obfuscator && planObfuscation(fields, options.obfuscator),
   };
 }
 
@@ -276,6 +298,15 @@ async function* readGroup(
   const groupEnd = groupStart + rows;
   const columns = await openColumns(read, group);
   const asm = new Assembler(columns, read.out);
+  const obf = read.obfuscation &&
+    new ObfuscatingWriter(
+      read.obfuscation,
+      read.fields,
+      columns,
+      asm,
+      options.obfuscator!,
+      options.stats,
+    );
   /** Moves every column past the rows up to `to`, writing nothing. */
   const skip = async (from: number, to: number) => {
     if (to <= from) return;
@@ -303,7 +334,7 @@ async function* readGroup(
       const head = read.header();
       const end = Math.min(partEnd, row + sliceRows);
       await ensureRows(columns, end - groupStart);
-      const slice = writeSlice(read, asm, head, row, end);
+      const slice = writeSlice(read, asm, head, row, end, obf);
       row += slice.rows;
       yield slice;
     }
@@ -327,10 +358,12 @@ function writeSlice(
   head: Uint8Array,
   row: number,
   end: number,
+  obf?: ObfuscatingWriter,
 ): LineSlice {
   const { out, starts, cap, fields, tail, sliceBytes } = read;
   const first = row;
   let oversized: Oversized[] | undefined;
+  const changed = obf && new Uint32Array(end - row);
   out.pos = 0;
   while (row < end && out.pos < sliceBytes) {
     if (starts) starts[row - first] = out.pos;
@@ -338,7 +371,10 @@ function writeSlice(
     const open = out.pos;
     out.byte(OPEN);
     let any: boolean;
-    if (cap) {
+    if (obf) {
+      any = obf.row(out);
+      changed![row - first] = obf.changed;
+    } else if (cap) {
       cap.dropped = 0;
       any = asm.members(fields, out, false, cap);
       out.cap = Infinity;
@@ -361,6 +397,7 @@ function writeSlice(
     headBytes: head.length,
     starts: starts?.slice(0, row - first),
     ...(oversized ? { oversized } : {}),
+    ...(changed ? { fields: changed.slice(0, row - first) } : {}),
   };
 }
 

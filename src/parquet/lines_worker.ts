@@ -5,8 +5,8 @@
  * AsyncBuffer asks the main thread for every range; it waits while `aheadBytes` of its slices
  * have not been credited back by the main thread. Each line starts with a placeholder of `headerBytes` bytes, which
  * the main thread overwrites with the real header. For an input with obfuscation rules it
- * obfuscates each slice's events before posting it (`obfuscated_lines.ts`) and says what its
- * rules did. It has no state between sessions.
+ * compiles them and applies them as each slice's lines are written (`obfuscated_plan.ts`), and
+ * says what they did. It has no state between sessions.
  *
  * The module is a worker entry point: it installs its message handler only when it runs as a
  * worker, so importing it elsewhere does nothing.
@@ -88,9 +88,12 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
   state.current = session;
   const placeholder = new Uint8Array(m.headerBytes);
   // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
-  // object: its hash cache lives as long as the object).
+  // object, compiled here: its hash cache lives as long as the object). They are applied as the
+  // lines are written, `members` added after them (`obfuscated_plan.ts`); with events cut down
+  // first (`maxEventBytes`), each line is rewritten after it is written (`obfuscated_lines.ts`).
   const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
   const members = m.obfuscation?.members ?? "";
+  const rewrite = obfuscator && m.options.maxEventBytes !== undefined ? obfuscator : undefined;
   let sent = 0; // bytes
   try {
     const lines = readEventLines(remoteFile(scope, state, session, m.byteLength), {
@@ -98,9 +101,10 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
       header: () => placeholder,
       ...claimer(m),
       lineStarts: true,
+      ...(obfuscator && !rewrite ? { obfuscator, append: members } : {}),
     });
     for await (const raw of lines) {
-      sent += postSlice(scope, session, raw, m.headerBytes, obfuscator, members);
+      sent += postSlice(scope, session, raw, m.headerBytes, rewrite, members);
       while (sent - session.credited >= m.aheadBytes) {
         await new Promise<void>((resolve) => session.wake = resolve);
         session.wake = undefined;
@@ -179,7 +183,8 @@ function claimer(m: StartMessage): {
 }
 
 /**
- * Posts one slice (obfuscated first when there are rules), its buffers transferred; returns the
+ * Posts one slice (rewritten by `obfuscator` first when given; with the counts of the rules
+ * applied as it was written otherwise), its buffers transferred; returns the
  * bytes sent, which count against the worker's lead until they are credited back.
  */
 function postSlice(
@@ -191,7 +196,7 @@ function postSlice(
   members: string,
 ): number {
   let s = raw;
-  let fields: Uint32Array<ArrayBuffer> | undefined;
+  let fields = raw.fields;
   if (obfuscator) {
     const o = obfuscateLines(raw.bytes, raw.rows, headerBytes, obfuscator, members);
     s = { ...raw, bytes: o.bytes, starts: o.starts };

@@ -72,11 +72,24 @@ export function obfuscateLines(
 }
 
 /**
- * `readEventLines(file, options)` with every event obfuscated by `obfuscator`: the same slices
- * (rows and `rowStart`), each line rewritten by {@link obfuscateLines} with `options.append` as
- * the members added after the rules.
+ * `readEventLines(file, options)` with every event obfuscated by `obfuscator`, `options.append`
+ * as the members added after the rules: the rules applied as the lines are written
+ * (`obfuscated_plan.ts`), or, with `maxEventBytes` (events cut down before the rules run), the
+ * same slices (rows and `rowStart`) with each line rewritten by {@link obfuscateLines}.
  */
 export async function* readObfuscatedLines(
+  file: AsyncBuffer,
+  options: ReadEventLinesOptions & { obfuscator: Obfuscator },
+): AsyncGenerator<LineSlice> {
+  if (options.maxEventBytes === undefined) {
+    yield* readEventLines(file, options);
+    return;
+  }
+  yield* rewrittenLines(file, options);
+}
+
+/** {@link readObfuscatedLines} by {@link obfuscateLines}: each line parsed back and rewritten. */
+export async function* rewrittenLines(
   file: AsyncBuffer,
   options: ReadEventLinesOptions & { obfuscator: Obfuscator },
 ): AsyncGenerator<LineSlice> {
