@@ -22,7 +22,8 @@ import { readMetadata } from "./reader.ts";
 import { Assembler, CLOSE, compile, cutDown, OPEN, PARSERS } from "./json_plan.ts";
 import type { EventCap, Oversized, Plan } from "./json_plan.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
-import { ObfuscatingWriter, planObfuscation } from "./obfuscated_plan.ts";
+import { planObfuscation } from "./obfuscated_plan.ts";
+import { ObfuscatingWriter } from "./obfuscating_writer.ts";
 import type { ObfuscationPlan } from "./obfuscated_plan.ts";
 
 export type { Oversized } from "./json_plan.ts";
