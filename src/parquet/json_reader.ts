@@ -21,6 +21,10 @@ import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
 import { Assembler, CLOSE, compile, cutDown, OPEN, PARSERS } from "./json_plan.ts";
 import type { EventCap, Oversized, Plan } from "./json_plan.ts";
+import { RowRules } from "../transform/conditions.ts";
+import type { RowRulesConfig } from "../transform/conditions.ts";
+import { RowJudge, writeJudgedSlice } from "./row_rules.ts";
+import type { JudgedRead } from "./row_rules.ts";
 
 export type { Oversized } from "./json_plan.ts";
 
@@ -30,10 +34,21 @@ const enc = new TextEncoder();
 export interface LineSlice {
   /** Index of the first event of the slice in the object. */
   readonly rowStart: number;
-  /** Number of events (lines) in `bytes`. */
+  /** Number of events (rows of the object) the slice covers: the next starts at `rowStart + rows`. */
   readonly rows: number;
   /**
-   * `rows` lines: header, event JSON, newline. The slice's own buffer, viewed by nothing else:
+   * With {@link ReadEventLinesOptions.rules}: the lines in `bytes` (the rows not dropped), and
+   * the row of each (from `rowStart`). Absent: `rows` lines, one per row.
+   */
+  readonly lines?: number;
+  readonly lineRows?: Uint32Array<ArrayBuffer>;
+  /**
+   * With {@link ReadEventLinesOptions.rules}: the tag route of every line of the slice (its
+   * index in `tag_routes`), or -1 (or absent) for the default tag.
+   */
+  readonly route?: number;
+  /**
+   * The lines (see `lines`): header, event JSON, newline. The slice's own buffer, viewed by nothing else:
    * the consumer may free it (`buffer.transfer(0)`) once done with it.
    */
   readonly bytes: Uint8Array;
@@ -57,8 +72,16 @@ export interface ReadEventLinesOptions {
   sliceRows?: number;
   /** A slice ends once it holds this many bytes. Default 256 KiB. */
   sliceBytes?: number;
-  /** The bytes written before each event (the syslog header), asked once per slice. */
-  header?: () => Uint8Array;
+  /**
+   * The bytes written before each event (the syslog header), asked once per slice; with
+   * `rules`, for the slice's route (-1: the default tag), and only for a slice with lines.
+   */
+  header?: (route: number) => Uint8Array;
+  /**
+   * Rows dropped (`drop_events`) and routed (`tag_routes`) by conditions on their values, judged
+   * while each line is written (`row_rules.ts`).
+   */
+  rules?: RowRulesConfig;
   /** Names the object in errors. */
   name?: string;
   /** JSON members added at the end of every event, e.g. `"@devo_pulling_id":"1"`. */
@@ -179,7 +202,9 @@ interface LineRead {
   readonly sliceRows: number;
   readonly sliceBytes: number;
   readonly groupReadBytes: number;
-  readonly header: () => Uint8Array;
+  readonly header: (route: number) => Uint8Array;
+  /** With rules: the judged writing of the slices. */
+  readonly judged?: JudgedRead;
   /** `,` and the `append` members, as bytes (empty without them). */
   readonly tail: Uint8Array;
   /** The `append` members, for events cut down (`cutDown`). */
@@ -233,6 +258,28 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
   } catch (e) {
     throw wrap(e, name);
   }
+  const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
+  const header = options.header ?? (() => EMPTY);
+  const tail = options.append ? enc.encode("," + options.append) : EMPTY;
+  const last = options.append ? [options.append] : [];
+  const starts = options.lineStarts ? new Uint32Array(sliceRows) : undefined;
+  const cap = options.maxEventBytes === undefined
+    ? undefined
+    : { max: options.maxEventBytes, dropped: 0 };
+  const rules = options.rules;
+  const judged: JudgedRead | undefined = rules && (rules.drop.length > 0 || rules.routes.length > 0)
+    ? {
+      out,
+      fields,
+      tail,
+      last,
+      sliceBytes,
+      cap,
+      starts,
+      judge: new RowJudge(new RowRules(rules), fields),
+      header,
+    }
+    : undefined;
   return {
     file,
     options,
@@ -241,18 +288,17 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
     sliceRows,
     sliceBytes,
     groupReadBytes: options.groupReadBytes ?? 16 * 1024 * 1024,
-    header: options.header ?? (() => EMPTY),
-    tail: options.append ? enc.encode("," + options.append) : EMPTY,
-    last: options.append ? [options.append] : [],
+    header,
+    judged,
+    tail,
+    last,
     metadata,
     guard,
     fields,
     schemaLeaves,
-    out: new ByteOut(sliceBytes + (sliceBytes >> 2)),
-    starts: options.lineStarts ? new Uint32Array(sliceRows) : undefined,
-    cap: options.maxEventBytes === undefined
-      ? undefined
-      : { max: options.maxEventBytes, dropped: 0 },
+    out,
+    starts,
+    cap,
     cursorOptions: {
       ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
       ...(options.stats ? { stats: options.stats } : {}),
@@ -275,7 +321,7 @@ async function* readGroup(
   const rows = Number(group.num_rows);
   const groupEnd = groupStart + rows;
   const columns = await openColumns(read, group);
-  const asm = new Assembler(columns, read.out);
+  const asm = new Assembler(columns, read.out, read.judged?.judge);
   /** Moves every column past the rows up to `to`, writing nothing. */
   const skip = async (from: number, to: number) => {
     if (to <= from) return;
@@ -300,10 +346,11 @@ async function* readGroup(
         }
         taken = p;
       }
-      const head = read.header();
       const end = Math.min(partEnd, row + sliceRows);
       await ensureRows(columns, end - groupStart);
-      const slice = writeSlice(read, asm, head, row, end);
+      const slice = read.judged
+        ? writeJudgedSlice(read.judged, asm, row, end)
+        : writeSlice(read, asm, read.header(NO_ROUTE), row, end);
       row += slice.rows;
       yield slice;
     }
@@ -444,6 +491,7 @@ function columnCursor(
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_ROUTE = -1;
 
 function pathTo(root: SchemaTree, names: string[]): SchemaTree[] {
   const out = [root];
