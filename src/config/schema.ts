@@ -5,7 +5,7 @@
  * @module
  */
 import { bool, choice, int, list, obj, str } from "./spec.ts";
-import type { ObjectSpec, Pattern } from "./spec.ts";
+import type { ObjectSpec, Pattern, ScalarSpec } from "./spec.ts";
 
 export { acceptsFile, isMasked } from "./spec.ts";
 export type {
@@ -336,6 +336,56 @@ const obfuscationRule = obj("One obfuscation rule.", {
   ],
 });
 
+const FORMS = ["equals", "in", "matches", "exists"];
+const conditionFields = {
+  path: str("The field the condition tests, in the obfuscation paths' syntax.", {
+    pattern: FIELD_PATH,
+    required: true,
+    example: "actor.invoked_by",
+  }),
+  equals: str(
+    "The field holds this value (numbers and booleans compared as their JSON text, e.g. 3001).",
+    { example: "securitylake.amazonaws.com" },
+  ),
+  in: list(
+    "The field holds one of these values.",
+    str("A value.", { example: "securitylake.amazonaws.com" }),
+    { example: "[3001, 3002]", exampleOnly: true },
+  ),
+  matches: str(
+    "The field holds a string containing a match of this regular expression (linear-time engine: no backreferences or lookarounds).",
+    { regex: true, example: "^AmazonSecurityLake" },
+  ),
+  exists: {
+    kind: "boolean",
+    description: "true: the field holds a value (not null); false: it holds none.",
+    example: "true",
+  } as ScalarSpec,
+};
+/** Exactly one of the forms: at least one, and none with another. */
+const conditionRelations = [
+  { kind: "oneOf" as const, fields: FORMS },
+  ...FORMS.slice(0, -1).map((field, i) => ({
+    kind: "conflicts" as const,
+    field,
+    with: FORMS.slice(i + 1),
+    fix: "a condition has one test: write another condition for the other",
+  })),
+];
+const condition = obj(
+  "One condition on an event's field: path and exactly one of equals, in, matches or exists.",
+  conditionFields,
+  { relations: conditionRelations },
+);
+const tagRoute = obj("A condition and the Devo tag of the events that match it.", {
+  ...conditionFields,
+  tag: str("Devo tag (table) of the events that match.", {
+    pattern: TAG,
+    required: true,
+    example: "my.app.security_lake.iam",
+  }),
+}, { relations: conditionRelations });
+
 const events = obj("The `events` service: Security Lake OCSF records.", {
   tag: str("Devo tag (table) every event is sent with, unless devo_tag_map names another.", {
     default: DEFAULT_TAG,
@@ -388,6 +438,38 @@ const events = obj("The `events` service: Security Lake OCSF records.", {
     ].join("\n"),
     exampleOnly: true,
   },
+  drop_events: {
+    kind: "objects",
+    description:
+      "Events that match any of these conditions are not sent (counted as filtered out). Conditions see the event as read, before obfuscation.",
+    item: condition,
+    example: [
+      "- path: actor.invoked_by",
+      "  equals: securitylake.amazonaws.com",
+      "- path: actor.session.issuer",
+      "  matches: ':role/AmazonSecurityLake'",
+    ].join("\n"),
+    exampleOnly: true,
+  },
+  tag_routes: {
+    kind: "objects",
+    description:
+      "The first route whose condition an event matches gives its tag; otherwise devo_tag_map (by source), then tag.",
+    item: tagRoute,
+    example: [
+      "- path: class_uid",
+      "  in: [3001, 3002]",
+      "  tag: my.app.security_lake.iam",
+      "- path: category_uid",
+      "  equals: 4",
+      "  tag: my.app.security_lake.network",
+    ].join("\n"),
+    exampleOnly: true,
+  },
+  source_fields: bool(
+    'Add `"@source"` to every event: bucket, key, source, source_version, account, region and event_day as the object\'s key gives them (those it lacks left out).',
+    false,
+  ),
 });
 
 const input = obj("One input. Its key names it in logs, metrics and state.", {
@@ -694,5 +776,7 @@ export const SPECS = {
   inputs: input,
   events,
   obfuscationRule,
+  condition,
+  tagRoute,
   credentials: input.fields.credentials,
 };
