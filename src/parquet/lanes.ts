@@ -19,6 +19,10 @@ type Item =
     kind: "slice";
     rowStart: number;
     rows: number;
+    /** With rules: the lines, the row of each (from `rowStart`), and their route. */
+    lines?: number;
+    lineRows?: Uint32Array<ArrayBuffer>;
+    route?: number;
     bytes: Uint8Array;
     starts: Uint32Array;
     /** With obfuscation: the values changed in each line's event. */
@@ -100,7 +104,9 @@ export interface LanesContext {
   readonly sliceRows: number;
   readonly sliceBytes: number;
   /** The header function (see `readEventLines`). */
-  readonly header: () => Uint8Array;
+  readonly header: (route: number) => Uint8Array;
+  /** With rules (`readEventLines`'s `rules`): how many tag routes there are. */
+  readonly routes?: number;
 }
 
 /** The start message's fields that are the same for every worker of the object. */
@@ -124,6 +130,8 @@ export class Lanes {
   /** The first slice's header, asked before the workers start: its length is the placeholder. */
   #pendingHead?: Uint8Array;
   #h = 0;
+  /** With rules: the placeholder's length for each route's lines. */
+  #routeH: number[] | undefined;
 
   constructor(ctx: LanesContext, lent: PoolWorker[], startRow: number) {
     this.#ctx = ctx;
@@ -136,9 +144,12 @@ export class Lanes {
 
   /** Asks for the first header, then starts every worker on the object. */
   start(fields: StartFields): void {
-    const firstHead = this.#ctx.header();
-    this.#pendingHead = firstHead;
+    const firstHead = this.#ctx.header(-1);
     this.#h = firstHead.length;
+    if (this.#ctx.routes !== undefined) {
+      // Each slice's header is asked once its route is known.
+      this.#routeH = Array.from({ length: this.#ctx.routes }, (_, r) => this.#ctx.header(r).length);
+    } else this.#pendingHead = firstHead;
     for (const [k, lane] of this.lanes.entries()) {
       const worker = lane.pw.worker;
       lane.pw.onLost = (reason) => lane.fail(reason);
@@ -149,6 +160,7 @@ export class Lanes {
         lane: k,
         claims: this.#claims.buffer as SharedArrayBuffer,
         headerBytes: this.#h,
+        ...(this.#routeH ? { routeHeaderBytes: this.#routeH } : {}),
         ...fields,
       });
     }
@@ -216,6 +228,9 @@ export class Lanes {
       kind: "slice",
       rowStart: m.rowStart,
       rows: m.rows,
+      ...(m.lineRows
+        ? { lines: m.lines, lineRows: new Uint32Array(m.lineRows), route: m.route }
+        : {}),
       bytes: new Uint8Array(m.bytes),
       starts: new Uint32Array(m.starts),
       fields: m.fields && new Uint32Array(m.fields),
@@ -268,7 +283,7 @@ export class Lanes {
   }
 
   #nextHeader(): Uint8Array {
-    const head = this.#pendingHead ?? this.#ctx.header();
+    const head = this.#pendingHead ?? this.#ctx.header(-1);
     this.#pendingHead = undefined;
     return head;
   }
@@ -313,6 +328,15 @@ export class Lanes {
         signal?.throwIfAborted();
         this.#share();
         const item = await this.#take(lane);
+        if (this.#routeH) {
+          const slice = this.#judged(item);
+          groupBytes += slice.bytes.length;
+          yield slice;
+          this.handedTo = item.rowStart + item.rows;
+          this.#consumed(lane);
+          row += item.rows;
+          continue;
+        }
         const head = this.#nextHeader();
         if (lane.cursor === 0 && item.rowStart === row && head.length === h) {
           // The worker cut the slice where readEventLines cuts it: write the headers in place.
@@ -339,6 +363,44 @@ export class Lanes {
       }
       if (group.whole) this.#share(groupBytes); // its lines say whether a second worker helps
     }
+  }
+
+  /**
+   * A slice of judged rows (with rules): taken whole, as the worker cut it (as readEventLines
+   * cuts it), its header asked for its route and written over each line's placeholder.
+   */
+  #judged(item: Item & { kind: "slice" }): LineSlice {
+    const lines = item.lines ?? item.rows;
+    const route = item.route ?? -1;
+    if (item.fields) this.#count(item.fields, 0, lines);
+    const common = {
+      rowStart: item.rowStart,
+      rows: item.rows,
+      lines,
+      lineRows: item.lineRows ?? new Uint32Array(0),
+      route,
+      ...(item.oversized ? { oversized: item.oversized } : {}),
+    };
+    if (lines === 0) return { ...common, bytes: item.bytes, headBytes: 0 };
+    const head = this.#ctx.header(route);
+    const h = route < 0 ? this.#h : this.#routeH![route]!;
+    if (head.length === h) {
+      if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
+      return { ...common, bytes: item.bytes, headBytes: h };
+    }
+    // A header of another length than its placeholder: the lines are copied behind it.
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < lines; i++) {
+      const end = i + 1 < lines ? item.starts[i + 1]! : item.bytes.length;
+      parts.push(head, item.bytes.subarray(item.starts[i]! + h, end));
+    }
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    return { ...common, bytes, headBytes: head.length };
   }
 
   /**

@@ -87,6 +87,7 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
   const session: Session = { id: m.session, credited: 0, reads: new Map() };
   state.current = session;
   const placeholder = new Uint8Array(m.headerBytes);
+  const routed = (m.routeHeaderBytes ?? []).map((n) => new Uint8Array(n));
   // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
   // object: its hash cache lives as long as the object).
   const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
@@ -95,12 +96,12 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
   try {
     const lines = readEventLines(remoteFile(scope, state, session, m.byteLength), {
       ...m.options,
-      header: () => placeholder,
+      header: (route: number) => routed[route] ?? placeholder,
       ...claimer(m),
       lineStarts: true,
     });
     for await (const raw of lines) {
-      sent += postSlice(scope, session, raw, m.headerBytes, obfuscator, members);
+      sent += postSlice(scope, session, raw, obfuscator, members);
       while (sent - session.credited >= m.aheadBytes) {
         await new Promise<void>((resolve) => session.wake = resolve);
         session.wake = undefined;
@@ -186,14 +187,13 @@ function postSlice(
   scope: WorkerScope,
   session: Session,
   raw: LineSlice,
-  headerBytes: number,
   obfuscator: Obfuscator | undefined,
   members: string,
 ): number {
   let s = raw;
   let fields: Uint32Array<ArrayBuffer> | undefined;
   if (obfuscator) {
-    const o = obfuscateLines(raw.bytes, raw.rows, headerBytes, obfuscator, members);
+    const o = obfuscateLines(raw.bytes, raw.lines ?? raw.rows, raw.headBytes, obfuscator, members);
     s = { ...raw, bytes: o.bytes, starts: o.starts };
     fields = o.fields;
   }
@@ -202,17 +202,19 @@ function postSlice(
     s.bytes.byteLength === s.bytes.buffer.byteLength &&
     s.bytes.buffer instanceof ArrayBuffer;
   const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
+  const lineRows = s.lineRows?.buffer;
   const sent = bytes.byteLength; // before the transfer detaches it
   scope.postMessage({
     type: "slice",
     session: session.id,
     rowStart: s.rowStart,
     rows: s.rows,
+    ...(lineRows ? { lines: s.lines, lineRows, route: s.route } : {}),
     bytes,
     starts: starts.buffer,
     fields: fields?.buffer,
     ...(s.oversized ? { oversized: s.oversized } : {}),
-  }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
+  }, [bytes, starts.buffer, ...(fields ? [fields.buffer] : []), ...(lineRows ? [lineRows] : [])]);
   return sent;
 }
 

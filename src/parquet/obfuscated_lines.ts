@@ -73,7 +73,7 @@ export function obfuscateLines(
 
 /**
  * `readEventLines(file, options)` with every event obfuscated by `obfuscator`: the same slices
- * (rows and `rowStart`), each line rewritten by {@link obfuscateLines} with `options.append` as
+ * (rows, `rowStart`, and with rules the lines kept and their route), each line rewritten by {@link obfuscateLines} with `options.append` as
  * the members added after the rules.
  */
 export async function* readObfuscatedLines(
@@ -82,12 +82,10 @@ export async function* readObfuscatedLines(
 ): AsyncGenerator<LineSlice> {
   const { obfuscator, append = "", ...rest } = options;
   for await (const s of readEventLines(file, rest)) {
-    const r = obfuscateLines(s.bytes, s.rows, s.headBytes, obfuscator, append);
+    const r = obfuscateLines(s.bytes, s.lines ?? s.rows, s.headBytes, obfuscator, append);
     yield {
-      rowStart: s.rowStart,
-      rows: s.rows,
+      ...s,
       bytes: r.bytes,
-      headBytes: s.headBytes,
       starts: options.lineStarts ? r.starts : undefined,
     };
   }

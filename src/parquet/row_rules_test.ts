@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { bufferFromBytes } from "./reader.ts";
+import { DecodePool, readEventLinesParallel } from "./parallel_lines.ts";
+import { readObfuscatedLines } from "./obfuscated_lines.ts";
+import { Obfuscator } from "../transform/obfuscate.ts";
 import { APPEND, fixture } from "../../tests/helpers/line_slices.ts";
 import { DROP, RowRules } from "../transform/conditions.ts";
 import type { RowRulesConfig } from "../transform/conditions.ts";
@@ -133,4 +136,45 @@ Deno.test("row rules: numbers, maps, lists and any-key paths are judged as on th
     routes: [],
   });
   assert.equal(none.kept, 0);
+});
+
+Deno.test("row rules: decode workers give the slices, lines and routes of one thread, obfuscated or not", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const bytes = await fixture(6003, "ZSTD", "avro", 5000, 1000);
+  // Headers of one length per route, all different.
+  const header = (route: number) => enc.encode(`<14>H ${"r".repeat(route + 2)}: `);
+  const obfuscation = [{ paths: ["src_endpoint.ip"], method: "mask" as const, value: "x" }];
+  const norm = (s: LineSlice) => ({
+    rowStart: s.rowStart,
+    rows: s.rows,
+    lines: s.lines,
+    lineRows: [...(s.lineRows ?? [])],
+    route: s.route,
+    headBytes: s.lines ? s.headBytes : 0,
+    text: dec.decode(s.bytes),
+  });
+  for (const obfuscate of [false, true]) {
+    for (const o of [{}, { partRows: 200, sliceRows: 50 }, { startRow: 2100 }]) {
+      const options = { ...o, header, append: APPEND, rules: RULES };
+      const one = obfuscate
+        ? readObfuscatedLines(bufferFromBytes(bytes), {
+          ...options,
+          obfuscator: new Obfuscator(obfuscation as never),
+        })
+        : readEventLines(bufferFromBytes(bytes), options);
+      const expected: ReturnType<typeof norm>[] = [];
+      for await (const s of one) expected.push(norm(s));
+      const actual: ReturnType<typeof norm>[] = [];
+      const many = readEventLinesParallel(bufferFromBytes(bytes), {
+        ...options,
+        pool,
+        ...(obfuscate ? { obfuscator: new Obfuscator(obfuscation as never) } : {}),
+      });
+      for await (const s of many) actual.push(norm(s));
+      assert.deepEqual(actual, expected, JSON.stringify(o));
+      const text = expected.map((s) => s.text).join("");
+      assert.ok(text.includes("<14>H rrr: ") && text.includes("<14>H r: "));
+      assert.equal(text.includes('"ip":"x"'), obfuscate);
+    }
+  }
 });

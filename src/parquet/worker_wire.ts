@@ -28,6 +28,8 @@ export interface StartMessage {
   readonly claims: SharedArrayBuffer;
   /** Length of the header placeholder written before each line. */
   readonly headerBytes: number;
+  /** With tag routes: the placeholder's length for the lines of each route. */
+  readonly routeHeaderBytes?: readonly number[];
   /** Bytes of slices sent and not yet credited at which the worker waits. */
   readonly aheadBytes: number;
   readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups" | "takePart">;
@@ -60,6 +62,10 @@ export type FromWorker =
     readonly session: number;
     readonly rowStart: number;
     readonly rows: number;
+    /** With rules: the lines, the row of each (Uint32, from `rowStart`) and their route. */
+    readonly lines?: number;
+    readonly lineRows?: ArrayBuffer;
+    readonly route?: number;
     /** The slice's bytes (transferred), a header placeholder before each line. */
     readonly bytes: ArrayBuffer;
     /** Uint32 offsets of the lines (transferred). */
