@@ -401,7 +401,7 @@ class BackfillRun {
         signal: this.#work.signal,
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
-        ...objectHooks(tele, (n) => o.progress?.onEvents?.(n)),
+        ...objectHooks(tele, (n) => o.progress?.onEvents?.(n), o.objectOptions?.input),
       });
     } catch (e) {
       // Only the lock wait can throw (shutdown while waiting).

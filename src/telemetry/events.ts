@@ -505,6 +505,12 @@ export const EVENTS = {
     count: (m, f) => m.eventsReceived.inc({}, n(f.count)),
     metrics: ["seclake_events_received_total"],
   },
+  events_filtered: {
+    level: "none", // the pull's statistics line counts them
+    message: "",
+    count: (m, f) => m.eventsFiltered.inc({ input: s(f.input) }, n(f.count)),
+    metrics: ["seclake_events_filtered_total{input}"],
+  },
   events_truncated: {
     level: "none", // the object's warning names them
     message: "",
