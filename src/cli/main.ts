@@ -39,8 +39,10 @@ Usage:
       the first stopped and sends nothing twice. --dry-run prints the objects and bytes per
       day and source instead; --shard i/n takes one of n parts, for n instances.
       Exit 0 if every object was delivered, 1 otherwise, 69 if the bucket cannot be listed.
-  seclake decode FILE.parquet [--format ocsf|devo] [--reference]
-      Print the events of a local Parquet file, one per line.
+  seclake decode FILE.parquet [--format ocsf|devo] [--reference] [--config FILE [--input NAME]]
+      Print the events of a local Parquet file, one per line. With --config, the input's
+      obfuscation, drop_events, tag_routes, devo_tag_map and source_fields are applied, to
+      preview them (the first input, or the one --input names).
   seclake version
       Print the version, the commit it was built from, the Deno version and the target.
   seclake help
@@ -135,12 +137,37 @@ async function decodeCommand(rest: string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     format: { type: "string", default: "ocsf" },
     reference: { type: "boolean", default: false },
+    config: { type: "string" },
+    input: { type: "string" },
   });
   if (positionals.length !== 1) usage("decode needs exactly one FILE.parquet");
   const format = values.format;
   if (format !== "ocsf" && format !== "devo") {
     usage(`--format must be ocsf or devo: got ${JSON.stringify(format)}`);
   }
-  await decodeFile(positionals[0]!, { format, reference: values.reference === true });
+  if (values.input !== undefined && values.config === undefined) {
+    usage("--input needs --config, the file that defines the input");
+  }
+  let input;
+  if (typeof values.config === "string") {
+    const config = await loadConfig(values.config);
+    const wanted = values.input;
+    const found = wanted === undefined
+      ? config.inputs[0]
+      : config.inputs.find((i) => i.name === wanted);
+    if (!found) {
+      usage(
+        `--input ${wanted}: no enabled input of that name (inputs: ${
+          config.inputs.map((i) => i.name).join(", ")
+        })`,
+      );
+    }
+    input = { config, input: found };
+  }
+  await decodeFile(positionals[0]!, {
+    format,
+    reference: values.reference === true,
+    ...(input ? { input } : {}),
+  });
   return EXIT.ok;
 }
