@@ -179,7 +179,7 @@ inputs:
         if (!ended) {
           child.kill("SIGKILL");
           await child.status;
-          throw new Error(`the collector did not stop on SIGTERM\n${log}`);
+          failure ??= new Error("the collector did not stop on SIGTERM");
         }
         await drained;
       }
