@@ -68,14 +68,18 @@ export class EventFitter {
 
   /**
    * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
-   * oversized events fitted.
+   * oversized events fitted. With `lineRows` (rows dropped), line i is of row `row + lineRows[i]`.
    */
   lines(
     bytes: Uint8Array,
     row: number,
     headBytes: number,
     oversized: readonly Oversized[] = [],
+    lineRows?: Uint32Array,
   ): Uint8Array {
+    const first = row;
+    let line = 0;
+    if (lineRows) row = first + (lineRows[0] ?? 0);
     // Events the reader already cut down while building them.
     for (const o of oversized) this.#oversized(o.row, o.bytes);
     const max = this.#max;
@@ -101,7 +105,8 @@ export class EventFitter {
         }
       }
       start = end + 1;
-      row++;
+      line++;
+      row = lineRows ? first + (lineRows[line] ?? 0) : row + 1;
     }
     if (!parts) return bytes;
     parts.push(bytes.subarray(copied));

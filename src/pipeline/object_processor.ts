@@ -417,7 +417,13 @@ class ObjectDelivery {
       // Each event starts right after its header, whatever the header holds (a hostname
       // may hold a "{").
       const confirms = await this.#sendBytes(
-        this.#fit.lines(slice.bytes, this.#written, slice.headBytes, slice.oversized),
+        this.#fit.lines(
+          slice.bytes,
+          this.#written,
+          slice.headBytes,
+          slice.oversized,
+          slice.lineRows,
+        ),
         lines,
         budget,
         slice.rows,
