@@ -195,6 +195,8 @@ export interface BackfillSummary {
   readonly transientFailures: number;
   /** Events delivered by this run. */
   readonly events: number;
+  /** Events read and not sent because a `drop_events` condition matched them. */
+  readonly filtered: number;
   /** Bytes of the objects delivered or found complete. */
   readonly bytes: number;
   /** The listing error that ended the run, if one did. */
@@ -246,6 +248,7 @@ class BackfillRun {
     failed: 0,
     transientFailures: 0,
     events: 0,
+    filtered: 0,
     bytes: 0,
   };
   #stopped = false;
@@ -440,6 +443,7 @@ class BackfillRun {
     } else if (outcome.ok) {
       counts.delivered++;
       counts.events += outcome.events;
+      counts.filtered += outcome.filtered ?? 0;
       counts.bytes += object.size;
     } else if (outcome.stopped) {
       // Stopped by the shutdown: checkpointed, read again from there at the next start.

@@ -232,7 +232,7 @@ export const EVENTS = {
     level: "error",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -240,7 +240,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -248,7 +248,7 @@ export const EVENTS = {
     level: "warning",
     category: "backfill",
     message:
-      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -256,7 +256,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
