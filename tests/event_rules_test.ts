@@ -3,7 +3,8 @@
  * fast path (decode workers) and with obfuscation rules: the events a condition drops are not
  * sent and are counted in the pull statistics line and in `/metrics`, each event sent has the
  * tag of the first route it matches (else the input's), and carries `@source` (the key's facts)
- * just before `@devo_pulling_id`. The verdicts are taken here on the events as written.
+ * just before `@devo_pulling_id`; `seclake backfill` applies the same rules and counts what it
+ * filtered out. The verdicts are taken here on the events as written.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,7 +12,8 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { freePort } from "./helpers/_util.ts";
 import { makeCerts } from "./helpers/certs.ts";
-import { REPO } from "./helpers/collector.ts";
+import { REPO, runCollectorProcess } from "./helpers/collector.ts";
+import { dayOf } from "../src/source/backfill.ts";
 import { parseDevoLine } from "./helpers/devo_line.ts";
 import { createTestLake, eventBridgeBody, TEST_CREDENTIALS } from "./helpers/lake.ts";
 import type { TestLake } from "./helpers/lake.ts";
@@ -27,6 +29,9 @@ const ENV = {
 };
 const PART = "aws/CLOUD_TRAIL_MGMT/2.0/region=eu-west-1/accountId=123456789012/eventDay=20240410";
 const DEFAULT_TAG = "cloud.aws.amazon.security_lake.events";
+/** Yesterday (UTC), `YYYYMMDD`: inside the backfill window. */
+const DAY = dayOf(new Date(Date.now() - 24 * 60 * 60 * 1000));
+const dashed = (day: string) => `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
 
 const RULES = {
   drop: [
@@ -220,6 +225,33 @@ inputs:
       assert.equal(filtered, dropped, stats.join("\n"));
       assert.equal(sent, 600 - dropped, stats.join("\n"));
     }
+    // The backfill finds an object no message announced, with the same rules and counts.
+    const key = `${PART.replace("20240410", DAY)}/object-3.gz.parquet`;
+    const want = verdicts(await putParquet(lake, dir, key, 23));
+    const dropped = [...want.values()].filter((v) => v === DROP).length;
+    const before = receiver.lines.length;
+    const backfill = await runCollectorProcess(
+      [
+        "backfill",
+        "--config",
+        join(dir, "config-2.yaml"),
+        "--from",
+        dashed(DAY),
+        "--to",
+        dashed(DAY),
+      ],
+      { env: ENV },
+    );
+    assert.equal(backfill.code, 0, backfill.stderr);
+    const lines = receiver.lines.slice(before).map(parseDevoLine);
+    assert.equal(lines.length, 600 - dropped);
+    for (const l of lines) {
+      assert.equal(l.tag, want.get((l.event.metadata as { uid: string }).uid));
+    }
+    assert.match(
+      backfill.stderr,
+      new RegExp(`1 objects delivered \\(${600 - dropped} events, ${dropped} filtered out, `),
+    );
   } finally {
     lake.destroy();
     await Deno.remove(dir, { recursive: true });
