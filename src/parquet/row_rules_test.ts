@@ -178,3 +178,26 @@ Deno.test("row rules: decode workers give the slices, lines and routes of one th
     }
   }
 });
+
+Deno.test("row rules: decode workers, a header whose length changes mid-object gives the same lines", async () => {
+  using pool = new DecodePool({ threads: 2 });
+  const bytes = await fixture(6003, "ZSTD", "avro", 5000, 1000);
+  for (const parallel of [false, true]) {
+    let long = false;
+    const header = (route: number) => enc.encode(`<14>${long ? "LONG" : "H"} r${route}: `);
+    const options = { header, append: APPEND, rules: RULES, sliceRows: 300 };
+    const gen = parallel
+      ? readEventLinesParallel(bufferFromBytes(bytes), { ...options, pool })
+      : readEventLines(bufferFromBytes(bytes), options);
+    let n = 0;
+    const text: string[] = [];
+    for await (const s of gen) {
+      text.push(dec.decode(s.bytes));
+      if (++n === 5) long = true; // the slices after the fifth have longer headers
+    }
+    const all = text.join("");
+    assert.ok(all.includes("<14>LONG r") && all.includes("<14>H r"));
+    if (parallel) assert.equal(all, (globalThis as { oneThread?: string }).oneThread);
+    else (globalThis as { oneThread?: string }).oneThread = all;
+  }
+});
