@@ -43,16 +43,21 @@ export interface LineSlice {
   readonly lines?: number;
   readonly lineRows?: Uint32Array<ArrayBuffer>;
   /**
-   * With {@link ReadEventLinesOptions.rules}: the tag route of every line of the slice (its
-   * index in `tag_routes`), or -1 (or absent) for the default tag.
+   * With {@link ReadEventLinesOptions.rules}: the tag route of each line (its index in
+   * `tag_routes`, -1 for the default tag), and the length of each line's header (that of its
+   * route's tag). Absent: every line has the header of `headBytes`.
    */
-  readonly route?: number;
+  readonly lineRoutes?: Int32Array<ArrayBuffer>;
+  readonly lineHeadBytes?: Uint32Array<ArrayBuffer>;
   /**
    * The lines (see `lines`): header, event JSON, newline. The slice's own buffer, viewed by nothing else:
    * the consumer may free it (`buffer.transfer(0)`) once done with it.
    */
   readonly bytes: Uint8Array;
-  /** Bytes of the header before each line (one header per slice): where each event starts. */
+  /**
+   * Bytes of the header before each line (one header per slice; with rules, see
+   * `lineHeadBytes`): where each event starts.
+   */
   readonly headBytes: number;
   /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
   readonly starts?: Uint32Array<ArrayBuffer>;
@@ -74,7 +79,7 @@ export interface ReadEventLinesOptions {
   sliceBytes?: number;
   /**
    * The bytes written before each event (the syslog header), asked once per slice; with
-   * `rules`, for the slice's route (-1: the default tag), and only for a slice with lines.
+   * `rules`, once per slice for each route its lines have (-1: the default tag).
    */
   header?: (route: number) => Uint8Array;
   /**

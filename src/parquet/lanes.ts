@@ -19,10 +19,11 @@ type Item =
     kind: "slice";
     rowStart: number;
     rows: number;
-    /** With rules: the lines, the row of each (from `rowStart`), and their route. */
+    /** With rules: the lines, the row, route and placeholder length of each. */
     lines?: number;
     lineRows?: Uint32Array<ArrayBuffer>;
-    route?: number;
+    lineRoutes?: Int32Array<ArrayBuffer>;
+    lineHeadBytes?: Uint32Array<ArrayBuffer>;
     bytes: Uint8Array;
     starts: Uint32Array;
     /** With obfuscation: the values changed in each line's event. */
@@ -147,7 +148,7 @@ export class Lanes {
     const firstHead = this.#ctx.header(-1);
     this.#h = firstHead.length;
     if (this.#ctx.routes !== undefined) {
-      // Each slice's header is asked once its route is known.
+      // Each line's header is asked (once per route and slice) as its slice is handed out.
       this.#routeH = Array.from({ length: this.#ctx.routes }, (_, r) => this.#ctx.header(r).length);
     } else this.#pendingHead = firstHead;
     for (const [k, lane] of this.lanes.entries()) {
@@ -229,7 +230,12 @@ export class Lanes {
       rowStart: m.rowStart,
       rows: m.rows,
       ...(m.lineRows
-        ? { lines: m.lines, lineRows: new Uint32Array(m.lineRows), route: m.route }
+        ? {
+          lines: m.lines,
+          lineRows: new Uint32Array(m.lineRows),
+          lineRoutes: new Int32Array(m.lineRoutes!),
+          lineHeadBytes: new Uint32Array(m.lineHeadBytes!),
+        }
         : {}),
       bytes: new Uint8Array(m.bytes),
       starts: new Uint32Array(m.starts),
@@ -367,32 +373,47 @@ export class Lanes {
 
   /**
    * A slice of judged rows (with rules): taken whole, as the worker cut it (as readEventLines
-   * cuts it), its header asked for its route and written over each line's placeholder.
+   * cuts it), each line's header asked for its route (once per route in the slice, in the
+   * order readEventLines asks) and written over its placeholder.
    */
   #judged(item: Item & { kind: "slice" }): LineSlice {
     const lines = item.lines ?? item.rows;
-    const route = item.route ?? -1;
     if (item.fields) this.#count(item.fields, 0, lines);
+    const routes = item.lineRoutes ?? new Int32Array(0);
+    const placeholders = item.lineHeadBytes ?? new Uint32Array(0);
+    const heads = new Map<number, Uint8Array>();
+    let same = true;
+    for (let i = 0; i < lines; i++) {
+      const r = routes[i]!;
+      let head = heads.get(r);
+      if (head === undefined) heads.set(r, head = this.#ctx.header(r));
+      if (head.length !== placeholders[i]) same = false;
+    }
     const common = {
       rowStart: item.rowStart,
       rows: item.rows,
       lines,
       lineRows: item.lineRows ?? new Uint32Array(0),
-      route,
+      lineRoutes: routes,
       ...(item.oversized ? { oversized: item.oversized } : {}),
     };
-    if (lines === 0) return { ...common, bytes: item.bytes, headBytes: 0 };
-    const head = this.#ctx.header(route);
-    const h = route < 0 ? this.#h : this.#routeH![route]!;
-    if (head.length === h) {
-      if (h > 0) { for (const at of item.starts) item.bytes.set(head, at); }
-      return { ...common, bytes: item.bytes, headBytes: h };
+    if (same) {
+      for (let i = 0; i < lines; i++) item.bytes.set(heads.get(routes[i]!)!, item.starts[i]!);
+      return {
+        ...common,
+        bytes: item.bytes,
+        headBytes: placeholders[0] ?? 0,
+        lineHeadBytes: placeholders,
+      };
     }
-    // A header of another length than its placeholder: the lines are copied behind it.
+    // A header of another length than its placeholder: the lines are copied behind theirs.
     const parts: Uint8Array[] = [];
+    const lineHeadBytes = new Uint32Array(lines);
     for (let i = 0; i < lines; i++) {
       const end = i + 1 < lines ? item.starts[i + 1]! : item.bytes.length;
-      parts.push(head, item.bytes.subarray(item.starts[i]! + h, end));
+      const head = heads.get(routes[i]!)!;
+      lineHeadBytes[i] = head.length;
+      parts.push(head, item.bytes.subarray(item.starts[i]! + placeholders[i]!, end));
     }
     const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
@@ -400,7 +421,7 @@ export class Lanes {
       bytes.set(p, at);
       at += p.length;
     }
-    return { ...common, bytes, headBytes: head.length };
+    return { ...common, bytes, headBytes: lineHeadBytes[0] ?? 0, lineHeadBytes };
   }
 
   /**

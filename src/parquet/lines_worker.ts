@@ -193,7 +193,14 @@ function postSlice(
   let s = raw;
   let fields: Uint32Array<ArrayBuffer> | undefined;
   if (obfuscator) {
-    const o = obfuscateLines(raw.bytes, raw.lines ?? raw.rows, raw.headBytes, obfuscator, members);
+    const o = obfuscateLines(
+      raw.bytes,
+      raw.lines ?? raw.rows,
+      raw.headBytes,
+      obfuscator,
+      members,
+      raw.lineHeadBytes,
+    );
     s = { ...raw, bytes: o.bytes, starts: o.starts };
     fields = o.fields;
   }
@@ -203,18 +210,28 @@ function postSlice(
     s.bytes.buffer instanceof ArrayBuffer;
   const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
   const lineRows = s.lineRows?.buffer;
+  const judged = lineRows
+    ? [lineRows, s.lineRoutes!.buffer, s.lineHeadBytes!.buffer] as ArrayBuffer[]
+    : [];
   const sent = bytes.byteLength; // before the transfer detaches it
   scope.postMessage({
     type: "slice",
     session: session.id,
     rowStart: s.rowStart,
     rows: s.rows,
-    ...(lineRows ? { lines: s.lines, lineRows, route: s.route } : {}),
+    ...(lineRows
+      ? {
+        lines: s.lines,
+        lineRows,
+        lineRoutes: judged[1],
+        lineHeadBytes: judged[2],
+      }
+      : {}),
     bytes,
     starts: starts.buffer,
     fields: fields?.buffer,
     ...(s.oversized ? { oversized: s.oversized } : {}),
-  }, [bytes, starts.buffer, ...(fields ? [fields.buffer] : []), ...(lineRows ? [lineRows] : [])]);
+  }, [bytes, starts.buffer, ...(fields ? [fields.buffer] : []), ...judged]);
   return sent;
 }
 

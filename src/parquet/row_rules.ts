@@ -13,9 +13,9 @@
  *   written over: `out.pos` goes back to the line's start), else the first route that holds
  *   gives its tag.
  * - **Slices**: a slice still reports the rows it consumed (`rowStart`, `rows`), and the lines it
- *   holds (`lines`, one per row not dropped, with `lineRows` giving each line's row). All its
- *   lines have one tag (`route`): when a row's route differs from the slice's, the slice ends
- *   before that row, whose line is carried into the next slice.
+ *   holds (`lines`, one per row not dropped, with `lineRows` giving each line's row). Each line
+ *   has the header of its own route's tag (`lineRoutes`, `lineHeadBytes`): a slice mixes tags, so
+ *   events routed to different tags row by row still travel in slices of the usual size.
  * @module
  */
 import { DROP, NO_ROUTE, RowRules, scalarText, valueHolds } from "../transform/conditions.ts";
@@ -177,13 +177,6 @@ function sameRange(buf: Uint8Array, start: number, end: number, e: Uint8Array): 
   return true;
 }
 
-/** A line kept from the previous slice (its route differed): written first in the next one. */
-interface Carry {
-  readonly json: Uint8Array;
-  readonly route: number;
-  readonly oversized?: Oversized;
-}
-
 /** What {@link writeJudgedSlice} writes with: one object's read. */
 export interface JudgedRead {
   readonly out: ByteOut;
@@ -194,9 +187,11 @@ export interface JudgedRead {
   readonly cap?: EventCap;
   readonly starts?: Uint32Array;
   readonly judge: RowJudge;
-  /** The header of a slice whose lines have the tag of `route` (NO_ROUTE: the default). */
+  /**
+   * The header of the lines of `route` (NO_ROUTE: the default tag), asked once per slice for
+   * each route its lines have.
+   */
   readonly header: (route: number) => Uint8Array;
-  carry?: Carry;
 }
 
 /** A slice of judged rows (see the module): `rows` consumed, `lines` written. */
@@ -204,17 +199,22 @@ export interface JudgedSlice {
   readonly rowStart: number;
   readonly rows: number;
   readonly bytes: Uint8Array;
+  /** The header length of the slice's first line (see `lineHeadBytes`). */
   readonly headBytes: number;
   readonly lines: number;
   readonly lineRows: Uint32Array<ArrayBuffer>;
-  readonly route: number;
+  /** The route of each line (NO_ROUTE: the default tag). */
+  readonly lineRoutes: Int32Array<ArrayBuffer>;
+  /** The header length of each line. */
+  readonly lineHeadBytes: Uint32Array<ArrayBuffer>;
   readonly starts?: Uint32Array<ArrayBuffer>;
   readonly oversized?: readonly Oversized[];
 }
 
 /**
  * Writes the lines of rows `row` up to `end` (the rows held) with their verdicts, until the
- * slice holds `sliceBytes` or a row's route differs from the slice's.
+ * slice holds `sliceBytes`. Each line's JSON is written after room for the header of the line
+ * before's route, and moved when its own route's header has another length.
  */
 export function writeJudgedSlice(
   read: JudgedRead,
@@ -225,26 +225,16 @@ export function writeJudgedSlice(
   const { out, starts, cap, fields, tail, sliceBytes, judge } = read;
   const first = row;
   const lineRows: number[] = [];
+  const lineRoutes: number[] = [];
+  const lineHeads: number[] = [];
+  const heads = new Map<number, Uint8Array>();
   let oversized: Oversized[] | undefined;
-  let route = NO_ROUTE;
-  let head: Uint8Array | undefined;
+  let room = 0; // bytes left before each line's JSON: the previous line's header length
   out.pos = 0;
-  const carry = read.carry;
-  if (carry) {
-    read.carry = undefined;
-    route = carry.route;
-    head = read.header(route);
-    if (starts) starts[0] = 0;
-    out.bytes(head);
-    out.bytes(carry.json);
-    out.byte(10);
-    if (carry.oversized) (oversized ??= []).push(carry.oversized);
-    lineRows.push(0);
-    row++;
-  }
   while (row < end && out.pos < sliceBytes) {
     const lineStart = out.pos;
-    if (head) out.bytes(head);
+    out.ensure(room);
+    out.pos += room;
     const open = out.pos;
     judge.begin();
     out.byte(OPEN);
@@ -265,31 +255,23 @@ export function writeJudgedSlice(
       row++;
       continue;
     }
-    let big: Oversized | undefined;
     if (cap && out.pos - open + cap.dropped > cap.max) {
-      big = cutDown(out, open, cap, read.last, row);
+      (oversized ??= []).push(cutDown(out, open, cap, read.last, row));
     }
-    if (head === undefined) {
-      // The slice's first line: its route gives the slice's header, put before it.
-      route = verdict;
-      head = read.header(route);
+    let head = heads.get(verdict);
+    if (head === undefined) heads.set(verdict, head = read.header(verdict));
+    if (head.length !== room) {
       const n = out.pos - open;
       out.ensure(head.length);
       out.buf.copyWithin(lineStart + head.length, open, open + n);
-      out.buf.set(head, lineStart);
       out.pos = lineStart + head.length + n;
-    } else if (verdict !== route) {
-      read.carry = {
-        json: out.buf.slice(open, out.pos),
-        route: verdict,
-        ...(big ? { oversized: big } : {}),
-      };
-      out.pos = lineStart;
-      break;
+      room = head.length;
     }
-    if (big) (oversized ??= []).push(big);
+    out.buf.set(head, lineStart);
     if (starts) starts[lineRows.length] = lineStart;
     lineRows.push(row - first);
+    lineRoutes.push(verdict);
+    lineHeads.push(head.length);
     out.byte(10);
     row++;
   }
@@ -298,10 +280,11 @@ export function writeJudgedSlice(
     rowStart: first,
     rows: row - first,
     bytes: out.buf.slice(0, out.pos),
-    headBytes: head?.length ?? 0,
+    headBytes: lineHeads[0] ?? 0,
     lines,
     lineRows: Uint32Array.from(lineRows),
-    route,
+    lineRoutes: Int32Array.from(lineRoutes),
+    lineHeadBytes: Uint32Array.from(lineHeads),
     starts: starts?.slice(0, lines),
     ...(oversized ? { oversized } : {}),
   };

@@ -11,7 +11,8 @@ import type { RowRulesConfig } from "../transform/conditions.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
-const headFor = (route: number) => enc.encode(`<14>H route${route}: `);
+/** Headers of other lengths per route, so that lines move when their route is known. */
+const headFor = (route: number) => enc.encode(`<14>H ${"r".repeat(route + 2)}: `);
 
 async function slices(bytes: Uint8Array, o: ReadEventLinesOptions): Promise<LineSlice[]> {
   const out: LineSlice[] = [];
@@ -60,15 +61,17 @@ async function check(
     assert.equal(lines.length, s.lines);
     assert.equal(s.lineRows!.length, s.lines);
     assert.equal(s.starts!.length, s.lines);
-    const head = dec.decode(headFor(s.route ?? -1));
-    if (s.lines! > 0) assert.equal(s.headBytes, headFor(s.route!).length);
+    assert.equal(s.lineRoutes!.length, s.lines);
     for (const [i, line] of lines.entries()) {
       const r = row + s.lineRows![i]! - startRow;
+      const route = s.lineRoutes![i]!;
+      const head = dec.decode(headFor(route));
+      assert.equal(s.lineHeadBytes![i], headFor(route).length);
       assert.ok(line.startsWith(head), `line ${i} of the slice at ${s.rowStart} has its header`);
       assert.equal(dec.decode(s.bytes.subarray(s.starts![i]!)).indexOf(head), 0);
       assert.equal(line.slice(head.length), want[r]!.json, `row ${r + startRow}`);
-      assert.equal(want[r]!.verdict, s.route, `route of row ${r + startRow}`);
-      routes.set(s.route!, (routes.get(s.route!) ?? 0) + 1);
+      assert.equal(want[r]!.verdict, route, `route of row ${r + startRow}`);
+      routes.set(route, (routes.get(route) ?? 0) + 1);
       kept++;
     }
     // The rows of the slice without a line are those dropped.
@@ -149,8 +152,8 @@ Deno.test("row rules: decode workers give the slices, lines and routes of one th
     rows: s.rows,
     lines: s.lines,
     lineRows: [...(s.lineRows ?? [])],
-    route: s.route,
-    headBytes: s.lines ? s.headBytes : 0,
+    lineRoutes: [...(s.lineRoutes ?? [])],
+    lineHeadBytes: [...(s.lineHeadBytes ?? [])],
     text: dec.decode(s.bytes),
   });
   for (const obfuscate of [false, true]) {

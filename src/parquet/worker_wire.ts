@@ -62,10 +62,14 @@ export type FromWorker =
     readonly session: number;
     readonly rowStart: number;
     readonly rows: number;
-    /** With rules: the lines, the row of each (Uint32, from `rowStart`) and their route. */
+    /**
+     * With rules: the lines, the row of each (Uint32, from `rowStart`), the route of each
+     * (Int32) and the length of each one's header placeholder (Uint32).
+     */
     readonly lines?: number;
     readonly lineRows?: ArrayBuffer;
-    readonly route?: number;
+    readonly lineRoutes?: ArrayBuffer;
+    readonly lineHeadBytes?: ArrayBuffer;
     /** The slice's bytes (transferred), a header placeholder before each line. */
     readonly bytes: ArrayBuffer;
     /** Uint32 offsets of the lines (transferred). */

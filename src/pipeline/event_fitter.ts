@@ -68,7 +68,8 @@ export class EventFitter {
 
   /**
    * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
-   * oversized events fitted. With `lineRows` (rows dropped), line i is of row `row + lineRows[i]`.
+   * oversized events fitted. With `lineRows` (rows dropped), line i is of row `row + lineRows[i]`;
+   * with `lineHeadBytes`, its header is `lineHeadBytes[i]` bytes long.
    */
   lines(
     bytes: Uint8Array,
@@ -76,6 +77,7 @@ export class EventFitter {
     headBytes: number,
     oversized: readonly Oversized[] = [],
     lineRows?: Uint32Array,
+    lineHeadBytes?: Uint32Array,
   ): Uint8Array {
     const first = row;
     let line = 0;
@@ -91,7 +93,8 @@ export class EventFitter {
       let end = bytes.indexOf(0x0a, start);
       if (end < 0) end = bytes.length;
       if (end - start > max) {
-        const open = start + headBytes; // the event starts after its header
+        // The event starts after its header.
+        const open = start + (lineHeadBytes ? lineHeadBytes[line]! : headBytes);
         if (bytes[open] !== 0x7b) {
           throw new Error(`the line of row ${row} does not start its event after the header`);
         }

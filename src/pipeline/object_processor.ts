@@ -423,6 +423,7 @@ class ObjectDelivery {
           slice.headBytes,
           slice.oversized,
           slice.lineRows,
+          slice.lineHeadBytes,
         ),
         lines,
         budget,
