@@ -354,7 +354,7 @@ async function* readGroup(
       const end = Math.min(partEnd, row + sliceRows);
       await ensureRows(columns, end - groupStart);
       const slice = read.judged
-        ? writeJudgedSlice(read.judged, asm, row, end)
+        ? writeJudgedSlice(read.judged, asm, columns, row, end)
         : writeSlice(read, asm, read.header(NO_ROUTE), row, end);
       row += slice.rows;
       yield slice;

@@ -9,6 +9,9 @@
  *   at the end of the path is compared as bytes (its JSON text against the condition's values),
  *   anything else (a list, a map, a struct with steps left) is parsed and the rest of the path
  *   followed in it, as on the object path.
+ * - **Beforehand**: a drop condition on a scalar field outside lists is judged on the row's
+ *   value before the row is written (the value written aside, the cursor put back); a row it
+ *   drops is passed by every column unwritten, so dropping costs less than sending.
  * - **Verdict**: after the row, the first drop condition that holds drops it (its bytes are
  *   written over: `out.pos` goes back to the line's start), else the first route that holds
  *   gives its tag.
@@ -21,7 +24,8 @@
 import { DROP, NO_ROUTE, RowRules, scalarText, valueHolds } from "../transform/conditions.ts";
 import type { Condition } from "../transform/conditions.ts";
 import { anyValueAt } from "../transform/conditions.ts";
-import type { ByteOut } from "./json_bytes.ts";
+import { ByteOut } from "./json_bytes.ts";
+import type { ColumnCursor } from "./column_cursor.ts";
 import { CLOSE, cutDown, OPEN } from "./json_plan.ts";
 import type { Assembler, EventCap, Oversized, Plan } from "./json_plan.ts";
 
@@ -52,6 +56,13 @@ export class RowJudge {
   /** The row stamp at which each condition last held (for `exists`: found a value). */
   readonly #hit: Int32Array;
   #row = 1;
+  /**
+   * Drop conditions on a scalar field outside lists (a leaf reached through struct members):
+   * judged on the row's value before the row is written, so that a row they drop is passed
+   * without being written ({@link dropsBeforehand}).
+   */
+  readonly #before: { readonly leaf: number; readonly w: Watch }[] = [];
+  readonly #scratch = new ByteOut(256);
 
   /** Compiles the watches of `rules` over `fields` (a schema's plans), marking the plans. */
   constructor(rules: RowRules, fields: readonly Plan[]) {
@@ -92,7 +103,37 @@ export class RowJudge {
         return forms;
       })
       : undefined;
-    this.#watchPlan(plan, { k, c, from: i, scalar, ...(exact ? { exact } : {}) });
+    const w: Watch = { k, c, from: i, scalar, ...(exact ? { exact } : {}) };
+    this.#watchPlan(plan, w);
+    if (scalar && k < this.#rules.drop.length) this.#before.push({ leaf: plan.leaves[0]!, w });
+  }
+
+  /**
+   * Whether a drop condition judged beforehand drops the row the `columns` are at: its leaves'
+   * values are written aside and the cursors put back, so the row is still whole.
+   */
+  dropsBeforehand(columns: readonly ColumnCursor[]): boolean {
+    const before = this.#before;
+    if (before.length === 0) return false;
+    const o = this.#scratch;
+    for (const { leaf, w } of before) {
+      const l = columns[leaf]!;
+      let found = false;
+      if (l.defAt() === l.maxDef && (l.text || !l.omittedHere())) {
+        if (w.c.exists !== undefined) found = true;
+        else {
+          const i = l.i;
+          const v = l.v;
+          o.pos = 0;
+          l.write(o);
+          l.i = i;
+          l.v = v;
+          found = this.#holds(w, o.buf, 0, o.pos);
+        }
+      }
+      if (w.c.exists === false ? !found : found) return true;
+    }
+    return false;
   }
 
   /** Adds `w` to the watches of `plan`. */
@@ -219,6 +260,7 @@ export interface JudgedSlice {
 export function writeJudgedSlice(
   read: JudgedRead,
   asm: Assembler,
+  columns: readonly ColumnCursor[],
   row: number,
   end: number,
 ): JudgedSlice {
@@ -232,6 +274,12 @@ export function writeJudgedSlice(
   let room = 0; // bytes left before each line's JSON: the previous line's header length
   out.pos = 0;
   while (row < end && out.pos < sliceBytes) {
+    if (judge.dropsBeforehand(columns)) {
+      // Dropped by its values alone: passed without a byte written.
+      for (const c of columns) c.skipRows(1);
+      row++;
+      continue;
+    }
     const lineStart = out.pos;
     out.ensure(room);
     out.pos += room;
