@@ -87,6 +87,9 @@ const USAGE = `Usage: deno task bench [options]
   --decode-threads N  the collector's globals.decode_threads (default: the collector's default)
   --obfuscate         the pipeline's input has obfuscation rules (one path hashed, an IPv4
                       pattern masked in every string), so its events are obfuscated
+  --drop-quarter      the pipeline's input drops the events of one region with drop_events
+                      (cloud.region us-east-1: a quarter of the CloudTrail-like rows); compare
+                      the collector's CPU per input event with a run without it
   --batches-in-flight N  the output's batches_in_flight (default: the collector's default)
   --deno-flags="..."  extra deno run flags for the decode and collector processes, after the
                       collector's own V8 flags (scripts/compile.ts V8_FLAGS; a --v8-flags here
@@ -140,6 +143,8 @@ interface FileResult {
 /** One run of the collector process. */
 export interface PipelineResult {
   ok: boolean;
+  /** Events filtered out by drop_events (`--drop-quarter`). */
+  filtered: number;
   /**
    * Collector start to the receiver's answer to the end of the last batch: every line received
    * and confirmed (the rate's time). The collector's exit comes later (`exitSeconds`): `--once`
@@ -195,6 +200,7 @@ async function main(args: string[]): Promise<number> {
         "native-codecs": { type: "boolean", default: false },
         "decode-threads": { type: "string" },
         obfuscate: { type: "boolean", default: false },
+        "drop-quarter": { type: "boolean", default: false },
         "batches-in-flight": { type: "string" },
         "malloc-arena-max": { type: "string", default: RUN_ENV.MALLOC_ARENA_MAX },
         "row-groups": { type: "string" },
@@ -229,6 +235,7 @@ async function main(args: string[]): Promise<number> {
   receiverKind = values.receiver;
   decodeThreads = values["decode-threads"];
   obfuscate = values.obfuscate;
+  dropQuarter = values["drop-quarter"];
   batchesInFlight = values["batches-in-flight"];
   if (!/^\d+$/.test(values["malloc-arena-max"])) {
     console.error(`--malloc-arena-max must be a whole number\n${USAGE}`);
@@ -441,7 +448,7 @@ async function main(args: string[]): Promise<number> {
     } s of generator time); bench ${totalSeconds.toFixed(1)} s. ` +
       `Pipeline input: ${source === "s3" ? "moto S3 + SQS" : "local directory"}${
         obfuscate ? ", with obfuscation rules (--obfuscate)" : ""
-      }. ` +
+      }${dropQuarter ? `, dropping events with ${DROP_QUARTER} (--drop-quarter)` : ""}. ` +
       `Slow output: receiver down ${values["down-ms"]} ms, then ${values["rate-mb"]} MB/s. ` +
       `MALLOC_ARENA_MAX of decode and collector: ${
         measuredEnv.MALLOC_ARENA_MAX ?? Deno.env.get("MALLOC_ARENA_MAX") ?? "unset"
@@ -769,6 +776,7 @@ function configYaml(
     : ["wait_time_seconds: 1", "visibility_timeout_seconds: 300"];
   const rules = extra.obfuscation ?? (obfuscate ? OBFUSCATION : undefined);
   if (rules) events.push(`obfuscation: ${rules}`);
+  if (dropQuarter) events.push(`drop_events: [${DROP_QUARTER}]`);
   const services = events.length === 0 ? "" : `    services:
       events: { ${events.join(", ")} }
 `;
@@ -812,6 +820,18 @@ let source: "s3" | "directory" = "s3";
 let receiverKind: "python" | "deno" = "python";
 /** `globals.decode_threads` and the output's `batches_in_flight` when given (else defaults). */
 let decodeThreads: string | undefined;
+/** `--drop-quarter`: the input drops the events {@link DROP_QUARTER} matches. */
+let dropQuarter = false;
+/** A quarter of the CloudTrail-like rows are in this region (four regions, evenly). */
+const DROP_QUARTER = "{ path: cloud.region, equals: us-east-1 }";
+
+/** The events the collector's statistics lines in `log` say were filtered out. */
+function filteredIn(log: string): number {
+  let n = 0;
+  for (const m of log.matchAll(/Number of events filtered out: (\d+)/g)) n += Number(m[1]);
+  return n;
+}
+
 /** `--obfuscate`: the input has {@link OBFUSCATION}'s rules, so events take that path. */
 let obfuscate = false;
 /**
@@ -944,10 +964,13 @@ async function runPipelineOn(
   clearInterval(sampler);
   await pump.catch(() => {});
   clearTimeout(kill);
-  if (code === 0 && receiver.status().lines < f.spec.rows) {
+  // With --drop-quarter, the lines are the rows not filtered out.
+  const filtered = dropQuarter ? filteredIn(await Deno.readTextFile(stderrFile)) : 0;
+  const want = f.spec.rows - filtered;
+  if (code === 0 && receiver.status().lines < want) {
     // Normally every line is in before the exit (a batch is confirmed by the receiver's EOF).
     // A collector that failed sent what it sent: no reason to wait for more.
-    await receiver.waitFor(f.spec.rows, 5_000);
+    await receiver.waitFor(want, 5_000);
     doneAt = Date.now();
   }
   const motoCpu = cpuSeconds(env.motoPid) - motoCpu0;
@@ -962,8 +985,8 @@ async function runPipelineOn(
   const depth = await lake.depth();
   let error: string | undefined;
   if (wrappedCode !== 0) error = `collector exited ${wrappedCode}`;
-  else if (status.lines < f.spec.rows) {
-    error = `receiver got ${status.lines} of ${f.spec.rows} lines`;
+  else if (status.lines < want) {
+    error = `receiver got ${status.lines} of ${want} lines`;
   } else if (depth.visible + depth.inFlight !== 0) {
     error = `queue not empty after the run: ${JSON.stringify(depth)}`;
   }
@@ -978,7 +1001,8 @@ async function runPipelineOn(
   if (error !== undefined) error += ` (log: ${kept})`;
   return {
     ok: error === undefined,
-    seconds: status.lines >= f.spec.rows && status.confirmedMs > started
+    filtered,
+    seconds: status.lines >= want && status.confirmedMs > started
       ? (status.confirmedMs - started) / 1000
       : exitSeconds,
     exitSeconds,
@@ -1016,7 +1040,11 @@ export function pipelineNote(what: string, rows: number, p: PipelineResult): str
       mb(p.peakRssBytes)
     }: ${p.error} (${p.lines} lines received)`;
   }
-  return `${what} ${rate(rows, p.seconds)} ev/s, peak ${mb(p.peakRssBytes)}${cpuNote(p)}`;
+  const perEvent = (p.cpu.collector / rows * 1e6).toFixed(2);
+  const dropped = p.filtered > 0 ? `, ${p.filtered} filtered out` : "";
+  return `${what} ${rate(rows, p.seconds)} ev/s, peak ${
+    mb(p.peakRssBytes)
+  }, collector CPU ${perEvent} µs per input event${dropped}${cpuNote(p)}`;
 }
 
 function cpuNote(p: PipelineResult): string {

@@ -56,6 +56,7 @@ Deno.test("bench targets: speed compares CloudTrail ZSTD pipelines with DuckDB, 
 Deno.test("bench progress line: a failed pipeline run shows no rate, a finished one does", () => {
   const run: PipelineResult = {
     ok: true,
+    filtered: 0,
     seconds: 5,
     exitSeconds: 6,
     receiveSeconds: 4.5,
@@ -67,7 +68,14 @@ Deno.test("bench progress line: a failed pipeline run shows no rate, a finished 
     cpu: { collector: 8, moto: 1, receiver: 1.5 },
     mainThread: { runSeconds: 1.7, waitSeconds: 2 },
   };
-  assert.match(pipelineNote("pipeline", 1_000_000, run), /^pipeline 200,000 ev\/s, peak 300 MB \(/);
+  assert.match(
+    pipelineNote("pipeline", 1_000_000, run),
+    /^pipeline 200,000 ev\/s, peak 300 MB, collector CPU 8\.00 µs per input event \(/,
+  );
+  assert.match(
+    pipelineNote("pipeline", 1_000_000, { ...run, filtered: 250_000 }),
+    /collector CPU 8\.00 µs per input event, 250000 filtered out \(/,
+  );
   const failed = pipelineNote("pipeline", 1_000_000, {
     ...run,
     ok: false,

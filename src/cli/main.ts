@@ -141,6 +141,8 @@ async function decodeCommand(rest: string[]): Promise<number> {
   const args = parseCommand("decode", rest, {
     format: { type: "string", default: "ocsf" },
     reference: { type: "boolean", default: false },
+    config: { type: "string" },
+    input: { type: "string" },
   }, true);
   if (args === undefined) return EXIT.ok;
   const { values, positionals } = args;
@@ -149,6 +151,30 @@ async function decodeCommand(rest: string[]): Promise<number> {
   if (format !== "ocsf" && format !== "devo") {
     usage("decode", `--format must be ocsf or devo: got ${JSON.stringify(format)}`);
   }
-  await decodeFile(positionals[0]!, { format, reference: values.reference === true });
+  if (values.input !== undefined && values.config === undefined) {
+    usage("decode", "--input needs --config, the file that defines the input");
+  }
+  let input;
+  if (typeof values.config === "string") {
+    const config = await loadConfig(values.config);
+    const wanted = values.input;
+    const found = wanted === undefined
+      ? config.inputs[0]
+      : config.inputs.find((i) => i.name === wanted);
+    if (!found) {
+      usage(
+        "decode",
+        `--input ${wanted}: no enabled input of that name (inputs: ${
+          config.inputs.map((i) => i.name).join(", ")
+        })`,
+      );
+    }
+    input = { config, input: found };
+  }
+  await decodeFile(positionals[0]!, {
+    format,
+    reference: values.reference === true,
+    ...(input ? { input } : {}),
+  });
   return EXIT.ok;
 }

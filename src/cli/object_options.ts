@@ -58,6 +58,9 @@ export function inputObjectOptions(
     maxEventBytes: input.max_event_bytes,
     oversizedEvents: input.oversized_events,
     decodePool,
+    rules: { drop: input.services.events.drop_events, routes: input.services.events.tag_routes },
+    sourceFields: input.services.events.source_fields,
+    input: input.name,
   };
 }
 

@@ -50,10 +50,13 @@ export const COMMAND_HELP: Readonly<Record<CommandName, CommandHelp>> = {
       Exit 0 if every object was delivered, 1 otherwise, 69 if the bucket cannot be listed.`,
   },
   decode: {
-    usage: "seclake decode FILE.parquet [--format ocsf|devo] [--reference]",
+    usage:
+      "seclake decode FILE.parquet [--format ocsf|devo] [--reference] [--config FILE [--input NAME]]",
     text: `      Print the events of a local Parquet file, one per line.
       --format ocsf|devo  the OCSF JSON events (default), or the lines as Devo receives them
-      --reference         decode with the reference reader instead of the collector's own`,
+      --reference         decode with the reference reader instead of the collector's own
+      --config FILE       apply an input's obfuscation, drop_events, tag_routes, devo_tag_map
+                          and source_fields, to preview them (the first input, or --input NAME)`,
   },
   version: {
     usage: "seclake version",

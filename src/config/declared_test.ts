@@ -68,3 +68,50 @@ Deno.test("every declared relation names fields its object has", () => {
     }
   }
 });
+
+Deno.test("drop_events and tag_routes: each value checked, with its line", () => {
+  const got = errors(
+    [
+      "type: directory",
+      "directory: /tmp",
+      "services:",
+      "  events:",
+      "    drop_events:",
+      "      - { path: actor.invoked_by, equals: securitylake.amazonaws.com }",
+      "      - { path: a.b, matches: '(a)\\1' }",
+      "      - { path: 'a..b', exists: true }",
+      "      - { path: class_uid, in: [3001, 3002], exists: maybe }",
+      "    tag_routes:",
+      "      - { path: class_uid, equals: 3001, tag: my.app.iam }",
+      "      - { path: class_uid, equals: 3002, tag: nodots }",
+      "    source_fields: true",
+    ].join("\n"),
+  );
+  assert.deepEqual(got.map((e) => e.replace(/:.*\(line/, " (line")), [
+    "CONFIG_REGEX_NOT_LINEAR (line 12)",
+    "CONFIG_PATTERN (line 13)",
+    "CONFIG_TYPE (line 14)",
+    "CONFIG_TAG (line 17)",
+  ], JSON.stringify(got, null, 1));
+});
+
+Deno.test("drop_events and tag_routes: a condition has exactly one of equals, in, matches, exists", () => {
+  const got = errors(
+    [
+      "type: directory",
+      "directory: /tmp",
+      "services:",
+      "  events:",
+      "    drop_events:",
+      "      - { path: actor.user.name }",
+      "      - { path: a.b, equals: x, matches: y }",
+      "    tag_routes:",
+      "      - { path: class_uid, in: [3001], exists: true, tag: my.app.iam }",
+    ].join("\n"),
+  );
+  assert.deepEqual(got, [
+    "CONFIG_MISSING: inputs.lake.services.events.drop_events[0].equals is required (or in, or matches, or exists): add it, e.g. equals: securitylake.amazonaws.com (line 11)",
+    "CONFIG_CONFLICT: inputs.lake.services.events.drop_events[1].equals cannot be given together with inputs.lake.services.events.drop_events[1].matches: a condition has one test: write another condition for the other (line 12)",
+    "CONFIG_CONFLICT: inputs.lake.services.events.tag_routes[0].in cannot be given together with inputs.lake.services.events.tag_routes[0].exists: a condition has one test: write another condition for the other (line 14)",
+  ]);
+});

@@ -112,6 +112,12 @@ function inputRelations(r: Report, name: string, i: Raw): void {
   ((events.obfuscation ?? []) as Raw[]).forEach((rule, n) =>
     ruleRelations(r, [...ev, "obfuscation", n], rule)
   );
+  ((events.drop_events ?? []) as Raw[]).forEach((c, n) =>
+    checkDeclared(r, [...ev, "drop_events", n], SPECS.condition, c)
+  );
+  ((events.tag_routes ?? []) as Raw[]).forEach((c, n) =>
+    checkDeclared(r, [...ev, "tag_routes", n], SPECS.tagRoute, c)
+  );
 }
 
 function credentialRelations(r: Report, path: Path, c: Raw, needSome: boolean): void {

@@ -25,6 +25,7 @@ import {
   URL_FORM,
 } from "./forms.ts";
 import { output } from "./schema_output.ts";
+import { condition, tagRoute } from "./schema_conditions.ts";
 
 export { acceptsFile, isMasked } from "./spec.ts";
 export type {
@@ -225,6 +226,38 @@ const events = obj("The `events` service: Security Lake OCSF records.", {
     ].join("\n"),
     exampleOnly: true,
   },
+  drop_events: {
+    kind: "objects",
+    description:
+      "Events that match any of these conditions are not sent (counted as filtered out). Conditions see the event as read, before obfuscation.",
+    item: condition,
+    example: [
+      "- path: actor.invoked_by",
+      "  equals: securitylake.amazonaws.com",
+      "- path: actor.session.issuer",
+      "  matches: ':role/AmazonSecurityLake'",
+    ].join("\n"),
+    exampleOnly: true,
+  },
+  tag_routes: {
+    kind: "objects",
+    description:
+      "The first route whose condition an event matches gives its tag; otherwise devo_tag_map (by source), then tag.",
+    item: tagRoute,
+    example: [
+      "- path: class_uid",
+      "  in: [3001, 3002]",
+      "  tag: my.app.security_lake.iam",
+      "- path: category_uid",
+      "  equals: 4",
+      "  tag: my.app.security_lake.network",
+    ].join("\n"),
+    exampleOnly: true,
+  },
+  source_fields: bool(
+    'Add `"@source"` to every event: bucket, key, source, source_version, account, region and event_day as the object\'s key gives them (those it lacks left out).',
+    false,
+  ),
 });
 
 const input = obj("One input. Its key names it in logs, metrics and state.", {
@@ -535,5 +568,7 @@ export const SPECS = {
   inputs: input,
   events,
   obfuscationRule,
+  condition,
+  tagRoute,
   credentials: input.fields.credentials,
 };

@@ -74,6 +74,26 @@ export interface EventsServiceConfig {
   readonly add_pulling_id: boolean;
   /** Obfuscation rules applied to every event, in order (empty: none). */
   readonly obfuscation: readonly ObfuscationRule[];
+  /** Events matching any of these conditions are not sent (empty: none). */
+  readonly drop_events: readonly EventCondition[];
+  /** Conditions giving a tag to the events that match them, first match first (empty: none). */
+  readonly tag_routes: readonly TagRoute[];
+  /** Add `@source` (the object's key facts) to every event. */
+  readonly source_fields: boolean;
+}
+
+/** One condition on an event's field (exactly one of equals, in, matches, exists). */
+export interface EventCondition {
+  readonly path: string;
+  readonly equals?: string;
+  readonly in?: readonly string[];
+  readonly matches?: string;
+  readonly exists?: boolean;
+}
+
+/** A condition and the tag of the events that match it. */
+export interface TagRoute extends EventCondition {
+  readonly tag: string;
 }
 
 /** AWS credentials of an input (or of its SQS or S3 side). */

@@ -43,13 +43,18 @@ export interface Plan {
   value?: Plan;
   /** list: the element is a one-field struct (legacy `array` / `_tuple` group) to re-wrap. */
   wrapKeyBytes?: Uint8Array;
+  /**
+   * The slot of the row conditions watching this node's value (`row_rules.ts`), or -1: its
+   * value is reported to the assembler's {@link Watcher} as it is written as a member.
+   */
+  watch: number;
 }
 
 /**
  * `p` with every optional field present, in one order: plans of all kinds share one object
  * shape, so the per-row code that walks them stays monomorphic.
  */
-function plan(p: Plan): Plan {
+function plan(p: Omit<Plan, "watch">): Plan {
   return {
     kind: p.kind,
     keyBytes: p.keyBytes,
@@ -64,6 +69,7 @@ function plan(p: Plan): Plan {
     key: p.key,
     value: p.value,
     wrapKeyBytes: p.wrapKeyBytes,
+    watch: -1,
   };
 }
 
@@ -258,15 +264,22 @@ function dropIfOver(o: ByteOut, at: number, cap: EventCap): boolean {
   return true;
 }
 
+/** What is told the values of watched plans (`Plan.watch`) as they are written. */
+export interface Watcher {
+  seen(slot: number, buf: Uint8Array, start: number, end: number): void;
+}
+
 /** Assembles rows from decoded leaves, writing JSON bytes. */
 export class Assembler {
   readonly #leaves: ColumnCursor[];
   readonly #o: ByteOut;
   readonly #scratch = new ByteOut(256);
+  readonly #watcher: Watcher | undefined;
 
-  constructor(leaves: ColumnCursor[], out: ByteOut) {
+  constructor(leaves: ColumnCursor[], out: ByteOut, watcher?: Watcher) {
     this.#leaves = leaves;
     this.#o = out;
+    this.#watcher = watcher;
   }
 
   #defAt(li: number): number {
@@ -320,11 +333,15 @@ export class Assembler {
           continue;
         }
         o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
+        const v = o.pos;
         l.write(o);
+        if (c.watch >= 0) this.#watcher!.seen(c.watch, o.buf, v, o.pos);
       } else {
         if (this.isNull(c)) continue;
         o.bytes(any ? c.nextKeyBytes! : c.keyBytes);
+        const v = o.pos;
         this.value(c, o);
+        if (c.watch >= 0) this.#watcher!.seen(c.watch, o.buf, v, o.pos);
       }
       if (cap !== undefined && dropIfOver(o, at, cap)) continue;
       any = true;

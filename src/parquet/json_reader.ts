@@ -25,6 +25,10 @@ import type { Obfuscator } from "../transform/obfuscate.ts";
 import { planObfuscation } from "./obfuscated_plan.ts";
 import { ObfuscatingWriter } from "./obfuscating_writer.ts";
 import type { ObfuscationPlan } from "./obfuscated_plan.ts";
+import { RowRules } from "../transform/conditions.ts";
+import type { RowRulesConfig } from "../transform/conditions.ts";
+import { RowJudge, writeJudgedSlice } from "./row_rules.ts";
+import type { JudgedRead } from "./row_rules.ts";
 
 export type { Oversized } from "./json_plan.ts";
 
@@ -34,14 +38,30 @@ const enc = new TextEncoder();
 export interface LineSlice {
   /** Index of the first event of the slice in the object. */
   readonly rowStart: number;
-  /** Number of events (lines) in `bytes`. */
+  /** Number of events (rows of the object) the slice covers: the next starts at `rowStart + rows`. */
   readonly rows: number;
   /**
-   * `rows` lines: header, event JSON, newline. The slice's own buffer, viewed by nothing else:
+   * With {@link ReadEventLinesOptions.rules}: the lines in `bytes` (the rows not dropped), and
+   * the row of each (from `rowStart`). Absent: `rows` lines, one per row.
+   */
+  readonly lines?: number;
+  readonly lineRows?: Uint32Array<ArrayBuffer>;
+  /**
+   * With {@link ReadEventLinesOptions.rules}: the tag route of each line (its index in
+   * `tag_routes`, -1 for the default tag), and the length of each line's header (that of its
+   * route's tag). Absent: every line has the header of `headBytes`.
+   */
+  readonly lineRoutes?: Int32Array<ArrayBuffer>;
+  readonly lineHeadBytes?: Uint32Array<ArrayBuffer>;
+  /**
+   * The lines (see `lines`): header, event JSON, newline. The slice's own buffer, viewed by nothing else:
    * the consumer may free it (`buffer.transfer(0)`) once done with it.
    */
   readonly bytes: Uint8Array;
-  /** Bytes of the header before each line (one header per slice): where each event starts. */
+  /**
+   * Bytes of the header before each line (one header per slice; with rules, see
+   * `lineHeadBytes`): where each event starts.
+   */
   readonly headBytes: number;
   /** With {@link ReadEventLinesOptions.lineStarts}: the offset of each line in `bytes`. */
   readonly starts?: Uint32Array<ArrayBuffer>;
@@ -66,8 +86,16 @@ export interface ReadEventLinesOptions {
   sliceRows?: number;
   /** A slice ends once it holds this many bytes. Default 256 KiB. */
   sliceBytes?: number;
-  /** The bytes written before each event (the syslog header), asked once per slice. */
-  header?: () => Uint8Array;
+  /**
+   * The bytes written before each event (the syslog header), asked once per slice; with
+   * `rules`, once per slice for each route its lines have (-1: the default tag).
+   */
+  header?: (route: number) => Uint8Array;
+  /**
+   * Rows dropped (`drop_events`) and routed (`tag_routes`) by conditions on their values, judged
+   * while each line is written (`row_rules.ts`).
+   */
+  rules?: RowRulesConfig;
   /** Names the object in errors. */
   name?: string;
   /** JSON members added at the end of every event, e.g. `"@devo_pulling_id":"1"`. */
@@ -196,7 +224,9 @@ interface LineRead {
   readonly sliceRows: number;
   readonly sliceBytes: number;
   readonly groupReadBytes: number;
-  readonly header: () => Uint8Array;
+  readonly header: (route: number) => Uint8Array;
+  /** With rules: the judged writing of the slices. */
+  readonly judged?: JudgedRead;
   /** `,` and the `append` members, as bytes (empty without them). */
   readonly tail: Uint8Array;
   /** The `append` members, for events cut down (`cutDown`). */
@@ -255,6 +285,28 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
   } catch (e) {
     throw wrap(e, name);
   }
+  const out = new ByteOut(sliceBytes + (sliceBytes >> 2));
+  const header = options.header ?? (() => EMPTY);
+  const tail = options.append ? enc.encode("," + options.append) : EMPTY;
+  const last = options.append ? [options.append] : [];
+  const starts = options.lineStarts ? new Uint32Array(sliceRows) : undefined;
+  const cap = options.maxEventBytes === undefined
+    ? undefined
+    : { max: options.maxEventBytes, dropped: 0 };
+  const rules = options.rules;
+  const judged: JudgedRead | undefined = rules && (rules.drop.length > 0 || rules.routes.length > 0)
+    ? {
+      out,
+      fields,
+      tail,
+      last,
+      sliceBytes,
+      cap,
+      starts,
+      judge: new RowJudge(new RowRules(rules), fields),
+      header,
+    }
+    : undefined;
   return {
     file,
     options,
@@ -263,18 +315,17 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
     sliceRows,
     sliceBytes,
     groupReadBytes: options.groupReadBytes ?? 16 * 1024 * 1024,
-    header: options.header ?? (() => EMPTY),
-    tail: options.append ? enc.encode("," + options.append) : EMPTY,
-    last: options.append ? [options.append] : [],
+    header,
+    judged,
+    tail,
+    last,
     metadata,
     guard,
     fields,
     schemaLeaves,
-    out: new ByteOut(sliceBytes + (sliceBytes >> 2)),
-    starts: options.lineStarts ? new Uint32Array(sliceRows) : undefined,
-    cap: options.maxEventBytes === undefined
-      ? undefined
-      : { max: options.maxEventBytes, dropped: 0 },
+    out,
+    starts,
+    cap,
     cursorOptions: {
       ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
       ...(options.stats ? { stats: options.stats } : {}),
@@ -298,8 +349,10 @@ async function* readGroup(
   const rows = Number(group.num_rows);
   const groupEnd = groupStart + rows;
   const columns = await openColumns(read, group);
-  const asm = new Assembler(columns, read.out);
-  const obf = read.obfuscation &&
+  const asm = new Assembler(columns, read.out, read.judged?.judge);
+  // With row rules, rows are judged on their values as read and the lines kept obfuscated
+  // afterwards (`obfuscated_lines.ts`); without them, the rules apply as the lines are written.
+  const obf = read.obfuscation && !read.judged &&
     new ObfuscatingWriter(
       read.obfuscation,
       read.fields,
@@ -332,10 +385,11 @@ async function* readGroup(
         }
         taken = p;
       }
-      const head = read.header();
       const end = Math.min(partEnd, row + sliceRows);
       await ensureRows(columns, end - groupStart);
-      const slice = writeSlice(read, asm, head, row, end, obf);
+      const slice = read.judged
+        ? writeJudgedSlice(read.judged, asm, columns, row, end)
+        : writeSlice(read, asm, read.header(NO_ROUTE), row, end, obf || undefined);
       row += slice.rows;
       yield slice;
     }
@@ -482,6 +536,7 @@ function columnCursor(
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_ROUTE = -1;
 
 function pathTo(root: SchemaTree, names: string[]): SchemaTree[] {
   const out = [root];

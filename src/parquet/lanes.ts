@@ -19,6 +19,11 @@ type Item =
     kind: "slice";
     rowStart: number;
     rows: number;
+    /** With rules: the lines, the row, route and placeholder length of each. */
+    lines?: number;
+    lineRows?: Uint32Array<ArrayBuffer>;
+    lineRoutes?: Int32Array<ArrayBuffer>;
+    lineHeadBytes?: Uint32Array<ArrayBuffer>;
     bytes: Uint8Array;
     starts: Uint32Array;
     /** With obfuscation: the values changed in each line's event. */
@@ -100,7 +105,9 @@ export interface LanesContext {
   readonly sliceRows: number;
   readonly sliceBytes: number;
   /** The header function (see `readEventLines`). */
-  readonly header: () => Uint8Array;
+  readonly header: (route: number) => Uint8Array;
+  /** With rules (`readEventLines`'s `rules`): how many tag routes there are. */
+  readonly routes?: number;
 }
 
 /** The start message's fields that are the same for every worker of the object. */
@@ -124,6 +131,8 @@ export class Lanes {
   /** The first slice's header, asked before the workers start: its length is the placeholder. */
   #pendingHead?: Uint8Array;
   #h = 0;
+  /** With rules: the placeholder's length for each route's lines. */
+  #routeH: number[] | undefined;
 
   constructor(ctx: LanesContext, lent: PoolWorker[], startRow: number) {
     this.#ctx = ctx;
@@ -136,9 +145,12 @@ export class Lanes {
 
   /** Asks for the first header, then starts every worker on the object. */
   start(fields: StartFields): void {
-    const firstHead = this.#ctx.header();
-    this.#pendingHead = firstHead;
+    const firstHead = this.#ctx.header(-1);
     this.#h = firstHead.length;
+    if (this.#ctx.routes !== undefined) {
+      // Each line's header is asked (once per route and slice) as its slice is handed out.
+      this.#routeH = Array.from({ length: this.#ctx.routes }, (_, r) => this.#ctx.header(r).length);
+    } else this.#pendingHead = firstHead;
     for (const [k, lane] of this.lanes.entries()) {
       const worker = lane.pw.worker;
       lane.pw.onLost = (reason) => lane.fail(reason);
@@ -149,6 +161,7 @@ export class Lanes {
         lane: k,
         claims: this.#claims.buffer as SharedArrayBuffer,
         headerBytes: this.#h,
+        ...(this.#routeH ? { routeHeaderBytes: this.#routeH } : {}),
         ...fields,
       });
     }
@@ -216,6 +229,14 @@ export class Lanes {
       kind: "slice",
       rowStart: m.rowStart,
       rows: m.rows,
+      ...(m.lineRows
+        ? {
+          lines: m.lines,
+          lineRows: new Uint32Array(m.lineRows),
+          lineRoutes: new Int32Array(m.lineRoutes!),
+          lineHeadBytes: new Uint32Array(m.lineHeadBytes!),
+        }
+        : {}),
       bytes: new Uint8Array(m.bytes),
       starts: new Uint32Array(m.starts),
       fields: m.fields && new Uint32Array(m.fields),
@@ -268,7 +289,7 @@ export class Lanes {
   }
 
   #nextHeader(): Uint8Array {
-    const head = this.#pendingHead ?? this.#ctx.header();
+    const head = this.#pendingHead ?? this.#ctx.header(-1);
     this.#pendingHead = undefined;
     return head;
   }
@@ -313,6 +334,15 @@ export class Lanes {
         signal?.throwIfAborted();
         this.#share();
         const item = await this.#take(lane);
+        if (this.#routeH) {
+          const slice = this.#judged(item);
+          groupBytes += slice.bytes.length;
+          yield slice;
+          this.handedTo = item.rowStart + item.rows;
+          this.#consumed(lane);
+          row += item.rows;
+          continue;
+        }
         const head = this.#nextHeader();
         if (lane.cursor === 0 && item.rowStart === row && head.length === h) {
           // The worker cut the slice where readEventLines cuts it: write the headers in place.
@@ -339,6 +369,59 @@ export class Lanes {
       }
       if (group.whole) this.#share(groupBytes); // its lines say whether a second worker helps
     }
+  }
+
+  /**
+   * A slice of judged rows (with rules): taken whole, as the worker cut it (as readEventLines
+   * cuts it), each line's header asked for its route (once per route in the slice, in the
+   * order readEventLines asks) and written over its placeholder.
+   */
+  #judged(item: Item & { kind: "slice" }): LineSlice {
+    const lines = item.lines ?? item.rows;
+    if (item.fields) this.#count(item.fields, 0, lines);
+    const routes = item.lineRoutes ?? new Int32Array(0);
+    const placeholders = item.lineHeadBytes ?? new Uint32Array(0);
+    const heads = new Map<number, Uint8Array>();
+    let same = true;
+    for (let i = 0; i < lines; i++) {
+      const r = routes[i]!;
+      let head = heads.get(r);
+      if (head === undefined) heads.set(r, head = this.#ctx.header(r));
+      if (head.length !== placeholders[i]) same = false;
+    }
+    const common = {
+      rowStart: item.rowStart,
+      rows: item.rows,
+      lines,
+      lineRows: item.lineRows ?? new Uint32Array(0),
+      lineRoutes: routes,
+      ...(item.oversized ? { oversized: item.oversized } : {}),
+    };
+    if (same) {
+      for (let i = 0; i < lines; i++) item.bytes.set(heads.get(routes[i]!)!, item.starts[i]!);
+      return {
+        ...common,
+        bytes: item.bytes,
+        headBytes: placeholders[0] ?? 0,
+        lineHeadBytes: placeholders,
+      };
+    }
+    // A header of another length than its placeholder: the lines are copied behind theirs.
+    const parts: Uint8Array[] = [];
+    const lineHeadBytes = new Uint32Array(lines);
+    for (let i = 0; i < lines; i++) {
+      const end = i + 1 < lines ? item.starts[i + 1]! : item.bytes.length;
+      const head = heads.get(routes[i]!)!;
+      lineHeadBytes[i] = head.length;
+      parts.push(head, item.bytes.subarray(item.starts[i]! + placeholders[i]!, end));
+    }
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    return { ...common, bytes, headBytes: lineHeadBytes[0] ?? 0, lineHeadBytes };
   }
 
   /**

@@ -87,24 +87,29 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
   const session: Session = { id: m.session, credited: 0, reads: new Map() };
   state.current = session;
   const placeholder = new Uint8Array(m.headerBytes);
+  const routed = (m.routeHeaderBytes ?? []).map((n) => new Uint8Array(n));
   // With obfuscation rules, each slice's events are obfuscated here (a copy of the rules per
   // object, compiled here: its hash cache lives as long as the object). They are applied as the
   // lines are written, `members` added after them (`obfuscated_plan.ts`); with events cut down
-  // first (`maxEventBytes`), each line is rewritten after it is written (`obfuscated_lines.ts`).
+  // first (`maxEventBytes`) or rows judged by `drop_events`/`tag_routes`, each line is rewritten
+  // after it is written (`obfuscated_lines.ts`).
   const obfuscator = m.obfuscation && new Obfuscator(m.obfuscation.rules);
   const members = m.obfuscation?.members ?? "";
-  const rewrite = obfuscator && m.options.maxEventBytes !== undefined ? obfuscator : undefined;
+  // With row rules too, rows are judged on their values as read, then each line kept rewritten.
+  const rewrite = obfuscator && (m.options.maxEventBytes !== undefined || m.options.rules)
+    ? obfuscator
+    : undefined;
   let sent = 0; // bytes
   try {
     const lines = readEventLines(remoteFile(scope, state, session, m.byteLength), {
       ...m.options,
-      header: () => placeholder,
+      header: (route: number) => routed[route] ?? placeholder,
       ...claimer(m),
       lineStarts: true,
       ...(obfuscator && !rewrite ? { obfuscator, append: members } : {}),
     });
     for await (const raw of lines) {
-      sent += postSlice(scope, session, raw, m.headerBytes, rewrite, members);
+      sent += postSlice(scope, session, raw, rewrite, members);
       while (sent - session.credited >= m.aheadBytes) {
         await new Promise<void>((resolve) => session.wake = resolve);
         session.wake = undefined;
@@ -191,14 +196,20 @@ function postSlice(
   scope: WorkerScope,
   session: Session,
   raw: LineSlice,
-  headerBytes: number,
   obfuscator: Obfuscator | undefined,
   members: string,
 ): number {
   let s = raw;
   let fields = raw.fields;
   if (obfuscator) {
-    const o = obfuscateLines(raw.bytes, raw.rows, headerBytes, obfuscator, members);
+    const o = obfuscateLines(
+      raw.bytes,
+      raw.lines ?? raw.rows,
+      raw.headBytes,
+      obfuscator,
+      members,
+      raw.lineHeadBytes,
+    );
     s = { ...raw, bytes: o.bytes, starts: o.starts };
     fields = o.fields;
   }
@@ -207,17 +218,29 @@ function postSlice(
     s.bytes.byteLength === s.bytes.buffer.byteLength &&
     s.bytes.buffer instanceof ArrayBuffer;
   const bytes = whole ? s.bytes.buffer as ArrayBuffer : s.bytes.slice().buffer;
+  const lineRows = s.lineRows?.buffer;
+  const judged = lineRows
+    ? [lineRows, s.lineRoutes!.buffer, s.lineHeadBytes!.buffer] as ArrayBuffer[]
+    : [];
   const sent = bytes.byteLength; // before the transfer detaches it
   scope.postMessage({
     type: "slice",
     session: session.id,
     rowStart: s.rowStart,
     rows: s.rows,
+    ...(lineRows
+      ? {
+        lines: s.lines,
+        lineRows,
+        lineRoutes: judged[1],
+        lineHeadBytes: judged[2],
+      }
+      : {}),
     bytes,
     starts: starts.buffer,
     fields: fields?.buffer,
     ...(s.oversized ? { oversized: s.oversized } : {}),
-  }, fields ? [bytes, starts.buffer, fields.buffer] : [bytes, starts.buffer]);
+  }, [bytes, starts.buffer, ...(fields ? [fields.buffer] : []), ...judged]);
   return sent;
 }
 

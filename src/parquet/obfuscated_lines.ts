@@ -32,9 +32,10 @@ export interface ObfuscatedLines {
 }
 
 /**
- * Rewrites `rows` lines (`header{json}\n`, one header of `headBytes` bytes before every line, the
- * JSON without `members`): each event obfuscated by `obfuscator` (whose `stats` count it),
- * serialized, and `members` added as its last member. The header is copied as it is.
+ * Rewrites `rows` lines (`header{json}\n`, one header of `headBytes` bytes before every line, or
+ * of `lineHeadBytes[i]` before line i, the JSON without `members`): each event obfuscated by
+ * `obfuscator` (whose `stats` count it), serialized, and `members` added as its last member.
+ * The header is copied as it is.
  */
 export function obfuscateLines(
   bytes: Uint8Array,
@@ -42,12 +43,15 @@ export function obfuscateLines(
   headBytes: number,
   obfuscator: Obfuscator,
   members: string,
+  lineHeadBytes?: Uint32Array,
 ): ObfuscatedLines {
-  // One decode for the slice (one per line cost 0.6 s per million lines more); the header is
-  // the same before every line of a slice, so its length in characters is too.
+  // One decode for the slice (one per line cost 0.6 s per million lines more). Headers differ
+  // only by their tag (ASCII): the characters a header's bytes make are its bytes less those
+  // the first header's bytes make more than its characters (a hostname's non-ASCII letters).
   const text = decoder.decode(bytes);
-  const head = bytes.subarray(0, headBytes);
-  const headChars = decoder.decode(head).length;
+  const first = lineHeadBytes?.[0] ?? headBytes;
+  const extra = first - decoder.decode(bytes.subarray(0, first)).length;
+  let byteAt = 0;
   const out = new ByteOut(bytes.length + (bytes.length >> 3) + 64);
   const starts = new Uint32Array(rows);
   const fields = new Uint32Array(rows);
@@ -55,16 +59,20 @@ export function obfuscateLines(
   let start = 0;
   for (let i = 0; i < rows; i++) {
     const end = text.indexOf("\n", start);
+    const h = lineHeadBytes ? lineHeadBytes[i]! : headBytes;
+    const headChars = h - extra;
     if (end < 0 || end - start < headChars) {
       throw new Error(`a slice of ${rows} lines ends after ${i}`);
     }
     const event = parseEvent(text.slice(start + headChars, end));
     starts[i] = out.pos;
-    out.bytes(head);
+    out.bytes(bytes.subarray(byteAt, byteAt + h));
     const before = stats.fieldsObfuscated;
     out.text(withMembers(toJson(obfuscator.apply(event)), members));
     fields[i] = stats.fieldsObfuscated - before;
     out.byte(0x0a);
+    // The next line's bytes start after this one's newline (never part of a UTF-8 sequence).
+    byteAt = bytes.indexOf(0x0a, byteAt) + 1;
     start = end + 1;
   }
   if (start !== text.length) throw new Error(`a slice of ${rows} lines has more`);
@@ -74,14 +82,15 @@ export function obfuscateLines(
 /**
  * `readEventLines(file, options)` with every event obfuscated by `obfuscator`, `options.append`
  * as the members added after the rules: the rules applied as the lines are written
- * (`obfuscated_plan.ts`), or, with `maxEventBytes` (events cut down before the rules run), the
- * same slices (rows and `rowStart`) with each line rewritten by {@link obfuscateLines}.
+ * (`obfuscated_plan.ts`), or, with `maxEventBytes` (events cut down before the rules run) or
+ * with `rules` (rows judged on their values as read), the same slices (rows, `rowStart`, the
+ * lines kept and their routes) with each line rewritten by {@link obfuscateLines}.
  */
 export async function* readObfuscatedLines(
   file: AsyncBuffer,
   options: ReadEventLinesOptions & { obfuscator: Obfuscator },
 ): AsyncGenerator<LineSlice> {
-  if (options.maxEventBytes === undefined) {
+  if (options.maxEventBytes === undefined && options.rules === undefined) {
     yield* readEventLines(file, options);
     return;
   }
@@ -95,12 +104,17 @@ export async function* rewrittenLines(
 ): AsyncGenerator<LineSlice> {
   const { obfuscator, append = "", ...rest } = options;
   for await (const s of readEventLines(file, rest)) {
-    const r = obfuscateLines(s.bytes, s.rows, s.headBytes, obfuscator, append);
+    const r = obfuscateLines(
+      s.bytes,
+      s.lines ?? s.rows,
+      s.headBytes,
+      obfuscator,
+      append,
+      s.lineHeadBytes,
+    );
     yield {
-      rowStart: s.rowStart,
-      rows: s.rows,
+      ...s,
       bytes: r.bytes,
-      headBytes: s.headBytes,
       starts: options.lineStarts ? r.starts : undefined,
     };
   }

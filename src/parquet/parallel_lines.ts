@@ -55,6 +55,7 @@ import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { readObfuscatedLines } from "./obfuscated_lines.ts";
+import { hasRowRules } from "../transform/conditions.ts";
 import { readMetadata } from "./reader.ts";
 import { DecodePool, WorkerLost } from "./decode_pool.ts";
 import { FooterCache, Prefetcher } from "./footer_cache.ts";
@@ -132,6 +133,7 @@ export async function* readEventLinesParallel(
       sliceRows: options.sliceRows ?? 1000,
       sliceBytes: options.sliceBytes ?? 256 * 1024,
       header: options.header ?? (() => EMPTY),
+      ...(hasRowRules(options.rules) ? { routes: options.rules.routes.length } : {}),
     },
     lent,
     startRow,

@@ -28,6 +28,8 @@ export interface StartMessage {
   readonly claims: SharedArrayBuffer;
   /** Length of the header placeholder written before each line. */
   readonly headerBytes: number;
+  /** With tag routes: the placeholder's length for the lines of each route. */
+  readonly routeHeaderBytes?: readonly number[];
   /** Bytes of slices sent and not yet credited at which the worker waits. */
   readonly aheadBytes: number;
   readonly options: Omit<ReadEventLinesOptions, "signal" | "header" | "rowGroups" | "takePart">;
@@ -60,6 +62,14 @@ export type FromWorker =
     readonly session: number;
     readonly rowStart: number;
     readonly rows: number;
+    /**
+     * With rules: the lines, the row of each (Uint32, from `rowStart`), the route of each
+     * (Int32) and the length of each one's header placeholder (Uint32).
+     */
+    readonly lines?: number;
+    readonly lineRows?: ArrayBuffer;
+    readonly lineRoutes?: ArrayBuffer;
+    readonly lineHeadBytes?: ArrayBuffer;
     /** The slice's bytes (transferred), a header placeholder before each line. */
     readonly bytes: ArrayBuffer;
     /** Uint32 offsets of the lines (transferred). */

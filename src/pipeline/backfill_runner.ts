@@ -175,6 +175,8 @@ export interface BackfillSummary {
   readonly transientFailures: number;
   /** Events delivered by this run. */
   readonly events: number;
+  /** Events read and not sent because a `drop_events` condition matched them. */
+  readonly filtered: number;
   /** Bytes of the objects delivered or found complete. */
   readonly bytes: number;
   /** The listing error that ended the run, if one did. */
@@ -226,6 +228,7 @@ class BackfillRun {
     failed: 0,
     transientFailures: 0,
     events: 0,
+    filtered: 0,
     bytes: 0,
   };
   #stopped = false;
@@ -381,7 +384,7 @@ class BackfillRun {
         signal: this.#work.signal,
         attempts: o.attempts,
         retryBaseMs: o.retryBaseMs,
-        ...objectHooks(tele, (n) => o.progress?.onEvents?.(n)),
+        ...objectHooks(tele, (n) => o.progress?.onEvents?.(n), o.objectOptions?.input),
       });
     } catch (e) {
       // Only the lock wait can throw (shutdown while waiting).
@@ -420,6 +423,7 @@ class BackfillRun {
     } else if (outcome.ok) {
       counts.delivered++;
       counts.events += outcome.events;
+      counts.filtered += outcome.filtered ?? 0;
       counts.bytes += object.size;
     } else if (outcome.stopped) {
       // Stopped by the shutdown: checkpointed, read again from there at the next start.

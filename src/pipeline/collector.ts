@@ -414,7 +414,12 @@ async function processMessage(
       formatter,
       state: o.state,
       signal,
-      ...objectHooks(tele, (n) => pull.eventsReceived += n),
+      ...objectHooks(
+        tele,
+        (n) => pull.eventsReceived += n,
+        o.objectOptions?.input,
+        (n) => pull.eventsFiltered += n,
+      ),
     });
     objects.push(outcome);
     pull.requests += outcome.requests;

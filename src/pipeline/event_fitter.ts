@@ -68,14 +68,20 @@ export class EventFitter {
 
   /**
    * Lines (`header{json}\n`..., each header `headBytes` long) whose first is row `row`, with
-   * oversized events fitted.
+   * oversized events fitted. With `lineRows` (rows dropped), line i is of row `row + lineRows[i]`;
+   * with `lineHeadBytes`, its header is `lineHeadBytes[i]` bytes long.
    */
   lines(
     bytes: Uint8Array,
     row: number,
     headBytes: number,
     oversized: readonly Oversized[] = [],
+    lineRows?: Uint32Array,
+    lineHeadBytes?: Uint32Array,
   ): Uint8Array {
+    const first = row;
+    let line = 0;
+    if (lineRows) row = first + (lineRows[0] ?? 0);
     // Events the reader already cut down while building them.
     for (const o of oversized) this.#oversized(o.row, o.bytes);
     const max = this.#max;
@@ -87,7 +93,8 @@ export class EventFitter {
       let end = bytes.indexOf(0x0a, start);
       if (end < 0) end = bytes.length;
       if (end - start > max) {
-        const open = start + headBytes; // the event starts after its header
+        // The event starts after its header.
+        const open = start + (lineHeadBytes ? lineHeadBytes[line]! : headBytes);
         if (bytes[open] !== 0x7b) {
           throw new Error(`the line of row ${row} does not start its event after the header`);
         }
@@ -101,7 +108,8 @@ export class EventFitter {
         }
       }
       start = end + 1;
-      row++;
+      line++;
+      row = lineRows ? first + (lineRows[line] ?? 0) : row + 1;
     }
     if (!parts) return bytes;
     parts.push(bytes.subarray(copied));

@@ -14,6 +14,10 @@ import type { DecodePool, JsonObject, ParquetLimits } from "../parquet/decode.ts
 import { toJson } from "../transform/json.ts";
 import type { LineFormatter } from "../transform/line.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
+import { DROP, hasRowRules, NO_ROUTE, RowRules } from "../transform/conditions.ts";
+import type { RowRulesConfig } from "../transform/conditions.ts";
+import { sourceMember } from "../source/partition.ts";
+import { withMembers } from "../transform/line.ts";
 import type {
   EventOutput,
   ObjectReader,
@@ -36,6 +40,8 @@ type Outcome =
     readonly ref: ObjectRef;
     /** Events delivered by this run. */
     readonly events: number;
+    /** Events of this run not sent because a `drop_events` condition matched them. */
+    readonly filtered?: number;
     /** The object had already been completed: nothing was sent; `events` it had. */
     readonly duplicate?: boolean;
     /** Rows skipped because an earlier run had them confirmed. */
@@ -74,6 +80,9 @@ export type InputObjectOptions = Pick<
   | "onTruncated"
   | "decodePool"
   | "groupReadBytes"
+  | "rules"
+  | "sourceFields"
+  | "input"
 >;
 
 /** Options for {@link processObject}. */
@@ -105,6 +114,17 @@ export interface ProcessObjectOptions {
   obfuscator?: Obfuscator;
   /** Called with the number of events of each slice read. */
   onEvents?: (n: number) => void;
+  /**
+   * `drop_events` and `tag_routes`: events dropped, and routed to tags, by conditions on their
+   * values (on the fast path, judged while their lines are written: `parquet/row_rules.ts`).
+   */
+  rules?: RowRulesConfig;
+  /** Called with the number of events of a slice that `rules` dropped. */
+  onFiltered?: (n: number) => void;
+  /** `source_fields`: add `"@source"` (the key's facts) to every event. */
+  sourceFields?: boolean;
+  /** The input's name, for metrics by input. */
+  input?: string;
   /** Called after each retry of a transient failure. */
   onRetry?: (error: CollectorError) => void;
   /**
@@ -207,8 +227,12 @@ class ObjectDelivery {
   readonly #formatter: LineFormatter;
   readonly #limits?: ParquetLimits;
   readonly #fit: EventFitter;
-  /** Rows handed to the outputs (from the start of the object). */
+  /** Rows handed to the outputs, or dropped (from the start of the object). */
   #written = 0;
+  /** Rows of this run dropped by `drop_events`. */
+  #dropped = 0;
+  /** The members added at the end of every event: `@source`, then `@devo_pulling_id`. */
+  readonly #extra: string;
   /** Leading rows every output confirmed. */
   #confirmed = 0;
   #id: ObjectRef;
@@ -229,7 +253,15 @@ class ObjectDelivery {
     this.#formatter = options.formatter.forKey(ref.key);
     this.#limits = options.parquetLimits ??
       (options.maxObjectBytes !== undefined ? limitsFor(options.maxObjectBytes) : undefined);
-    this.#fit = new EventFitter(name, options, this.#formatter.extraMembers);
+    const source = options.sourceFields ? sourceMember(ref.bucket, ref.key) : "";
+    this.#extra = [source, this.#formatter.extraMembers].filter((m) => m !== "").join(",");
+    this.#fit = new EventFitter(name, options, this.#extra);
+  }
+
+  /** The formatter of the lines of `route` (`tag_routes`), or the object's. */
+  #formatterOf(route: number): LineFormatter {
+    if (route === NO_ROUTE) return this.#formatter;
+    return this.#formatter.withTag(this.#options.rules!.routes[route]!.tag);
   }
 
   /** One attempt: the outcome, or undefined when a transient failure is to be retried. */
@@ -300,16 +332,21 @@ class ObjectDelivery {
     const custom = options.eventTransform!;
     const rules = options.obfuscator;
     const transform = rules ? (e: JsonObject) => custom(rules.apply(e)) : custom;
-    const formatter = this.#formatter;
+    const judge = hasRowRules(options.rules) ? new RowRules(options.rules) : undefined;
+    const source = options.sourceFields ? sourceMember(this.#ref.bucket, this.#ref.key) : "";
     let text = "";
     let pending = 0;
+    /** Rows of `pending` dropped by conditions. */
+    let pendingDropped = 0;
     const send = async () => {
       if (pending === 0) return;
       const rows = pending;
+      const lines = pending - pendingDropped;
       const chunk = encoder.encode(text);
       text = "";
-      pending = 0;
-      await this.#sendBytes(chunk, rows, budget);
+      pending = pendingDropped = 0;
+      if (lines === 0) this.#skipRows(rows);
+      else await this.#sendBytes(chunk, lines, budget, rows);
     };
     const slices = decodeObjects(opened.buffer, {
       signal,
@@ -319,16 +356,28 @@ class ObjectDelivery {
       pool: options.decodePool,
     });
     for await (const slice of slices) {
-      const header = formatter.header();
+      const headers = new Map<number, string>();
+      let dropped = 0;
       for (const event of slice.events) {
-        const e = transform(event);
+        // Conditions see the event as read, before any rule or transform.
+        const verdict = judge ? judge.verdict(event) : NO_ROUTE;
+        const e = verdict === DROP ? undefined : transform(event);
+        if (verdict === DROP) {
+          dropped++;
+          pendingDropped++;
+        }
         if (e !== undefined) {
-          text += formatter.line(this.#fit.object(toJson(e), this.#written + pending), header);
+          const formatter = this.#formatterOf(verdict);
+          let header = headers.get(verdict);
+          if (header === undefined) headers.set(verdict, header = formatter.header());
+          const json = this.#fit.object(withMembers(toJson(e), source), this.#written + pending);
+          text += formatter.line(json, header);
         }
         pending++;
         if (text.length >= chunkBytes) await send();
       }
       options.onEvents?.(slice.events.length);
+      this.#filtered(dropped);
       if (this.#chainError) throw this.#chainError;
     }
     await send();
@@ -342,14 +391,14 @@ class ObjectDelivery {
   async #readLines(opened: OpenedObject, budget: OutputBudget): Promise<void> {
     const options = this.#options;
     const { signal, chunkBytes = 256 * 1024 } = options;
-    const formatter = this.#formatter;
     const obfuscator = options.obfuscator;
     const lineOptions = {
       signal,
       name: this.#name,
       startRow: this.#written,
-      append: formatter.extraMembers,
-      header: () => encoder.encode(formatter.header()),
+      append: this.#extra,
+      header: (route: number) => encoder.encode(this.#formatterOf(route).header()),
+      ...(hasRowRules(options.rules) ? { rules: options.rules } : {}),
       sliceBytes: chunkBytes,
       limits: this.#limits,
       groupReadBytes: options.groupReadBytes,
@@ -363,28 +412,66 @@ class ObjectDelivery {
       obfuscator,
     });
     for await (const slice of lines) {
+      const lines = slice.lines ?? slice.rows;
+      options.onEvents?.(slice.rows);
+      this.#filtered(slice.rows - lines);
+      if (lines === 0) {
+        // Every row dropped: nothing to send, the checkpoint goes past them.
+        this.#skipRows(slice.rows);
+        if (this.#chainError) throw this.#chainError;
+        continue;
+      }
       // Each event starts right after its header, whatever the header holds (a hostname
       // may hold a "{").
       const confirms = await this.#sendBytes(
-        this.#fit.lines(slice.bytes, this.#written, slice.headBytes, slice.oversized),
-        slice.rows,
+        this.#fit.lines(
+          slice.bytes,
+          this.#written,
+          slice.headBytes,
+          slice.oversized,
+          slice.lineRows,
+          slice.lineHeadBytes,
+        ),
+        lines,
         budget,
+        slice.rows,
       );
       // The outputs hold the slice until its batch is confirmed or failed for good; then its
       // buffer is freed at once (detached) rather than at V8's next full GC, which lets tens
       // of MB of sent slices wait: peak RSS -45 MB, and a little faster.
       const bytes = slice.bytes;
       void Promise.allSettled(confirms).then(() => release(bytes));
-      options.onEvents?.(slice.rows);
       if (this.#chainError) throw this.#chainError;
     }
   }
 
-  /** Hands `chunk` to every output; returns their confirmations. */
+  /** Counts `n` rows dropped by `drop_events`. */
+  #filtered(n: number): void {
+    if (n === 0) return;
+    this.#dropped += n;
+    this.#options.onFiltered?.(n);
+  }
+
+  /**
+   * `rows` rows that need no sending (all dropped): the checkpoint after the batches before
+   * them covers them too.
+   */
+  #skipRows(rows: number): void {
+    this.#written += rows;
+    const link = this.#link;
+    if (link && !link.started) link.upTo = this.#written;
+    else this.#checkpointAfter([]);
+  }
+
+  /**
+   * Hands `chunk` (`lines` events) to every output; returns their confirmations. The chunk
+   * covers `rows` rows of the object (more than `lines` when some were dropped).
+   */
   async #sendBytes(
     chunk: Uint8Array,
-    rows: number,
+    lines: number,
     budget: OutputBudget,
+    rows = lines,
   ): Promise<Promise<void>[]> {
     budget.spend(chunk.length, this.#written - (this.#resumedAt ?? 0));
     // The outputs start their next batch only once this chunk's checkpoint is saved (or
@@ -394,7 +481,7 @@ class ObjectDelivery {
     const write = { settled: saved.promise, admit: () => !this.#failedBatch };
     const receipts: Receipt[] = [];
     try {
-      for (const out of this.#options.outputs) receipts.push(await out.write(chunk, rows, write));
+      for (const out of this.#options.outputs) receipts.push(await out.write(chunk, lines, write));
     } catch (e) {
       saved.resolve();
       throw e;
@@ -434,7 +521,14 @@ class ObjectDelivery {
     await this.#options.state?.markCompleted(this.#id, this.#written);
     this.#fit.report();
     const resumedAt = this.#resumedAt;
-    return { ok: true, ref: this.#ref, events: this.#written - (resumedAt ?? 0), resumedAt };
+    const dropped = this.#dropped;
+    return {
+      ok: true,
+      ref: this.#ref,
+      events: this.#written - (resumedAt ?? 0) - dropped,
+      resumedAt,
+      ...(dropped > 0 ? { filtered: dropped } : {}),
+    };
   }
 
   /**

@@ -134,3 +134,79 @@ Deno.test("one checkpoint is saved per confirmed batch, at the batch's last row,
   // Each batch's checkpoint was saved before the next batch started.
   assert.ok(out.settledBeforeNext.every((s) => s), `settled: ${out.settledBeforeNext}`);
 });
+
+/** An output that keeps every line written and confirms each write at once. */
+class CollectingOutput implements EventOutput {
+  readonly name = "collecting";
+  readonly stats: OutputStats = emptyOutputStats();
+  readonly lines: string[] = [];
+  events = 0;
+  write(chunk: Uint8Array, events: number): Promise<Receipt> {
+    const lines = new TextDecoder().decode(chunk).split("\n").slice(0, -1);
+    assert.equal(lines.length, events, "a write's events are its lines");
+    this.lines.push(...lines);
+    this.events += events;
+    return Promise.resolve({ confirmed: Promise.resolve() });
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  abort(): void {}
+}
+
+Deno.test("drop_events and tag_routes: lines sent once, rows checkpointed past the dropped, resumed right", async () => {
+  const bytes = parquet(3000);
+  const rules = {
+    // Rows 1000 to 1999: whole slices with no line.
+    drop: [{ path: "msg", matches: "^event number 1\\d\\d\\d " }],
+    routes: [{ path: "id", in: ["5", "2500"], tag: "x.y.routed" }],
+  };
+  for (
+    const [resumedAt, eventsExpected, filteredExpected] of [[0, 2000, 1000], [1500, 1000, 500]]
+  ) {
+    const out = new CollectingOutput();
+    const state = new MemoryState();
+    state.checkpoint = () => resumedAt;
+    for (const objects of [false, true]) {
+      const o = new CollectingOutput();
+      let filtered = 0;
+      const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
+        reader: {
+          requests: 0,
+          open: () =>
+            Promise.resolve(
+              { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
+            ),
+        },
+        outputs: [objects ? o : out],
+        formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
+        state,
+        chunkBytes: 4096,
+        rules,
+        onFiltered: (n) => filtered += n,
+        // The object path judges the event objects.
+        ...(objects ? { eventTransform: (e) => e } : {}),
+      });
+      assert.ok(outcome.ok);
+      assert.equal(outcome.events, eventsExpected);
+      assert.equal(outcome.ok && outcome.filtered, filteredExpected);
+      assert.equal(filtered, filteredExpected);
+      assert.equal(state.completedWith, 3000, "the rows of the object, dropped ones included");
+      assert.equal(state.saves.at(-1), 3000);
+      const lines = (objects ? o : out).lines;
+      const ids = lines.map((l) => JSON.parse(l.slice(l.indexOf("{"))).id as number);
+      const want = Array.from({ length: 3000 }, (_, i) => i).filter((i) =>
+        i >= resumedAt && (i < 1000 || i > 1999)
+      );
+      assert.deepEqual(ids, want);
+      for (const l of lines) {
+        const id = JSON.parse(l.slice(l.indexOf("{"))).id;
+        assert.equal(/ h (\S+): /.exec(l)![1], id === 5 || id === 2500 ? "x.y.routed" : "a.b.c");
+      }
+      state.saves.length = 0;
+    }
+  }
+});

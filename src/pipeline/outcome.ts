@@ -9,8 +9,14 @@ import type { Telemetry } from "../telemetry/events.ts";
 import type { ObjectOutcome } from "./object_processor.ts";
 
 /** The `processObject` hooks reporting to `tele`; `onEvents` is also told each count. */
-export function objectHooks(tele: Telemetry, onEvents?: (count: number) => void): {
+export function objectHooks(
+  tele: Telemetry,
+  onEvents?: (count: number) => void,
+  input?: string,
+  onFiltered?: (count: number) => void,
+): {
   onEvents: (count: number) => void;
+  onFiltered: (count: number) => void;
   onTruncated: (count: number) => void;
   onRetry: (error: CollectorError) => void;
 } {
@@ -18,6 +24,10 @@ export function objectHooks(tele: Telemetry, onEvents?: (count: number) => void)
     onEvents: (count) => {
       onEvents?.(count);
       tele.emit("events_received", { count });
+    },
+    onFiltered: (count) => {
+      onFiltered?.(count);
+      tele.emit("events_filtered", { count, input: input ?? "" });
     },
     onTruncated: (count) => tele.emit("events_truncated", { count }),
     onRetry: (error) =>

@@ -201,6 +201,7 @@ export function logSummary(telemetry: Telemetry, input: string, s: BackfillSumma
     archived: s.archived,
     failed: s.failed,
     events: s.events,
+    filtered: s.filtered,
     bytes: humanBytes(s.bytes),
   };
   if (s.error) {

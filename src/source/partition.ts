@@ -15,6 +15,8 @@
 export interface Partition {
   /** `aws/<SOURCE>` or `ext/<name>` source name, when the key has that shape. */
   readonly source?: string;
+  /** The source's version folder (`2.0` in `aws/<SOURCE>/2.0/...`), when there is one. */
+  readonly version?: string;
   readonly region?: string;
   readonly account?: string;
   readonly day?: string;
@@ -23,8 +25,17 @@ export interface Partition {
 /** Reads the partition facts of `key`. */
 export function partitionOf(key: string): Partition {
   const parts = key.split("/");
-  const out: { source?: string; region?: string; account?: string; day?: string } = {};
-  if ((parts[0] === "aws" || parts[0] === "ext") && parts.length > 2) out.source = parts[1];
+  const out: {
+    source?: string;
+    version?: string;
+    region?: string;
+    account?: string;
+    day?: string;
+  } = {};
+  if ((parts[0] === "aws" || parts[0] === "ext") && parts.length > 2) {
+    out.source = parts[1];
+    if (parts.length > 3 && !parts[2]!.includes("=")) out.version = parts[2];
+  }
   for (const p of parts) {
     const eq = p.indexOf("=");
     if (eq <= 0) continue;
@@ -35,6 +46,23 @@ export function partitionOf(key: string): Partition {
     else if (k === "eventday" || k === "eventhour") out.day = v.slice(0, 8);
   }
   return out;
+}
+
+/**
+ * The `"@source"` member (`services.events.source_fields`) of the events of object `key` in
+ * `bucket`: what the key says of them, the facts it lacks left out.
+ */
+export function sourceMember(bucket: string | undefined, key: string): string {
+  const p = partitionOf(key);
+  const o: Record<string, string> = {};
+  if (bucket !== undefined) o.bucket = bucket;
+  o.key = key;
+  if (p.source !== undefined) o.source = p.source;
+  if (p.version !== undefined) o.source_version = p.version;
+  if (p.account !== undefined) o.account = p.account;
+  if (p.region !== undefined) o.region = p.region;
+  if (p.day !== undefined) o.event_day = p.day;
+  return `"@source":${JSON.stringify(o)}`;
 }
 
 /** Why the live path does not read an object the filters exclude. */

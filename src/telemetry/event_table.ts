@@ -250,7 +250,7 @@ export const EVENTS = {
     level: "error",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} stopped: {error}; {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -258,7 +258,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} stopped by shutdown: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -266,7 +266,7 @@ export const EVENTS = {
     level: "warning",
     category: "backfill",
     message:
-      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} ended with failures: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -274,7 +274,7 @@ export const EVENTS = {
     level: "info",
     category: "backfill",
     message:
-      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
+      "Backfill of input {input} finished: {days} days, {delivered} objects delivered ({events} events, {filtered} filtered out, {bytes}), {duplicates} already complete, {skipped} skipped ({archived} archived), {failed} failed",
     count: () => {},
     metrics: [],
   },
@@ -522,6 +522,12 @@ export const EVENTS = {
     message: "",
     count: (m, f) => m.eventsReceived.inc({}, n(f.count)),
     metrics: ["seclake_events_received_total"],
+  },
+  events_filtered: {
+    level: "none", // the pull's statistics line counts them
+    message: "",
+    count: (m, f) => m.eventsFiltered.inc({ input: s(f.input) }, n(f.count)),
+    metrics: ["seclake_events_filtered_total{input}"],
   },
   events_truncated: {
     level: "none", // the object's warning names them

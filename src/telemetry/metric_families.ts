@@ -56,6 +56,12 @@ export function families() {
     eventsReceived: r.add(
       new Counter("seclake_events_received_total", "Events decoded from Parquet objects."),
     ),
+    eventsFiltered: r.add(
+      new Counter(
+        "seclake_events_filtered_total",
+        "Events read and not sent because a drop_events condition matched them, by input.",
+      ),
+    ),
     eventsTruncated: r.add(
       new Counter(
         "seclake_events_truncated_total",

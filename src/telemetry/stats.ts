@@ -13,6 +13,8 @@ export class PullStats {
   objectsSkipped = 0;
   eventsReceived = 0;
   duplicatesFiltered = 0;
+  /** Events not sent because a `drop_events` condition matched them. */
+  eventsFiltered = 0;
   eventsSent = 0;
   /** Messages of the cycle that failed (left on the queue or quarantined), or its receive failed. */
   failed = 0;
@@ -38,6 +40,7 @@ export class PullStats {
       `Number of objects skipped: ${this.objectsSkipped}; ` +
       `Number of events received: ${this.eventsReceived}; ` +
       `Number of duplicated events filtered out: ${this.duplicatesFiltered}; ` +
+      `Number of events filtered out: ${this.eventsFiltered}; ` +
       `Number of events generated and sent: ${this.eventsSent}; ` +
       `Average of events per second: ${(this.eventsSent / elapsed).toFixed(3)}. ` +
       (this.failed === 0

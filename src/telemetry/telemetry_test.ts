@@ -14,6 +14,7 @@ Deno.test("pull statistics line carries the pulling id and the cycle's numbers",
     objectsSkipped: 1,
     eventsReceived: 1500,
     duplicatesFiltered: 200,
+    eventsFiltered: 40,
     eventsSent: 1300,
   });
   assert.equal(
@@ -21,7 +22,8 @@ Deno.test("pull statistics line carries the pulling id and the cycle's numbers",
     "Statistics for this pull cycle (@devo_pulling_id=1712750700000):Number of requests made: 7; " +
       "Number of messages received: 2; Number of objects read: 3; Number of objects skipped: 1; " +
       "Number of events received: 1500; " +
-      "Number of duplicated events filtered out: 200; Number of events generated and sent: 1300; " +
+      "Number of duplicated events filtered out: 200; Number of events filtered out: 40; " +
+      "Number of events generated and sent: 1300; " +
       "Average of events per second: 650.000. Data collection completed. Elapsed time: 2.000 seconds",
   );
 });

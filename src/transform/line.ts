@@ -51,6 +51,17 @@ export class LineFormatter {
     return f;
   }
 
+  /** The same formatter with the tag `tag` (`tag_routes`). */
+  withTag(tag: string): LineFormatter {
+    if (tag === this.#options.tag) return this;
+    this.#byTag ??= new Map();
+    let f = this.#byTag.get(tag);
+    if (!f) {
+      this.#byTag.set(tag, f = new LineFormatter({ ...this.#options, tag, tagFor: undefined }));
+    }
+    return f;
+  }
+
   /** The header for the current time, e.g. `<14>2024-04-10T12:05:00.123Z host tag: `. */
   header(): string {
     return "<14>" + new Date(this.#now()).toISOString() + this.#prefix;
