@@ -9,7 +9,7 @@
  */
 import { sleep } from "../async.ts";
 import { CollectorError, errorMessage } from "../errors.ts";
-import { decodeLines, decodeObjects, limitsFor, outputBudget } from "../parquet/decode.ts";
+import { decodeLines, decodeObjects, limitsFor } from "../parquet/decode.ts";
 import type { DecodePool, JsonObject, ParquetLimits } from "../parquet/decode.ts";
 import { toJson } from "../transform/json.ts";
 import type { LineFormatter } from "../transform/line.ts";
@@ -30,6 +30,8 @@ import { logEvent } from "../telemetry/events.ts";
 import { EventFitter } from "./event_fitter.ts";
 import { parquetCheckedReader, skipReasonOf } from "./content_check.ts";
 import type { ContentSkipReason } from "./content_check.ts";
+
+import { checkSize, OutputBudget } from "./output_budget.ts";
 
 /** The result of one object, with the requests it took. */
 export type ObjectOutcome = Outcome & { readonly requests: number; readonly seconds: number };
@@ -562,39 +564,6 @@ class ObjectDelivery {
   }
 }
 
-/** The bytes of events an object may make: in proportion to its size (`outputBudget`). */
-class OutputBudget {
-  readonly #name: string;
-  readonly #size: number;
-  readonly #budget: number;
-  #output = 0;
-
-  constructor(name: string, size: number) {
-    this.#name = name;
-    this.#size = size;
-    this.#budget = outputBudget(size);
-  }
-
-  /** Counts `bytes` more; refuses them (`OUTPUT_LIMIT`) past the budget, `sent` events in. */
-  spend(bytes: number, sent: number): void {
-    this.#output += bytes;
-    if (this.#output <= this.#budget) return;
-    const name = this.#name;
-    throw new CollectorError(
-      "OUTPUT_LIMIT",
-      `Object ${name} of ${this.#size} bytes makes more than ${this.#budget} bytes of events (after ${sent} events)`,
-      {
-        context: {
-          object: name,
-          object_bytes: this.#size,
-          output_budget: this.#budget,
-          events_sent: sent,
-        },
-      },
-    );
-  }
-}
-
 /** Frees the memory of `bytes` now, when they are their buffer's only view (see `LineSlice`). */
 function release(bytes: Uint8Array): void {
   const b = bytes.buffer;
@@ -616,15 +585,4 @@ interface CheckpointLink {
 /** Whether two writes landed in the same batch of every output. */
 function sameBatches(a: Promise<void>[], b: Promise<void>[]): boolean {
   return a.length === b.length && a.every((p, i) => p === b[i]);
-}
-
-/** Refuses an object larger than `max` (`DataError 603`). */
-function checkSize(size: number, max: number, name: string): void {
-  if (size > max) {
-    throw new CollectorError(
-      "OBJECT_TOO_LARGE",
-      `Object ${name} of ${size} bytes is larger than max_object_bytes (${max} bytes)`,
-      { context: { object: name, object_bytes: size, max_object_bytes: max } },
-    );
-  }
 }
