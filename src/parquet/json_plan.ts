@@ -237,6 +237,35 @@ export interface EventCap {
 }
 
 /**
+ * Writes an event's members of `fields` (cut off by `cap` when given), then `tail` (the members
+ * added after them, with its leading comma when some member came before) and the closing brace.
+ */
+export function writeMembers(
+  asm: Assembler,
+  fields: readonly Plan[],
+  out: ByteOut,
+  cap: EventCap | undefined,
+  tail: Uint8Array,
+): void {
+  let any: boolean;
+  if (cap) {
+    cap.dropped = 0;
+    any = asm.members(fields, out, false, cap);
+    out.cap = Infinity;
+  } else any = asm.members(fields, out);
+  closeEvent(out, any, tail);
+}
+
+/** Writes `tail` (without its leading comma when no member came before) and the closing brace. */
+export function closeEvent(out: ByteOut, any: boolean, tail: Uint8Array): void {
+  if (tail.length > 0) {
+    if (any) out.bytes(tail);
+    else out.bytes(tail.subarray(1));
+  }
+  out.byte(CLOSE);
+}
+
+/**
  * Replaces the event written from `open` (over `cap.max` bytes once its dropped members are
  * counted) with its truncated form, as `truncateEvent` makes it from the event built whole.
  */

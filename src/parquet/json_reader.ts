@@ -19,7 +19,15 @@ import { DEFAULT_LIMITS } from "./limits.ts";
 import { ReadGuard } from "./read_guard.ts";
 import type { ParquetLimits } from "./limits.ts";
 import { readMetadata } from "./reader.ts";
-import { Assembler, CLOSE, compile, cutDown, OPEN, PARSERS } from "./json_plan.ts";
+import {
+  Assembler,
+  closeEvent,
+  compile,
+  cutDown,
+  OPEN,
+  PARSERS,
+  writeMembers,
+} from "./json_plan.ts";
 import type { EventCap, Oversized, Plan } from "./json_plan.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { planObfuscation } from "./obfuscated_plan.ts";
@@ -425,20 +433,10 @@ function writeSlice(
     out.bytes(head);
     const open = out.pos;
     out.byte(OPEN);
-    let any: boolean;
     if (obf) {
-      any = obf.row(out);
+      closeEvent(out, obf.row(out), tail);
       changed![row - first] = obf.changed;
-    } else if (cap) {
-      cap.dropped = 0;
-      any = asm.members(fields, out, false, cap);
-      out.cap = Infinity;
-    } else any = asm.members(fields, out);
-    if (tail.length > 0) {
-      if (any) out.bytes(tail);
-      else out.bytes(tail.subarray(1));
-    }
-    out.byte(CLOSE);
+    } else writeMembers(asm, fields, out, cap, tail);
     if (cap && out.pos - open + cap.dropped > cap.max) {
       (oversized ??= []).push(cutDown(out, open, cap, read.last, row));
     }

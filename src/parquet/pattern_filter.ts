@@ -37,15 +37,8 @@ export interface PatternFilter {
  * nothing is known.
  */
 export function patternFilter(source: string): PatternFilter | undefined {
-  let f: First;
-  try {
-    const r = new Reader(source);
-    f = r.alternation();
-    if (r.i !== source.length) return undefined;
-  } catch (e) {
-    if (e instanceof Unknown) return undefined;
-    throw e;
-  }
+  const f = firstOf(source);
+  if (f === undefined) return undefined;
   const start = startSet(f.set);
   const need = [...f.counts].filter(([c]) => c >= 0x20 && c < 0x80 && c !== 34 && c !== 92);
   if (start === undefined && need.length === 0) return undefined;
@@ -91,16 +84,21 @@ const SPACE = [9, 10, 11, 12, 13, 32];
  * the set; characters beyond ASCII put every byte from 0x80.
  */
 export function startBytes(source: string): StartBytes | undefined {
-  let f: First;
+  const f = firstOf(source);
+  if (f === undefined) return undefined;
+  return startSet(f.set);
+}
+
+/** What a match of `source` must start with and hold; undefined when it is not understood. */
+function firstOf(source: string): First | undefined {
   try {
     const r = new Reader(source);
-    f = r.alternation();
-    if (r.i !== source.length) return undefined;
+    const f = r.alternation();
+    return r.i === source.length ? f : undefined;
   } catch (e) {
     if (e instanceof Unknown) return undefined;
     throw e;
   }
-  return startSet(f.set);
 }
 
 /** `set` with the backslash for characters JSON escapes; undefined when it holds every byte. */

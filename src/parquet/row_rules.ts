@@ -26,7 +26,7 @@ import type { Condition } from "../transform/conditions.ts";
 import { anyValueAt } from "../transform/conditions.ts";
 import { ByteOut } from "./json_bytes.ts";
 import type { ColumnCursor } from "./column_cursor.ts";
-import { CLOSE, cutDown, OPEN } from "./json_plan.ts";
+import { cutDown, OPEN, writeMembers } from "./json_plan.ts";
 import type { Assembler, EventCap, Oversized, Plan } from "./json_plan.ts";
 
 export { DROP, NO_ROUTE };
@@ -286,17 +286,7 @@ export function writeJudgedSlice(
     const open = out.pos;
     judge.begin();
     out.byte(OPEN);
-    let any: boolean;
-    if (cap) {
-      cap.dropped = 0;
-      any = asm.members(fields, out, false, cap);
-      out.cap = Infinity;
-    } else any = asm.members(fields, out);
-    if (tail.length > 0) {
-      if (any) out.bytes(tail);
-      else out.bytes(tail.subarray(1));
-    }
-    out.byte(CLOSE);
+    writeMembers(asm, fields, out, cap, tail);
     const verdict = judge.verdict();
     if (verdict === DROP) {
       out.pos = lineStart;
