@@ -350,7 +350,8 @@ export class Assembler {
       const at = o.pos;
       if (cap !== undefined) o.cap = at + cap.max;
       if (c.kind === "leaf") {
-        // The common case, inline: a scalar member.
+        // The common case, inline (the hottest loop of the fast path): a scalar member. The
+        // obfuscating writer passes absent values the same way (obfuscating_writer.ts passAbsent).
         const l = leaves[c.leaves[0]!]!;
         if (c.optional && l.defAt() < c.def) {
           l.i++;
