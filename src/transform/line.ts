@@ -41,17 +41,10 @@ export class LineFormatter {
   forKey(key: string): LineFormatter {
     const tagFor = this.#options.tagFor;
     if (!tagFor) return this;
-    const tag = tagFor(key);
-    if (tag === this.#options.tag) return this;
-    this.#byTag ??= new Map();
-    let f = this.#byTag.get(tag);
-    if (!f) {
-      this.#byTag.set(tag, f = new LineFormatter({ ...this.#options, tag, tagFor: undefined }));
-    }
-    return f;
+    return this.withTag(tagFor(key));
   }
 
-  /** The same formatter with the tag `tag` (`tag_routes`). */
+  /** The same formatter with the tag `tag` (`tag_routes`, or an object's `devo_tag_map` tag). */
   withTag(tag: string): LineFormatter {
     if (tag === this.#options.tag) return this;
     this.#byTag ??= new Map();
