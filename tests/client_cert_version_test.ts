@@ -7,20 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { certificateVersion, tlsConnector } from "../src/output/connectors.ts";
 import { CollectorError } from "../src/errors.ts";
-import { makeCerts } from "./helpers/certs.ts";
+import { makeCerts, opensslQuiet } from "./helpers/certs.ts";
 import { REPO, runCollectorProcess } from "./helpers/collector.ts";
 import { startTlsReceiver } from "./helpers/tls_receiver.ts";
-
-async function openssl(cwd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  assert.ok(out.success, `openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** Writes `dir/v1.pem` and `dir/v1.key`: a client certificate signed without extensions. */
 async function v1ClientCert(dir: string): Promise<{ cert: string; key: string }> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(dir, [
+  await opensslQuiet(dir, [
     "req",
     "-x509",
     ...ec,
@@ -33,7 +27,7 @@ async function v1ClientCert(dir: string): Promise<{ cert: string; key: string }>
     "-days",
     "30",
   ]);
-  await openssl(dir, [
+  await opensslQuiet(dir, [
     "req",
     "-new",
     ...ec,
@@ -44,7 +38,7 @@ async function v1ClientCert(dir: string): Promise<{ cert: string; key: string }>
     "-subj",
     "/CN=seclake-test-client",
   ]);
-  await openssl(dir, [
+  await opensslQuiet(dir, [
     "x509",
     "-req",
     "-in",

@@ -7,6 +7,7 @@
  * second such object that no message announced, and the preview-era `eventHour=` layout.
  */
 import assert from "node:assert/strict";
+import { metric, until } from "./helpers/polling.ts";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
@@ -43,20 +44,8 @@ const KEYS = {
     "0123456789abcdef.gz.parquet",
 };
 
-function metric(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  if (!line) return 0;
-  return Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** How long each wait of this file may take. */
+const WAIT_MS = 60_000;
 
 /** Writes an OCSF Parquet object under `key`; returns its events' uids. */
 async function putParquet(
@@ -148,7 +137,7 @@ inputs:
     await until("every message deleted", async () => {
       text = await get("/metrics");
       return metric(text, "seclake_messages_deleted_total") === 4;
-    });
+    }, WAIT_MS);
     assert.deepEqual(uidsOf(receiver.lines).sort(), [...announced].sort());
     assert.equal(parseDevoLine(receiver.lines[0]!).host, "custom-host");
     assert.equal(metric(text, 'seclake_objects_total{result="delivered"}'), 1);

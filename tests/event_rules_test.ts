@@ -7,6 +7,7 @@
  * filtered out. The verdicts are taken here on the events as written.
  */
 import assert from "node:assert/strict";
+import { metric, until } from "./helpers/polling.ts";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
@@ -52,20 +53,8 @@ const RULES_YAML = `
           - { path: api.operation, matches: "^Delete", tag: my.app.deletes }
           - { path: cloud.region, in: [eu-west-1, us-east-1], tag: my.app.regional }`;
 
-function metric(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  if (!line) return 0;
-  return Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** How long each wait of this file may take. */
+const WAIT_MS = 60_000;
 
 /** Writes a CloudTrail-like object under `key`: its events, as written. */
 async function putParquet(lake: TestLake, dir: string, key: string, seed: number) {
@@ -167,7 +156,7 @@ inputs:
           }).catch(() => undefined);
           text = r ? await r.text() : "";
           return metric(text, "seclake_messages_deleted_total") === 1;
-        });
+        }, WAIT_MS);
         if (exited) throw new Error("the collector ended");
       } catch (e) {
         failure = e;

@@ -4,6 +4,7 @@
  * the receiver is down and 200 after it returns, and each pull cycle logs its statistics line.
  */
 import assert from "node:assert/strict";
+import { metric, until } from "./helpers/polling.ts";
 import { join } from "node:path";
 import { writeOcsfParquet } from "./lib/ocsf_fixtures.ts";
 import { freePort } from "./helpers/_util.ts";
@@ -16,20 +17,8 @@ import type { LineReceiver } from "./helpers/tls_receiver.ts";
 
 const DAY = "region=us-east-1/accountId=111122223333/eventDay=20240410";
 
-function metric(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(name + " "));
-  if (!line) return 0;
-  return Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** How long each wait of this file may take. */
+const WAIT_MS = 30_000;
 
 Deno.test("metrics equal what was published and received; /readyz follows the receiver", async () => {
   await using moto = await startMoto();
@@ -96,7 +85,7 @@ inputs:
     await until("counters", async () => {
       text = (await get("/metrics")).text;
       return metric(text, "seclake_messages_deleted_total") === 3;
-    });
+    }, WAIT_MS);
     assert.equal(metric(text, "seclake_messages_received_total"), 3);
     assert.equal(metric(text, 'seclake_objects_total{result="delivered"}'), 3);
     assert.equal(metric(text, "seclake_events_received_total"), total);
@@ -126,12 +115,12 @@ inputs:
     });
     await lake.put(`aws/VPC_FLOW/2.0/${DAY}/late.gz.parquet`, await Deno.readFile(r.path));
     await lake.send(eventBridgeBody(lake.bucket, `aws/VPC_FLOW/2.0/${DAY}/late.gz.parquet`));
-    await until("/readyz 503", async () => (await get("/readyz")).status === 503);
+    await until("/readyz 503", async () => (await get("/readyz")).status === 503, WAIT_MS);
     assert.match((await get("/readyz")).text, /output not delivering: devo_1/);
     // It comes back: the events arrive and the collector is ready again.
     receiver = await startTlsReceiver(certs, { port });
     await receiver.waitForLines(50, 60_000);
-    await until("/readyz 200", async () => (await get("/readyz")).status === 200);
+    await until("/readyz 200", async () => (await get("/readyz")).status === 200, WAIT_MS);
     text = (await get("/metrics")).text;
     assert.equal(metric(text, "seclake_messages_deleted_total"), 4);
     assert.ok(metric(text, 'seclake_retries_total{stage="output"}') >= 1);

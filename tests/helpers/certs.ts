@@ -225,7 +225,8 @@ export function testConnector(certs: TestCerts, port: number, rogue = false): Co
   });
 }
 
-async function opensslQuiet(cwd: string, args: string[]): Promise<void> {
+/** Runs `openssl ARGS` in `cwd`, quiet unless it fails (then its standard error is thrown). */
+export async function opensslQuiet(cwd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
     .output();
   if (!out.success) {
