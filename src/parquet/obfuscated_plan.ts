@@ -61,6 +61,11 @@ export interface Node {
   /** A struct, list or map dropped whole: the first rule that does it, else -1. */
   dropRi: number;
   /**
+   * A leaf whose first operation is a hash and whose others are patterns with filters: its
+   * value can be hashed from its bytes, and kept so when no filter passes the hash.
+   */
+  hashFirst: boolean;
+  /**
    * The dictionary last met at this leaf, and each of its entries through the rules (see
    * {@link ObfuscatingWriter}): the JSON written, changes counted, whether and by which rule it
    * is dropped. A map key's: each entry's text, and whether a key pattern matches it.
@@ -219,6 +224,7 @@ function node(plan: Plan): Node {
     keyOps: [],
     needy: false,
     dropRi: -1,
+    hashFirst: false,
     dict: undefined,
     out: undefined,
     outN: new Uint8Array(0),
@@ -234,6 +240,11 @@ function finish(n: Node): boolean {
   for (const c of n.children) needy = finish(c) || needy;
   for (const c of [n.element, n.key, n.value]) if (c) needy = finish(c) || needy;
   if (n.plan.kind !== "leaf") n.dropRi = n.ops.find((o) => o.kind === "drop")?.ri ?? -1;
+  else {
+    const [first, ...rest] = n.ops;
+    n.hashFirst = first?.kind === "replace" && first.rule.hashBytes !== undefined &&
+      rest.every((o) => o.kind === "patterns" && o.filter !== undefined);
+  }
   n.needy = needy;
   return needy;
 }

@@ -251,6 +251,7 @@ export class ObfuscatingWriter {
     // Written in place, and written over when a rule changes it.
     const at = o.pos;
     l.write(o);
+    if (n.hashFirst && this.#hashed(n, o, at)) return true;
     const r = this.#eval(n, o.buf, at, o.pos);
     this.#changes += this.#n;
     if (r === SAME) return true;
@@ -259,6 +260,39 @@ export class ObfuscatingWriter {
     o.jsonString(r);
     return true;
   }
+
+  /**
+   * The value just written at `o[at..]` hashed from its bytes (see `Node.hashFirst`), written
+   * over it as a JSON string; false, with `o` as it was, when the chain must run on text: a
+   * string with escapes, or a hash that a later pattern's filter passes.
+   */
+  #hashed(n: Node, o: ByteOut, at: number): boolean {
+    const buf = o.buf;
+    const end = o.pos;
+    let from = at;
+    let to = end;
+    const b = buf[at];
+    if (b === OPEN || b === LOPEN) return false;
+    if (b === 34) {
+      from++;
+      to--;
+      for (let i = from; i < to; i++) if (buf[i] === 92) return false;
+    }
+    const ops = n.ops;
+    const digest = this.#digest;
+    const len = ops[0]!.rule.hashBytes!(buf, from, to, digest, 0);
+    for (let k = 1; k < ops.length; k++) {
+      if (passes(ops[k]!.filter!, digest, 0, len)) return false;
+    }
+    o.pos = at;
+    o.byte(34);
+    o.range(digest, 0, len);
+    o.byte(34);
+    this.#changes++;
+    return true;
+  }
+
+  readonly #digest = new Uint8Array(64);
 
   /** Puts every entry of dictionary `d` through `n`'s rules, once for the rows that use it. */
   #prepare(n: Node, d: DictionaryJson): void {

@@ -32,7 +32,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { hmacSha256Hex } from "./sha256.ts";
+import { hmacSha256Hex, hmacSha256HexBytes } from "./sha256.ts";
 import type { ObfuscationRule } from "../config/types.ts";
 import { DEFAULT_MASK } from "../config/schema.ts";
 import { linearRegExp } from "../linear_regex.ts";
@@ -66,6 +66,18 @@ export interface CompiledRule {
   readonly method: ObfuscationRule["method"];
   /** The replacement of a whole value or of one match. */
   readonly replace: (text: string) => string;
+  /**
+   * With `hash`: {@link replace} of the text whose UTF-8 bytes are `data[from..to)`, written as
+   * ASCII into `out` at `at`; returns its length (`hash_length`). For the fast path, which has
+   * the bytes and needs no string.
+   */
+  readonly hashBytes?: (
+    data: Uint8Array,
+    from: number,
+    to: number,
+    out: Uint8Array,
+    at: number,
+  ) => number;
 }
 
 const HASH_CACHE_ENTRIES = 4096;
@@ -198,11 +210,29 @@ const SHA256_BLOCK = 64;
  * two compressions run in JavaScript (`sha256.ts`): no call into the runtime per text.
  */
 export function hmacSha256(key: string): (text: string) => string {
+  return hmacSha256Hex(keyBlock(key));
+}
+
+/** HMAC's key block for `key`: its UTF-8 bytes (their SHA-256 when longer), padded with zeros. */
+function keyBlock(key: string): Uint8Array {
   let k: Uint8Array = new TextEncoder().encode(key);
   if (k.length > SHA256_BLOCK) k = new Uint8Array(createHash("sha256").update(k).digest());
   const block = new Uint8Array(SHA256_BLOCK);
   block.set(k);
-  return hmacSha256Hex(block);
+  return block;
+}
+
+/** A hash rule's {@link CompiledRule.hashBytes}: the hex digest cut to `hash_length`. */
+function hashBytes(rule: ObfuscationRule): NonNullable<CompiledRule["hashBytes"]> {
+  if (!rule.hash_key) throw new RangeError("Obfuscation method hash needs hash_key");
+  const hex = hmacSha256HexBytes(keyBlock(rule.hash_key));
+  const length = Math.max(0, Math.min(64, rule.hash_length ?? 64));
+  const digest = new Uint8Array(64);
+  return (data, from, to, out, at) => {
+    hex(data, from, to, digest, 0);
+    for (let i = 0; i < length; i++) out[at + i] = digest[i]!;
+    return length;
+  };
 }
 
 /**
@@ -229,6 +259,7 @@ export class Obfuscator {
         patterns: r.string_patterns?.length ? r.string_patterns.map(compilePattern) : undefined,
         method: r.method,
         replace: replacer(r),
+        ...(r.method === "hash" ? { hashBytes: hashBytes(r) } : {}),
       };
     });
   }

@@ -233,3 +233,19 @@ Deno.test("the counts add up over many events, and remembered hashes give the sa
   for (let i = 0; i < 20_000; i++) assert.deepEqual(o.apply(event()), first);
   assert.deepEqual(o.stats, { fieldsObfuscated: 20_000 * perEvent, eventsTouched: 20_000 });
 });
+
+Deno.test("a hash rule's hashBytes writes what replace returns, cut to hash_length", () => {
+  const o = new Obfuscator([
+    rule({ paths: ["a"], method: "hash", hash_key: KEY, hash_length: 12 }),
+    rule({ paths: ["b"], method: "mask" }),
+  ]);
+  const [hash, mask] = o.compiled;
+  assert.equal(mask!.hashBytes, undefined);
+  const text = "pré-fix alice 10.0.0.1";
+  const bytes = new TextEncoder().encode(`__${text}__`);
+  const out = new Uint8Array(20);
+  const n = hash!.hashBytes!(bytes, 2, bytes.length - 2, out, 3);
+  assert.equal(n, 12);
+  assert.equal(new TextDecoder().decode(out.subarray(3, 15)), hash!.replace(text));
+  assert.equal(hash!.replace(text), hmac(text, 12));
+});

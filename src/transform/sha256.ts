@@ -130,7 +130,7 @@ function compress(h: Int32Array, b: Uint8Array, off: number, w: Int32Array): voi
 /** SHA-256 of `data`, as 32 bytes. */
 export function sha256(data: Uint8Array): Uint8Array {
   const h = INITIAL.slice();
-  finish(h, new Int32Array(64), data, data.length, 0, new Uint8Array(128));
+  finish(h, new Int32Array(64), data, 0, data.length, 0, new Uint8Array(128));
   return wordsToBytes(h, new Uint8Array(32));
 }
 
@@ -142,13 +142,15 @@ function finish(
   h: Int32Array,
   w: Int32Array,
   data: Uint8Array,
+  start: number,
   n: number,
   before: number,
   tail: Uint8Array,
 ): void {
-  let off = 0;
-  for (; off + 64 <= n; off += 64) compress(h, data, off, w);
-  const rest = n - off;
+  let off = start;
+  const end0 = start + n;
+  for (; off + 64 <= end0; off += 64) compress(h, data, off, w);
+  const rest = end0 - off;
   const end = rest + 9 <= 64 ? 64 : 128;
   for (let i = 0; i < rest; i++) tail[i] = data[off + i]!;
   tail[rest] = 0x80;
@@ -183,10 +185,13 @@ const encoder = new TextEncoder();
 
 /**
  * HMAC-SHA-256 (RFC 2104) under the 64-byte padded key `block` (the key, or its SHA-256 when
- * longer, padded with zeros), in hex: the states after the inner and outer key blocks are
- * computed once.
+ * longer, padded with zeros): a function that writes the hex digest of `data[from..to)` as 64
+ * ASCII bytes into `out` at `at`. The states after the inner and outer key blocks are computed
+ * once.
  */
-export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
+export function hmacSha256HexBytes(
+  block: Uint8Array,
+): (data: Uint8Array, from: number, to: number, out: Uint8Array, at: number) => void {
   const inner = INITIAL.slice();
   const outer = INITIAL.slice();
   const w = new Int32Array(64);
@@ -198,7 +203,23 @@ export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
   const h = new Int32Array(8);
   const tail = new Uint8Array(128);
   const digest = new Uint8Array(32);
-  const chars = new Uint16Array(64);
+  return (data, from, to, out, at) => {
+    h.set(inner);
+    finish(h, w, data, from, to - from, 64, tail);
+    wordsToBytes(h, digest);
+    h.set(outer);
+    finish(h, w, digest, 0, 32, 64, tail);
+    for (let i = 0; i < 8; i++) {
+      const x = h[i]!;
+      for (let k = 0; k < 8; k++) out[at + 8 * i + k] = HEX_CODES[(x >>> (28 - 4 * k)) & 15]!;
+    }
+  };
+}
+
+/** {@link hmacSha256HexBytes} of a text (its UTF-8 bytes), as a 64-character hex string. */
+export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
+  const hex = hmacSha256HexBytes(block);
+  const chars = new Uint8Array(64);
   let buf = new Uint8Array(256);
   return (text) => {
     let n = 0;
@@ -209,15 +230,7 @@ export function hmacSha256Hex(block: Uint8Array): (text: string) => string {
       buf[n] = c;
     }
     if (n < text.length) n = encoder.encodeInto(text, buf).written;
-    h.set(inner);
-    finish(h, w, buf, n, 64, tail);
-    wordsToBytes(h, digest);
-    h.set(outer);
-    finish(h, w, digest, 32, 64, tail);
-    for (let i = 0; i < 8; i++) {
-      const x = h[i]!;
-      for (let k = 0; k < 8; k++) chars[8 * i + k] = HEX_CODES[(x >>> (28 - 4 * k)) & 15]!;
-    }
+    hex(buf, 0, n, chars, 0);
     return String.fromCharCode.apply(null, chars as unknown as number[]);
   };
 }
