@@ -30,6 +30,7 @@ export function startDecodePool(
     threads,
     aheadBytes: knobs?.aheadBytes,
     readAheadBytes: knobs?.readAheadBytes,
+    readAheadStrict: knobs?.limitBytes !== undefined,
   });
   void pool.prestart();
   return pool;
@@ -54,6 +55,7 @@ export function inputObjectOptions(
       },
     }),
     ...(knobs === undefined ? {} : { groupReadBytes: knobs.groupReadBytes }),
+    ...(knobs?.limitBytes === undefined ? {} : { freeBuffers: true }),
     maxObjectBytes: input.max_object_bytes,
     maxEventBytes: input.max_event_bytes,
     oversizedEvents: input.oversized_events,

@@ -28,6 +28,11 @@ export interface DecodePoolOptions {
    * Default {@link DEFAULT_READ_AHEAD_BYTES}.
    */
   readAheadBytes?: number;
+  /**
+   * Never more than `readAheadBytes` ahead: a row group larger than that is read when a worker
+   * asks for it, not before (set under a memory budget). Default false.
+   */
+  readAheadStrict?: boolean;
   /** Milliseconds a new worker gets to load before the pool gives up on workers. Default 30,000. */
   startTimeoutMs?: number;
 }
@@ -68,6 +73,8 @@ export class DecodePool {
   readonly aheadBytes: number;
   /** Bytes of row groups read ahead of the workers. */
   readonly readAheadBytes: number;
+  /** Whether {@link readAheadBytes} holds even for a row group larger than it. */
+  readonly readAheadStrict: boolean;
   readonly #url: string;
   readonly #startTimeoutMs: number;
   readonly #idle: PoolWorker[] = [];
@@ -101,6 +108,7 @@ export class DecodePool {
     this.threads = options.threads;
     this.aheadBytes = ahead;
     this.readAheadBytes = options.readAheadBytes ?? DEFAULT_READ_AHEAD_BYTES;
+    this.readAheadStrict = options.readAheadStrict ?? false;
     this.#url = String(options.workerUrl ?? new URL("./lines_worker.ts", import.meta.url).href);
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
   }

@@ -47,7 +47,8 @@ export class FooterCache implements AsyncBuffer {
  * Reads ahead of the workers: when a worker asks for a row group's bytes, the row groups after
  * it are requested too, up to `aheadBytes` of them held (adjacent ones in one request), so a
  * worker's next row group is usually here when it gets to it, and small row groups cost fewer
- * requests.
+ * requests. The next row group is read ahead even when it alone is larger than `aheadBytes`,
+ * unless `strict` (under a memory budget): then it is read when a worker asks for it.
  * A row group read in parts is asked for by each worker that walks it: it is kept for all of
  * them (a copy each, the last one takes it). A read that failed fails the worker that asks for
  * it, with the very error; one nobody asks for is dropped.
@@ -57,6 +58,7 @@ export class Prefetcher {
   /** The row groups' byte ranges, in reading order, and how many workers read each. */
   readonly #spans: { start: number; end: number; readers: number }[];
   readonly #aheadBytes: number;
+  readonly #strict: boolean;
   readonly #held = new Map<number, { span: number; left: number; bytes: Promise<ArrayBuffer> }>();
   /** Reads made ahead, until they settle. */
   readonly pending = new Set<Promise<unknown>>();
@@ -68,10 +70,12 @@ export class Prefetcher {
     file: AsyncBuffer,
     spans: { start: number; end: number; readers: number }[],
     aheadBytes: number,
+    strict = false,
   ) {
     this.#file = file;
     this.#spans = spans;
     this.#aheadBytes = aheadBytes;
+    this.#strict = strict;
   }
 
   slice(start: number, end: number): Promise<ArrayBuffer> {
@@ -113,7 +117,7 @@ export class Prefetcher {
     let bytes = this.#heldBytes;
     while (i < this.#spans.length) {
       const s = this.#spans[i]!;
-      if (bytes + (s.end - s.start) > this.#aheadBytes && bytes > 0) break;
+      if (bytes + (s.end - s.start) > this.#aheadBytes && (bytes > 0 || this.#strict)) break;
       if (i > first && s.start !== this.#spans[i - 1]!.end) break;
       bytes += s.end - s.start;
       i++;

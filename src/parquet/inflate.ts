@@ -19,9 +19,10 @@ export class BoundedInflation {
   readonly #maxPageBytes: number;
   readonly #name: string;
 
-  constructor(maxPageBytes: number, name: string) {
+  constructor(maxPageBytes: number, name: string, freeBuffers = false) {
     this.#maxPageBytes = maxPageBytes;
     this.#name = name;
+    this.#free = freeBuffers;
     this.#compressors = this.#makeCompressors();
   }
 
@@ -30,9 +31,27 @@ export class BoundedInflation {
     return this.#compressors;
   }
 
-  /** Drops inflated pages nobody asked for (call after each read). */
+  /** Buffers freed at the next {@link release} (with `freeBuffers`). */
+  readonly #owned: ArrayBuffer[] = [];
+  readonly #free: boolean;
+
+  /** Drops inflated pages nobody asked for (call after each read), and frees the owned ones. */
   release(): void {
     this.#inflated.clear();
+    for (const b of this.#owned) if (!b.detached) b.transfer(0);
+    this.#owned.length = 0;
+  }
+
+  /**
+   * With `freeBuffers`: `bytes` are freed (detached) at the next {@link release}, when they are
+   * a whole buffer of their own and large enough to matter (a small one may share node's pool).
+   */
+  adopt(bytes: Uint8Array): void {
+    const b = bytes.buffer;
+    if (
+      this.#free && b instanceof ArrayBuffer && bytes.byteOffset === 0 &&
+      bytes.byteLength === b.byteLength && b.byteLength >= 64 * 1024
+    ) this.#owned.push(b);
   }
 
   #makeCompressors(): Compressors {
@@ -107,6 +126,7 @@ export class BoundedInflation {
         `${codec} page inflates to ${out.length} bytes, not the ${outputLength} its header declares`,
       );
     }
+    this.adopt(out);
     return out;
   }
 

@@ -128,7 +128,7 @@ export async function* readEventLinesParallel(
       name,
       signal,
       obfuscator,
-      prefetch: new Prefetcher(cache, spans, pool.readAheadBytes),
+      prefetch: new Prefetcher(cache, spans, pool.readAheadBytes, pool.readAheadStrict),
       unitCount,
       sliceRows: options.sliceRows ?? 1000,
       sliceBytes: options.sliceBytes ?? 256 * 1024,

@@ -46,7 +46,17 @@ export class ReadGuard {
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
    * 601, 605, 606 or 613 on the first violation.
    */
-  constructor(metadata: FileMetaData, byteLength: number, limits: ParquetLimits, name: string) {
+  /**
+   * With `freeBuffers`, the pages inflated and the buffers {@link adopt}ed are freed (detached)
+   * at each {@link release}.
+   */
+  constructor(
+    metadata: FileMetaData,
+    byteLength: number,
+    limits: ParquetLimits,
+    name: string,
+    freeBuffers = false,
+  ) {
     this.#limits = limits;
     this.#name = name;
     checkSchemaShape(metadata, limits, name);
@@ -71,7 +81,7 @@ export class ReadGuard {
     }
     this.#chunks.sort((a, b) => a.start - b.start);
     for (const c of this.#chunks) this.#byStart.set(c.start, c);
-    this.#inflation = new BoundedInflation(limits.maxPageBytes, name);
+    this.#inflation = new BoundedInflation(limits.maxPageBytes, name, freeBuffers);
   }
 
   /** `file`, with every column chunk checked page by page as it arrives (see the module). */
@@ -102,9 +112,14 @@ export class ReadGuard {
     return this.#inflation.unchecked;
   }
 
-  /** Drops inflated pages nobody asked for (call after each read). */
+  /** Drops inflated pages nobody asked for (call after each read); see the constructor. */
   release(): void {
     this.#inflation.release();
+  }
+
+  /** With `freeBuffers`, `bytes` (when a whole buffer) are freed at the next {@link release}. */
+  adopt(bytes: Uint8Array): void {
+    this.#inflation.adopt(bytes);
   }
 
   /** Checks the pages of one column chunk, the way hyparquet will walk them. */

@@ -6,7 +6,10 @@
  * and the most one row group may need). The plan gives up speed before memory: it lowers the
  * read-ahead and batch sizes first, then the decode workers, then the batches in flight, and a
  * row group that cannot fit even decoded alone is refused (`DataError` 613) rather than the
- * process being killed for running out of memory.
+ * process being killed for running out of memory. Under a budget the read-ahead never exceeds its
+ * bytes (a larger row group is read when a worker reaches it), and each row group's compressed
+ * bytes and inflated pages are freed as soon as it is decoded rather than at the next full
+ * garbage collection (`freeBuffers`: less memory for some decoding CPU).
  *
  * The cgroup files are read under a root that tests point elsewhere with the environment
  * variable `SECLAKE_CGROUP_ROOT` (a directory holding `proc/self/cgroup` and `sys/fs/cgroup/...`
@@ -95,7 +98,7 @@ const STEPS: readonly {
     threads: "asked",
     aheadBytes: 8 * MiB,
     readAheadBytes: 4 * MiB,
-    groupReadBytes: 8 * MiB,
+    groupReadBytes: 16 * MiB,
     batchesInFlight: 2,
     maxBatchBytes: 4 * MiB,
   },
@@ -105,7 +108,7 @@ const STEPS: readonly {
     threads: 1,
     aheadBytes: 4 * MiB,
     readAheadBytes: 2 * MiB,
-    groupReadBytes: 4 * MiB,
+    groupReadBytes: 16 * MiB,
     batchesInFlight: 2,
     maxBatchBytes: 4 * MiB,
   },

@@ -82,6 +82,7 @@ export type InputObjectOptions = Pick<
   | "onTruncated"
   | "decodePool"
   | "groupReadBytes"
+  | "freeBuffers"
   | "rules"
   | "sourceFields"
   | "input"
@@ -158,6 +159,8 @@ export interface ProcessObjectOptions {
    * windows as its rows are reached (the memory budget lowers it). Default 16 MiB.
    */
   groupReadBytes?: number;
+  /** Row groups' buffers freed as soon as they are decoded (under a memory budget). */
+  freeBuffers?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -404,6 +407,7 @@ class ObjectDelivery {
       sliceBytes: chunkBytes,
       limits: this.#limits,
       groupReadBytes: options.groupReadBytes,
+      ...(options.freeBuffers ? { freeBuffers: true } : {}),
       // Events are cut off while they are built; obfuscation rules see events whole, and
       // their lines are fitted afterwards.
       ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
