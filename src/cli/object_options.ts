@@ -55,7 +55,10 @@ export function inputObjectOptions(
       },
     }),
     ...(knobs === undefined ? {} : { groupReadBytes: knobs.groupReadBytes }),
-    ...(knobs?.limitBytes === undefined ? {} : { freeBuffers: true }),
+    // The garbage of a row group that is a sizeable share of the budget is freed at once.
+    ...(knobs?.rowGroupBytes === undefined
+      ? {}
+      : { freeBuffersFrom: Math.floor(knobs.rowGroupBytes / 4) }),
     maxObjectBytes: input.max_object_bytes,
     maxEventBytes: input.max_event_bytes,
     oversizedEvents: input.oversized_events,

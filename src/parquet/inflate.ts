@@ -19,10 +19,9 @@ export class BoundedInflation {
   readonly #maxPageBytes: number;
   readonly #name: string;
 
-  constructor(maxPageBytes: number, name: string, freeBuffers = false) {
+  constructor(maxPageBytes: number, name: string) {
     this.#maxPageBytes = maxPageBytes;
     this.#name = name;
-    this.#free = freeBuffers;
     this.#compressors = this.#makeCompressors();
   }
 
@@ -31,9 +30,10 @@ export class BoundedInflation {
     return this.#compressors;
   }
 
-  /** Buffers freed at the next {@link release} (with `freeBuffers`). */
+  /** Buffers freed at the next {@link release} (see {@link freeing}). */
   readonly #owned: ArrayBuffer[] = [];
-  readonly #free: boolean;
+  /** Whether the pages inflated (and buffers {@link adopt}ed) from now on are freed. */
+  freeing = false;
 
   /** Drops inflated pages nobody asked for (call after each read), and frees the owned ones. */
   release(): void {
@@ -43,13 +43,14 @@ export class BoundedInflation {
   }
 
   /**
-   * With `freeBuffers`: `bytes` are freed (detached) at the next {@link release}, when they are
-   * a whole buffer of their own and large enough to matter (a small one may share node's pool).
+   * While {@link freeing}: `bytes` are freed (detached) at the next {@link release}, when they
+   * are a whole buffer of their own and large enough to matter (a small one may share node's
+   * pool).
    */
   adopt(bytes: Uint8Array): void {
     const b = bytes.buffer;
     if (
-      this.#free && b instanceof ArrayBuffer && bytes.byteOffset === 0 &&
+      this.freeing && b instanceof ArrayBuffer && bytes.byteOffset === 0 &&
       bytes.byteLength === b.byteLength && b.byteLength >= 64 * 1024
     ) this.#owned.push(b);
   }

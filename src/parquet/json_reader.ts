@@ -122,12 +122,13 @@ export interface ReadEventLinesOptions {
    */
   groupReadBytes?: number;
   /**
-   * Frees each row group's compressed bytes and inflated pages (detaches them) as soon as it is
-   * decoded, instead of leaving them to the garbage collector: less memory held, about 15% more
-   * decoding CPU (optimized code then checks for detached buffers; docs/performance.md). The
-   * memory budget sets it. Default false.
+   * A row group that needs at least this many bytes to decode (compressed plus uncompressed, as
+   * declared) has its compressed bytes and inflated pages freed (detached) as soon as it is
+   * decoded, instead of left to the garbage collector: less memory held, for more decoding CPU
+   * from then on (optimized code then checks for detached buffers; docs/performance.md). The
+   * memory budget sets it. Default: never.
    */
-  freeBuffers?: boolean;
+  freeBuffersFrom?: number;
   /**
    * Row groups of more than 4 × `partRows` rows are read in parts of `partRows` rows, so that
    * readers on several threads can share one (see {@link takePart}); slices never cross a part's
@@ -289,7 +290,7 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
   let fields: Plan[];
   let schemaLeaves: { path: SchemaTree[] }[];
   try {
-    guard = new ReadGuard(metadata, file.byteLength, limits, name, options.freeBuffers);
+    guard = new ReadGuard(metadata, file.byteLength, limits, name, options.freeBuffersFrom);
     const root = parquetSchema(metadata);
     let leafPaths: string[][];
     ({ fields, leafPaths } = compile(root));
@@ -363,6 +364,7 @@ async function* readGroup(
   const signal = options.signal;
   const rows = Number(group.num_rows);
   const groupEnd = groupStart + rows;
+  guard.enter(index);
   const columns = await openColumns(read, group);
   const asm = new Assembler(columns, read.out, read.judged?.judge);
   // With row rules, rows are judged on their values as read and the lines kept obfuscated

@@ -113,30 +113,30 @@ Deno.test("readEventLines: lineStarts gives each slice's line offsets, as a scan
   }
 });
 
-Deno.test("readEventLines: freeBuffers gives the same lines and frees each row group's bytes once it is decoded", async () => {
+Deno.test("readEventLines: freeBuffersFrom frees the buffers of row groups that need that much, with the same lines", async () => {
   // Two 2,000-row groups, each read in one request.
   const bytes = await fixture(6003, "ZSTD", "avro", 4000, 2000);
   const text = (r: Run) => r.slices.map((s) => new TextDecoder().decode(s.bytes)).join("");
-  const plain = await collect(readEventLines(bufferFromBytes(bytes), { header }));
+  const plain = text(await collect(readEventLines(bufferFromBytes(bytes), { header })));
   const file = bufferFromBytes(bytes);
-  const reads: { buffer: ArrayBuffer }[] = [];
-  const watched = {
-    byteLength: file.byteLength,
-    slice: async (start: number, end?: number) => {
-      const buffer = await file.slice(start, end);
-      reads.push({ buffer });
-      return buffer;
-    },
+  /** The detached state of each read after reading with `freeBuffersFrom` (the footer's first). */
+  const detached = async (freeBuffersFrom?: number) => {
+    const reads: ArrayBuffer[] = [];
+    const watched = {
+      byteLength: file.byteLength,
+      slice: async (start: number, end?: number) => {
+        const b = await file.slice(start, end);
+        reads.push(b);
+        return b;
+      },
+    };
+    const r = await collect(readEventLines(watched, { header, freeBuffersFrom }));
+    assert.equal(text(r), plain);
+    return reads.map((b) => b.detached);
   };
-  const freed = await collect(readEventLines(watched, { header, freeBuffers: true }));
-  assert.equal(text(freed), text(plain));
-  // The footer's read (the first) stays; the two row groups' reads were detached.
-  const [footer, ...groups] = reads;
-  assert.equal(groups.length, 2);
-  assert.ok(groups.every((r) => r.buffer.detached), "row group reads detached");
-  assert.ok(!footer!.buffer.detached, "the footer's read is kept");
-  // Without it, nothing is detached.
-  reads.length = 0;
-  await collect(readEventLines(watched, { header }));
-  assert.ok(reads.length === 3 && reads.every((r) => !r.buffer.detached));
+  // Both row groups need more than 0 bytes: their reads are freed; the footer's stays.
+  assert.deepEqual(await detached(0), [false, true, true]);
+  // No row group of this object needs 1 GB, and without the option nothing is freed.
+  assert.deepEqual(await detached(1e9), [false, false, false]);
+  assert.deepEqual(await detached(), [false, false, false]);
 });

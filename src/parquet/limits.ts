@@ -274,14 +274,15 @@ const TYPE_BITS: Record<string, number> = {
 
 /**
  * Checks what row group `g` declares as a whole: its uncompressed bytes against its compressed
- * bytes, and its rows. Returns the most uncompressed bytes its pages may hold.
+ * bytes, and its rows. Returns the most uncompressed bytes its pages may hold (`cap`) and the
+ * bytes it needs to decode, as declared (`need`, {@link rowGroupMemory}).
  */
 export function checkRowGroup(
   g: number,
   group: RowGroup,
   limits: ParquetLimits,
   name: string,
-): number {
+): { cap: number; need: number } {
   const rows = Number(group.num_rows);
   let compressed = 0;
   let uncompressed = 0;
@@ -317,7 +318,7 @@ export function checkRowGroup(
       { row_group: g },
     );
   }
-  return groupCap;
+  return { cap: groupCap, need };
 }
 
 /**

@@ -41,22 +41,26 @@ export class ReadGuard {
   /** Per row group: the most uncompressed bytes its pages may hold, and what they held so far. */
   readonly #groupCaps: number[] = [];
   readonly #groupTotals: number[] = [];
+  /** Bytes each row group needs to decode, as declared (`rowGroupMemory`). */
+  readonly #groupNeeds: number[] = [];
+  readonly #freeFrom: number;
 
   /**
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
    * 601, 605, 606 or 613 on the first violation.
    */
   /**
-   * With `freeBuffers`, the pages inflated and the buffers {@link adopt}ed are freed (detached)
-   * at each {@link release}.
+   * In a row group that needs at least `freeFrom` bytes to decode (see {@link enter}), the pages
+   * inflated and the buffers {@link adopt}ed are freed (detached) at the next {@link release}.
    */
   constructor(
     metadata: FileMetaData,
     byteLength: number,
     limits: ParquetLimits,
     name: string,
-    freeBuffers = false,
+    freeFrom = Infinity,
   ) {
+    this.#freeFrom = freeFrom;
     this.#limits = limits;
     this.#name = name;
     checkSchemaShape(metadata, limits, name);
@@ -71,7 +75,9 @@ export class ReadGuard {
       );
     }
     for (const [g, group] of (metadata.row_groups ?? []).entries()) {
-      this.#groupCaps.push(checkRowGroup(g, group, limits, name));
+      const { cap, need } = checkRowGroup(g, group, limits, name);
+      this.#groupCaps.push(cap);
+      this.#groupNeeds.push(need);
       this.#groupTotals.push(0);
       for (const c of group.columns ?? []) {
         if (!c.meta_data) continue; // hyparquet refuses it
@@ -81,7 +87,7 @@ export class ReadGuard {
     }
     this.#chunks.sort((a, b) => a.start - b.start);
     for (const c of this.#chunks) this.#byStart.set(c.start, c);
-    this.#inflation = new BoundedInflation(limits.maxPageBytes, name, freeBuffers);
+    this.#inflation = new BoundedInflation(limits.maxPageBytes, name);
   }
 
   /** `file`, with every column chunk checked page by page as it arrives (see the module). */
@@ -117,7 +123,12 @@ export class ReadGuard {
     this.#inflation.release();
   }
 
-  /** With `freeBuffers`, `bytes` (when a whole buffer) are freed at the next {@link release}. */
+  /** Row group `g` is decoded next: whether its buffers are freed (see the constructor). */
+  enter(g: number): void {
+    this.#inflation.freeing = (this.#groupNeeds[g] ?? 0) >= this.#freeFrom;
+  }
+
+  /** In a row group whose buffers are freed, `bytes` (a whole buffer) too. */
   adopt(bytes: Uint8Array): void {
     this.#inflation.adopt(bytes);
   }

@@ -82,7 +82,7 @@ export type InputObjectOptions = Pick<
   | "onTruncated"
   | "decodePool"
   | "groupReadBytes"
-  | "freeBuffers"
+  | "freeBuffersFrom"
   | "rules"
   | "sourceFields"
   | "input"
@@ -159,8 +159,11 @@ export interface ProcessObjectOptions {
    * windows as its rows are reached (the memory budget lowers it). Default 16 MiB.
    */
   groupReadBytes?: number;
-  /** Row groups' buffers freed as soon as they are decoded (under a memory budget). */
-  freeBuffers?: boolean;
+  /**
+   * Row groups that need at least this many bytes have their buffers freed as soon as they are
+   * decoded (under a memory budget; see `ReadEventLinesOptions`).
+   */
+  freeBuffersFrom?: number;
 }
 
 const encoder = new TextEncoder();
@@ -407,7 +410,9 @@ class ObjectDelivery {
       sliceBytes: chunkBytes,
       limits: this.#limits,
       groupReadBytes: options.groupReadBytes,
-      ...(options.freeBuffers ? { freeBuffers: true } : {}),
+      ...(options.freeBuffersFrom === undefined
+        ? {}
+        : { freeBuffersFrom: options.freeBuffersFrom }),
       // Events are cut off while they are built; obfuscation rules see events whole, and
       // their lines are fitted afterwards.
       ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),
