@@ -16,7 +16,13 @@ import { ByteOut } from "./json_bytes.ts";
 import { readPageHeader } from "./page_header.ts";
 import type { PageHeader } from "./page_header.ts";
 import type { ReadGuard } from "./read_guard.ts";
-import { indexArray, omitted, plainArrays, writeValue } from "./dictionary_json.ts";
+import {
+  indexArray,
+  omitted,
+  plainArrays,
+  skipPlainArrays,
+  writeValue,
+} from "./dictionary_json.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
 import { decodeWhole, openPage, readDictionary } from "./data_page.ts";
 import type { PageColumn, PageDictionary, WholePage } from "./data_page.ts";
@@ -42,8 +48,11 @@ export interface CursorOptions {
    * whole row group's). Tests lower it to cut pages at every kind of boundary. Default 8,192.
    */
   pieceEntries?: number;
-  /** Counts the data pages {@link ColumnCursor.skipPages} passed unread (tests, profiling). */
-  stats?: { passedPages: number };
+  /**
+   * Counts the data pages {@link ColumnCursor.skipPages} passed unread, and the entries
+   * {@link ColumnCursor.skipInPage} passed undecoded (tests, profiling).
+   */
+  stats?: { passedPages: number; passedEntries?: number };
 }
 
 /** Entries of a data page decoded at a time, by default (see {@link CursorOptions}). */
@@ -58,7 +67,7 @@ export const DEFAULT_PIECE_ENTRIES = 8192;
  */
 export class ColumnCursor {
   readonly #pieceEntries: number;
-  readonly #stats?: { passedPages: number };
+  readonly #stats?: { passedPages: number; passedEntries?: number };
   readonly maxDef: number;
   readonly text: boolean;
   /** The column as its data pages are decoded (`data_page.ts`). */
@@ -231,6 +240,42 @@ export class ColumnCursor {
     }
     return this.#passedRows - before;
   }
+
+  /**
+   * Passes up to `rows` entries of the data page being decoded a piece at a time, without
+   * decoding their values: definition levels are counted, dictionary indices and text lengths
+   * passed over. Only for columns outside lists (an entry is a row), once every entry held was
+   * taken; returns the rows passed, which {@link skipRows} then counts first (as with
+   * {@link skipPages}). Dictionary indices passed this way are not checked against the
+   * dictionary: nothing is written from them.
+   */
+  skipInPage(rows: number): number {
+    const p = this.#left;
+    if (this.#maxRep > 0 || p === undefined || rows <= 0 || this.heldRows() !== 0) return 0;
+    const k = Math.min(p.left, rows);
+    let count = k;
+    if (p.def) {
+      const def = this.#levels.length >= k ? this.#levels : (this.#levels = new Uint8Array(k));
+      p.def.read(def, k);
+      const max = this.maxDef;
+      for (let i = 0; i < k; i++) if (def[i] !== max) count--;
+    }
+    if (p.idx) {
+      if (p.width > 0) p.idx.skip(count);
+    } else p.off = skipPlainArrays(p.page, p.view, p.off, count, "PLAIN text value");
+    p.left -= k;
+    if (p.left === 0) {
+      this.#left = undefined;
+      if (this.#count >= this.#numValues) this.#done = true;
+    }
+    this.#rows += k;
+    this.#passedRows += k;
+    if (this.#stats) this.#stats.passedEntries = (this.#stats.passedEntries ?? 0) + k;
+    return k;
+  }
+
+  /** Scratch for {@link skipInPage}'s levels. */
+  #levels = new Uint8Array(0);
 
   /**
    * For a column outside lists, the rows held and not yet taken (one entry each); undefined for

@@ -43,6 +43,25 @@ export function plainArrays(
 }
 
 /**
+ * The offset after `count` PLAIN byte arrays from `off` in `page`, read as {@link plainArrays}
+ * reads them (and failing as it fails), without noting where each lies.
+ */
+export function skipPlainArrays(
+  page: Uint8Array,
+  view: DataView,
+  off: number,
+  count: number,
+  what: string,
+): number {
+  for (let k = 0; k < count; k++) {
+    if (off + 4 > page.length) throw new RangeError(`${what} ${k} runs past its page`);
+    off += 4 + view.getUint32(off, true);
+    if (off > page.length) throw new RangeError(`${what} ${k} runs past its page`);
+  }
+  return off;
+}
+
+/**
  * Escapes each entry of a text dictionary page (PLAIN byte arrays) once, into one buffer;
  * `binary` entries (no text annotation) that are not UTF-8 as base64.
  */

@@ -46,6 +46,20 @@ export class Hybrid {
     }
   }
 
+  /** Passes the next `n` values without reading them (a bit-packed run's are not unpacked). */
+  skip(n: number): void {
+    while (n > 0) {
+      if (this.#left === 0) {
+        this.#run();
+        continue;
+      }
+      const take = Math.min(this.#left, n);
+      if (!this.#rle) this.#bit += take * this.#width;
+      n -= take;
+      this.#left -= take;
+    }
+  }
+
   #run(): void {
     const r = this.#reader;
     const header = readVarInt(r);

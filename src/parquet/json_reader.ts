@@ -155,7 +155,7 @@ export interface ReadEventLinesOptions {
    * Counts the data pages passed unread, and the rows obfuscated by the object path (tests,
    * profiling; see `obfuscated_plan.ts`).
    */
-  stats?: { passedPages: number; objectRows?: number };
+  stats?: { passedPages: number; passedEntries?: number; objectRows?: number };
   /**
    * Obfuscation rules applied to each event as its line is written (`obfuscated_plan.ts`), before
    * the `append` members; its `stats` count what they did. Not with `maxEventBytes`.
@@ -188,8 +188,9 @@ function span(ranges: [number, number][]): [number, number] {
 
 /**
  * Moves column `c` from row `at` to row `to` of its chunk, writing nothing: a column outside
- * lists takes the rows it holds, then passes whole pages unread, and reads only the pages `to`
- * falls in; a column inside lists walks its levels `step` rows at a time.
+ * lists takes the rows it holds, then passes whole pages unread, and in the pages `to` falls in
+ * passes entries without decoding their values where it can; a column inside lists walks its
+ * levels `step` rows at a time.
  */
 async function skipColumn(c: ColumnCursor, at: number, to: number, step: number): Promise<void> {
   while (at < to) {
@@ -204,7 +205,7 @@ async function skipColumn(c: ColumnCursor, at: number, to: number, step: number)
       c.skipRows(k);
       at += k;
     } else {
-      const passed = c.skipPages(to);
+      const passed = c.skipPages(to) || c.skipInPage(to - at);
       if (passed > 0) {
         c.skipRows(passed);
         at += passed;

@@ -74,6 +74,35 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
   }
 });
 
+Deno.test("readEventLines: skipped rows inside a page decoded in pieces pass undecoded, with the same lines", async () => {
+  // One 3,000-row group, one page per column, decoded 64 entries at a time; parts of 200 rows.
+  const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
+  const lines = (r: Run) =>
+    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+  const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
+  const stats = { passedPages: 0, passedEntries: 0 };
+  const halves = [0, 1].map(async (k) =>
+    await collect(readEventLines(bufferFromBytes(bytes), {
+      header,
+      partRows: 200,
+      pieceEntries: 64,
+      takePart: (_, part) => part % 2 === k,
+      stats,
+    }))
+  );
+  const merged = (await Promise.all(halves)).flatMap((r) => r.slices)
+    .sort((a, b) => a.rowStart - b.rowStart);
+  assert.deepEqual(lines({ slices: merged }), all, "halves");
+  // Each reader passes most of the other's rows of most flat columns without decoding them.
+  assert.ok(stats.passedEntries > 3000 * 10, `${stats.passedEntries} entries passed`);
+  for (const startRow of [1, 63, 64, 1000, 2999]) {
+    const r = await collect(
+      readEventLines(bufferFromBytes(bytes), { header, startRow, pieceEntries: 64 }),
+    );
+    assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
 /**
  * The reference for `LineSlice.starts`: offsets of the `rows` lines of `bytes`, each `headerBytes` of placeholder, then the event's
  * JSON (which never holds a raw newline), then a newline.
