@@ -29,6 +29,7 @@
 import type { CompiledRule, Obfuscator, Step } from "../transform/obfuscate.ts";
 import { replaceMatches } from "../transform/obfuscate.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
+import type { ByteOut } from "./json_bytes.ts";
 import type { Plan } from "./json_plan.ts";
 import { patternFilter } from "./pattern_filter.ts";
 import type { PatternFilter } from "./pattern_filter.ts";
@@ -66,12 +67,16 @@ export interface Node {
    */
   hashFirst: boolean;
   /**
-   * The dictionary last met at this leaf, and each of its entries through the rules (see
-   * {@link ObfuscatingWriter}): the JSON written, changes counted, whether and by which rule it
-   * is dropped. A map key's: each entry's text, and whether a key pattern matches it.
+   * The dictionary last met at this leaf, and each of its entries through the rules, worked out
+   * when a row first uses it (see {@link ObfuscatingWriter}): the JSON written
+   * (`outBytes[outFrom[e]..outTo[e])`, `outFrom[e]` -1 until then), changes counted, whether and
+   * by which rule it is dropped. A map key's: each entry's text, and whether a key pattern
+   * matches it.
    */
   dict: DictionaryJson | undefined;
-  out: DictionaryJson | undefined;
+  outBytes: ByteOut | undefined;
+  outFrom: Int32Array;
+  outTo: Int32Array;
   outN: Uint8Array;
   outDrop: Int16Array;
   keys: (string | undefined)[];
@@ -226,7 +231,9 @@ function node(plan: Plan): Node {
     dropRi: -1,
     hashFirst: false,
     dict: undefined,
-    out: undefined,
+    outBytes: undefined,
+    outFrom: new Int32Array(0),
+    outTo: new Int32Array(0),
     outN: new Uint8Array(0),
     outDrop: new Int16Array(0),
     keys: [],

@@ -238,20 +238,28 @@ export class ObfuscatingWriter {
       if (n.dict !== d) this.#prepare(n, d);
       l.i++;
       l.v++;
+      const from = n.outFrom[e]! >= 0 ? n.outFrom[e]! : this.#entry(n, d, e);
       this.#changes += n.outN[e]!;
       const dropped = n.outDrop[e]!;
       if (dropped >= 0) {
         this.#droppedAt = dropped;
         return false;
       }
-      const out = n.out!;
-      o.range(out.bytes, out.at[e]!, out.at[e + 1]!);
+      o.range(n.outBytes!.buf, from, n.outTo[e]!);
       return true;
     }
     // Written in place, and written over when a rule changes it.
     const at = o.pos;
     l.write(o);
-    if (n.hashFirst && this.#hashed(n, o, at)) return true;
+    if (n.hashFirst) {
+      const len = this.#hash(n, o.buf, at, o.pos);
+      if (len >= 0) {
+        o.pos = at;
+        this.#quoted(o, len);
+        this.#changes++;
+        return true;
+      }
+    }
     const r = this.#eval(n, o.buf, at, o.pos);
     this.#changes += this.#n;
     if (r === SAME) return true;
@@ -262,59 +270,69 @@ export class ObfuscatingWriter {
   }
 
   /**
-   * The value just written at `o[at..]` hashed from its bytes (see `Node.hashFirst`), written
-   * over it as a JSON string; false, with `o` as it was, when the chain must run on text: a
-   * string with escapes, or a hash that a later pattern's filter passes.
+   * The JSON value `buf[from..to)` hashed from its bytes (see `Node.hashFirst`) into
+   * {@link #digest}: its length, or -1 when the chain must run on text (a string with escapes,
+   * or a hash that a later pattern's filter passes).
    */
-  #hashed(n: Node, o: ByteOut, at: number): boolean {
-    const buf = o.buf;
-    const end = o.pos;
-    let from = at;
-    let to = end;
-    const b = buf[at];
-    if (b === OPEN || b === LOPEN) return false;
+  #hash(n: Node, buf: Uint8Array, from: number, to: number): number {
+    const b = buf[from];
+    if (b === OPEN || b === LOPEN) return -1;
     if (b === 34) {
       from++;
       to--;
-      for (let i = from; i < to; i++) if (buf[i] === 92) return false;
+      for (let i = from; i < to; i++) if (buf[i] === 92) return -1;
     }
     const ops = n.ops;
     const digest = this.#digest;
     const len = ops[0]!.rule.hashBytes!(buf, from, to, digest, 0);
-    for (let k = 1; k < ops.length; k++) {
-      if (passes(ops[k]!.filter!, digest, 0, len)) return false;
-    }
-    o.pos = at;
+    for (let k = 1; k < ops.length; k++) if (passes(ops[k]!.filter!, digest, 0, len)) return -1;
+    return len;
+  }
+
+  /** Writes the first `len` bytes of {@link #digest} as a JSON string. */
+  #quoted(o: ByteOut, len: number): void {
     o.byte(34);
-    o.range(digest, 0, len);
+    o.range(this.#digest, 0, len);
     o.byte(34);
-    this.#changes++;
-    return true;
   }
 
   readonly #digest = new Uint8Array(64);
 
-  /** Puts every entry of dictionary `d` through `n`'s rules, once for the rows that use it. */
+  /** Starts over the entries of dictionary `d` at `n`: none worked out yet. */
   #prepare(n: Node, d: DictionaryJson): void {
     const size = d.at.length - 1;
-    const o = new ByteOut(d.bytes.length + 64);
-    const at = new Int32Array(size + 1);
-    const count = new Uint8Array(size);
-    const drop = new Int16Array(size).fill(-1);
-    for (let e = 0; e < size; e++) {
-      const from = d.at[e]!;
-      const to = d.at[e + 1]!;
+    if (n.outBytes) n.outBytes.pos = 0;
+    else n.outBytes = new ByteOut(4096);
+    n.outFrom = new Int32Array(size).fill(-1);
+    n.outTo = new Int32Array(size);
+    n.outN = new Uint8Array(size);
+    n.outDrop = new Int16Array(size).fill(-1);
+    n.dict = d;
+  }
+
+  /**
+   * Puts entry `e` of dictionary `d` through `n`'s rules, once for the rows that use it; returns
+   * where its JSON starts in `n.outBytes`.
+   */
+  #entry(n: Node, d: DictionaryJson, e: number): number {
+    const from = d.at[e]!;
+    const to = d.at[e + 1]!;
+    const o = n.outBytes!;
+    const at = o.pos;
+    const len = n.hashFirst ? this.#hash(n, d.bytes, from, to) : -1;
+    if (len >= 0) {
+      this.#quoted(o, len);
+      n.outN[e] = 1;
+    } else {
       const r = this.#eval(n, d.bytes, from, to);
-      count[e] = this.#n;
-      if (r === null) drop[e] = this.#droppedAt;
+      n.outN[e] = this.#n;
+      if (r === null) n.outDrop[e] = this.#droppedAt;
       else if (r === SAME) o.range(d.bytes, from, to);
       else o.jsonString(r);
-      at[e + 1] = o.pos;
     }
-    n.out = { bytes: o.buf.subarray(0, o.pos), at, omit: undefined };
-    n.outN = count;
-    n.outDrop = drop;
-    n.dict = d;
+    n.outFrom[e] = at;
+    n.outTo[e] = o.pos;
+    return at;
   }
 
   /**
