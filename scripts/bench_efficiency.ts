@@ -327,10 +327,18 @@ export async function profileTable(
   const workers = new Map<string, number>();
   const unnamed = new Map<string, number>();
   let profiles = 0;
+  let unreadable = 0;
   for await (const e of Deno.readDir(dir)) {
     if (!e.name.endsWith(".cpuprofile")) continue;
+    let p: CpuProfile;
+    try {
+      p = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as CpuProfile;
+    } catch {
+      // A worker ended (its isolate torn down at exit) while its profile was being written.
+      unreadable++;
+      continue;
+    }
     profiles++;
-    const p = JSON.parse(await Deno.readTextFile(join(dir, e.name))) as CpuProfile;
     const into = e.name.includes(".worker-") ? workers : main;
     for (const [cat, us] of profileCategories(p, unnamed)) {
       into.set(cat, (into.get(cat) ?? 0) + us);
@@ -345,7 +353,9 @@ export async function profileTable(
   })).sort((a, b) => b.m + b.w - a.m - a.w);
   const s = (us: number) => (us / 1e6).toFixed(2);
   const lines = [
-    `Where the collector's CPU goes, ${label} (${profiles} profiles: the main thread and each decode worker; V8 samples, idle excluded; a builtin counts for the code that called it):`,
+    `Where the collector's CPU goes, ${label} (${profiles} profiles: the main thread and each decode worker; V8 samples, idle excluded; a builtin counts for the code that called it${
+      unreadable ? `; ${unreadable} profile left unfinished at exit, not counted` : ""
+    }):`,
     "",
     "| category | main s | workers s | total s | share |",
     "|---|---:|---:|---:|---:|",

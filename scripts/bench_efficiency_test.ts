@@ -5,6 +5,7 @@ import {
   efficiencyTargets,
   marginalCpuPerMillion,
   profileCategories,
+  profileTable,
 } from "./bench_efficiency.ts";
 import type { CpuRun, EfficiencyResult } from "./bench_efficiency.ts";
 
@@ -119,4 +120,26 @@ Deno.test("profile categories: a sample counts for its innermost known frame; id
     "GC": 300,
     "TLS and output": 500,
   });
+});
+
+Deno.test("profile table: a profile left unfinished at exit is not counted, and the table says so", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const frame = (functionName: string, url = "") => ({ functionName, url });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame("(root)"), children: [2] },
+        { id: 2, callFrame: frame("send", "file:///r/src/output/watched_conn.ts") },
+      ],
+      samples: [2, 2],
+      timeDeltas: [0, 1_000_000, 1_000_000],
+    };
+    await Deno.writeTextFile(`${dir}/CPU.1.cpuprofile`, JSON.stringify(profile));
+    await Deno.writeTextFile(`${dir}/CPU.2.worker-1.cpuprofile`, '{"nodes":[{"id":1,');
+    const table = await profileTable(dir, "a run", 1.5);
+    assert.match(table, /1 profiles: .*; 1 profile left unfinished at exit, not counted/);
+    assert.match(table, /\| TLS and output \| 2\.00 \| 0\.00 \| 2\.00 \| 100(\.0)?% \|/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
