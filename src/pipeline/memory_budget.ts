@@ -4,12 +4,14 @@
  * collector may hold within it ({@link budgetPlan}: decode workers, read-ahead, the lines a
  * worker decodes ahead, the size of a row group's single read, the output's batches in flight,
  * and the most one row group may need). The plan gives up speed before memory: it lowers the
- * read-ahead and batch sizes first, then the decode workers, then the batches in flight, and a
+ * read-ahead and the lines ahead first, then the decode workers, then the batches in flight and
+ * their size (halving the batch doubles the connections, which costs more than a worker), and a
  * row group that cannot fit even decoded alone is refused (`DataError` 613) rather than the
  * process being killed for running out of memory. Under a budget the read-ahead never exceeds its
- * bytes (a larger row group is read when a worker reaches it), and each row group's compressed
- * bytes and inflated pages are freed as soon as it is decoded rather than at the next full
- * garbage collection (`freeBuffers`: less memory for some decoding CPU).
+ * bytes (a larger row group is read when a worker reaches it), and a row group that needs a
+ * quarter of the room for one row group has its compressed bytes and inflated pages freed as
+ * soon as it is decoded rather than at the next full garbage collection (`freeBuffersFrom`: less
+ * memory for some decoding CPU).
  *
  * The cgroup files are read under a root that tests point elsewhere with the environment
  * variable `SECLAKE_CGROUP_ROOT` (a directory holding `proc/self/cgroup` and `sys/fs/cgroup/...`
@@ -100,7 +102,7 @@ const STEPS: readonly {
     readAheadBytes: 4 * MiB,
     groupReadBytes: 16 * MiB,
     batchesInFlight: 2,
-    maxBatchBytes: 4 * MiB,
+    maxBatchBytes: 8 * MiB,
   },
   // One worker before one batch in flight: waiting for each batch's confirmation before the next
   // costs more speed than the second worker.
@@ -110,7 +112,7 @@ const STEPS: readonly {
     readAheadBytes: 2 * MiB,
     groupReadBytes: 16 * MiB,
     batchesInFlight: 2,
-    maxBatchBytes: 4 * MiB,
+    maxBatchBytes: 8 * MiB,
   },
   {
     threads: 1,

@@ -64,11 +64,11 @@ Deno.test("budgetPlan: smaller limits give up speed before memory, never growing
 Deno.test("budgetPlan: 256 MiB keeps one decode worker, two batches in flight, and names the row group room", () => {
   const k = budgetPlan(256 * MiB, SETTINGS);
   assert.ok(k.plannedBytes <= 256 * MiB);
-  // One worker, still two batches in flight (smaller ones): waiting for each confirmation
-  // would cost more speed than the second worker.
+  // One worker, still two batches in flight of the configured size: waiting for each
+  // confirmation, or twice the connections, would cost more speed than the second worker.
   assert.equal(k.decodeThreads, 1);
   assert.equal(k.batchesInFlight, 2);
-  assert.equal(k.maxBatchBytes, 4 * MiB);
+  assert.equal(k.maxBatchBytes, 8 * MiB);
   assert.equal(k.aheadBytes, 4 * MiB);
   assert.equal(k.readAheadBytes, 2 * MiB);
   // A row group decoded alone may use what the base and the smallest output leave.
