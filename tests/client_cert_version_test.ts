@@ -7,37 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { certificateVersion, tlsConnector } from "../src/output/connectors.ts";
 import { CollectorError } from "../src/errors.ts";
-import { makeCerts, opensslQuiet } from "./helpers/certs.ts";
-import { REPO, runCollectorProcess } from "./helpers/collector.ts";
+import { ecCa, ecRequest, makeCerts, opensslQuiet } from "./helpers/certs.ts";
+import { REPO, runCollectorProcess, writeLakeConfig } from "./helpers/collector.ts";
 import { startTlsReceiver } from "./helpers/tls_receiver.ts";
 
 /** Writes `dir/v1.pem` and `dir/v1.key`: a client certificate signed without extensions. */
 async function v1ClientCert(dir: string): Promise<{ cert: string; key: string }> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await opensslQuiet(dir, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-subj",
-    "/CN=v1-test-ca",
-    "-days",
-    "30",
-  ]);
-  await opensslQuiet(dir, [
-    "req",
-    "-new",
-    ...ec,
-    "-keyout",
-    "v1.key",
-    "-out",
-    "v1.csr",
-    "-subj",
-    "/CN=seclake-test-client",
-  ]);
+  await ecCa(dir, "v1-test-ca");
+  await ecRequest(dir, "v1.key", "v1.csr", "seclake-test-client");
   await opensslQuiet(dir, [
     "x509",
     "-req",
@@ -108,20 +85,11 @@ Deno.test("seclake check and docs/errors.md say the client certificate must be X
   try {
     const v1 = await v1ClientCert(dir);
     await Deno.mkdir(join(dir, "lake"));
-    const config = join(dir, "config.yaml");
-    await Deno.writeTextFile(
-      config,
-      `globals:
-  persistence: { directory_name: ${join(dir, "state")} }
-outputs:
-  devo_1:
+    const config = await writeLakeConfig(
+      dir,
+      `  devo_1:
     type: devo_platform
-    config: { address: localhost, port: ${receiver.port}, chain: ${certs.caCertPath}, cert: ${v1.cert}, key: ${v1.key} }
-inputs:
-  lake:
-    type: directory
-    directory: ${join(dir, "lake")}
-`,
+    config: { address: localhost, port: ${receiver.port}, chain: ${certs.caCertPath}, cert: ${v1.cert}, key: ${v1.key} }`,
     );
     const run = await runCollectorProcess(["check", "--config", config, "--json"]);
     assert.equal(run.code, 69, run.stdout + run.stderr);

@@ -5,27 +5,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { V8_FLAGS_OPTION } from "../scripts/compile.ts";
-import { REPO } from "./helpers/collector.ts";
+import { REPO, writeLakeConfig } from "./helpers/collector.ts";
 import { writeDemoLake } from "./lib/ocsf_fixtures.ts";
 
 Deno.test("a closed standard output stops the run with one line, no error per object", async () => {
   const dir = await Deno.makeTempDir({ prefix: "seclake-closed-stdout-" });
   try {
     await writeDemoLake(join(dir, "lake"));
-    const config = join(dir, "config.yaml");
-    await Deno.writeTextFile(
-      config,
-      `globals:
-  persistence: { directory_name: ${join(dir, "state")} }
-outputs:
-  console_1:
-    type: console
-inputs:
-  lake:
-    type: directory
-    directory: ${join(dir, "lake")}
-`,
-    );
+    const config = await writeLakeConfig(dir, "  console_1:\n    type: console");
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-P=seclake", V8_FLAGS_OPTION, "--quiet", "main.ts", "run", "-c", config],
       cwd: REPO,

@@ -5,27 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCollectorProcess } from "./helpers/collector.ts";
+import { runCollectorProcess, writeLakeConfig } from "./helpers/collector.ts";
 import { writeDemoLake } from "./lib/ocsf_fixtures.ts";
 
 Deno.test("a run whose output refuses every connection: true, ordered, tidy log lines", async () => {
   const dir = await Deno.makeTempDir({ prefix: "seclake-log-lines-" });
   try {
     await writeDemoLake(join(dir, "lake"));
-    const config = join(dir, "config.yaml");
-    await Deno.writeTextFile(
-      config,
-      `globals:
-  persistence: { directory_name: ${join(dir, "state")} }
-outputs:
-  relay_1:
+    const config = await writeLakeConfig(
+      dir,
+      `  relay_1:
     type: relay
-    config: { address: 127.0.0.1, port: 1, retries: 2 }
-inputs:
-  lake:
-    type: directory
-    directory: ${join(dir, "lake")}
-`,
+    config: { address: 127.0.0.1, port: 1, retries: 2 }`,
     );
     const run = await runCollectorProcess(["run", "--config", config]);
     assert.equal(run.code, 1, run.stderr);

@@ -85,20 +85,6 @@ const FILES = [
 
 let cached: Promise<PemSet> | undefined;
 
-async function openssl(cwd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(`openssl ${args[0]} failed with code ${out.code}: ${stderr}`);
-  }
-}
-
 function newCert(
   ext: string,
   cn: string,
@@ -135,14 +121,14 @@ async function generate(): Promise<PemSet> {
   try {
     await Deno.writeTextFile(join(work, "openssl.cnf"), OPENSSL_CONFIG);
     await Promise.all([
-      openssl(work, newCert("ca_ext", "seclake-test-ca", "ca")),
-      openssl(work, newCert("ca_ext", "seclake-rogue-ca", "rogue-ca")),
+      opensslQuiet(work, newCert("ca_ext", "seclake-test-ca", "ca")),
+      opensslQuiet(work, newCert("ca_ext", "seclake-rogue-ca", "rogue-ca")),
     ]);
     const ca = { cert: "ca.pem", key: "ca.key" };
     await Promise.all([
-      openssl(work, newCert("server_ext", "localhost", "server", ca)),
-      openssl(work, newCert("client_ext", CLIENT_CN, "client", ca)),
-      openssl(
+      opensslQuiet(work, newCert("server_ext", "localhost", "server", ca)),
+      opensslQuiet(work, newCert("client_ext", CLIENT_CN, "client", ca)),
+      opensslQuiet(
         work,
         newCert("client_ext", CLIENT_CN, "rogue-client", {
           cert: "rogue-ca.pem",
@@ -227,8 +213,13 @@ export function testConnector(certs: TestCerts, port: number, rogue = false): Co
 
 /** Runs `openssl ARGS` in `cwd`, quiet unless it fails (then its standard error is thrown). */
 export async function opensslQuiet(cwd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
   if (!out.success) {
     throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
@@ -254,29 +245,8 @@ export async function certWithDates(
     "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
       "default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
   );
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await opensslQuiet(ca, [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-subj",
-    "/CN=t",
-  ]);
-  await opensslQuiet(ca, [
-    "req",
-    "-new",
-    ...ec,
-    "-keyout",
-    `../${name}.key`,
-    "-out",
-    "c.csr",
-    "-subj",
-    `/CN=${name}`,
-  ]);
+  await ecCa(ca, "t");
+  await ecRequest(ca, `../${name}.key`, "c.csr", name);
   await opensslQuiet(ca, [
     "ca",
     "-batch",
@@ -295,5 +265,42 @@ export async function certWithDates(
     stamp(start),
     "-enddate",
     stamp(end),
+  ]);
+}
+
+const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+/** Writes `cwd/ca.key` and `cwd/ca.pem`: a throwaway self-signed CA, common name `cn`. */
+export async function ecCa(cwd: string, cn: string): Promise<void> {
+  await opensslQuiet(cwd, [
+    "req",
+    "-x509",
+    ...EC_KEY,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-subj",
+    `/CN=${cn}`,
+  ]);
+}
+
+/** Writes a new P-256 key to `cwd/keyOut` and its signing request to `cwd/csrOut`. */
+export async function ecRequest(
+  cwd: string,
+  keyOut: string,
+  csrOut: string,
+  cn: string,
+): Promise<void> {
+  await opensslQuiet(cwd, [
+    "req",
+    "-new",
+    ...EC_KEY,
+    "-keyout",
+    keyOut,
+    "-out",
+    csrOut,
+    "-subj",
+    `/CN=${cn}`,
   ]);
 }

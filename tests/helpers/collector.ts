@@ -3,6 +3,7 @@
  * set declared in `deno.json` (`-P=seclake`), never with `--allow-all`.
  * @module
  */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { V8_FLAGS_OPTION } from "../../scripts/compile.ts";
 
@@ -42,4 +43,26 @@ export async function runCollectorProcess(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Writes `dir/config.yaml` for a run over the `directory` input at `dir/lake`, its state in
+ * `dir/state`, to `outputs` (the YAML under `outputs:`, each line indented two spaces); returns
+ * its path.
+ */
+export async function writeLakeConfig(dir: string, outputs: string): Promise<string> {
+  const config = join(dir, "config.yaml");
+  await Deno.writeTextFile(
+    config,
+    `globals:
+  persistence: { directory_name: ${join(dir, "state")} }
+outputs:
+${outputs}
+inputs:
+  lake:
+    type: directory
+    directory: ${join(dir, "lake")}
+`,
+  );
+  return config;
 }
