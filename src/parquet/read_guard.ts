@@ -47,11 +47,9 @@ export class ReadGuard {
 
   /**
    * Checks `metadata` of an object of `byteLength` bytes against `limits`; throws `DataError`
-   * 601, 605, 606 or 613 on the first violation.
-   */
-  /**
-   * In a row group that needs at least `freeFrom` bytes to decode (see {@link enter}), the pages
-   * inflated and the buffers {@link adopt}ed are freed (detached) at the next {@link release}.
+   * 601, 605, 606 or 613 on the first violation. In a row group that needs at least `freeFrom`
+   * bytes to decode (see {@link enter}), the pages inflated and the buffers {@link adopt}ed are
+   * freed (detached) at the next {@link release}.
    */
   constructor(
     metadata: FileMetaData,

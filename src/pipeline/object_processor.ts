@@ -410,9 +410,7 @@ class ObjectDelivery {
       sliceBytes: chunkBytes,
       limits: this.#limits,
       groupReadBytes: options.groupReadBytes,
-      ...(options.freeBuffersFrom === undefined
-        ? {}
-        : { freeBuffersFrom: options.freeBuffersFrom }),
+      freeBuffersFrom: options.freeBuffersFrom,
       // Events are cut off while they are built; obfuscation rules see events whole, and
       // their lines are fitted afterwards.
       ...(obfuscator ? {} : { maxEventBytes: options.maxEventBytes }),

@@ -147,10 +147,10 @@ function finish(
   before: number,
   tail: Uint8Array,
 ): void {
+  const stop = start + n;
   let off = start;
-  const end0 = start + n;
-  for (; off + 64 <= end0; off += 64) compress(h, data, off, w);
-  const rest = end0 - off;
+  for (; off + 64 <= stop; off += 64) compress(h, data, off, w);
+  const rest = stop - off;
   const end = rest + 9 <= 64 ? 64 : 128;
   for (let i = 0; i < rest; i++) tail[i] = data[off + i]!;
   tail[rest] = 0x80;
