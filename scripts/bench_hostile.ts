@@ -10,11 +10,9 @@
 import { join } from "node:path";
 import { emptyOutputStats } from "../src/output/confirmed_stream.ts";
 import { DecodePool } from "../src/parquet/parallel_lines.ts";
-import { bufferFromBytes } from "../src/parquet/reader.ts";
-import { processObject } from "../src/pipeline/object_processor.ts";
-import type { OpenedObject, Receipt } from "../src/pipeline/ports.ts";
-import { LineFormatter } from "../src/transform/line.ts";
+import type { Receipt } from "../src/pipeline/ports.ts";
 import { footerCopies, hugeValues, sharedDictionaryEntry } from "../tests/helpers/hostile.ts";
+import { processBytes } from "../tests/helpers/process_bytes.ts";
 
 const MiB = 1024 * 1024;
 
@@ -35,14 +33,7 @@ async function measure(path: string, threads: number): Promise<void> {
   using pool = threads > 0 ? new DecodePool({ threads }) : undefined;
   let output = 0;
   let events = 0;
-  const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
-    reader: {
-      requests: 0,
-      open: () =>
-        Promise.resolve(
-          { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
-        ),
-    },
+  const outcome = await processBytes(bytes, {
     outputs: [{
       name: "count",
       stats: emptyOutputStats(),
@@ -55,7 +46,6 @@ async function measure(path: string, threads: number): Promise<void> {
       close: () => Promise.resolve(),
       abort: () => {},
     }],
-    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
     maxObjectBytes: 1024 * MiB,
     decodePool: pool,
   });

@@ -12,10 +12,9 @@ import { readEventLines } from "../src/parquet/json_reader.ts";
 import { OUTPUT_FLOOR_BYTES, outputBudget, rowGroupCap } from "../src/parquet/limits.ts";
 import { bufferFromBytes } from "../src/parquet/reader.ts";
 import { decide } from "../src/pipeline/acker.ts";
-import { processObject } from "../src/pipeline/object_processor.ts";
-import type { EventOutput, OpenedObject, Receipt } from "../src/pipeline/ports.ts";
-import { LineFormatter } from "../src/transform/line.ts";
+import type { EventOutput, Receipt } from "../src/pipeline/ports.ts";
 import { footerCopies, hugeValues, sharedDictionaryEntry } from "./helpers/hostile.ts";
+import { processBytes } from "./helpers/process_bytes.ts";
 
 const MiB = 1024 * 1024;
 
@@ -58,16 +57,8 @@ Deno.test("65,536 rows sharing one 64 KiB dictionary entry: DataError 611 once t
   const bytes = sharedDictionaryEntry(65_536, 64 * 1024);
   assert.ok(bytes.length < 16 * 1024, `${bytes.length} bytes`);
   const out = new CountingOutput();
-  const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
-    reader: {
-      requests: 0,
-      open: () =>
-        Promise.resolve(
-          { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
-        ),
-    },
+  const outcome = await processBytes(bytes, {
     outputs: [out],
-    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
   });
   assert.equal(outcome.ok, false);
   assert.ok(!outcome.ok && outcome.error.code === "OUTPUT_LIMIT", JSON.stringify(outcome));

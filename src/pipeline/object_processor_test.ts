@@ -2,17 +2,8 @@ import assert from "node:assert/strict";
 import { idMsgParquet } from "../../tests/helpers/id_msg_parquet.ts";
 import { emptyOutputStats } from "../output/confirmed_stream.ts";
 import type { OutputStats } from "../output/confirmed_stream.ts";
-import { bufferFromBytes } from "../parquet/reader.ts";
-import { LineFormatter } from "../transform/line.ts";
-import { processObject } from "./object_processor.ts";
-import type {
-  EventOutput,
-  ObjectRef,
-  ObjectState,
-  OpenedObject,
-  Receipt,
-  WriteOptions,
-} from "./ports.ts";
+import { processBytes } from "../../tests/helpers/process_bytes.ts";
+import type { EventOutput, ObjectRef, ObjectState, Receipt, WriteOptions } from "./ports.ts";
 
 function parquet(rows: number): Uint8Array {
   return idMsgParquet(
@@ -111,16 +102,8 @@ Deno.test("one checkpoint is saved per confirmed batch, at the batch's last row,
   const bytes = parquet(3000);
   const out = new BatchingOutput(4);
   const state = new MemoryState();
-  const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
-    reader: {
-      requests: 0,
-      open: () =>
-        Promise.resolve(
-          { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
-        ),
-    },
+  const outcome = await processBytes(bytes, {
     outputs: [out],
-    formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
     state,
     chunkBytes: 4096,
   });
@@ -173,16 +156,8 @@ Deno.test("drop_events and tag_routes: lines sent once, rows checkpointed past t
     for (const objects of [false, true]) {
       const o = new CollectingOutput();
       let filtered = 0;
-      const outcome = await processObject({ bucket: "b", key: "k.parquet", size: bytes.length }, {
-        reader: {
-          requests: 0,
-          open: () =>
-            Promise.resolve(
-              { size: bytes.length, etag: "e", buffer: bufferFromBytes(bytes) } as OpenedObject,
-            ),
-        },
+      const outcome = await processBytes(bytes, {
         outputs: [objects ? o : out],
-        formatter: new LineFormatter({ hostname: "h", tag: "a.b.c", pullingId: "1" }),
         state,
         chunkBytes: 4096,
         rules,
