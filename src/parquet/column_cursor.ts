@@ -25,6 +25,8 @@ import {
 } from "./dictionary_json.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
 import { decodeWhole, openPage, readDictionary } from "./data_page.ts";
+import { mayMatch } from "./pattern_filter.ts";
+import type { PatternFilter } from "./pattern_filter.ts";
 import type { PageColumn, PageDictionary, WholePage } from "./data_page.ts";
 
 import {
@@ -49,10 +51,18 @@ export interface CursorOptions {
    */
   pieceEntries?: number;
   /**
-   * Counts the data pages {@link ColumnCursor.skipPages} passed unread, and the entries
-   * {@link ColumnCursor.skipInPage} passed undecoded (tests, profiling).
+   * Counts the data pages {@link ColumnCursor.skipPages} passed unread, the entries
+   * {@link ColumnCursor.skipInPage} passed undecoded, and the pieces of pages
+   * {@link ColumnCursor.mayPass} found no pattern can match in (tests, profiling).
    */
-  stats?: { passedPages: number; passedEntries?: number };
+  stats?: CursorStats;
+}
+
+/** What {@link CursorOptions.stats} counts. */
+export interface CursorStats {
+  passedPages: number;
+  passedEntries?: number;
+  cleanPieces?: number;
 }
 
 /** Entries of a data page decoded at a time, by default (see {@link CursorOptions}). */
@@ -67,7 +77,7 @@ export const DEFAULT_PIECE_ENTRIES = 8192;
  */
 export class ColumnCursor {
   readonly #pieceEntries: number;
-  readonly #stats?: { passedPages: number; passedEntries?: number };
+  readonly #stats?: CursorStats;
   readonly maxDef: number;
   readonly text: boolean;
   /** The column as its data pages are decoded (`data_page.ts`). */
@@ -318,6 +328,39 @@ export class ColumnCursor {
     this.dictionary = seg.json;
     return seg.idx[this.v - this.#segBase]!;
   }
+
+  /**
+   * Whether the current value may hold a match of a pattern with one of `filters`
+   * (`pattern_filter.ts`). False only for PLAIN text (not written as base64) when no bytes of the
+   * piece of the page it was decoded with pass any of them: then no value of the piece can (a
+   * value's text holds the characters of its bytes, and the piece holds its values' bytes).
+   * Worked out once per piece and list of filters.
+   */
+  mayPass(filters: readonly PatternFilter[]): boolean {
+    const seg = this.#seg();
+    if (seg.kind !== "plain" || this.#binary) return true;
+    if (seg !== this.#passSeg || filters !== this.#passFilters) {
+      this.#passSeg = seg;
+      this.#passFilters = filters;
+      const n = seg.n;
+      let pass = n === 0;
+      if (n > 0) {
+        const from = seg.start[0]!;
+        const to = seg.start[n - 1]! + seg.len[n - 1]!;
+        for (let k = 0; k < filters.length && !pass; k++) {
+          pass = mayMatch(filters[k]!, seg.buf, from, to);
+        }
+      }
+      this.#passes = pass;
+      if (!pass && this.#stats) this.#stats.cleanPieces = (this.#stats.cleanPieces ?? 0) + 1;
+    }
+    return this.#passes;
+  }
+
+  /** {@link mayPass}'s last piece, filters and answer. */
+  #passSeg: Segment | undefined;
+  #passFilters: readonly PatternFilter[] | undefined;
+  #passes = true;
 
   /** The dictionary of the last value {@link entry} found dictionary-encoded. */
   dictionary: DictionaryJson | undefined;

@@ -13,7 +13,7 @@ import { parquetSchema } from "hyparquet";
 import type { AsyncBuffer, ColumnMetaData, FileMetaData, RowGroup, SchemaTree } from "hyparquet";
 import { CollectorError, isCollectorError } from "../errors.ts";
 import { ColumnCursor } from "./column_cursor.ts";
-import type { CursorOptions } from "./column_cursor.ts";
+import type { CursorOptions, CursorStats } from "./column_cursor.ts";
 import { ByteOut } from "./json_bytes.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { ReadGuard } from "./read_guard.ts";
@@ -152,10 +152,10 @@ export interface ReadEventLinesOptions {
   /** Entries of a data page decoded at a time (tests; see `column_cursor.ts`). Default 8,192. */
   pieceEntries?: number;
   /**
-   * Counts the data pages passed unread, and the rows obfuscated by the object path (tests,
-   * profiling; see `obfuscated_plan.ts`).
+   * Counts what the column cursors passed or found clean (`CursorStats`), and the rows obfuscated
+   * by the object path (tests, profiling; see `obfuscated_plan.ts`).
    */
-  stats?: { passedPages: number; passedEntries?: number; objectRows?: number };
+  stats?: CursorStats & { objectRows?: number };
   /**
    * Obfuscation rules applied to each event as its line is written (`obfuscated_plan.ts`), before
    * the `append` members; its `stats` count what they did. Not with `maxEventBytes`.

@@ -7,6 +7,7 @@ import { LineFormatter } from "../transform/line.ts";
 import { toJson } from "../transform/json.ts";
 import { Obfuscator } from "../transform/obfuscate.ts";
 import { readEventObjects } from "./event_objects.ts";
+import { readEventLines } from "./json_reader.ts";
 import type { LineSlice } from "./json_reader.ts";
 import { readObfuscatedLines } from "./obfuscated_lines.ts";
 import { DecodePool, readEventLinesParallel } from "./parallel_lines.ts";
@@ -157,6 +158,37 @@ async function withCloudTrail(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+Deno.test("pieces of PLAIN text in which no pattern's filter passes are written as they are, with the object path's bytes", async () => {
+  await withCloudTrail(2000, async (bytes) => {
+    // Hashed names and masked IPv4 addresses; the ids of PLAIN pages hold no dots.
+    const rules: ObfuscationRule[] = [
+      rule({ paths: ["actor.user.name"], method: "hash", hash_key: "k" }),
+      rule({
+        string_patterns: ["\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b"],
+        method: "mask",
+        value: "x.x.x.x",
+      }),
+    ];
+    const ref = new Obfuscator(rules);
+    const expected = await reference(bytes, 0, ref);
+    assert.ok(expected.includes('"x.x.x.x"'), "the pattern masked addresses");
+    const o = new Obfuscator(rules);
+    const stats = { passedPages: 0, cleanPieces: 0 };
+    const got = await text(
+      readEventLines(bufferFromBytes(bytes), {
+        ...lineOptions(0),
+        obfuscator: o,
+        pieceEntries: 100,
+        stats,
+      }),
+      0,
+    );
+    assert.ok(got === expected, "the lines differ");
+    assert.deepEqual(o.stats, ref.stats);
+    assert.ok(stats.cleanPieces > 20, `${stats.cleanPieces} pieces written as they are`);
+  });
+});
 
 Deno.test("what the workers' rules did is counted once per line handed out, also when a worker is lost", async () => {
   await withCloudTrail(5000, async (bytes) => {

@@ -31,7 +31,7 @@ import { replaceMatches } from "../transform/obfuscate.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
 import type { ByteOut } from "./json_bytes.ts";
 import type { Plan } from "./json_plan.ts";
-import { patternFilter } from "./pattern_filter.ts";
+import { mayPassAlphabet, patternFilter } from "./pattern_filter.ts";
 import type { PatternFilter } from "./pattern_filter.ts";
 
 /** One rule's action on a node, in the order the rules run. */
@@ -66,10 +66,18 @@ export interface Node {
    * value can be hashed from its bytes, and kept so when no filter passes the hash.
    */
   hashFirst: boolean;
+  /** With {@link hashFirst}: whether a later pattern's filter may pass a hex digest at all. */
+  hexPasses: boolean;
+  /**
+   * A leaf whose every operation is a pattern with a filter: the filters, which a value must pass
+   * for a pattern to match in it (none passed: the value is written as it is).
+   */
+  patternsOnly: readonly PatternFilter[] | undefined;
   /**
    * The dictionary last met at this leaf, and each of its entries through the rules, worked out
    * when a row first uses it (see {@link ObfuscatingWriter}): the JSON written
-   * (`outBytes[outFrom[e]..outTo[e])`, `outFrom[e]` -1 until then), changes counted, whether and
+   * (`outBytes[outFrom[e]..outTo[e])`; `outFrom[e]` -1 until then, -2 when it is the entry's
+   * own), changes counted, whether and
    * by which rule it is dropped. A map key's: each entry's text, and whether a key pattern
    * matches it.
    */
@@ -84,6 +92,8 @@ export interface Node {
 }
 
 const decoder = new TextDecoder();
+/** The characters of a hash rule's output (`CompiledRule.hashBytes`: lowercase hex). */
+const HEX_DIGITS = "0123456789abcdef";
 
 /** The rules planned over one schema. */
 export interface ObfuscationPlan {
@@ -230,6 +240,8 @@ function node(plan: Plan): Node {
     needy: false,
     dropRi: -1,
     hashFirst: false,
+    hexPasses: true,
+    patternsOnly: undefined,
     dict: undefined,
     outBytes: undefined,
     outFrom: new Int32Array(0),
@@ -251,6 +263,11 @@ function finish(n: Node): boolean {
     const [first, ...rest] = n.ops;
     n.hashFirst = first?.kind === "replace" && first.rule.hashBytes !== undefined &&
       rest.every((o) => o.kind === "patterns" && o.filter !== undefined);
+    n.hexPasses = rest.some((o) => o.filter?.some((f) => mayPassAlphabet(f, HEX_DIGITS)) ?? true);
+    n.patternsOnly = n.ops.length > 0 &&
+        n.ops.every((o) => o.kind === "patterns" && o.filter !== undefined)
+      ? n.ops.flatMap((o) => o.filter!)
+      : undefined;
   }
   n.needy = needy;
   return needy;

@@ -19,6 +19,9 @@ import { isIndex } from "./obfuscated_plan.ts";
 import type { Node, ObfuscationPlan } from "./obfuscated_plan.ts";
 
 const SAME = 1;
+/** `Node.outFrom` of a dictionary entry not worked out yet, and of one written as it is. */
+const UNKNOWN = -1;
+const AS_IS = -2;
 const decoder = new TextDecoder();
 
 /** Whether JSON string text `b[from..to)` passes one of `filters`. */
@@ -60,6 +63,13 @@ interface Frame {
   ends: number[];
   dead: number[];
   keyDead: boolean[];
+  /**
+   * Where each key's JSON is, when it came from a dictionary and no rule renamed it (written from
+   * there as it is); null: written from its text.
+   */
+  keyBufs: (Uint8Array | null)[];
+  keyFrom: number[];
+  keyTo: number[];
 }
 
 /**
@@ -238,14 +248,21 @@ export class ObfuscatingWriter {
       if (n.dict !== d) this.#prepare(n, d);
       l.i++;
       l.v++;
-      const from = n.outFrom[e]! >= 0 ? n.outFrom[e]! : this.#entry(n, d, e);
+      let from = n.outFrom[e]!;
+      if (from === UNKNOWN) from = this.#entry(n, d, e);
       this.#changes += n.outN[e]!;
       const dropped = n.outDrop[e]!;
       if (dropped >= 0) {
         this.#droppedAt = dropped;
         return false;
       }
-      o.range(n.outBytes!.buf, from, n.outTo[e]!);
+      if (from === AS_IS) o.range(d.bytes, d.at[e]!, d.at[e + 1]!);
+      else o.range(n.outBytes!.buf, from, n.outTo[e]!);
+      return true;
+    }
+    // A piece of a page none of whose bytes a pattern's filter passes: no value of it changes.
+    if (n.patternsOnly !== undefined && !l.mayPass(n.patternsOnly)) {
+      l.write(o);
       return true;
     }
     // Written in place, and written over when a rule changes it.
@@ -285,6 +302,7 @@ export class ObfuscatingWriter {
     const ops = n.ops;
     const digest = this.#digest;
     const len = ops[0]!.rule.hashBytes!(buf, from, to, digest, 0);
+    if (!n.hexPasses) return len;
     for (let k = 1; k < ops.length; k++) if (passes(ops[k]!.filter!, digest, 0, len)) return -1;
     return len;
   }
@@ -303,7 +321,7 @@ export class ObfuscatingWriter {
     const size = d.at.length - 1;
     if (n.outBytes) n.outBytes.pos = 0;
     else n.outBytes = new ByteOut(4096);
-    n.outFrom = new Int32Array(size).fill(-1);
+    n.outFrom = new Int32Array(size).fill(UNKNOWN);
     n.outTo = new Int32Array(size);
     n.outN = new Uint8Array(size);
     n.outDrop = new Int16Array(size).fill(-1);
@@ -312,7 +330,7 @@ export class ObfuscatingWriter {
 
   /**
    * Puts entry `e` of dictionary `d` through `n`'s rules, once for the rows that use it; returns
-   * where its JSON starts in `n.outBytes`.
+   * where its JSON starts in `n.outBytes`, or AS_IS when it is the entry's own.
    */
   #entry(n: Node, d: DictionaryJson, e: number): number {
     const from = d.at[e]!;
@@ -327,7 +345,7 @@ export class ObfuscatingWriter {
       const r = this.#eval(n, d.bytes, from, to);
       n.outN[e] = this.#n;
       if (r === null) n.outDrop[e] = this.#droppedAt;
-      else if (r === SAME) o.range(d.bytes, from, to);
+      else if (r === SAME) return n.outFrom[e] = AS_IS;
       else o.jsonString(r);
     }
     n.outFrom[e] = at;
@@ -430,7 +448,7 @@ export class ObfuscatingWriter {
       return;
     }
     const f = this.#frame(this.#depth++);
-    const { buf, names, starts, ends, dead } = f;
+    const { buf, names, starts, ends, dead, keyBufs, keyFrom, keyTo } = f;
     let count = 0;
     let hit = false;
     buf.pos = 0;
@@ -443,6 +461,9 @@ export class ObfuscatingWriter {
       const kept = this.#value(n.value!, buf);
       if (!kept) buf.pos = at;
       names[count] = name;
+      keyBufs[count] = this.#keyBuf;
+      keyFrom[count] = this.#keyFrom;
+      keyTo[count] = this.#keyTo;
       starts[count] = at;
       ends[count] = buf.pos;
       dead[count] = kept ? -1 : this.#droppedAt;
@@ -468,7 +489,9 @@ export class ObfuscatingWriter {
     for (let i = 0; i < count; i++) {
       if (dead[i] !== -1 || keyDead[i]) continue;
       if (any) o.byte(COMMA);
-      o.jsonString(names[i]!);
+      const kb = keyBufs[i];
+      if (kb) o.range(kb, keyFrom[i]!, keyTo[i]!);
+      else o.jsonString(names[i]!);
       o.byte(COLON);
       o.range(buf.buf, starts[i]!, ends[i]!);
       any = true;
@@ -512,6 +535,7 @@ export class ObfuscatingWriter {
         if (isIndex(name) || name === "__proto__") throw FALLBACK;
         taken.add(name);
         names[i] = name;
+        f.keyBufs[i] = null;
       }
     }
   }
@@ -539,6 +563,10 @@ export class ObfuscatingWriter {
       l.i++;
       l.v++;
       this.#hit = k.keyHit[e] === 1;
+      // A key that is not text (a number, say) is written quoted, from its text.
+      this.#keyBuf = d.bytes[d.at[e]!] === 34 ? d.bytes : null;
+      this.#keyFrom = d.at[e]!;
+      this.#keyTo = d.at[e + 1]!;
       return s;
     }
     const s = this.#scratch;
@@ -546,8 +574,14 @@ export class ObfuscatingWriter {
     l.write(s);
     const text = keyOf(s.buf, 0, s.pos);
     this.#hit = this.#matchesKey(map, text);
+    this.#keyBuf = null;
     return text;
   }
+
+  /** Set by {@link #keyText}: where a dictionary key's JSON is (see `Frame.keyBufs`). */
+  #keyBuf: Uint8Array | null = null;
+  #keyFrom = 0;
+  #keyTo = 0;
 
   /** Whether one of `map`'s key patterns matches `key` (if none does, no rule renames it). */
   #matchesKey(map: Node, key: string): boolean {
@@ -569,6 +603,9 @@ export class ObfuscatingWriter {
       ends: [],
       dead: [],
       keyDead: [],
+      keyBufs: [],
+      keyFrom: [],
+      keyTo: [],
     };
   }
 

@@ -56,6 +56,13 @@ export function mayMatch(f: PatternFilter, b: Uint8Array, from: number, to: numb
   return true;
 }
 
+/** Whether some text made only of the (ASCII) characters of `alphabet` may pass `f`. */
+export function mayPassAlphabet(f: PatternFilter, alphabet: string): boolean {
+  const codes = [...alphabet].map((ch) => ch.charCodeAt(0));
+  if (f.start !== undefined && !codes.some((c) => f.start![c] === 1)) return false;
+  return f.need.every(([c]) => codes.includes(c));
+}
+
 /** Whether text `s` passes `f` (a match may lie in it). */
 export function mayMatchText(f: PatternFilter, s: string): boolean {
   if (f.start !== undefined) {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { mayMatch, mayMatchText, patternFilter, startBytes } from "./pattern_filter.ts";
+import {
+  mayMatch,
+  mayMatchText,
+  mayPassAlphabet,
+  patternFilter,
+  startBytes,
+} from "./pattern_filter.ts";
 
 const IPV4 = "\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b";
 const enc = new TextEncoder();
@@ -103,4 +109,15 @@ Deno.test("no string a pattern matches is ever filtered out, as text or as JSON 
     }
     if (f !== undefined && p !== "a*") assert.ok(matched > 0, `${p} never matched`);
   }
+});
+
+Deno.test("a filter passes no text of an alphabet without its start characters or its needed ones", () => {
+  const hex = "0123456789abcdef";
+  // An IPv4 address needs dots, which no hex digest holds; a run of digits or of hex letters may.
+  assert.equal(mayPassAlphabet(patternFilter("\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b")!, hex), false);
+  assert.equal(mayPassAlphabet(patternFilter("\\d{6,}")!, hex), true);
+  assert.equal(mayPassAlphabet(patternFilter("[a-f]{8}")!, hex), true);
+  // A match that starts at a letter beyond f, or that needs one, cannot lie in a digest.
+  assert.equal(mayPassAlphabet(patternFilter("secret\\d+")!, hex), false);
+  assert.equal(mayPassAlphabet(patternFilter("\\d+z")!, hex), false);
 });
