@@ -11,7 +11,8 @@
  * goes through the same chain as on the object path (a value hashed by one rule and searched by
  * the next pattern is searched as its hash). A dictionary-encoded leaf's values are transformed
  * once per dictionary entry, not per row, and a pattern runs only on values holding a byte a
- * match can start with (`pattern_filter.ts`).
+ * match can start with (`pattern_filter.ts`); a piece of a PLAIN text page in whose bytes no
+ * pattern's filter passes is written as it is, value by value, without trying any.
  *
  * What is not done here falls back to the object path, with the same result:
  * - for the whole object (every row), when the schema makes it so: a `mask`, `hash` or
