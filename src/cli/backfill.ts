@@ -47,7 +47,8 @@ import { setupLogging } from "../telemetry/log.ts";
 import type { LogLevel } from "../telemetry/log.ts";
 import { humanBytes } from "../telemetry/stats.ts";
 import { createOutput } from "./outputs.ts";
-import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan, startMemoryGuard } from "./memory.ts";
+import type { MemoryGuard } from "../pipeline/memory_guard.ts";
 import { EXIT } from "./exit_codes.ts";
 import { parseCommand, usageError } from "./usage.ts";
 import type { DecodePool } from "../parquet/decode.ts";
@@ -269,11 +270,13 @@ async function backfillInputs(
   const terminal = Deno.stderr.isTerminal();
   const outputs: EventOutput[] = [];
   let decodePool: DecodePool | undefined;
+  let memoryGuard: MemoryGuard | undefined;
   const telemetry = new Telemetry();
   try {
     // As `seclake run` has them: within the memory budget.
     const memory = memoryPlan(config);
     logMemoryPlan(memory, telemetry);
+    memoryGuard = startMemoryGuard(memory);
     for (const o of config.outputs) {
       outputs.push(await createOutput(budgetedOutput(o, memory.knobs)));
     }
@@ -319,6 +322,7 @@ async function backfillInputs(
     shown.display = undefined;
     display?.stop();
     decodePool?.close();
+    memoryGuard?.stop();
     await closeOutputs(outputs, telemetry);
   }
 }

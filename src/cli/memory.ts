@@ -6,6 +6,8 @@
 import type { Config, OutputConfig } from "../config/types.ts";
 import { budgetPlan, memoryLimitInForce } from "../pipeline/memory_budget.ts";
 import type { BudgetKnobs, MemoryLimit } from "../pipeline/memory_budget.ts";
+import { guardMemory } from "../pipeline/memory_guard.ts";
+import type { MemoryGuard } from "../pipeline/memory_guard.ts";
 import type { Telemetry } from "../telemetry/events.ts";
 
 /** The memory limit in force for `config` and the plan within it. */
@@ -47,6 +49,14 @@ export function logMemoryPlan(plan: MemoryPlan, telemetry: Telemetry): void {
     row_group: k.rowGroupBytes === undefined ? "any size" : `at most ${k.rowGroupBytes} bytes`,
     row_group_bytes: k.rowGroupBytes ?? null,
   });
+}
+
+/**
+ * Under a limit, the guard that collects the main thread's garbage as the process nears it
+ * (`pipeline/memory_guard.ts`); stop it when the run ends.
+ */
+export function startMemoryGuard(plan: MemoryPlan): MemoryGuard | undefined {
+  return plan.limit.bytes === undefined ? undefined : guardMemory(plan.limit.bytes);
 }
 
 /** `o` with its batch size and batches in flight kept within the plan. */

@@ -28,7 +28,8 @@ import { expiringCertificates } from "../output/cert_expiry.ts";
 import { startupWarnings } from "../config/warnings.ts";
 import { createOutput, devoTrustWidenings } from "./outputs.ts";
 import { formatterFactory, inputObjectOptions, startDecodePool } from "./object_options.ts";
-import { budgetedOutput, logMemoryPlan, memoryPlan } from "./memory.ts";
+import { budgetedOutput, logMemoryPlan, memoryPlan, startMemoryGuard } from "./memory.ts";
+import type { MemoryGuard } from "../pipeline/memory_guard.ts";
 import type { MemoryPlan } from "./memory.ts";
 import { selector } from "../source/partition.ts";
 import { lakeSource, prePullWanted } from "./backfill.ts";
@@ -64,6 +65,7 @@ interface RunContext {
   readonly health: { lastLoop: number; queueOk: boolean; started: boolean };
   decodePool?: DecodePool;
   memory?: MemoryPlan;
+  memoryGuard?: MemoryGuard;
 }
 
 /** Runs every enabled input of `config` until stopped (or drained, with `once`). */
@@ -117,6 +119,7 @@ async function startOutputs(ctx: RunContext, stop: AbortController): Promise<voi
   }
   ctx.memory = memoryPlan(config);
   logMemoryPlan(ctx.memory, telemetry);
+  ctx.memoryGuard = startMemoryGuard(ctx.memory);
   const knobs = ctx.memory.knobs;
   for (const o of config.outputs) {
     ctx.outputs.push(
@@ -163,6 +166,7 @@ function runVerdict(ctx: RunContext, results: PromiseSettledResult<boolean>[]): 
 async function closeRun(ctx: RunContext, server: MetricsServer | undefined): Promise<void> {
   const { telemetry } = ctx;
   ctx.decodePool?.close();
+  ctx.memoryGuard?.stop();
   for (const t of ctx.timers) clearInterval(t);
   await Promise.allSettled(ctx.outputs.map((o) => o.close()));
   for (const o of ctx.outputs) {

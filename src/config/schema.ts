@@ -528,7 +528,7 @@ const schema = obj("The configuration file.", {
       { default: 256 * MiB, unit: "bytes", min: 1 * MiB, max: 64 * GiB },
     ),
     memory_limit: int(
-      "Memory the collector keeps to: it sizes its decode workers, read-ahead and batches in flight to fit, slowing down rather than growing, and refuses a row group that cannot fit even alone (DataError 613). Absent means the memory limit of the container (cgroup) less a tenth (at least 32 MiB), or no limit outside one; 0 means no limit. The limit in force is logged at start.",
+      "Memory the collector keeps to: it sizes its decode workers, read-ahead and batches in flight to fit, slowing down rather than growing, collects its garbage early once it nears the limit, and refuses a row group that cannot fit even alone (DataError 613). Absent means the memory limit of the container (cgroup) less a tenth (at least 32 MiB), or no limit outside one; 0 means no limit. The limit in force is logged at start.",
       { unit: "bytes", min: 0, max: 1024 * GiB, example: "512MiB", exampleOnly: true },
     ),
     queue_depth_poll_seconds: int("Period of the queue depth metric (GetQueueAttributes).", {
