@@ -267,17 +267,12 @@ export class ColumnCursor {
     if (p.def) {
       const def = this.#levels.length >= k ? this.#levels : (this.#levels = new Uint8Array(k));
       p.def.read(def, k);
-      const max = this.maxDef;
-      for (let i = 0; i < k; i++) if (def[i] !== max) count--;
+      count = this.#present(def, k);
     }
     if (p.idx) {
       if (p.width > 0) p.idx.skip(count);
     } else p.off = skipPlainArrays(p.page, p.view, p.off, count, "PLAIN text value");
-    p.left -= k;
-    if (p.left === 0) {
-      this.#left = undefined;
-      if (this.#count >= this.#numValues) this.#done = true;
-    }
+    this.#took(p, k);
     this.#rows += k;
     this.#passedRows += k;
     if (this.#stats) this.#stats.passedEntries = (this.#stats.passedEntries ?? 0) + k;
@@ -494,11 +489,7 @@ export class ColumnCursor {
     let def: Uint8Array | undefined;
     if (p.rep) p.rep.read(rep = new Uint8Array(k), k);
     if (p.def) p.def.read(def = new Uint8Array(k), k);
-    let count = k;
-    if (def) {
-      const max = this.maxDef;
-      for (let i = 0; i < k; i++) if (def[i] !== max) count--;
-    }
+    const count = def ? this.#present(def, k) : k;
     let seg: Segment;
     if (p.idx) {
       const idx = indexArray(p.width, count);
@@ -514,12 +505,25 @@ export class ColumnCursor {
       p.off = plainArrays(p.page, p.view, p.off, start, len, "PLAIN text value");
       seg = segment({ kind: "plain", n: count, buf: p.page, start, len });
     }
+    this.#took(p, k);
+    this.#add({ def, rep, seg }, k);
+  }
+
+  /** Of the first `k` definition levels in `def`, how many have a value. */
+  #present(def: Uint8Array, k: number): number {
+    const max = this.maxDef;
+    let count = 0;
+    for (let i = 0; i < k; i++) if (def[i] === max) count++;
+    return count;
+  }
+
+  /** `k` more entries of page `p` were decoded or passed; the page is done when none is left. */
+  #took(p: PageLeft, k: number): void {
     p.left -= k;
     if (p.left === 0) {
       this.#left = undefined;
       if (this.#count >= this.#numValues) this.#done = true;
     }
-    this.#add({ def, rep, seg }, k);
   }
 
   /** Appends one decoded data page to what is left of the window. */

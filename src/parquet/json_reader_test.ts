@@ -4,13 +4,36 @@ import { bufferFromBytes } from "./reader.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { collect, fixture, HEAD, header } from "../../tests/helpers/line_slices.ts";
 import type { Run } from "../../tests/helpers/line_slices.ts";
+import type { ReadEventLinesOptions } from "./json_reader.ts";
+
+/** The lines of a run's slices, in order. */
+const lines = (r: Run) =>
+  r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
+
+/**
+ * The lines of `bytes` as `n` readers give them, reader `k` taking the parts `p` with
+ * `p % n === k` (each with `options`), merged in row order.
+ */
+async function linesOfReaders(
+  bytes: Uint8Array,
+  n: number,
+  options: ReadEventLinesOptions,
+): Promise<string[]> {
+  const runs = await Promise.all(
+    Array.from({ length: n }, (_, k) =>
+      collect(readEventLines(bufferFromBytes(bytes), {
+        ...options,
+        takePart: (_, part) => part % n === k,
+      }))),
+  );
+  const merged = runs.flatMap((r) => r.slices).sort((a, b) => a.rowStart - b.rowStart);
+  return lines({ slices: merged });
+}
 
 Deno.test("readEventLines: a row group read in parts, some skipped, gives each row once and the same lines", async () => {
   // One 3,000-row group with lists (CloudTrail-like, avro layout): parts of 200 rows.
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
   const whole = await collect(readEventLines(bufferFromBytes(bytes), { header }));
-  const lines = (r: Run) =>
-    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const all = lines(whole);
   assert.equal(all.length, 3000);
   const parts = await collect(readEventLines(bufferFromBytes(bytes), { header, partRows: 200 }));
@@ -51,22 +74,11 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
     pageEntries: 97,
     codec: "GZIP",
   });
-  const lines = (r: Run) =>
-    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
   assert.equal(all.length, 3000);
   const stats = { passedPages: 0 };
-  const parts = [0, 1, 2].map(async (k) =>
-    await collect(readEventLines(bufferFromBytes(bytes), {
-      header,
-      partRows: 150,
-      takePart: (_, part) => part % 3 === k,
-      stats,
-    }))
-  );
-  const merged = (await Promise.all(parts)).flatMap((r) => r.slices)
-    .sort((a, b) => a.rowStart - b.rowStart);
-  assert.deepEqual(lines({ slices: merged }), all, "thirds");
+  const thirds = await linesOfReaders(bytes, 3, { header, partRows: 150, stats });
+  assert.deepEqual(thirds, all, "thirds");
   assert.ok(stats.passedPages > 100, `${stats.passedPages} pages passed`);
   for (const startRow of [1, 96, 97, 1000, 2903, 2999]) {
     const r = await collect(readEventLines(bufferFromBytes(bytes), { header, startRow }));
@@ -77,22 +89,10 @@ Deno.test("readEventLines: skipped rows pass whole pages of flat columns unread,
 Deno.test("readEventLines: skipped rows inside a page decoded in pieces pass undecoded, with the same lines", async () => {
   // One 3,000-row group, one page per column, decoded 64 entries at a time; parts of 200 rows.
   const bytes = await fixture(6003, "ZSTD", "avro", 3000, 3000);
-  const lines = (r: Run) =>
-    r.slices.flatMap((s) => new TextDecoder().decode(s.bytes).split("\n").slice(0, -1));
   const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
   const stats = { passedPages: 0, passedEntries: 0 };
-  const halves = [0, 1].map(async (k) =>
-    await collect(readEventLines(bufferFromBytes(bytes), {
-      header,
-      partRows: 200,
-      pieceEntries: 64,
-      takePart: (_, part) => part % 2 === k,
-      stats,
-    }))
-  );
-  const merged = (await Promise.all(halves)).flatMap((r) => r.slices)
-    .sort((a, b) => a.rowStart - b.rowStart);
-  assert.deepEqual(lines({ slices: merged }), all, "halves");
+  const halves = await linesOfReaders(bytes, 2, { header, partRows: 200, pieceEntries: 64, stats });
+  assert.deepEqual(halves, all, "halves");
   // Each reader passes most of the other's rows of most flat columns without decoding them.
   assert.ok(stats.passedEntries > 3000 * 10, `${stats.passedEntries} entries passed`);
   for (const startRow of [1, 63, 64, 1000, 2999]) {

@@ -78,9 +78,8 @@ export interface Node {
    * The dictionary last met at this leaf, and each of its entries through the rules, worked out
    * when a row first uses it (see {@link ObfuscatingWriter}): the JSON written
    * (`outBytes[outFrom[e]..outTo[e])`; `outFrom[e]` -1 until then, -2 when it is the entry's
-   * own), changes counted, whether and
-   * by which rule it is dropped. A map key's: each entry's text, and whether a key pattern
-   * matches it.
+   * own), changes counted, whether and by which rule it is dropped. A map key's: each entry's
+   * text, and whether a key pattern matches it.
    */
   dict: DictionaryJson | undefined;
   outBytes: ByteOut | undefined;
