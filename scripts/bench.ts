@@ -32,8 +32,9 @@
  *   the collector's CPU goes (V8 profiles of every isolate, by category).
  *
  * It prints one Markdown table, then one line per target, and writes every number to
- * `.tmp/bench/results-*.json`. Targets (reported, not asserted; {@link targets}): pipeline ≥ 1.0×
- * DuckDB on CloudTrail ZSTD; peak RSS ≤ 256 MB everywhere, slow output included.
+ * `.tmp/bench/results-*.json`. Targets (reported, not asserted; `efficiencyTargets`): CPU per
+ * event against DuckDB's, the rate with obfuscation rules, peak and rate under a memory budget;
+ * {@link references} adds the wall rate beside DuckDB's and the peak with the default settings.
  * @module
  */
 import { join } from "node:path";
@@ -61,7 +62,6 @@ const REPO = new URL("../", import.meta.url).pathname;
 const SCRIPTS = new URL("./", import.meta.url).pathname;
 const MB = 1024 * 1024;
 /** Peak RSS target, in bytes. */
-const RSS_TARGET = 256 * MB;
 
 const USAGE = `Usage: deno task bench [options]
   --quick             200,000 rows in all (CloudTrail ZSTD rg20k + VPC GZIP, one 100k group)
@@ -78,7 +78,8 @@ const USAGE = `Usage: deno task bench [options]
   --skip LIST         comma-separated: decode, object, pipeline, duckdb
   --stages            also time each decode stage (columns, rows, events, json)
   --repeat N          decode, DuckDB and pipeline runs per file, the fastest is kept; the
-                      pipeline's peak RSS is the highest of its runs (default 1)
+                      pipeline's peak RSS is the highest of its runs; the pipeline's runs
+                      without and with rules or a limit take turns (default 1)
   --cache-dir DIR     where inputs are cached (default .tmp/bench)
   --regenerate        regenerate the inputs even when cached
   --generate-only     make the inputs and stop
@@ -355,8 +356,26 @@ async function main(args: string[]): Promise<number> {
     try {
       for (const [i, f] of files.entries()) {
         const r = results[i]!;
-        r.pipeline = await bestPipeline(repeat, () => runPipeline(env, f, {}));
+        // The pipeline without and with rules or a limit, run in turn (a round of each, then the
+        // next round), so that the machine's speed drifting between runs weighs on every ratio
+        // alike.
+        const plain = new Fastest();
+        const obfuscated = values["obfuscation-ratio"] ? new Fastest() : undefined;
+        const limited = values["memory-limit"] ? new Fastest() : undefined;
+        const memoryLimit = values["memory-limit"];
+        for (let round = 0; round < repeat; round++) {
+          await plain.run(() => runPipeline(env, f, {}));
+          await obfuscated?.run(() => runPipeline(env, f, {}, { obfuscation: OBFUSCATION_RULES }));
+          await limited?.run(() => runPipeline(env, f, {}, { memoryLimit }));
+        }
+        r.pipeline = plain.result;
         log(`${f.label}: ${pipelineNote("pipeline", r.rows, r.pipeline)}`);
+        if (obfuscated) {
+          r.obfuscated = obfuscated.result;
+          log(
+            `${f.label}: ${pipelineNote("pipeline with obfuscation rules", r.rows, r.obfuscated)}`,
+          );
+        }
         if (tiny) {
           r.baselinePipeline = await bestPipeline(repeat, () => runPipeline(env, tiny[i]!, {}));
           log(
@@ -365,21 +384,9 @@ async function main(args: string[]): Promise<number> {
             }`,
           );
         }
-        if (values["obfuscation-ratio"]) {
-          r.obfuscated = await bestPipeline(
-            repeat,
-            () => runPipeline(env, f, {}, { obfuscation: OBFUSCATION_RULES }),
-          );
-          log(
-            `${f.label}: ${pipelineNote("pipeline with obfuscation rules", r.rows, r.obfuscated)}`,
-          );
-        }
-        if (values["memory-limit"]) {
-          r.memoryLimit = values["memory-limit"];
-          r.limited = await bestPipeline(
-            repeat,
-            () => runPipeline(env, f, {}, { memoryLimit: values["memory-limit"] }),
-          );
+        if (limited) {
+          r.memoryLimit = memoryLimit;
+          r.limited = limited.result;
           log(
             `${f.label}: ${
               pipelineNote(`pipeline with memory_limit ${r.memoryLimit}`, r.rows, r.limited)
@@ -439,7 +446,7 @@ async function main(args: string[]): Promise<number> {
     console.log("\n" + efficiencyTable(results));
   }
   for (const r of results) if (r.profile) console.log("\n" + r.profile);
-  console.log("\n" + [...targets(results), ...efficiencyTargets(results)].join("\n"));
+  console.log("\n" + [...references(results), ...efficiencyTargets(results)].join("\n"));
   console.log(
     `\n${files.length} files, ${
       results.reduce((n, r) => n + r.rows, 0).toLocaleString("en-US")
@@ -525,19 +532,35 @@ async function gitState(): Promise<{ head: string; dirty: string[] }> {
  * The fastest of `n` pipeline runs, with the highest peak RSS of all of them (memory is not
  * best-of); a failed run ends the series and is what is returned.
  */
+/**
+ * The fastest of the pipeline runs given to {@link run}, with the highest peak RSS of them all;
+ * after a failed run the others are not made, and the failure is the result.
+ */
+class Fastest {
+  #winner?: PipelineResult;
+  #failed?: PipelineResult;
+  #peak = 0;
+
+  async run(make: () => Promise<PipelineResult>): Promise<void> {
+    if (this.#failed) return;
+    const r = await make();
+    this.#peak = Math.max(this.#peak, r.peakRssBytes);
+    if (!r.ok) this.#failed = r;
+    else if (!this.#winner || r.seconds < this.#winner.seconds) this.#winner = r;
+  }
+
+  get result(): PipelineResult {
+    return { ...(this.#failed ?? this.#winner!), peakRssBytes: this.#peak };
+  }
+}
+
 async function bestPipeline(
   n: number,
   run: () => Promise<PipelineResult>,
 ): Promise<PipelineResult> {
-  let winner: PipelineResult | undefined;
-  let peak = 0;
-  for (let i = 0; i < n; i++) {
-    const r = await run();
-    peak = Math.max(peak, r.peakRssBytes);
-    if (!r.ok) return { ...r, peakRssBytes: peak };
-    if (!winner || r.seconds < winner.seconds) winner = r;
-  }
-  return { ...winner!, peakRssBytes: peak };
+  const fastest = new Fastest();
+  for (let i = 0; i < n; i++) await fastest.run(run);
+  return fastest.result;
 }
 
 async function best<T extends { seconds: number }>(n: number, run: () => Promise<T>): Promise<T> {
@@ -1065,23 +1088,22 @@ function mb(bytes: number): string {
 
 function rss(bytes: number | undefined): string {
   if (bytes === undefined) return "–";
-  return `${Math.round(bytes / MB)}${bytes > RSS_TARGET ? " ⚠" : ""}`;
+  return `${Math.round(bytes / MB)}`;
 }
 
 function ratio(a: number | undefined, b: number | undefined): string {
   return a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}×` : "–";
 }
 
-/** The issue's two targets, each met, not met or not measured in this run, with the numbers. */
-export function targets(results: FileResult[]): string[] {
+/**
+' * Two figures for reference, with no target: the pipeline's wall rate beside DuckDB's on
+ * CloudTrail ZSTD, and the highest peak RSS without a memory limit. The targets are in
+ * `bench_efficiency.ts` (CPU per event, obfuscation, the memory budget).
+ */
+export function references(results: FileResult[]): string[] {
   const speed = results
     .filter((r) => r.label.startsWith("cloudtrail zstd") && r.pipeline?.ok && r.duckdb)
-    .map((r) => ({ label: r.label, x: r.duckdb!.seconds / r.pipeline!.seconds }));
-  const speedLine = speed.length === 0
-    ? "not measured (needs the pipeline and DuckDB on a CloudTrail ZSTD file)"
-    : `${speed.every((s) => s.x >= 1) ? "met in this run" : "NOT met in this run"} (${
-      speed.map((s) => `${s.label} ${s.x.toFixed(2)}×`).join(", ")
-    })`;
+    .map((r) => `${r.label} ${(r.duckdb!.seconds / r.pipeline!.seconds).toFixed(2)}×`);
   const peaks: { what: string; bytes: number }[] = [];
   for (const r of results) {
     const add = (what: string, bytes: number | undefined) => {
@@ -1089,7 +1111,7 @@ export function targets(results: FileResult[]): string[] {
     };
     add("decode", r.decode?.peakRssBytes);
     add("object path", r.objectPath?.peakRssBytes);
-    // A failed run's peak says nothing about the target: it is reported as failed instead.
+    // A failed run's peak (the collector exited early) says nothing: it is named instead.
     add("pipeline", r.pipeline?.ok ? r.pipeline.peakRssBytes : undefined);
     add("slow pipeline", r.slow?.ok ? r.slow.peakRssBytes : undefined);
   }
@@ -1097,23 +1119,26 @@ export function targets(results: FileResult[]): string[] {
     ...(r.pipeline && !r.pipeline.ok ? [`${r.label} pipeline`] : []),
     ...(r.slow && !r.slow.ok ? [`${r.label} slow pipeline`] : []),
   ]);
-  const over = peaks.filter((p) => p.bytes > RSS_TARGET).sort((a, b) => b.bytes - a.bytes);
-  const memoryLine = failed.length > 0
-    ? `NOT measured: ${failed.join(", ")} failed`
-    : peaks.length === 0
-    ? "not measured"
-    : over.length === 0
-    ? `met (highest ${mb(Math.max(...peaks.map((p) => p.bytes)))} of ${peaks.length} measurements)`
-    : `NOT met: ${over.length} of ${peaks.length} measurements over, highest ${
-      over.slice(0, 3).map((p) => `${p.what} ${mb(p.bytes)}`).join(", ")
-    }`;
-  // The targets are set on 1,000,000-row files; smaller ones (--quick, --rows) only indicate.
+  const highest = peaks.sort((a, b) => b.bytes - a.bytes)[0];
+  const memoryLine = [
+    highest
+      ? `highest ${highest.what} ${mb(highest.bytes)} of ${peaks.length} measurement${
+        peaks.length === 1 ? "" : "s"
+      }`
+      : "",
+    failed.length > 0 ? `not measured: ${failed.join(", ")} failed` : "",
+  ].filter((t) => t !== "").join("; ") || "not measured";
+  // Smaller files than 1,000,000 rows (--quick, --rows) weigh start-up more.
   const small = results.some((r) => r.rows < 1_000_000)
     ? " (files under 1,000,000 rows: start-up weighs more, so this only indicates)"
     : "";
   return [
-    `Target: pipeline ≥ 1.0× DuckDB (one thread) on CloudTrail ZSTD: ${speedLine}${small}.`,
-    `Target: peak RSS ≤ ${mb(RSS_TARGET)} in every measurement: ${memoryLine}${small}.`,
+    `Pipeline wall rate ÷ DuckDB's (one thread), CloudTrail ZSTD: ${
+      speed.length === 0
+        ? "not measured (needs the pipeline and DuckDB on a CloudTrail ZSTD file)"
+        : speed.join(", ")
+    }${small}.`,
+    `Peak RSS with the default settings (no memory_limit): ${memoryLine}${small}.`,
   ];
 }
 
@@ -1171,7 +1196,7 @@ function table(results: FileResult[], slow: boolean): string {
     "`LineFormatter.line`, on one thread) is the work events with obfuscation rules take, which " +
     "the collector does in its decode workers, with the rules applied before `toJson`. " +
     "Rates are events (rows) per second of wall time; MB/s is Devo line output (10^6 bytes). " +
-    "RSS is peak resident set (VmHWM / ru_maxrss) in MiB; ⚠ marks > 256 MiB.";
+    "RSS is peak resident set (VmHWM / ru_maxrss) in MiB.";
 }
 
 function stageTable(results: FileResult[]): string {
