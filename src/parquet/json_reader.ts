@@ -30,7 +30,7 @@ import {
 } from "./json_plan.ts";
 import type { EventCap, Oversized, Plan } from "./json_plan.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
-import { planObfuscation } from "./obfuscated_plan.ts";
+import { leafText, planObfuscation } from "./obfuscated_plan.ts";
 import { ObfuscatingWriter } from "./obfuscating_writer.ts";
 import type { ObfuscationPlan } from "./obfuscated_plan.ts";
 import { RowRules } from "../transform/conditions.ts";
@@ -347,7 +347,12 @@ async function startRead(file: AsyncBuffer, options: ReadEventLinesOptions): Pro
       ...(options.pieceEntries !== undefined ? { pieceEntries: options.pieceEntries } : {}),
       ...(options.stats ? { stats: options.stats } : {}),
     },
-    obfuscation: options.obfuscator && planObfuscation(fields, options.obfuscator),
+    obfuscation: options.obfuscator &&
+      planObfuscation(
+        fields,
+        options.obfuscator,
+        schemaLeaves.map((l) => leafText(l.path.at(-1)!.element)),
+      ),
   };
 }
 

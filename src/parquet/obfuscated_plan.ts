@@ -6,8 +6,10 @@
  * {@link planObfuscation} works out once per schema which plan nodes each rule reaches: a path
  * rule's paths are followed over the schema (`*` over a struct's fields, a map's values or a
  * list's elements, lists met on the way walked element by element), so a row pays only at the
- * leaves a rule names; a rule with string patterns reaches every text leaf and every map below
- * its paths (or all of them). Each reached node keeps its operations in rule order, so a value
+ * leaves a rule names; a rule with string patterns reaches every map and every leaf below its
+ * paths (or all of them) whose values may be text one of its patterns matches in: not numbers
+ * and booleans, nor timestamps and UUIDs whose fixed form no filter passes ({@link leafText}),
+ * unless a rule before makes them text. Each reached node keeps its operations in rule order, so a value
  * goes through the same chain as on the object path (a value hashed by one rule and searched by
  * the next pattern is searched as its hash). A dictionary-encoded leaf's values are transformed
  * once per dictionary entry, not per row, and a pattern runs only on values holding a byte a
@@ -32,7 +34,8 @@ import { replaceMatches } from "../transform/obfuscate.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
 import type { ByteOut } from "./json_bytes.ts";
 import type { Plan } from "./json_plan.ts";
-import { mayPassAlphabet, patternFilter } from "./pattern_filter.ts";
+import type { SchemaElement } from "hyparquet";
+import { mayPassAlphabet, mayPassForm, patternFilter } from "./pattern_filter.ts";
 import type { PatternFilter } from "./pattern_filter.ts";
 
 /** One rule's action on a node, in the order the rules run. */
@@ -102,14 +105,75 @@ export interface ObfuscationPlan {
   readonly always: string | undefined;
 }
 
-/** Plans `obfuscator`'s rules over the compiled schema `fields` (see the module). */
-export function planObfuscation(fields: readonly Plan[], obfuscator: Obfuscator): ObfuscationPlan {
+/**
+ * The text a leaf column's values are written as (by the value policy, `transform/values.ts`, and
+ * hyparquet's conversions): `"none"` when they are never JSON strings (numbers, booleans), a
+ * fixed form (each character the text may hold, with the most times it may hold it) for
+ * timestamps and UUIDs, and `"any"` for every other column.
+ */
+export type LeafText = "any" | "none" | ReadonlyMap<number, number>;
+
+const DIGITS = [..."0123456789"].map((ch) => [ch.charCodeAt(0), Infinity] as const);
+const form = (pairs: readonly (readonly [number, number])[], bounded: string, most: number[]) =>
+  new Map([...pairs, ...[...bounded].map((ch, i) => [ch.charCodeAt(0), most[i]!] as const)]);
+/**
+ * RFC 3339 with milliseconds, as `timestampFromMillis` writes it: `2024-05-01T12:00:00.000Z`, or
+ * with a six-digit signed year (`+275760-09-13…`, `-000001-01-01…`).
+ */
+const TIMESTAMP_TEXT = form(DIGITS, "-+:TZ.", [3, 1, 2, 1, 1, 1]);
+/** A UUID as hyparquet writes it: lowercase hex digits in five groups. */
+const UUID_TEXT = form(
+  [
+    ...DIGITS,
+    ...[..."abcdef"].map((ch) => [ch.charCodeAt(0), Infinity] as const),
+  ],
+  "-",
+  [4],
+);
+
+/** The {@link LeafText} of a leaf column whose schema element is `e`. */
+export function leafText(e: SchemaElement): LeafText {
+  const ct = e.converted_type;
+  const lt = e.logical_type;
+  switch (e.type) {
+    case "BOOLEAN":
+      return ct === undefined && lt === undefined ? "none" : "any";
+    case "INT32":
+    case "INT64":
+      if (
+        (ct === undefined || /^U?INT_(8|16|32|64)$/.test(ct)) &&
+        (lt === undefined || lt.type === "INTEGER")
+      ) return "none";
+      if (
+        e.type === "INT64" && (ct === "TIMESTAMP_MILLIS" || ct === "TIMESTAMP_MICROS" ||
+          (ct === undefined && lt?.type === "TIMESTAMP"))
+      ) return TIMESTAMP_TEXT;
+      return "any";
+    case "INT96":
+      return ct === undefined && lt === undefined ? TIMESTAMP_TEXT : "any";
+    case "FIXED_LEN_BYTE_ARRAY":
+      return ct === undefined && lt?.type === "UUID" ? UUID_TEXT : "any";
+    default:
+      return "any";
+  }
+}
+
+/**
+ * Plans `obfuscator`'s rules over the compiled schema `fields` (see the module); `texts[i]`, when
+ * given, is what leaf `i`'s values are written as: string patterns are not planned on a leaf
+ * whose text none of their filters can pass (numbers and booleans are never searched).
+ */
+export function planObfuscation(
+  fields: readonly Plan[],
+  obfuscator: Obfuscator,
+  texts?: readonly LeafText[],
+): ObfuscationPlan {
   const top = fields.map((p) => node(p));
   let always: string | undefined;
   const rules = obfuscator.compiled;
   const nope = (why: string) => void (always ??= why);
   checkFieldNames(top, rules, nope);
-  rules.forEach((rule, ri) => planRule(top, rule, ri, nope));
+  rules.forEach((rule, ri) => planRule(top, rule, ri, nope, texts));
   top.forEach(finish);
   return { top, always };
 }
@@ -151,21 +215,28 @@ function checkFieldNames(
 }
 
 /**
- * Adds rule `ri`'s operations to the nodes its paths reach (every text leaf and map below them
- * for a pattern rule); what the fast path cannot do, `nope` is told.
+ * Adds rule `ri`'s operations to the nodes its paths reach (for a pattern rule, every map and
+ * every leaf a pattern may match in below them); what the fast path cannot do, `nope` is told.
  */
 function planRule(
   top: readonly Node[],
   rule: CompiledRule,
   ri: number,
   nope: (why: string) => void,
+  texts?: readonly LeafText[],
 ): void {
   const filter = rule.patterns ? ruleFilter(rule) : undefined;
   const op = (kind: Op["kind"]): Op => ({ kind, rule, ri, filter });
+  /** Whether the patterns may match in leaf `n`'s value (a rule before may make it text). */
+  const searched = (n: Node): boolean => {
+    const text = texts?.[n.plan.leaves[0]!] ?? "any";
+    if (text === "any" || n.ops.some((o) => o.kind === "replace")) return true;
+    return text !== "none" && (filter === undefined || filter.some((f) => mayPassForm(f, text)));
+  };
   const push = (n: Node): void => {
     switch (n.plan.kind) {
       case "leaf":
-        n.ops.push(op("patterns"));
+        if (searched(n)) n.ops.push(op("patterns"));
         return;
       case "struct":
         return n.children.forEach(push);

@@ -58,9 +58,16 @@ export function mayMatch(f: PatternFilter, b: Uint8Array, from: number, to: numb
 
 /** Whether some text made only of the (ASCII) characters of `alphabet` may pass `f`. */
 export function mayPassAlphabet(f: PatternFilter, alphabet: string): boolean {
-  const codes = [...alphabet].map((ch) => ch.charCodeAt(0));
-  if (f.start !== undefined && !codes.some((c) => f.start![c] === 1)) return false;
-  return f.need.every(([c]) => codes.includes(c));
+  return mayPassForm(f, new Map([...alphabet].map((ch) => [ch.charCodeAt(0), Infinity])));
+}
+
+/**
+ * Whether some text of a fixed form may pass `f`: `form` maps each (ASCII) character such text
+ * may hold to the most times it can hold it (`Infinity`: any number).
+ */
+export function mayPassForm(f: PatternFilter, form: ReadonlyMap<number, number>): boolean {
+  if (f.start !== undefined && ![...form.keys()].some((c) => f.start![c] === 1)) return false;
+  return f.need.every(([c, n]) => (form.get(c) ?? 0) >= n);
 }
 
 /** Whether text `s` passes `f` (a match may lie in it). */
