@@ -240,16 +240,19 @@ export function efficiencyTargets(results: EfficiencyResult[]): string[] {
 const CATEGORIES: [RegExp, string][] = [
   [/\/fzstd\/|hyparquet-compressors|hysnappy|snappy\.js|src\/parquet\/inflate\.ts/, "decompress"],
   [
-    /\/hyparquet\/|src\/parquet\/(column_cursor|column_pieces|hybrid|page_values|page_header|read_guard|limits|limit_error|hyparquet|reader)\.ts/,
+    /\/hyparquet\/|src\/parquet\/(column_cursor|column_pieces|data_page|hybrid|page_values|page_header|read_guard|limits|limit_error|hyparquet|reader)\.ts/,
     "decode (pages, levels, values)",
   ],
   [
     /src\/parquet\/(json_plan|json_bytes|json_reader|dictionary_json|event_json|shape|event_objects)\.ts|src\/transform\/(json|values|line|truncate)\.ts/,
     "JSON (event text)",
   ],
-  [/src\/transform\/obfuscate|src\/parquet\/obfuscated_lines|src\/linear_regex/, "obfuscation"],
   [
-    /src\/parquet\/(parallel_lines|lines_worker|worker_wire|decode_pool|footer_cache)\.ts/,
+    /src\/transform\/(obfuscate|sha256)|src\/parquet\/(obfuscated_lines|obfuscated_plan|obfuscating_writer|pattern_filter)|src\/linear_regex/,
+    "obfuscation",
+  ],
+  [
+    /src\/parquet\/(parallel_lines|lanes|lines_worker|worker_wire|decode_pool|footer_cache)\.ts/,
     "copies between isolates (postMessage, merge)",
   ],
   [/src\/output\/|ext:deno_net|ext:deno_tls|_tls_|tls_wrap/, "TLS and output"],

@@ -94,7 +94,7 @@ Deno.test("profile categories: a sample counts for its innermost known frame; id
   const frame = (functionName: string, url = "") => ({ functionName, url });
   const profile = {
     nodes: [
-      { id: 1, callFrame: frame("(root)"), children: [2, 5, 6, 7] },
+      { id: 1, callFrame: frame("(root)"), children: [2, 5, 6, 7, 8, 9] },
       {
         id: 2,
         callFrame: frame("assemble", "file:///r/src/parquet/json_plan.ts"),
@@ -109,9 +109,11 @@ Deno.test("profile categories: a sample counts for its innermost known frame; id
       { id: 5, callFrame: frame("(garbage collector)") },
       { id: 6, callFrame: frame("(idle)") },
       { id: 7, callFrame: frame("send", "file:///r/src/output/watched_conn.ts") },
+      { id: 8, callFrame: frame("#leaf", "file:///r/src/parquet/obfuscating_writer.ts") },
+      { id: 9, callFrame: frame("merge", "file:///r/src/parquet/lanes.ts") },
     ],
-    samples: [4, 2, 5, 6, 7, 4],
-    timeDeltas: [0, 100, 200, 300, 400, 500, 600],
+    samples: [4, 2, 5, 6, 7, 4, 8, 9],
+    timeDeltas: [0, 100, 200, 300, 400, 500, 600, 700, 800],
   };
   const cats = profileCategories(profile);
   assert.deepEqual(Object.fromEntries(cats), {
@@ -119,6 +121,8 @@ Deno.test("profile categories: a sample counts for its innermost known frame; id
     "JSON (event text)": 200,
     "GC": 300,
     "TLS and output": 500,
+    "obfuscation": 700,
+    "copies between isolates (postMessage, merge)": 800,
   });
 });
 
