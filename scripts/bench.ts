@@ -78,8 +78,9 @@ const USAGE = `Usage: deno task bench [options]
   --skip LIST         comma-separated: decode, object, pipeline, duckdb
   --stages            also time each decode stage (columns, rows, events, json)
   --repeat N          decode, DuckDB and pipeline runs per file, the fastest is kept; the
-                      pipeline's peak RSS is the highest of its runs; DuckDB's runs and the
-                      pipeline's without and with rules or a limit take turns (default 1)
+                      pipeline's peak RSS is the highest of its runs; the runs of decode,
+                      the object path, DuckDB and the pipeline (without and with rules or a
+                      limit) take turns (default 1)
   --cache-dir DIR     where inputs are cached (default .tmp/bench)
   --regenerate        regenerate the inputs even when cached
   --generate-only     make the inputs and stop
@@ -306,12 +307,33 @@ async function main(args: string[]): Promise<number> {
     ...(tiny ? { baselineRows } : {}),
   }));
 
-  /** Logs DuckDB's run of file `i` and measures its baseline. */
-  const duckdbDone = async (r: FileResult, i: number) => {
+  /** One run of each one-thread measurement asked for, of the file at `path`; the fastest kept. */
+  const oneThreadRound = async (r: FileResult, path: string) => {
+    if (!skip.has("decode")) r.decode = fastest(r.decode, await runDecode(path, "fast"));
+    if (!skip.has("object")) r.objectPath = fastest(r.objectPath, await runDecode(path, "objects"));
+    if (!skip.has("duckdb")) r.duckdb = fastest(r.duckdb, await runDuckDb(path));
+  };
+  /** Logs the one-thread measurements of file `i` and measures DuckDB's baseline. */
+  const oneThreadDone = async (r: FileResult, i: number) => {
+    if (r.decode) {
+      log(
+        `${r.label}: decode ${rate(r.rows, r.decode.seconds)} ev/s, peak ${
+          mb(r.decode.peakRssBytes)
+        }, ${r.decode.reads} reads`,
+      );
+    }
+    if (r.objectPath) {
+      log(
+        `${r.label}: object path ${rate(r.rows, r.objectPath.seconds)} ev/s, peak ${
+          mb(r.objectPath.peakRssBytes)
+        }, ${r.objectPath.reads} reads`,
+      );
+    }
+    if (!r.duckdb) return;
     log(
-      `${r.label}: duckdb ${rate(r.rows, r.duckdb!.seconds)} rows/s, peak ${
-        mb(r.duckdb!.peakRssBytes)
-      }, CPU ${r.duckdb!.cpuSeconds} s`,
+      `${r.label}: duckdb ${rate(r.rows, r.duckdb.seconds)} rows/s, peak ${
+        mb(r.duckdb.peakRssBytes)
+      }, CPU ${r.duckdb.cpuSeconds} s`,
     );
     if (tiny) {
       r.baselineDuckdb = await best(repeat, () => runDuckDb(tiny[i]!.path));
@@ -319,41 +341,24 @@ async function main(args: string[]): Promise<number> {
     }
   };
 
-  // Decode first: nothing else runs on the machine meanwhile.
+  // The decode stages first, alone on the machine. Without the pipeline, the one-thread
+  // measurements here too, taking turns; with it, they take turns with the pipeline's runs
+  // (below), so that every ratio between them compares runs made under the same conditions.
   for (const [i, f] of files.entries()) {
     const r = results[i]!;
-    if (!skip.has("decode")) {
-      r.decode = await best(repeat, () => runDecode(f.path, "fast"));
-      log(
-        `${f.label}: decode ${rate(r.rows, r.decode.seconds)} ev/s, peak ${
-          mb(r.decode.peakRssBytes)
-        }, ${r.decode.reads} reads`,
-      );
-    }
-    if (!skip.has("object")) {
-      r.objectPath = await best(repeat, () => runDecode(f.path, "objects"));
-      log(
-        `${f.label}: object path ${rate(r.rows, r.objectPath.seconds)} ev/s, peak ${
-          mb(r.objectPath.peakRssBytes)
-        }, ${r.objectPath.reads} reads`,
-      );
-    }
-    if (!skip.has("decode")) {
-      if (values.stages) {
-        r.stages = {};
-        for (const stage of ["columns", "rows", "events", "json"] as const) {
-          r.stages[stage] = await best(repeat, () => runDecode(f.path, stage));
-          log(
-            `${f.label}: stage ${stage} ${r.stages[stage]!.seconds.toFixed(2)} s, ` +
-              `peak ${mb(r.stages[stage]!.peakRssBytes)}`,
-          );
-        }
+    if (!skip.has("decode") && values.stages) {
+      r.stages = {};
+      for (const stage of ["columns", "rows", "events", "json"] as const) {
+        r.stages[stage] = await best(repeat, () => runDecode(f.path, stage));
+        log(
+          `${f.label}: stage ${stage} ${r.stages[stage]!.seconds.toFixed(2)} s, ` +
+            `peak ${mb(r.stages[stage]!.peakRssBytes)}`,
+        );
       }
     }
-    // With the pipeline, DuckDB's runs take turns with the pipeline's (below).
-    if (!skip.has("duckdb") && skip.has("pipeline")) {
-      r.duckdb = await best(repeat, () => runDuckDb(f.path));
-      await duckdbDone(r, i);
+    if (skip.has("pipeline")) {
+      for (let round = 0; round < repeat; round++) await oneThreadRound(r, f.path);
+      await oneThreadDone(r, i);
     }
   }
 
@@ -362,27 +367,20 @@ async function main(args: string[]): Promise<number> {
     try {
       for (const [i, f] of files.entries()) {
         const r = results[i]!;
-        // DuckDB and the pipeline without and with rules or a limit, run in turn (a round of
-        // each, then the next round), so that the machine's speed drifting between runs weighs on
-        // every ratio alike.
-        let duckdb: DuckDbResult | undefined;
+        // The one-thread measurements and the pipeline without and with rules or a limit, run in
+        // turn (a round of each, then the next round), so that the machine's speed drifting
+        // between runs weighs on every ratio alike.
         const plain = new Fastest();
         const obfuscated = values["obfuscation-ratio"] ? new Fastest() : undefined;
         const limited = values["memory-limit"] ? new Fastest() : undefined;
         const memoryLimit = values["memory-limit"];
         for (let round = 0; round < repeat; round++) {
-          if (!skip.has("duckdb")) {
-            const d = await runDuckDb(f.path);
-            if (!duckdb || d.seconds < duckdb.seconds) duckdb = d;
-          }
+          await oneThreadRound(r, f.path);
           await plain.run(() => runPipeline(env, f, {}));
           await obfuscated?.run(() => runPipeline(env, f, {}, { obfuscation: OBFUSCATION_RULES }));
           await limited?.run(() => runPipeline(env, f, {}, { memoryLimit }));
         }
-        if (duckdb) {
-          r.duckdb = duckdb;
-          await duckdbDone(r, i);
-        }
+        await oneThreadDone(r, i);
         r.pipeline = plain.result;
         log(`${f.label}: ${pipelineNote("pipeline", r.rows, r.pipeline)}`);
         if (obfuscated) {
@@ -576,6 +574,11 @@ async function bestPipeline(
   const fastest = new Fastest();
   for (let i = 0; i < n; i++) await fastest.run(run);
   return fastest.result;
+}
+
+/** The faster of two runs (`b` when there is no `a`). */
+function fastest<T extends { seconds: number }>(a: T | undefined, b: T): T {
+  return a === undefined || b.seconds < a.seconds ? b : a;
 }
 
 async function best<T extends { seconds: number }>(n: number, run: () => Promise<T>): Promise<T> {
@@ -1208,8 +1211,8 @@ function table(results: FileResult[], slow: boolean): string {
   return markdown(head, rows) +
     "\n\nDecode is the collector's default path (`readEventLines`, JSON bytes straight from the " +
     "column data); the object path (those lines parsed back by `readEventObjects`, then `toJson` + " +
-    "`LineFormatter.line`, on one thread) is the work events with obfuscation rules take, which " +
-    "the collector does in its decode workers, with the rules applied before `toJson`. " +
+    "`LineFormatter.line`, on one thread) is the reference path: what a row takes when the fast " +
+    "path cannot apply its obfuscation rules exactly, or when events are cut down to a size. " +
     "Rates are events (rows) per second of wall time; MB/s is Devo line output (10^6 bytes). " +
     "RSS is peak resident set (VmHWM / ru_maxrss) in MiB.";
 }
