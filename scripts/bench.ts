@@ -53,6 +53,7 @@ import {
   efficiencyTargets,
   OBFUSCATION_RULES,
   profileTable,
+  TARGET_FILES,
 } from "./bench_efficiency.ts";
 import type { BenchFile } from "./bench_inputs.ts";
 import type { ParquetLayout } from "../tests/lib/ocsf_fixtures.ts";
@@ -61,8 +62,6 @@ import type { ReceiverStatus } from "./bench_receiver.ts";
 const REPO = new URL("../", import.meta.url).pathname;
 const SCRIPTS = new URL("./", import.meta.url).pathname;
 const MB = 1024 * 1024;
-/** Peak RSS target, in bytes. */
-
 const USAGE = `Usage: deno task bench [options]
   --quick             200,000 rows in all (CloudTrail ZSTD rg20k + VPC GZIP, one 100k group)
   --slow-output       also run the pipeline with the receiver down for --down-ms, then slow
@@ -542,12 +541,9 @@ async function gitState(): Promise<{ head: string; dirty: string[] }> {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The fastest of `n` pipeline runs, with the highest peak RSS of all of them (memory is not
- * best-of); a failed run ends the series and is what is returned.
- */
-/**
- * The fastest of the pipeline runs given to {@link run}, with the highest peak RSS of them all;
- * after a failed run the others are not made, and the failure is the result.
+ * The fastest of the pipeline runs given to {@link run}, with the highest peak RSS of them all
+ * (memory is not best-of); after a failed run the others are not made, and the failure is the
+ * result.
  */
 class Fastest {
   #winner?: PipelineResult;
@@ -559,7 +555,7 @@ class Fastest {
     const r = await make();
     this.#peak = Math.max(this.#peak, r.peakRssBytes);
     if (!r.ok) this.#failed = r;
-    else if (!this.#winner || r.seconds < this.#winner.seconds) this.#winner = r;
+    else this.#winner = fastest(this.#winner, r);
   }
 
   get result(): PipelineResult {
@@ -567,13 +563,14 @@ class Fastest {
   }
 }
 
+/** The fastest of `n` pipeline runs, as {@link Fastest} keeps it. */
 async function bestPipeline(
   n: number,
   run: () => Promise<PipelineResult>,
 ): Promise<PipelineResult> {
-  const fastest = new Fastest();
-  for (let i = 0; i < n; i++) await fastest.run(run);
-  return fastest.result;
+  const runs = new Fastest();
+  for (let i = 0; i < n; i++) await runs.run(run);
+  return runs.result;
 }
 
 /** The faster of two runs (`b` when there is no `a`). */
@@ -583,10 +580,7 @@ function fastest<T extends { seconds: number }>(a: T | undefined, b: T): T {
 
 async function best<T extends { seconds: number }>(n: number, run: () => Promise<T>): Promise<T> {
   let winner: T | undefined;
-  for (let i = 0; i < n; i++) {
-    const r = await run();
-    if (!winner || r.seconds < winner.seconds) winner = r;
-  }
+  for (let i = 0; i < n; i++) winner = fastest(winner, await run());
   return winner!;
 }
 
@@ -1114,13 +1108,13 @@ function ratio(a: number | undefined, b: number | undefined): string {
 }
 
 /**
-' * Two figures for reference, with no target: the pipeline's wall rate beside DuckDB's on
+ * Two figures for reference, with no target: the pipeline's wall rate beside DuckDB's on
  * CloudTrail ZSTD, and the highest peak RSS without a memory limit. The targets are in
  * `bench_efficiency.ts` (CPU per event, obfuscation, the memory budget).
  */
 export function references(results: FileResult[]): string[] {
   const speed = results
-    .filter((r) => r.label.startsWith("cloudtrail zstd") && r.pipeline?.ok && r.duckdb)
+    .filter((r) => r.label.startsWith(TARGET_FILES) && r.pipeline?.ok && r.duckdb)
     .map((r) => `${r.label} ${(r.duckdb!.seconds / r.pipeline!.seconds).toFixed(2)}×`);
   const peaks: { what: string; bytes: number }[] = [];
   for (const r of results) {
