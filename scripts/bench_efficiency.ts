@@ -193,7 +193,9 @@ export function efficiencyTargets(results: EfficiencyResult[]): string[] {
       }`;
   };
   const notOn = (what: string) =>
-    `not measured on a CloudTrail-like ZSTD file (${what}; --row-groups makes such files)`;
+    targeted.length === 0
+      ? "not measured: no CloudTrail-like ZSTD file (--row-groups makes them)"
+      : `not measured (${what})`;
 
   const effOf = (r: EfficiencyResult) => efficiencyOf(r).efficiency;
   const eff = each(effOf);
