@@ -25,7 +25,7 @@ import {
 } from "./dictionary_json.ts";
 import type { DictionaryJson } from "./dictionary_json.ts";
 import { decodeWhole, openPage, readDictionary } from "./data_page.ts";
-import { mayMatch } from "./pattern_filter.ts";
+import { mayMatchAny } from "./pattern_filter.ts";
 import type { PatternFilter } from "./pattern_filter.ts";
 import type { PageColumn, PageDictionary, WholePage } from "./data_page.ts";
 
@@ -338,14 +338,8 @@ export class ColumnCursor {
       this.#passSeg = seg;
       this.#passFilters = filters;
       const n = seg.n;
-      let pass = n === 0;
-      if (n > 0) {
-        const from = seg.start[0]!;
-        const to = seg.start[n - 1]! + seg.len[n - 1]!;
-        for (let k = 0; k < filters.length && !pass; k++) {
-          pass = mayMatch(filters[k]!, seg.buf, from, to);
-        }
-      }
+      const pass = n === 0 ||
+        mayMatchAny(filters, seg.buf, seg.start[0]!, seg.start[n - 1]! + seg.len[n - 1]!);
       this.#passes = pass;
       if (!pass && this.#stats) this.#stats.cleanPieces = (this.#stats.cleanPieces ?? 0) + 1;
     }

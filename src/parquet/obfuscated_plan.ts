@@ -9,9 +9,9 @@
  * leaves a rule names; a rule with string patterns reaches every map and every leaf below its
  * paths (or all of them) whose values may be text one of its patterns matches in: not numbers
  * and booleans, nor timestamps and UUIDs whose fixed form no filter passes ({@link leafText}),
- * unless a rule before makes them text. Each reached node keeps its operations in rule order, so a value
- * goes through the same chain as on the object path (a value hashed by one rule and searched by
- * the next pattern is searched as its hash). A dictionary-encoded leaf's values are transformed
+ * unless a rule before makes them text. Each reached node keeps its operations in rule order, so
+ * a value goes through the same chain as on the object path (a value hashed by one rule and
+ * searched by the next pattern is searched as its hash). A dictionary-encoded leaf's values are transformed
  * once per dictionary entry, not per row, and a pattern runs only on values holding a byte a
  * match can start with (`pattern_filter.ts`); a piece of a PLAIN text page in whose bytes no
  * pattern's filter passes is written as it is, value by value, without trying any.
@@ -35,7 +35,7 @@ import type { DictionaryJson } from "./dictionary_json.ts";
 import type { ByteOut } from "./json_bytes.ts";
 import type { Plan } from "./json_plan.ts";
 import type { SchemaElement } from "hyparquet";
-import { mayPassAlphabet, mayPassForm, patternFilter } from "./pattern_filter.ts";
+import { mayPassForm, patternFilter, textForm } from "./pattern_filter.ts";
 import type { PatternFilter } from "./pattern_filter.ts";
 
 /** One rule's action on a node, in the order the rules run. */
@@ -113,23 +113,15 @@ export interface ObfuscationPlan {
  */
 export type LeafText = "any" | "none" | ReadonlyMap<number, number>;
 
-const DIGITS = [..."0123456789"].map((ch) => [ch.charCodeAt(0), Infinity] as const);
-const form = (pairs: readonly (readonly [number, number])[], bounded: string, most: number[]) =>
-  new Map([...pairs, ...[...bounded].map((ch, i) => [ch.charCodeAt(0), most[i]!] as const)]);
 /**
  * RFC 3339 with milliseconds, as `timestampFromMillis` writes it: `2024-05-01T12:00:00.000Z`, or
  * with a six-digit signed year (`+275760-09-13…`, `-000001-01-01…`).
  */
-const TIMESTAMP_TEXT = form(DIGITS, "-+:TZ.", [3, 1, 2, 1, 1, 1]);
+const TIMESTAMP_TEXT = textForm("0123456789", { "-": 3, "+": 1, ":": 2, T: 1, Z: 1, ".": 1 });
 /** A UUID as hyparquet writes it: lowercase hex digits in five groups. */
-const UUID_TEXT = form(
-  [
-    ...DIGITS,
-    ...[..."abcdef"].map((ch) => [ch.charCodeAt(0), Infinity] as const),
-  ],
-  "-",
-  [4],
-);
+const UUID_TEXT = textForm(HEX_DIGITS, { "-": 4 });
+/** A hash rule's output. */
+const HEX_TEXT = textForm(HEX_DIGITS);
 
 /** The {@link LeafText} of a leaf column whose schema element is `e`. */
 export function leafText(e: SchemaElement): LeafText {
@@ -334,7 +326,7 @@ function finish(n: Node): boolean {
     const [first, ...rest] = n.ops;
     n.hashFirst = first?.kind === "replace" && first.rule.hashBytes !== undefined &&
       rest.every((o) => o.kind === "patterns" && o.filter !== undefined);
-    n.hexPasses = rest.some((o) => o.filter?.some((f) => mayPassAlphabet(f, HEX_DIGITS)) ?? true);
+    n.hexPasses = rest.some((o) => o.filter?.some((f) => mayPassForm(f, HEX_TEXT)) ?? true);
     n.patternsOnly = n.ops.length > 0 &&
         n.ops.every((o) => o.kind === "patterns" && o.filter !== undefined)
       ? n.ops.flatMap((o) => o.filter!)

@@ -13,8 +13,7 @@ import type { DictionaryJson } from "./dictionary_json.ts";
 import { parseEvent } from "./event_json.ts";
 import { ByteOut } from "./json_bytes.ts";
 import type { Assembler, Plan } from "./json_plan.ts";
-import { mayMatch, mayMatchText } from "./pattern_filter.ts";
-import type { PatternFilter } from "./pattern_filter.ts";
+import { mayMatchAny, mayMatchTextAny } from "./pattern_filter.ts";
 import { isIndex } from "./obfuscated_plan.ts";
 import type { Node, ObfuscationPlan } from "./obfuscated_plan.ts";
 
@@ -23,18 +22,6 @@ const SAME = 1;
 const UNKNOWN = -1;
 const AS_IS = -2;
 const decoder = new TextDecoder();
-
-/** Whether JSON string text `b[from..to)` passes one of `filters`. */
-function passes(filters: readonly PatternFilter[], b: Uint8Array, from: number, to: number) {
-  for (let k = 0; k < filters.length; k++) if (mayMatch(filters[k]!, b, from, to)) return true;
-  return false;
-}
-
-/** Whether text `s` passes one of `filters`. */
-function passesText(filters: readonly PatternFilter[], s: string): boolean {
-  for (let k = 0; k < filters.length; k++) if (mayMatchText(filters[k]!, s)) return true;
-  return false;
-}
 
 /** The text of the JSON string `buf[from..to)` (quotes included). */
 function jsonText(buf: Uint8Array, from: number, to: number): string {
@@ -303,7 +290,9 @@ export class ObfuscatingWriter {
     const digest = this.#digest;
     const len = ops[0]!.rule.hashBytes!(buf, from, to, digest, 0);
     if (!n.hexPasses) return len;
-    for (let k = 1; k < ops.length; k++) if (passes(ops[k]!.filter!, digest, 0, len)) return -1;
+    for (let k = 1; k < ops.length; k++) {
+      if (mayMatchAny(ops[k]!.filter!, digest, 0, len)) return -1;
+    }
     return len;
   }
 
@@ -379,8 +368,8 @@ export class ObfuscatingWriter {
         if (op.filter) {
           if (
             str === undefined
-              ? !passes(op.filter, buf, from + 1, to - 1)
-              : !passesText(op.filter, str)
+              ? !mayMatchAny(op.filter, buf, from + 1, to - 1)
+              : !mayMatchTextAny(op.filter, str)
           ) {
             continue;
           }
@@ -512,7 +501,7 @@ export class ObfuscatingWriter {
       for (let i = 0; i < count; i++) {
         if (!alive(i, op.ri)) continue;
         const k = names[i]!;
-        if (op.filter && !passesText(op.filter, k)) continue;
+        if (op.filter && !mayMatchTextAny(op.filter, k)) continue;
         const r = replaceMatches(op.rule, k);
         if (r === undefined) continue;
         this.#changes++;
@@ -586,7 +575,7 @@ export class ObfuscatingWriter {
   /** Whether one of `map`'s key patterns matches `key` (if none does, no rule renames it). */
   #matchesKey(map: Node, key: string): boolean {
     for (const op of map.keyOps) {
-      if (op.filter && !passesText(op.filter, key)) continue;
+      if (op.filter && !mayMatchTextAny(op.filter, key)) continue;
       if (replaceMatches(op.rule, key) !== undefined) return true;
     }
     return false;

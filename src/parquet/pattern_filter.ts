@@ -56,14 +56,40 @@ export function mayMatch(f: PatternFilter, b: Uint8Array, from: number, to: numb
   return true;
 }
 
-/** Whether some text made only of the (ASCII) characters of `alphabet` may pass `f`. */
-export function mayPassAlphabet(f: PatternFilter, alphabet: string): boolean {
-  return mayPassForm(f, new Map([...alphabet].map((ch) => [ch.charCodeAt(0), Infinity])));
+/** Whether JSON string text `b[from..to)` passes one of `filters`. */
+export function mayMatchAny(
+  filters: readonly PatternFilter[],
+  b: Uint8Array,
+  from: number,
+  to: number,
+): boolean {
+  for (let k = 0; k < filters.length; k++) if (mayMatch(filters[k]!, b, from, to)) return true;
+  return false;
+}
+
+/** Whether text `s` passes one of `filters`. */
+export function mayMatchTextAny(filters: readonly PatternFilter[], s: string): boolean {
+  for (let k = 0; k < filters.length; k++) if (mayMatchText(filters[k]!, s)) return true;
+  return false;
+}
+
+/**
+ * A fixed form of text, for {@link mayPassForm}: the (ASCII) characters of `any` any number of
+ * times, and each character of `most` at most so many times.
+ */
+export function textForm(
+  any: string,
+  most: Readonly<Record<string, number>> = {},
+): ReadonlyMap<number, number> {
+  const form = new Map<number, number>();
+  for (const ch of any) form.set(ch.charCodeAt(0), Infinity);
+  for (const [ch, n] of Object.entries(most)) form.set(ch.charCodeAt(0), n);
+  return form;
 }
 
 /**
  * Whether some text of a fixed form may pass `f`: `form` maps each (ASCII) character such text
- * may hold to the most times it can hold it (`Infinity`: any number).
+ * may hold to the most times it can hold it (`Infinity`: any number; see {@link textForm}).
  */
 export function mayPassForm(f: PatternFilter, form: ReadonlyMap<number, number>): boolean {
   if (f.start !== undefined && ![...form.keys()].some((c) => f.start![c] === 1)) return false;

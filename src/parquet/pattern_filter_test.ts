@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import {
   mayMatch,
   mayMatchText,
-  mayPassAlphabet,
+  mayPassForm,
   patternFilter,
   startBytes,
+  textForm,
 } from "./pattern_filter.ts";
 
 const IPV4 = "\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b";
@@ -112,12 +113,12 @@ Deno.test("no string a pattern matches is ever filtered out, as text or as JSON 
 });
 
 Deno.test("a filter passes no text of an alphabet without its start characters or its needed ones", () => {
-  const hex = "0123456789abcdef";
+  const hex = textForm("0123456789abcdef");
   // An IPv4 address needs dots, which no hex digest holds; a run of digits or of hex letters may.
-  assert.equal(mayPassAlphabet(patternFilter("\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b")!, hex), false);
-  assert.equal(mayPassAlphabet(patternFilter("\\d{6,}")!, hex), true);
-  assert.equal(mayPassAlphabet(patternFilter("[a-f]{8}")!, hex), true);
+  assert.equal(mayPassForm(patternFilter("\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b")!, hex), false);
+  assert.equal(mayPassForm(patternFilter("\\d{6,}")!, hex), true);
+  assert.equal(mayPassForm(patternFilter("[a-f]{8}")!, hex), true);
   // A match that starts at a letter beyond f, or that needs one, cannot lie in a digest.
-  assert.equal(mayPassAlphabet(patternFilter("secret\\d+")!, hex), false);
-  assert.equal(mayPassAlphabet(patternFilter("\\d+z")!, hex), false);
+  assert.equal(mayPassForm(patternFilter("secret\\d+")!, hex), false);
+  assert.equal(mayPassForm(patternFilter("\\d+z")!, hex), false);
 });
