@@ -262,7 +262,10 @@ export function efficiencyTargets(results: EfficiencyResult[]): string[] {
 
 /** The categories of the breakdown, by the file a frame belongs to; the first that matches. */
 const CATEGORIES: [RegExp, string][] = [
-  [/\/fzstd\/|hyparquet-compressors|hysnappy|snappy\.js|src\/parquet\/inflate\.ts/, "decompress"],
+  [
+    /\/fzstd\/|hyparquet-compressors|hysnappy|snappy\.js|src\/parquet\/(inflate|shared_pages)\.ts/,
+    "decompress",
+  ],
   [
     /\/hyparquet\/|src\/parquet\/(column_cursor|column_pieces|data_page|hybrid|page_values|page_header|read_guard|limits|limit_error|hyparquet|reader)\.ts/,
     "decode (pages, levels, values)",

@@ -144,6 +144,14 @@ export class BoundedInflation {
     else this.#inflated.set(key, [{ input, output }]);
   }
 
+  /** The page {@link keep} kept as `output` for `input` is to be taken as `instead`. */
+  swap(input: Uint8Array, output: Uint8Array, instead: Uint8Array): void {
+    if (instead === output) return;
+    const list = this.#inflated.get(this.#key(input, output.length));
+    const kept = list?.find((k) => k.output === output);
+    if (kept) kept.output = instead;
+  }
+
   #take(input: Uint8Array, outputLength: number): Uint8Array | undefined {
     const key = this.#key(input, outputLength);
     const list = this.#inflated.get(key);

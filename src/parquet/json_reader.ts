@@ -15,6 +15,7 @@ import { CollectorError, isCollectorError } from "../errors.ts";
 import { ColumnCursor } from "./column_cursor.ts";
 import type { CursorOptions, CursorStats } from "./column_cursor.ts";
 import { ByteOut } from "./json_bytes.ts";
+import type { SharedPages } from "./shared_pages.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 import { ReadGuard } from "./read_guard.ts";
 import type { ParquetLimits } from "./limits.ts";
@@ -141,6 +142,11 @@ export interface ReadEventLinesOptions {
    * nothing written. Default: every part.
    */
   takePart?: (index: number, part: number) => boolean;
+  /**
+   * Where the readers sharing a row group read in parts share its inflated pages
+   * (`shared_pages.ts`). Default: each inflates every page it reads.
+   */
+  sharedPages?: SharedPages;
   /** Also give the offset of each line of a slice (`LineSlice.starts`). Default false. */
   lineStarts?: boolean;
   /**
@@ -370,8 +376,21 @@ async function* readGroup(
   const signal = options.signal;
   const rows = Number(group.num_rows);
   const groupEnd = groupStart + rows;
+  const part = rowsPerPart(rows, options.partRows);
   guard.enter(index);
-  const columns = await openColumns(read, group);
+  // Other readers walk the row group too when it is read in parts: its pages are shared.
+  const shared = part < rows && options.takePart
+    ? options.sharedPages?.enter(index, groupByteRange(group)?.[0] ?? 0)
+    : undefined;
+  guard.share(shared);
+  const leave = () => {
+    guard.share(undefined);
+    shared?.release();
+  };
+  const columns = await openColumns(read, group).catch((e) => {
+    leave();
+    throw e;
+  });
   const asm = new Assembler(columns, read.out, read.judged?.judge);
   // With row rules, rows are judged on their values as read and the lines kept obfuscated
   // afterwards (`obfuscated_lines.ts`); without them, the rules apply as the lines are written.
@@ -391,7 +410,6 @@ async function* readGroup(
       columns.map((c) => skipColumn(c, from - groupStart, to - groupStart, sliceRows)),
     );
   };
-  const part = rowsPerPart(rows, options.partRows);
   try {
     let row = Math.max(groupStart, read.startRow);
     await skip(groupStart, row);
@@ -423,6 +441,7 @@ async function* readGroup(
     throw wrap(e, read.name);
   } finally {
     guard.release();
+    leave();
   }
 }
 

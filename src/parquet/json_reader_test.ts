@@ -5,6 +5,7 @@ import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { collect, fixture, HEAD, header } from "../../tests/helpers/line_slices.ts";
 import type { Run } from "../../tests/helpers/line_slices.ts";
 import type { ReadEventLinesOptions } from "./json_reader.ts";
+import { PageBuffers, SharedPages } from "./shared_pages.ts";
 
 /** The lines of a run's slices, in order. */
 const lines = (r: Run) =>
@@ -18,12 +19,14 @@ async function linesOfReaders(
   bytes: Uint8Array,
   n: number,
   options: ReadEventLinesOptions,
+  shared?: SharedPages[],
 ): Promise<string[]> {
   const runs = await Promise.all(
     Array.from({ length: n }, (_, k) =>
       collect(readEventLines(bufferFromBytes(bytes), {
         ...options,
         takePart: (_, part) => part % n === k,
+        ...(shared ? { sharedPages: shared[k] } : {}),
       }))),
   );
   const merged = runs.flatMap((r) => r.slices).sort((a, b) => a.rowStart - b.rowStart);
@@ -100,6 +103,28 @@ Deno.test("readEventLines: skipped rows inside a page decoded in pieces pass und
       readEventLines(bufferFromBytes(bytes), { header, startRow, pieceEntries: 64 }),
     );
     assert.deepEqual(lines(r), all.slice(startRow), `startRow ${startRow}`);
+  }
+});
+
+Deno.test("readEventLines: readers sharing a row group's pages inflate each page once, with the same lines", async () => {
+  // One 3,000-row group with lists, one page per column (V2, ZSTD), then V1 GZIP pages of 97
+  // entries, some of which a reader passes unread.
+  const v2 = await fixture(6003, "ZSTD", "avro", 3000, 3000);
+  const v1 = rewriteAsV1(v2, { pageEntries: 97, codec: "GZIP" });
+  for (const [name, bytes, n] of [["v2", v2, 2], ["v1", v1, 3]] as const) {
+    const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
+    const { pages, pageIds } = new PageBuffers().lend(1, 4 * bytes.length);
+    const shared = Array.from({ length: n }, () => new SharedPages(pages, pageIds));
+    const got = await linesOfReaders(bytes, n, { header, partRows: 200 }, shared);
+    assert.deepEqual(got, all, name);
+    const published = shared.reduce((t, s) => t + s.counts.published, 0);
+    const taken = shared.reduce((t, s) => t + s.counts.taken, 0);
+    assert.ok(published > 50, `${name}: ${published} pages published`);
+    if (n === 2) assert.equal(taken, published, `${name}: each page inflated by one reader`);
+    else assert.ok(taken > published, `${name}: ${taken} pages taken of ${published}`);
+    // The buffer is free again: a reader alone takes it for the next object's row group.
+    const next = new SharedPages(pages, pageIds + 2);
+    assert.ok(next.enter(0, 0) !== undefined, `${name}: buffer left held`);
   }
 });
 

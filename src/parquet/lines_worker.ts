@@ -17,6 +17,7 @@ import { Obfuscator } from "../transform/obfuscate.ts";
 import { readEventLines } from "./json_reader.ts";
 import type { LineSlice } from "./json_reader.ts";
 import { obfuscateLines } from "./obfuscated_lines.ts";
+import { SharedPages } from "./shared_pages.ts";
 import { decodeError, encodeError, READ_ID } from "./worker_wire.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./worker_wire.ts";
 
@@ -106,6 +107,7 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
       header: (route: number) => routed[route] ?? placeholder,
       ...claimer(m),
       lineStarts: true,
+      sharedPages: new SharedPages(m.pages, m.pageIds),
       ...(obfuscator && !rewrite ? { obfuscator, append: members } : {}),
     });
     for await (const raw of lines) {

@@ -15,10 +15,12 @@
  *   slices are merged back in row order, so a failure surfaces after exactly the slices
  *   `readEventLines` would have yielded before it.
  * - **Parts**: a row group of more than 4 × `partRows` (8,192) rows is shared part by part: every
- *   worker that may take a part walks the whole row group (pages inflated, levels read) and
+ *   worker that may take a part walks the whole row group (pages read, levels read) and
  *   claims its parts in turn, writing lines only for the parts it took and skipping the others'
  *   rows, so two workers keep busy on one large row group while their leads stay small. The row
- *   group's bytes are read once and each worker gets a copy (see {@link Prefetcher}).
+ *   group's bytes are read once and each worker gets a copy (see {@link Prefetcher}); each page is
+ *   inflated and checked once, by the first worker to reach it, and the others read its copy in
+ *   the pool's shared buffers (`shared_pages.ts`).
  * - **Backpressure**: a worker waits while `aheadBytes` (16 MiB) of its slices have not been taken
  *   by the consumer (credits sent back as slices are taken); memory is bounded by that and by the
  *   row group each worker is decoding. The lead has to be about half a row group's lines for two
@@ -144,6 +146,9 @@ export async function* readEventLinesParallel(
       byteLength: file.byteLength,
       rowGroups: groups.map((g) => g.index),
       parts: groups.map((g) => g.parts),
+      ...(lent.length > 1
+        ? pool.pages.lend(metadata.row_groups.length, sharedGroupBytes(metadata, groups))
+        : { pages: [], pageIds: 0 }),
       aheadBytes: pool.aheadBytes,
       options: told.options,
       obfuscation: told.obfuscation,
@@ -241,4 +246,24 @@ function groupSpans(
     }
   }
   return spans;
+}
+
+/**
+ * The most bytes the pages of one row group read in parts inflate to, as declared (0 when none
+ * is read in parts): what each buffer of shared pages must hold.
+ */
+function sharedGroupBytes(
+  metadata: FileMetaData,
+  groups: readonly { index: number; parts: number }[],
+): number {
+  let most = 0;
+  for (const g of groups) {
+    if (g.parts < 2) continue;
+    let bytes = 0;
+    for (const c of metadata.row_groups[g.index]!.columns) {
+      bytes += Number(c.meta_data?.total_uncompressed_size ?? 0);
+    }
+    most = Math.max(most, bytes);
+  }
+  return most;
 }

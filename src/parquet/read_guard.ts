@@ -7,6 +7,7 @@ import { parquetSchema } from "hyparquet";
 import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from "hyparquet";
 import { CollectorError } from "../errors.ts";
 import { BoundedInflation } from "./inflate.ts";
+import type { GroupPages } from "./shared_pages.ts";
 import { fail } from "./limit_error.ts";
 import { checkColumnChunk, checkRowGroup, checkSchemaShape, collectLeaves } from "./limits.ts";
 import type { DeclaredChunk, ParquetLimits } from "./limits.ts";
@@ -19,6 +20,12 @@ import {
   writePaddedVarInt,
 } from "./page_values.ts";
 import type { PageHeader } from "./page_header.ts";
+
+/** A page inflated: the bytes of its body inflated, and what they inflated to. */
+interface Inflated {
+  input: Uint8Array;
+  output: Uint8Array;
+}
 
 /** What the page checks need to know about one column chunk, and what they found so far. */
 interface Chunk extends DeclaredChunk {
@@ -234,11 +241,44 @@ export class ReadGuard {
     if (missing) {
       fail("PARQUET_INVALID", this.#name, where(`a page header lacks required fields`));
     }
-    if (h.type === 2) this.#checkDictionary(c, h, body, where);
-    else if (h.type === 0) this.#checkDataPage(c, h, body, where);
-    else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
+    const inflated = c.codec === "UNCOMPRESSED" ? undefined : inflatedPart(h, body);
+    const shared = inflated && this.#shared?.page(c.start + base + off, inflated.length);
+    if (shared?.ready) {
+      // Inflated and checked by another reader of the row group, from the same bytes; a V2
+      // page's levels are not inflated: they are checked (and runs rewritten) in this body.
+      if (h.type === 3) this.#checkLevelsV2(c, h, body, where);
+      this.#inflation.keep(inflated!.input, shared.ready);
+      return h;
+    }
+    this.#inflated = undefined;
+    try {
+      if (h.type === 2) this.#checkDictionary(c, h, body, where);
+      else if (h.type === 0) this.#checkDataPage(c, h, body, where);
+      else if (h.type === 3) this.#checkDataPageV2(c, h, body, where);
+    } catch (e) {
+      shared?.abandon();
+      throw e;
+    }
+    if (shared) {
+      // Set by #page as the checks inflated it (the compiler sees only the reset above).
+      const page = this.#inflated as Inflated | undefined;
+      if (page === undefined) shared.abandon();
+      else this.#inflation.swap(page.input, page.output, shared.publish(page.output));
+    }
     return h;
   }
+
+  /**
+   * Pages of the row group being read that other readers share (see `shared_pages.ts`), until
+   * told otherwise: each page is then inflated and checked by whichever reader reaches it first.
+   */
+  share(pages: GroupPages | undefined): void {
+    this.#shared = pages;
+  }
+
+  #shared: GroupPages | undefined;
+  /** The page {@link #page} inflated last. */
+  #inflated: Inflated | undefined;
 
   /** The header of the page at byte `off` of `bytes`; `DataError` 601 when it is damaged. */
   #readHeader(c: Chunk, bytes: Uint8Array, off: number, base: number): PageHeader {
@@ -290,6 +330,7 @@ export class ReadGuard {
     if (c.codec === "UNCOMPRESSED") return input;
     const out = this.#inflation.inflate(c.codec, input, outputLength);
     this.#inflation.keep(input, out);
+    this.#inflated = { input, output: out };
     return out;
   }
 
@@ -315,6 +356,19 @@ export class ReadGuard {
   }
 
   #checkDataPageV2(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string): void {
+    const { n, nulls, rep, def } = this.#checkLevelsV2(c, h, body, where);
+    const valuesLength = h.uncompressed - rep - def;
+    let values = body.subarray(rep + def);
+    if (h.v2!.isCompressed !== false && valuesLength) values = this.#page(c, values, valuesLength);
+    const vview = new DataView(values.buffer, values.byteOffset, values.byteLength);
+    this.#checkValues(c, h.v2!.encoding, vview, 0, n - nulls, true, where);
+  }
+
+  /**
+   * Checks the counts and the level streams of a V2 data page, which are stored as they are in
+   * its body (a run rewritten as {@link #runs} says is rewritten in the body).
+   */
+  #checkLevelsV2(c: Chunk, h: PageHeader, body: Uint8Array, where: (w: string) => string) {
     const v2 = h.v2!;
     const n = this.#values(v2.numValues, "a data page", where);
     const nulls = v2.numNulls ?? 0;
@@ -334,11 +388,7 @@ export class ReadGuard {
     const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
     if (c.maxRep > 0) this.#runs(view, 0, bitWidth(c.maxRep), n, "repetition levels", where);
     if (c.maxDef > 0) this.#runs(view, rep, bitWidth(c.maxDef), n, "definition levels", where);
-    const valuesLength = h.uncompressed - rep - def;
-    let values = body.subarray(rep + def);
-    if (v2.isCompressed !== false && valuesLength) values = this.#page(c, values, valuesLength);
-    const vview = new DataView(values.buffer, values.byteOffset, values.byteLength);
-    this.#checkValues(c, v2.encoding, vview, 0, n - nulls, true, where);
+    return { n, nulls, rep, def };
   }
 
   /**
@@ -497,4 +547,18 @@ export class ReadGuard {
       }
     }
   }
+}
+
+/**
+ * The part of a page's body that is inflated (all of it, or a V2 page's values) and its length
+ * inflated; undefined for pages that are not inflated (index pages, V2 pages stored as they are).
+ */
+function inflatedPart(
+  h: PageHeader,
+  body: Uint8Array,
+): { input: Uint8Array; length: number } | undefined {
+  if (h.type === 0 || h.type === 2) return { input: body, length: h.uncompressed };
+  if (h.type !== 3 || h.v2!.isCompressed === false) return undefined;
+  const levels = h.v2!.repLength! + h.v2!.defLength!;
+  return { input: body.subarray(levels), length: h.uncompressed - levels };
 }

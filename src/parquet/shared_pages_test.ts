@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { MAX_SHARED_PAGE_BYTES, PageBuffers, SharedPages } from "./shared_pages.ts";
+import type { SharedPage } from "./shared_pages.ts";
+
+/** The owner's side of a page just looked up (fails when it is not this worker's to inflate). */
+function owned(p: SharedPage | undefined) {
+  assert.ok(p !== undefined && p.ready === undefined, "the page is this worker's to inflate");
+  return p;
+}
+
+/** Two workers' views of buffers for one object of `groups` row groups. */
+function twoWorkers(pageBytes = 1000, groups = 4) {
+  const { pages, pageIds } = new PageBuffers().lend(groups, pageBytes);
+  assert.equal(pages.length, 2);
+  return [new SharedPages(pages, pageIds), new SharedPages(pages, pageIds)] as const;
+}
+
+Deno.test("shared pages: the first worker at a page publishes it, the other reads that copy", () => {
+  const [a, b] = twoWorkers();
+  const ga = a.enter(0, 5000)!;
+  const gb = b.enter(0, 5000)!;
+  const page = new Uint8Array([1, 2, 3, 4]);
+  const copy = owned(ga.page(5004, 4)).publish(page);
+  assert.notEqual(copy.buffer, page.buffer);
+  assert.ok(copy.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual([...copy], [1, 2, 3, 4]);
+  const seen = gb.page(5004, 4);
+  assert.deepEqual([...seen!.ready!], [1, 2, 3, 4]);
+  // Another page is B's to inflate; A then takes B's copy.
+  owned(gb.page(5100, 2)).publish(new Uint8Array([9, 8]));
+  assert.deepEqual([...ga.page(5100, 2)!.ready!], [9, 8]);
+  assert.deepEqual(a.counts, { published: 1, taken: 1 });
+  assert.deepEqual(b.counts, { published: 1, taken: 1 });
+  // A page asked with another length than published is not taken.
+  assert.equal(ga.page(5004, 5), undefined);
+});
+
+Deno.test("shared pages: a page given up on, or that does not fit, is inflated by each worker", () => {
+  const [a, b] = twoWorkers(10);
+  const ga = a.enter(1, 0)!;
+  const gb = b.enter(1, 0)!;
+  owned(ga.page(0, 4)).abandon();
+  assert.equal(gb.page(0, 4), undefined);
+  // 8 bytes fit, the next 8 do not: the owner keeps its own page and the other inflates it too.
+  const fits = new Uint8Array(8).fill(1);
+  assert.notEqual(owned(ga.page(100, 8)).publish(fits), fits);
+  const big = new Uint8Array(8).fill(2);
+  assert.equal(owned(ga.page(200, 8)).publish(big), big);
+  assert.equal(gb.page(200, 8), undefined);
+  // A page published with another length than it was looked up with is not shared.
+  const odd = new Uint8Array(1);
+  assert.equal(owned(ga.page(300, 2)).publish(odd), odd);
+  assert.equal(gb.page(300, 2), undefined);
+  assert.deepEqual(a.counts, { published: 1, taken: 0 });
+  // Pages before the row group's first byte or too far past it have no key.
+  assert.equal(ga.page(-1, 4), undefined);
+  assert.equal(ga.page(2 ** 31, 4), undefined);
+});
+
+Deno.test("shared pages: a buffer serves one row group at a time, and is cleared for the next", () => {
+  const [a, b] = twoWorkers(100, 8);
+  const g0 = a.enter(0, 0)!;
+  owned(g0.page(10, 3)).publish(new Uint8Array([1, 2, 3]));
+  // Row group 2 uses the same buffer as row group 0 (two buffers), row group 1 the other.
+  assert.equal(b.enter(2, 0), undefined);
+  const g1 = b.enter(1, 0)!;
+  owned(g1.page(10, 3)).publish(new Uint8Array([4, 5, 6]));
+  const g0b = b.enter(0, 0)!;
+  assert.deepEqual([...g0b.page(10, 3)!.ready!], [1, 2, 3]);
+  g0.release();
+  g0.release(); // once only
+  assert.equal(b.enter(2, 0), undefined, "a worker is still in row group 0");
+  g0b.release();
+  // The last worker left: row group 2 takes the buffer, with none of row group 0's pages.
+  const g2 = b.enter(2, 0)!;
+  owned(g2.page(10, 3)).publish(new Uint8Array([7, 8, 9]));
+  assert.equal(g0b.page(10, 3), undefined, "a released view looks nothing up");
+  const g2a = a.enter(2, 0)!;
+  assert.deepEqual([...g2a.page(10, 3)!.ready!], [7, 8, 9]);
+  assert.deepEqual([...g1.page(10, 3)!.ready!], [4, 5, 6]);
+});
+
+Deno.test("shared pages: the pool's buffers are made once, larger when needed; ids never repeat", () => {
+  const buffers = new PageBuffers();
+  assert.deepEqual(buffers.lend(3, 0), { pages: [], pageIds: 0 });
+  assert.deepEqual(buffers.lend(2, MAX_SHARED_PAGE_BYTES + 1), { pages: [], pageIds: 3 });
+  const first = buffers.lend(4, 1000);
+  assert.equal(first.pageIds, 5);
+  assert.equal(first.pages.length, 2);
+  const smaller = buffers.lend(1, 500);
+  assert.equal(smaller.pageIds, 9);
+  assert.equal(smaller.pages, first.pages, "the same buffers");
+  const larger = buffers.lend(1, 2000);
+  assert.notEqual(larger.pages[0], first.pages[0]);
+  assert.ok(larger.pages[0]!.byteLength > first.pages[0]!.byteLength);
+  // Two objects' row groups of the same index are not the same row group.
+  const x = new SharedPages(larger.pages, 20);
+  const y = new SharedPages(larger.pages, 22);
+  const gx = x.enter(0, 0)!;
+  assert.equal(y.enter(0, 0), undefined, "id 22 uses id 20's buffer while it is held");
+  gx.release();
+  const gy = y.enter(0, 0)!;
+  owned(gy.page(0, 1));
+});
+
+Deno.test("shared pages: a buffer left locked or held by a terminated worker is given up, then replaced", () => {
+  const buffers = new PageBuffers();
+  const { pages, pageIds } = buffers.lend(2, 100);
+  const held = new SharedPages(pages, pageIds).enter(1, 0)!;
+  assert.ok(held !== undefined);
+  // A worker terminated holding buffer 0's lock: entering it gives up rather than waiting on.
+  Atomics.store(new Int32Array(pages[0]!), 0, 1);
+  assert.equal(new SharedPages(pages, pageIds).enter(0, 0), undefined);
+  // Row group 1's worker was terminated inside it; the pool makes new buffers for what follows.
+  assert.equal(new SharedPages(pages, pageIds + 2).enter(1, 0), undefined);
+  buffers.reset();
+  const fresh = buffers.lend(2, 100);
+  assert.notEqual(fresh.pages[0], pages[0]);
+  const next = new SharedPages(fresh.pages, fresh.pageIds);
+  assert.ok(next.enter(0, 0) !== undefined && next.enter(1, 0) !== undefined);
+});
