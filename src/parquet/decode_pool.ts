@@ -4,7 +4,6 @@
  * @module
  */
 
-import { PageBuffers } from "./shared_pages.ts";
 import { logEvent } from "../telemetry/events.ts";
 import type { FromWorker } from "./worker_wire.ts";
 
@@ -88,8 +87,6 @@ export class DecodePool {
   started = 0;
   /** Slices and bytes of lines received from the workers so far. */
   readonly received = { slices: 0, bytes: 0 };
-  /** Where the workers share the inflated pages of row groups read in parts. */
-  readonly pages: PageBuffers = new PageBuffers();
   /** Bytes of footers kept in memory for the workers so far (see `footer_cache.ts`). */
   footerBytesKept = 0;
   #sessions = 0;
@@ -230,8 +227,6 @@ export class DecodePool {
     w.onLost = undefined;
     w.worker.onmessage = null;
     w.worker.terminate();
-    // It may have died inside a row group of the shared buffers, which would then stay held.
-    this.pages.reset();
     this.#alive--;
     this.#wake();
   }

@@ -5,7 +5,7 @@ import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { collect, fixture, HEAD, header } from "../../tests/helpers/line_slices.ts";
 import type { Run } from "../../tests/helpers/line_slices.ts";
 import type { ReadEventLinesOptions } from "./json_reader.ts";
-import { PageBuffers, SharedPages } from "./shared_pages.ts";
+import { sharedPageBuffers, SharedPages } from "./shared_pages.ts";
 
 /** The lines of a run's slices, in order. */
 const lines = (r: Run) =>
@@ -113,8 +113,8 @@ Deno.test("readEventLines: readers sharing a row group's pages inflate each page
   const v1 = rewriteAsV1(v2, { pageEntries: 97, codec: "GZIP" });
   for (const [name, bytes, n] of [["v2", v2, 2], ["v1", v1, 3]] as const) {
     const all = lines(await collect(readEventLines(bufferFromBytes(bytes), { header })));
-    const { pages, pageIds } = new PageBuffers().lend(1, 4 * bytes.length);
-    const shared = Array.from({ length: n }, () => new SharedPages(pages, pageIds));
+    const pages = sharedPageBuffers(4 * bytes.length);
+    const shared = Array.from({ length: n }, () => new SharedPages(pages));
     const got = await linesOfReaders(bytes, n, { header, partRows: 200 }, shared);
     assert.deepEqual(got, all, name);
     const published = shared.reduce((t, s) => t + s.counts.published, 0);
@@ -122,9 +122,8 @@ Deno.test("readEventLines: readers sharing a row group's pages inflate each page
     assert.ok(published > 50, `${name}: ${published} pages published`);
     if (n === 2) assert.equal(taken, published, `${name}: each page inflated by one reader`);
     else assert.ok(taken > published, `${name}: ${taken} pages taken of ${published}`);
-    // The buffer is free again: a reader alone takes it for the next object's row group.
-    const next = new SharedPages(pages, pageIds + 2);
-    assert.ok(next.enter(0, 0) !== undefined, `${name}: buffer left held`);
+    // The buffer is free again: a reader alone takes it for row group 2.
+    assert.ok(new SharedPages(pages).enter(2, 0) !== undefined, `${name}: buffer left held`);
   }
 });
 

@@ -107,7 +107,7 @@ async function run(scope: WorkerScope, state: WorkerState, m: StartMessage): Pro
       header: (route: number) => routed[route] ?? placeholder,
       ...claimer(m),
       lineStarts: true,
-      sharedPages: new SharedPages(m.pages, m.pageIds),
+      sharedPages: new SharedPages(m.pages),
       ...(obfuscator && !rewrite ? { obfuscator, append: members } : {}),
     });
     for await (const raw of lines) {

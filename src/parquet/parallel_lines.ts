@@ -20,7 +20,7 @@
  *   rows, so two workers keep busy on one large row group while their leads stay small. The row
  *   group's bytes are read once and each worker gets a copy (see {@link Prefetcher}); each page is
  *   inflated and checked once, by the first worker to reach it, and the others read its copy in
- *   the pool's shared buffers (`shared_pages.ts`).
+ *   buffers shared for the object (`shared_pages.ts`).
  * - **Backpressure**: a worker waits while `aheadBytes` (16 MiB) of its slices have not been taken
  *   by the consumer (credits sent back as slices are taken); memory is bounded by that and by the
  *   row group each worker is decoding. The lead has to be about half a row group's lines for two
@@ -64,6 +64,7 @@ import { FooterCache, Prefetcher } from "./footer_cache.ts";
 import { Lanes } from "./lanes.ts";
 import type { Unit } from "./lanes.ts";
 import type { StartMessage } from "./worker_wire.ts";
+import { sharedPageBuffers } from "./shared_pages.ts";
 
 export { DecodePool, WorkerLost } from "./decode_pool.ts";
 export type { DecodePoolOptions } from "./decode_pool.ts";
@@ -146,9 +147,7 @@ export async function* readEventLinesParallel(
       byteLength: file.byteLength,
       rowGroups: groups.map((g) => g.index),
       parts: groups.map((g) => g.parts),
-      ...(lent.length > 1
-        ? pool.pages.lend(metadata.row_groups.length, sharedGroupBytes(metadata, groups))
-        : { pages: [], pageIds: 0 }),
+      pages: lent.length > 1 ? sharedPageBuffers(sharedGroupBytes(metadata, groups)) : [],
       aheadBytes: pool.aheadBytes,
       options: told.options,
       obfuscation: told.obfuscation,

@@ -4,15 +4,14 @@
  * inflates and checks every page. With it, the first worker to reach a page inflates and checks
  * it and copies it into shared memory; the others take that copy.
  *
- * The decode pool keeps a few buffers ({@link PageBuffers}), made when the first row group read
- * in parts comes, and used for every object after. A row group (named by an id unique in the pool:
- * the object's first id plus its index) uses buffer `id % count`, from the moment a worker enters
- * it until the last worker in it leaves. A worker that finds its buffer held by another row group,
- * its table full, its bytes used up, or a page another worker gave up on (or took too long with),
- * inflates the page itself: the buffers only ever save work, and a page is never written while a
- * worker may still read it.
+ * The main thread makes a few buffers for such an object ({@link sharedPageBuffers}); row group
+ * `index` uses buffer `index % count`, from the moment a worker enters it until the last worker
+ * in it leaves. A worker that finds its buffer held by another row group, its table full, its
+ * bytes used up, or a page another worker gave up on (or took too long with), inflates the page
+ * itself: the buffers only ever save work, and a page is never written while a worker may still
+ * read it.
  *
- * Buffer layout: 32-bit words `[lock, row group id + 1 (0: free), workers in it, bytes used]`,
+ * Buffer layout: 32-bit words `[lock, row group index + 1 (0: free), workers in it, bytes used]`,
  * then {@link SLOTS} table entries `[key, state, offset, length]` (key: the page's offset from the
  * row group's first byte, plus one), then the pages' bytes.
  * @module
@@ -31,54 +30,24 @@ const READY = 2;
 const ABANDONED = 3;
 /** How long a worker waits for a page another is inflating before it inflates it itself. */
 const WAIT_MS = 2000;
-/** How long a worker tries to take a buffer's lock. */
+/** How long a worker tries to take a buffer's lock (held for a few words' update). */
 const LOCK_MS = 200;
 
 /** Bytes of pages one buffer can hold, at most: a row group inflating to more is not shared. */
 export const MAX_SHARED_PAGE_BYTES = 256 * 1024 * 1024;
 
-/** Row group ids of the pool's objects wrap around here. */
-const IDS = 1 << 30;
-
-/** A decode pool's buffers of shared pages (see the module). */
-export class PageBuffers {
-  #buffers: SharedArrayBuffer[] = [];
-  #nextId = 0;
-  readonly #count: number;
-
-  constructor(count = 2) {
-    this.#count = count;
-  }
-
-  /**
-   * For an object of `groups` row groups, the largest of those read in parts inflating to
-   * `pageBytes` bytes (as declared): the buffers to share them in (made, or made larger, now) and
-   * the object's first row group id. No buffers when `pageBytes` is 0 or more than
-   * {@link MAX_SHARED_PAGE_BYTES}, or memory for them cannot be had.
-   */
-  lend(groups: number, pageBytes: number): { pages: SharedArrayBuffer[]; pageIds: number } {
-    const pageIds = this.#nextId;
-    this.#nextId = (this.#nextId + groups) % IDS;
-    if (!(pageBytes > 0 && pageBytes <= MAX_SHARED_PAGE_BYTES)) return { pages: [], pageIds };
-    if ((this.#buffers[0]?.byteLength ?? 0) < CONTROL_BYTES + pageBytes) {
-      try {
-        this.#buffers = Array.from(
-          { length: this.#count },
-          () => new SharedArrayBuffer(CONTROL_BYTES + pageBytes),
-        );
-      } catch {
-        return { pages: [], pageIds };
-      }
-    }
-    return { pages: this.#buffers, pageIds };
-  }
-
-  /**
-   * New buffers for the objects lent from now on: a worker terminated inside a row group leaves
-   * its buffer held (and may leave it locked) for the workers still using it.
-   */
-  reset(): void {
-    this.#buffers = [];
+/**
+ * `count` buffers for an object whose row groups read in parts inflate to at most `pageBytes`
+ * bytes each (as declared); none when that is 0 or more than {@link MAX_SHARED_PAGE_BYTES}, or
+ * memory for them cannot be had. Their memory is taken as pages are written into them, and
+ * given back with them once the object is done.
+ */
+export function sharedPageBuffers(pageBytes: number, count = 2): SharedArrayBuffer[] {
+  if (!(pageBytes > 0 && pageBytes <= MAX_SHARED_PAGE_BYTES)) return [];
+  try {
+    return Array.from({ length: count }, () => new SharedArrayBuffer(CONTROL_BYTES + pageBytes));
+  } catch {
+    return [];
   }
 }
 
@@ -99,17 +68,15 @@ export type SharedPage =
     abandon(): void;
   };
 
-/** One worker's view of the buffers, for one object. */
+/** One worker's view of an object's buffers. */
 export class SharedPages {
   readonly #buffers: readonly SharedArrayBuffer[];
-  readonly #firstId: number;
   /** Pages this worker inflated for the others, and pages it took inflated by another. */
   readonly counts: PageCounts = { published: 0, taken: 0 };
 
-  /** `buffers` and `firstId` as {@link PageBuffers.lend} gave them for the object. */
-  constructor(buffers: readonly SharedArrayBuffer[], firstId: number) {
+  /** `buffers` as {@link sharedPageBuffers} made them for the object. */
+  constructor(buffers: readonly SharedArrayBuffer[]) {
     this.#buffers = buffers;
-    this.#firstId = firstId;
   }
 
   /**
@@ -119,16 +86,15 @@ export class SharedPages {
    */
   enter(index: number, base: number): GroupPages | undefined {
     if (this.#buffers.length === 0) return undefined;
-    const id = (this.#firstId + index) % IDS;
-    const buffer = this.#buffers[id % this.#buffers.length]!;
+    const buffer = this.#buffers[index % this.#buffers.length]!;
     const words = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     if (!lock(words)) return undefined;
     try {
       const held = words[GROUP]!;
       if (held === 0) {
         words.fill(0, USERS);
-        words[GROUP] = id + 1;
-      } else if (held !== id + 1) return undefined;
+        words[GROUP] = index + 1;
+      } else if (held !== index + 1) return undefined;
       words[USERS]!++;
     } finally {
       unlock(words);

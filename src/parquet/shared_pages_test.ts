@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_SHARED_PAGE_BYTES, PageBuffers, SharedPages } from "./shared_pages.ts";
+import { MAX_SHARED_PAGE_BYTES, sharedPageBuffers, SharedPages } from "./shared_pages.ts";
 import type { SharedPage } from "./shared_pages.ts";
 
 /** The owner's side of a page just looked up (fails when it is not this worker's to inflate). */
@@ -8,11 +8,11 @@ function owned(p: SharedPage | undefined) {
   return p;
 }
 
-/** Two workers' views of buffers for one object of `groups` row groups. */
-function twoWorkers(pageBytes = 1000, groups = 4) {
-  const { pages, pageIds } = new PageBuffers().lend(groups, pageBytes);
+/** Two workers' views of the buffers of one object. */
+function twoWorkers(pageBytes = 1000) {
+  const pages = sharedPageBuffers(pageBytes);
   assert.equal(pages.length, 2);
-  return [new SharedPages(pages, pageIds), new SharedPages(pages, pageIds)] as const;
+  return [new SharedPages(pages), new SharedPages(pages)] as const;
 }
 
 Deno.test("shared pages: the first worker at a page publishes it, the other reads that copy", () => {
@@ -58,7 +58,7 @@ Deno.test("shared pages: a page given up on, or that does not fit, is inflated b
 });
 
 Deno.test("shared pages: a buffer serves one row group at a time, and is cleared for the next", () => {
-  const [a, b] = twoWorkers(100, 8);
+  const [a, b] = twoWorkers(100);
   const g0 = a.enter(0, 0)!;
   owned(g0.page(10, 3)).publish(new Uint8Array([1, 2, 3]));
   // Row group 2 uses the same buffer as row group 0 (two buffers), row group 1 the other.
@@ -80,42 +80,14 @@ Deno.test("shared pages: a buffer serves one row group at a time, and is cleared
   assert.deepEqual([...g1.page(10, 3)!.ready!], [4, 5, 6]);
 });
 
-Deno.test("shared pages: the pool's buffers are made once, larger when needed; ids never repeat", () => {
-  const buffers = new PageBuffers();
-  assert.deepEqual(buffers.lend(3, 0), { pages: [], pageIds: 0 });
-  assert.deepEqual(buffers.lend(2, MAX_SHARED_PAGE_BYTES + 1), { pages: [], pageIds: 3 });
-  const first = buffers.lend(4, 1000);
-  assert.equal(first.pageIds, 5);
-  assert.equal(first.pages.length, 2);
-  const smaller = buffers.lend(1, 500);
-  assert.equal(smaller.pageIds, 9);
-  assert.equal(smaller.pages, first.pages, "the same buffers");
-  const larger = buffers.lend(1, 2000);
-  assert.notEqual(larger.pages[0], first.pages[0]);
-  assert.ok(larger.pages[0]!.byteLength > first.pages[0]!.byteLength);
-  // Two objects' row groups of the same index are not the same row group.
-  const x = new SharedPages(larger.pages, 20);
-  const y = new SharedPages(larger.pages, 22);
-  const gx = x.enter(0, 0)!;
-  assert.equal(y.enter(0, 0), undefined, "id 22 uses id 20's buffer while it is held");
-  gx.release();
-  const gy = y.enter(0, 0)!;
-  owned(gy.page(0, 1));
-});
-
-Deno.test("shared pages: a buffer left locked or held by a terminated worker is given up, then replaced", () => {
-  const buffers = new PageBuffers();
-  const { pages, pageIds } = buffers.lend(2, 100);
-  const held = new SharedPages(pages, pageIds).enter(1, 0)!;
-  assert.ok(held !== undefined);
+Deno.test("shared pages: none for row groups of no bytes or too many; a lock left held is given up", () => {
+  assert.deepEqual(sharedPageBuffers(0), []);
+  assert.deepEqual(sharedPageBuffers(MAX_SHARED_PAGE_BYTES + 1), []);
+  assert.equal(sharedPageBuffers(10, 3).length, 3);
+  assert.equal(new SharedPages([]).enter(0, 0), undefined);
   // A worker terminated holding buffer 0's lock: entering it gives up rather than waiting on.
+  const pages = sharedPageBuffers(100);
   Atomics.store(new Int32Array(pages[0]!), 0, 1);
-  assert.equal(new SharedPages(pages, pageIds).enter(0, 0), undefined);
-  // Row group 1's worker was terminated inside it; the pool makes new buffers for what follows.
-  assert.equal(new SharedPages(pages, pageIds + 2).enter(1, 0), undefined);
-  buffers.reset();
-  const fresh = buffers.lend(2, 100);
-  assert.notEqual(fresh.pages[0], pages[0]);
-  const next = new SharedPages(fresh.pages, fresh.pageIds);
-  assert.ok(next.enter(0, 0) !== undefined && next.enter(1, 0) !== undefined);
+  assert.equal(new SharedPages(pages).enter(0, 0), undefined);
+  assert.ok(new SharedPages(pages).enter(1, 0) !== undefined);
 });

@@ -28,8 +28,6 @@ export interface StartMessage {
   readonly claims: SharedArrayBuffer;
   /** Where the workers share the inflated pages of row groups read in parts (`shared_pages.ts`). */
   readonly pages: readonly SharedArrayBuffer[];
-  /** The id of the object's first row group in `pages`. */
-  readonly pageIds: number;
   /** Length of the header placeholder written before each line. */
   readonly headerBytes: number;
   /** With tag routes: the placeholder's length for the lines of each route. */
