@@ -187,6 +187,16 @@ export function groupByteRange(group: RowGroup): [number, number] | undefined {
   return span(group.columns.map((c) => chunkRange(c.meta_data!)));
 }
 
+/**
+ * Whether the column chunks of `group` lie apart, no byte in two of them (as every writer lays
+ * them out); a page is then named by its offset alone.
+ */
+export function chunksApart(group: RowGroup): boolean {
+  if (group.columns.some((c) => !c.meta_data)) return false;
+  const ranges = group.columns.map((c) => chunkRange(c.meta_data!)).sort((a, b) => a[0] - b[0]);
+  return ranges.every((r, i) => i === 0 || r[0] >= ranges[i - 1]![1]);
+}
+
 /** The bytes the column chunk `ranges` span together. */
 function span(ranges: [number, number][]): [number, number] {
   return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
@@ -378,9 +388,10 @@ async function* readGroup(
   const groupEnd = groupStart + rows;
   const part = rowsPerPart(rows, options.partRows);
   guard.enter(index);
-  // Other readers walk the row group too when it is read in parts: its pages are shared.
-  const shared = part < rows && options.takePart
-    ? options.sharedPages?.enter(index, groupByteRange(group)?.[0] ?? 0)
+  // Other readers walk the row group too when it is read in parts: its pages are shared, named by
+  // their offsets (so not when column chunks share bytes: a page is checked for its column).
+  const shared = part < rows && options.takePart && options.sharedPages && chunksApart(group)
+    ? options.sharedPages.enter(index, groupByteRange(group)?.[0] ?? 0)
     : undefined;
   guard.share(shared);
   const leave = () => {

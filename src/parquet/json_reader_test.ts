@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { readEventLines } from "./json_reader.ts";
+import { chunksApart, readEventLines } from "./json_reader.ts";
 import { bufferFromBytes } from "./reader.ts";
 import { rewriteAsV1 } from "../../tests/helpers/parquet_v1.ts";
 import { collect, fixture, HEAD, header } from "../../tests/helpers/line_slices.ts";
 import type { Run } from "../../tests/helpers/line_slices.ts";
 import type { ReadEventLinesOptions } from "./json_reader.ts";
+import type { RowGroup } from "hyparquet";
 import { sharedPageBuffers, SharedPages } from "./shared_pages.ts";
 
 /** The lines of a run's slices, in order. */
@@ -125,6 +126,24 @@ Deno.test("readEventLines: readers sharing a row group's pages inflate each page
     // The buffer is free again: a reader alone takes it for row group 2.
     assert.ok(new SharedPages(pages).enter(2, 0) !== undefined, `${name}: buffer left held`);
   }
+});
+
+Deno.test("readEventLines: pages are shared only where no two column chunks share a byte", () => {
+  const chunk = (data: number, size: number, dictionary?: number) => ({
+    meta_data: {
+      data_page_offset: BigInt(data),
+      total_compressed_size: BigInt(size),
+      ...(dictionary !== undefined ? { dictionary_page_offset: BigInt(dictionary) } : {}),
+    },
+  });
+  const group = (...columns: ReturnType<typeof chunk>[]) =>
+    ({ columns, num_rows: 1n, total_byte_size: 0n }) as unknown as RowGroup;
+  assert.equal(chunksApart(group(chunk(4, 10), chunk(14, 5), chunk(30, 2, 19))), true);
+  assert.equal(chunksApart(group(chunk(20, 5), chunk(4, 10))), true, "in any order");
+  assert.equal(chunksApart(group(chunk(4, 10), chunk(13, 5))), false, "one byte in both");
+  assert.equal(chunksApart(group(chunk(4, 10), chunk(4, 10))), false, "the same chunk twice");
+  assert.equal(chunksApart(group(chunk(30, 10, 10), chunk(12, 2))), false, "inside a dictionary");
+  assert.equal(chunksApart({ columns: [{}] } as unknown as RowGroup), false, "no metadata");
 });
 
 /**
