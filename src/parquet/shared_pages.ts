@@ -143,7 +143,6 @@ export class GroupPages {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-
     const w = this.#words;
     if (!lock(w)) return;
     if (--w[USERS]! === 0) w[GROUP] = 0;
@@ -158,9 +157,8 @@ export class GroupPages {
     };
     return {
       publish: (page: Uint8Array): Uint8Array => {
-        const capacity = this.#buffer.byteLength - CONTROL_BYTES;
-        const offset = page.length === length ? Atomics.add(w, USED, length) : capacity;
-        if (offset + length > capacity) {
+        const offset = page.length === length ? this.#take(length) : -1;
+        if (offset < 0) {
           abandon();
           return page;
         }
@@ -175,6 +173,17 @@ export class GroupPages {
       },
       abandon,
     };
+  }
+
+  /** The offset of `length` bytes taken in the buffer for a page, or -1 when they are not left. */
+  #take(length: number): number {
+    const w = this.#words;
+    const capacity = this.#buffer.byteLength - CONTROL_BYTES;
+    for (;;) {
+      const used = Atomics.load(w, USED);
+      if (!(length >= 0 && used + length <= capacity)) return -1;
+      if (Atomics.compareExchange(w, USED, used, used + length) === used) return used;
+    }
   }
 
   #found(e: number, length: number): SharedPage | undefined {
