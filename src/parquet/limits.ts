@@ -273,6 +273,20 @@ const TYPE_BITS: Record<string, number> = {
 };
 
 /**
+ * The compressed and uncompressed bytes of `group`'s column chunks, as declared; NaN when a
+ * column chunk has no metadata.
+ */
+export function declaredBytes(group: RowGroup): { compressed: number; uncompressed: number } {
+  let compressed = 0;
+  let uncompressed = 0;
+  for (const c of group.columns ?? []) {
+    compressed += Number(c.meta_data?.total_compressed_size);
+    uncompressed += Number(c.meta_data?.total_uncompressed_size);
+  }
+  return { compressed, uncompressed };
+}
+
+/**
  * Checks what row group `g` declares as a whole: its uncompressed bytes against its compressed
  * bytes, and its rows. Returns the most uncompressed bytes its pages may hold (`cap`) and the
  * bytes it needs to decode, as declared (`need`, {@link rowGroupMemory}).
@@ -284,12 +298,7 @@ export function checkRowGroup(
   name: string,
 ): { cap: number; need: number } {
   const rows = Number(group.num_rows);
-  let compressed = 0;
-  let uncompressed = 0;
-  for (const c of group.columns ?? []) {
-    compressed += Number(c.meta_data?.total_compressed_size);
-    uncompressed += Number(c.meta_data?.total_uncompressed_size);
-  }
+  const { compressed, uncompressed } = declaredBytes(group);
   const groupCap = rowGroupCap(compressed);
   if (!(uncompressed <= groupCap)) {
     fail(

@@ -55,7 +55,7 @@ import { logEvent } from "../telemetry/events.ts";
 import type { Obfuscator } from "../transform/obfuscate.ts";
 import { groupByteRange, readEventLines, rowsPerPart } from "./json_reader.ts";
 import type { LineSlice, ReadEventLinesOptions } from "./json_reader.ts";
-import { DEFAULT_LIMITS } from "./limits.ts";
+import { declaredBytes, DEFAULT_LIMITS } from "./limits.ts";
 import { readObfuscatedLines } from "./obfuscated_lines.ts";
 import { hasRowRules } from "../transform/conditions.ts";
 import { readMetadata } from "./reader.ts";
@@ -249,7 +249,7 @@ function groupSpans(
 
 /**
  * The most bytes the pages of one row group read in parts inflate to, as declared (0 when none
- * is read in parts): what each buffer of shared pages must hold.
+ * is read in parts, NaN when one lacks metadata): what each buffer of shared pages must hold.
  */
 function sharedGroupBytes(
   metadata: FileMetaData,
@@ -257,12 +257,9 @@ function sharedGroupBytes(
 ): number {
   let most = 0;
   for (const g of groups) {
-    if (g.parts < 2) continue;
-    let bytes = 0;
-    for (const c of metadata.row_groups[g.index]!.columns) {
-      bytes += Number(c.meta_data?.total_uncompressed_size ?? 0);
+    if (g.parts > 1) {
+      most = Math.max(most, declaredBytes(metadata.row_groups[g.index]!).uncompressed);
     }
-    most = Math.max(most, bytes);
   }
   return most;
 }
